@@ -1,0 +1,139 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LocalLambda } from './LocalLambda.ts';
+
+/** Lambda's own limit on a synchronous invocation's request payload. */
+const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+
+interface Mount {
+  readonly path: string;
+  readonly lambda: LocalLambda;
+}
+
+function isText(contentType: string | undefined): boolean {
+  return contentType === undefined || /^(text\/|application\/(json|x-www-form-urlencoded|xml))/.test(contentType);
+}
+
+/**
+ * Function URLs on one loopback HTTP server, each mounted at its function's path.
+ * Requests become payload-format 2.0 events, and results become responses, as Lambda
+ * Function URLs do; the mount path is stripped, as if each function had its own host.
+ */
+export class FunctionUrlServer {
+  private readonly server: Server;
+  private readonly mounts: Mount[] = [];
+  private base = '';
+
+  constructor(private readonly onError: (error: unknown) => void) {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5000;
+  }
+
+  /** Starts listening; answers the base URL (`http://127.0.0.1:PORT`). */
+  async listen(port: number, host = '127.0.0.1'): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    this.base = `http://${host}:${address.port}`;
+    return this.base;
+  }
+
+  mount(path: string, lambda: LocalLambda): void {
+    this.mounts.push({ path: path.replace(/\/+$/, ''), lambda });
+    this.mounts.sort((a, b) => b.path.length - a.path.length);
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', this.base);
+    const mount = this.mounts.find((candidate) => url.pathname === candidate.path || url.pathname.startsWith(`${candidate.path}/`));
+    if (mount === undefined) {
+      res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `nothing is mounted at ${url.pathname}` }));
+      return;
+    }
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_REQUEST_BYTES) {
+          res.writeHead(413, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Request must be smaller than 6291456 bytes' }));
+          return;
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const body = Buffer.concat(chunks);
+      const result = await mount.lambda.invoke(this.toEvent(req, url, mount.path, body));
+      this.respond(res, result);
+    } catch (error) {
+      this.onError(error);
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Internal Server Error' }));
+    }
+  }
+
+  private toEvent(req: IncomingMessage, url: URL, mountPath: string, body: Buffer): APIGatewayProxyEventV2 {
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined && name !== 'cookie') headers[name] = Array.isArray(value) ? value.join(',') : value;
+    }
+    const rawPath = url.pathname.slice(mountPath.length) || '/';
+    const text = isText(headers['content-type']);
+    const now = new Date();
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((value, key) => {
+      query[key] = key in query ? `${query[key]},${value}` : value;
+    });
+    return {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath,
+      rawQueryString: url.search.replace(/^\?/, ''),
+      headers,
+      ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+      ...(req.headers.cookie ? { cookies: req.headers.cookie.split(/;\s*/) } : {}),
+      requestContext: {
+        accountId: 'anonymous',
+        apiId: 'local',
+        domainName: url.host,
+        domainPrefix: 'local',
+        http: {
+          method: req.method ?? 'GET',
+          path: rawPath,
+          protocol: `HTTP/${req.httpVersion}`,
+          sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+          userAgent: headers['user-agent'] ?? '',
+        },
+        requestId: randomUUID(),
+        routeKey: '$default',
+        stage: '$default',
+        time: now.toUTCString(),
+        timeEpoch: now.getTime(),
+      },
+      ...(body.length > 0 ? { body: text ? body.toString('utf8') : body.toString('base64') } : {}),
+      isBase64Encoded: body.length > 0 && !text,
+    };
+  }
+
+  private respond(res: ServerResponse, result: unknown): void {
+    if (result === null || typeof result !== 'object' || !('statusCode' in result)) {
+      // Function URLs turn a result without statusCode into a 200 JSON body.
+      res.writeHead(200, { 'content-type': 'application/json' }).end(result === undefined ? '' : JSON.stringify(result));
+      return;
+    }
+    const response = result as APIGatewayProxyStructuredResultV2;
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(response.headers ?? {})) headers[name] = String(value);
+    if (response.cookies?.length) headers['set-cookie'] = response.cookies;
+    const body = response.body === undefined ? Buffer.alloc(0) : Buffer.from(response.body, response.isBase64Encoded ? 'base64' : 'utf8');
+    res.writeHead(response.statusCode ?? 200, headers).end(body);
+  }
+}

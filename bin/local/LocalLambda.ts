@@ -1,0 +1,95 @@
+import type { Context } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { LocalFunction } from './LocalResources.ts';
+
+export type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
+type HandlerFactory = (env: Readonly<Record<string, string | undefined>>) => Promise<AnyHandler> | AnyHandler;
+
+/**
+ * One Lambda function run in-process. Like Lambda, it keeps a pool of initialised
+ * instances: an invocation takes an idle one or cold-starts a new one through the
+ * function's handler factory, with the environment the template declares.
+ */
+export class LocalLambda {
+  private readonly idle: AnyHandler[] = [];
+  private invocations = 0;
+
+  constructor(
+    readonly fn: LocalFunction,
+    private readonly runtimeEnv: Readonly<Record<string, string>>,
+    private readonly projectRoot: string,
+  ) {}
+
+  get name(): string {
+    return this.fn.name;
+  }
+
+  get invocationCount(): number {
+    return this.invocations;
+  }
+
+  /** Cold-starts one instance now, so a configuration error stops the runtime at startup. */
+  async warm(): Promise<void> {
+    this.idle.push(await this.coldStart());
+  }
+
+  async invoke(event: unknown): Promise<unknown> {
+    const instance = this.idle.pop() ?? (await this.coldStart());
+    this.invocations++;
+    const deadline = Date.now() + this.fn.timeoutSeconds * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Task timed out after ${this.fn.timeoutSeconds.toFixed(2)} seconds`)),
+        this.fn.timeoutSeconds * 1000,
+      );
+    });
+    let healthy = true;
+    try {
+      return await Promise.race([instance(event, this.context(deadline)), timeout]);
+    } catch (error) {
+      // Lambda discards an instance that timed out; so do we.
+      healthy = !(error instanceof Error && error.message.startsWith('Task timed out'));
+      throw error;
+    } finally {
+      clearTimeout(timer);
+      if (healthy) this.idle.push(instance);
+    }
+  }
+
+  private async coldStart(): Promise<AnyHandler> {
+    const [modulePath, exportName] = this.fn.factory.split('#');
+    if (!modulePath || !exportName) throw new Error(`${this.fn.name}: handler factory must be module#export`);
+    const module = (await import(pathToFileURL(join(this.projectRoot, modulePath)).href)) as Record<string, unknown>;
+    const factory = module[exportName] as HandlerFactory | undefined;
+    if (typeof factory !== 'function') throw new Error(`${this.fn.name}: ${modulePath} has no export ${exportName}`);
+    return await factory({
+      ...this.fn.environment,
+      AWS_REGION: this.fn.region,
+      AWS_DEFAULT_REGION: this.fn.region,
+      AWS_LAMBDA_FUNCTION_NAME: this.fn.name,
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.fn.memoryMiB),
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      ...this.runtimeEnv,
+    });
+  }
+
+  private context(deadline: number): Context {
+    return {
+      callbackWaitsForEmptyEventLoop: true,
+      functionName: this.fn.name,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: this.fn.arn,
+      memoryLimitInMB: String(this.fn.memoryMiB),
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/${this.fn.name}`,
+      logStreamName: `local/${randomUUID()}`,
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    };
+  }
+}

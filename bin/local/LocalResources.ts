@@ -1,0 +1,78 @@
+import type { PhysicalResource } from './TemplateResolver.ts';
+
+export interface CfnResourceDefinition {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+  readonly DependsOn?: string | string[];
+  readonly Metadata?: Record<string, unknown>;
+  readonly Condition?: string;
+}
+
+export interface CfnTemplate {
+  readonly Resources: Record<string, CfnResourceDefinition>;
+  readonly Outputs?: Record<string, { Value: unknown; Export?: { Name: unknown } }>;
+}
+
+/** One stack of the synthesized cloud assembly, as the local runtime provisions it. */
+export interface SynthesizedStack {
+  readonly stackName: string;
+  readonly region: string;
+  readonly template: CfnTemplate;
+}
+
+/** A Lambda function the template declares, to be run in-process. */
+export interface LocalFunction {
+  readonly logicalId: string;
+  readonly stackName: string;
+  readonly region: string;
+  readonly name: string;
+  readonly arn: string;
+  readonly environment: Readonly<Record<string, string>>;
+  readonly timeoutSeconds: number;
+  readonly memoryMiB: number;
+  /** `module#export` of the handler factory, relative to the project root. */
+  readonly factory: string;
+  /** Where its Function URL is mounted on the local HTTP server. */
+  readonly urlPath: string;
+}
+
+/** An SQS event source mapping, as the template wires it. */
+export interface LocalEventSource {
+  readonly functionName: string;
+  readonly queueUrl: string;
+  readonly queueArn: string;
+  readonly region: string;
+  readonly batchSize: number;
+  readonly reportBatchItemFailures: boolean;
+  readonly maxConcurrency: number;
+  readonly enabled: boolean;
+}
+
+export interface LocalFunctionUrl {
+  readonly functionName: string;
+  readonly path: string;
+  readonly url: string;
+  readonly invokeMode: 'BUFFERED' | 'RESPONSE_STREAM';
+}
+
+/** An EventBridge rule with a schedule, targeting functions. */
+export interface LocalSchedule {
+  readonly ruleName: string;
+  readonly region: string;
+  readonly expression: string;
+  readonly enabled: boolean;
+  readonly targets: readonly { readonly functionArn: string; readonly input: unknown }[];
+}
+
+export interface ProvisionedStack {
+  readonly stackName: string;
+  readonly region: string;
+  readonly resources: ReadonlyMap<string, PhysicalResource>;
+  readonly outputs: ReadonlyMap<string, string>;
+  readonly functions: readonly LocalFunction[];
+  readonly eventSources: readonly LocalEventSource[];
+  readonly functionUrls: readonly LocalFunctionUrl[];
+  readonly schedules: readonly LocalSchedule[];
+  /** Resource types present in the template that the emulator has no counterpart for (IAM, logs). */
+  readonly notEmulated: readonly string[];
+}

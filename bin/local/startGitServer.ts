@@ -1,0 +1,217 @@
+import { spawn } from 'node:child_process';
+import { timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+
+export interface RefUpdate {
+  readonly ref: string;
+  readonly before: string;
+  readonly after: string;
+}
+
+export interface GitRequestRecord {
+  readonly method: string;
+  /** Path below the server root, such as `/group/project.git/info/refs`. */
+  readonly path: string;
+  readonly service: string | undefined;
+  readonly status: number;
+  readonly user: string | undefined;
+  readonly at: number;
+}
+
+/** A fault to inject: answer every request with a status, or hold it open and never answer. */
+export type GitServerFault = { readonly status: number } | { readonly hang: true };
+
+export interface GitServerOptions {
+  /** Directory whose bare repositories (`<path>.git`) are served. */
+  readonly root: string;
+  readonly port?: number;
+  /** Users and passwords accepted with Basic auth. Pushes need a user when any are set. */
+  readonly users?: Readonly<Record<string, string>>;
+  /** Repositories (paths without .git) only an authenticated user may read. */
+  readonly isPrivate?: (repository: string) => boolean;
+  /** Called after a push lands, with the refs it changed, like a post-receive hook. */
+  readonly onPush?: (repository: string, updates: readonly RefUpdate[]) => void | Promise<void>;
+}
+
+export interface GitServer {
+  readonly url: string;
+  readonly port: number;
+  readonly root: string;
+  readonly requests: GitRequestRecord[];
+  setFault(fault: GitServerFault | undefined): void;
+  /** Stops accepting connections (clients get ECONNREFUSED) until `start` is called again. */
+  pause(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function parsePushCommands(body: Buffer): RefUpdate[] {
+  const updates: RefUpdate[] = [];
+  let offset = 0;
+  while (offset + 4 <= body.length) {
+    const length = Number.parseInt(body.toString('ascii', offset, offset + 4), 16);
+    if (!Number.isInteger(length) || length === 0) break;
+    const line = body.toString('utf8', offset + 4, offset + length).split('\0')[0]!.trim();
+    const [before, after, ref] = line.split(' ');
+    if (before && after && ref) updates.push({ before, after, ref });
+    offset += length;
+  }
+  return updates;
+}
+
+function checkPassword(expected: string, given: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(given);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * A real Git server for tests and the demo: `git http-backend` (smart HTTP, protocol v0-v2)
+ * behind a small loopback HTTP server, with Basic auth, private repositories, a request
+ * log, fault injection, and a post-receive callback that knows exactly which refs moved.
+ */
+export async function startGitServer(options: GitServerOptions): Promise<GitServer> {
+  const requests: GitRequestRecord[] = [];
+  let fault: GitServerFault | undefined;
+  const sockets = new Set<Socket>();
+
+  const authenticate = (req: IncomingMessage): string | undefined | false => {
+    const header = req.headers.authorization;
+    if (!header?.startsWith('Basic ')) return undefined;
+    const [user, ...rest] = Buffer.from(header.slice(6), 'base64').toString('utf8').split(':');
+    const password = rest.join(':');
+    const expected = user === undefined ? undefined : options.users?.[user];
+    return expected !== undefined && checkPassword(expected, password) ? user : false;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = decodeURIComponent(url.pathname);
+    const service = url.searchParams.get('service') ?? (path.endsWith('/git-upload-pack') ? 'git-upload-pack' : path.endsWith('/git-receive-pack') ? 'git-receive-pack' : undefined);
+    const record = (status: number, user?: string): void => {
+      requests.push({ method: req.method ?? 'GET', path, service, status, user, at: Date.now() });
+    };
+    if (fault !== undefined) {
+      if ('hang' in fault) return; // never answer: the client's timeout must fire
+      record(fault.status);
+      res.writeHead(fault.status, { 'content-type': 'text/plain' }).end('injected fault\n');
+      return;
+    }
+    const repository = /^\/(.+?)\.git(\/|$)/.exec(path)?.[1];
+    const user = authenticate(req);
+    const needsUser = service === 'git-receive-pack' && options.users !== undefined;
+    const isPrivate = repository !== undefined && (options.isPrivate?.(repository) ?? false);
+    if (user === false || ((isPrivate || needsUser) && user === undefined)) {
+      record(401);
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="git"', 'content-type': 'text/plain' }).end('authentication required\n');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    const child = spawn('git', ['http-backend'], {
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        GIT_PROJECT_ROOT: options.root,
+        GIT_HTTP_EXPORT_ALL: '1',
+        PATH_INFO: path,
+        QUERY_STRING: url.search.replace(/^\?/, ''),
+        REQUEST_METHOD: req.method ?? 'GET',
+        CONTENT_TYPE: req.headers['content-type'] ?? '',
+        CONTENT_LENGTH: String(body.length),
+        HTTP_CONTENT_ENCODING: req.headers['content-encoding'] ?? '',
+        GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+        REMOTE_ADDR: req.socket.remoteAddress ?? '127.0.0.1',
+        ...(user ? { REMOTE_USER: user } : {}),
+        // Anonymous pushes are allowed only when no users are configured.
+        GIT_CONFIG_COUNT: '1',
+        GIT_CONFIG_KEY_0: 'http.receivepack',
+        GIT_CONFIG_VALUE_0: 'true',
+      },
+    });
+    child.stdin.end(body);
+    // Stream the CGI answer: parse its headers, then pipe the body (packs can be large).
+    const status = await new Promise<number>((resolve, reject) => {
+      let pending = Buffer.alloc(0);
+      let started = false;
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (started) {
+          res.write(chunk);
+          return;
+        }
+        pending = Buffer.concat([pending, chunk]);
+        const split = pending.indexOf('\r\n\r\n');
+        if (split < 0) return;
+        started = true;
+        let code = 200;
+        const headers: Record<string, string> = {};
+        for (const line of pending.subarray(0, split).toString('latin1').split('\r\n')) {
+          const colon = line.indexOf(':');
+          if (colon < 0) continue;
+          const name = line.slice(0, colon).trim();
+          const value = line.slice(colon + 1).trim();
+          if (name.toLowerCase() === 'status') code = Number.parseInt(value, 10);
+          else headers[name] = value;
+        }
+        res.writeHead(code, headers);
+        res.write(pending.subarray(split + 4));
+        resolve(code);
+      });
+      child.once('error', reject);
+      child.once('close', (exitCode) => {
+        if (!started) {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          resolve(exitCode === 0 ? 200 : 500);
+        }
+        res.end();
+      });
+    });
+    await new Promise((resolve) => (child.exitCode === null ? child.once('close', resolve) : resolve(undefined)));
+    record(status, user || undefined);
+    if (service === 'git-receive-pack' && req.method === 'POST' && status === 200 && repository !== undefined && options.onPush) {
+      const plain = req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body;
+      const updates = parsePushCommands(plain);
+      if (updates.length > 0) await options.onPush(repository, updates);
+    }
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end(`git server error: ${(error as Error).message}\n`);
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const listen = (port: number): Promise<void> =>
+    new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const close = async (): Promise<void> => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  await listen(options.port ?? 0);
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    root: options.root,
+    requests,
+    setFault(next) {
+      fault = next;
+    },
+    pause: close,
+    start: () => listen(port),
+    stop: close,
+  };
+}

@@ -1,0 +1,188 @@
+import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException } from '@aws-sdk/client-secrets-manager';
+import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import { randomBytes } from 'node:crypto';
+import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
+import type { GeoConfig } from '../../cdk/GeoConfig.ts';
+import { AwsClients } from './AwsClients.ts';
+import { FunctionUrlServer } from './FunctionUrlServer.ts';
+import { LocalLambda } from './LocalLambda.ts';
+import type { ProvisionedStack } from './LocalResources.ts';
+import { provisionStack } from './provisionStack.ts';
+import { SqsEventSourcePoller } from './SqsEventSourcePoller.ts';
+import { startMoto, type MotoServer } from './startMoto.ts';
+import { synthesize } from './synthesize.ts';
+
+export interface LocalRuntimeOptions {
+  readonly config: GeoConfig;
+  /** The shared webhook secret. The runtime refuses to start without one. */
+  readonly webhookSecret: string | undefined;
+  /** Read credentials for the primary, stored in the secret the configuration names. */
+  readonly primaryCredentials?: { readonly username: string; readonly password: string };
+  /** AWS endpoint (LocalStack, moto); defaults to AWS_ENDPOINT_URL, else a moto the runtime starts. */
+  readonly awsEndpoint?: string;
+  readonly port?: number;
+  readonly host?: string;
+  /** Called with problems inside functions and pollers (the runtime keeps going, as Lambda does). */
+  readonly onError?: (error: unknown) => void;
+}
+
+export interface RegionInfo {
+  readonly bucket: string;
+  readonly registryTable: string;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+}
+
+export interface LocalRuntime {
+  readonly webhookUrl: string;
+  /** Base URL of the local HTTP server. */
+  readonly endpoint: string;
+  readonly awsEndpoint: string;
+  readonly account: string;
+  readonly config: GeoConfig;
+  readonly primary: { readonly region: string; readonly eventLogTable: string; readonly topicArn: string };
+  readonly regions: Readonly<Record<string, RegionInfo>>;
+  readonly stacks: readonly ProvisionedStack[];
+  readonly lambdas: readonly LocalLambda[];
+  readonly clients: AwsClients;
+  /** The line `git-geo local` prints when it is ready. */
+  readyLine(): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+const LOCAL_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+
+async function putSecret(clients: AwsClients, region: string, name: string, value: string): Promise<void> {
+  const { secrets } = clients.region(region);
+  try {
+    await secrets.send(new CreateSecretCommand({ Name: name, SecretString: value }));
+  } catch (error) {
+    if (!(error instanceof ResourceExistsException)) throw error;
+    await secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+  }
+}
+
+function requireOutput(stack: ProvisionedStack, name: string): string {
+  const value = stack.outputs.get(name);
+  if (value === undefined) throw new Error(`stack ${stack.stackName} has no output ${name}`);
+  return value;
+}
+
+/**
+ * git-geo on one machine: synthesizes the CDK app, creates what its templates declare on
+ * an AWS endpoint (each resource in its stack's region), and runs every Lambda in-process
+ * behind its event source as the template wires it: Function URLs on a loopback HTTP
+ * server, SQS event sources as pollers with the template's batch size and concurrency.
+ * Everything is derived from the templates; there is no second list of resources.
+ */
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  if (options.webhookSecret === undefined || options.webhookSecret.trim() === '') {
+    throw new Error('refusing to start: no webhook secret (pass --webhook-secret or set GIT_GEO_WEBHOOK_SECRET); git-geo accepts no unauthenticated webhooks');
+  }
+  const onError = options.onError ?? ((error: unknown) => console.error('[git-geo local]', error));
+  let moto: MotoServer | undefined;
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const stop = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        onError(error);
+      }
+    }
+    cleanups.length = 0;
+  };
+  try {
+    let awsEndpoint = options.awsEndpoint ?? process.env.AWS_ENDPOINT_URL;
+    if (awsEndpoint === undefined) {
+      moto = await startMoto();
+      cleanups.push(() => moto?.stop());
+      awsEndpoint = moto.endpoint;
+    }
+    for (const [name, value] of Object.entries(LOCAL_CREDENTIALS)) process.env[name] ??= value;
+    const sts = new STSClient({ region: options.config.primaryRegion, endpoint: awsEndpoint });
+    const { Account: account } = await sts.send(new GetCallerIdentityCommand({}));
+    sts.destroy();
+    if (account === undefined) throw new Error(`no account from STS at ${awsEndpoint}`);
+
+    // A fresh stack prefix per run keeps runs sharing one emulator apart (the topic is named).
+    const config: GeoConfig = { ...options.config, account, stackPrefix: `${options.config.stackPrefix}${randomBytes(3).toString('hex')}` };
+    const templates = synthesize(config);
+
+    const server = new FunctionUrlServer(onError);
+    const endpoint = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
+    cleanups.push(() => server.close());
+
+    const clients = new AwsClients(awsEndpoint);
+    cleanups.push(() => clients.destroy());
+    await putSecret(clients, config.primaryRegion, config.webhookSecretName, options.webhookSecret);
+    if (config.primaryCredentialsSecretName !== undefined && options.primaryCredentials !== undefined) {
+      await putSecret(clients, config.primaryRegion, config.primaryCredentialsSecretName, JSON.stringify(options.primaryCredentials));
+    }
+
+    const exports = new Map<string, string>();
+    const queuesByArn = new Map<string, string>();
+    const stacks: ProvisionedStack[] = [];
+    for (const template of templates) {
+      stacks.push(await provisionStack(template, { clients, account, httpBaseUrl: endpoint, exports, queuesByArn, plainHttp: awsEndpoint.startsWith('http:') }));
+    }
+
+    const runtimeEnv = { AWS_ENDPOINT_URL: awsEndpoint };
+    const lambdas = stacks.flatMap((stack) => stack.functions.map((fn) => new LocalLambda(fn, runtimeEnv, PROJECT_ROOT)));
+    const lambdaByName = new Map(lambdas.map((lambda) => [lambda.name, lambda]));
+    // Cold-start each function once: a configuration error stops the runtime here.
+    await Promise.all(lambdas.map((lambda) => lambda.warm()));
+
+    for (const stack of stacks) {
+      for (const url of stack.functionUrls) server.mount(url.path, lambdaByName.get(url.functionName)!);
+      for (const source of stack.eventSources) {
+        const lambda = lambdaByName.get(source.functionName);
+        if (lambda === undefined) throw new Error(`event source for unknown function ${source.functionName}`);
+        const poller = new SqsEventSourcePoller(source, clients.region(source.region).sqs, lambda, onError);
+        poller.start();
+        cleanups.push(() => poller.stop());
+      }
+    }
+
+    const primaryStack = stacks.find((stack) => stack.outputs.has('WebhookUrl'));
+    if (primaryStack === undefined) throw new Error('no stack has a WebhookUrl output');
+    const regions: Record<string, RegionInfo> = {};
+    for (const stack of stacks.filter((candidate) => candidate.outputs.has('MirrorBucket'))) {
+      regions[stack.region] = {
+        bucket: requireOutput(stack, 'MirrorBucket'),
+        registryTable: requireOutput(stack, 'RegistryTable'),
+        queueUrl: requireOutput(stack, 'QueueUrl'),
+        deadLetterQueueUrl: requireOutput(stack, 'DeadLetterQueueUrl'),
+      };
+    }
+    const webhookUrl = requireOutput(primaryStack, 'WebhookUrl');
+    return {
+      webhookUrl,
+      endpoint,
+      awsEndpoint,
+      account,
+      config,
+      primary: {
+        region: primaryStack.region,
+        eventLogTable: requireOutput(primaryStack, 'EventLogTable'),
+        topicArn: requireOutput(primaryStack, 'ChangeTopicArn'),
+      },
+      regions,
+      stacks,
+      lambdas,
+      clients,
+      readyLine: () => ({
+        webhookUrl,
+        endpoint,
+        awsEndpoint,
+        regions: Object.fromEntries(
+          Object.entries(regions).map(([region, info]) => [region, { bucket: info.bucket, registryTable: info.registryTable, queueUrl: info.queueUrl }]),
+        ),
+      }),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

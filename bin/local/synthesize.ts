@@ -1,0 +1,48 @@
+import { App } from 'aws-cdk-lib';
+import type { CloudFormationStackArtifact } from 'aws-cdk-lib/cx-api';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp } from '../../cdk/buildApp.ts';
+import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
+import type { GeoConfig } from '../../cdk/GeoConfig.ts';
+import type { CfnTemplate, SynthesizedStack } from './LocalResources.ts';
+
+function dependencyOrder(stacks: readonly CloudFormationStackArtifact[]): CloudFormationStackArtifact[] {
+  const sorted: CloudFormationStackArtifact[] = [];
+  const seen = new Set<string>();
+  const visit = (stack: CloudFormationStackArtifact): void => {
+    if (seen.has(stack.id)) return;
+    seen.add(stack.id);
+    for (const dependency of stack.dependencies) {
+      const found = stacks.find((candidate) => candidate.id === dependency.id);
+      if (found) visit(found);
+    }
+    sorted.push(stack);
+  };
+  stacks.forEach(visit);
+  return sorted;
+}
+
+/**
+ * Synthesizes the CDK app in-process, exactly as `cdk synth` would but without bundling
+ * (handlers run from source locally), and answers its stacks in deployment order.
+ */
+export function synthesize(config: GeoConfig): SynthesizedStack[] {
+  const outdir = mkdtempSync(join(tmpdir(), 'git-geo-synth-'));
+  try {
+    // The same feature flags `cdk synth` reads from cdk.json; the git-geo key comes from `config`.
+    const { context } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'cdk.json'), 'utf8')) as { context: Record<string, unknown> };
+    const { 'git-geo': _fromFile, ...flags } = context;
+    const app = new App({ outdir, context: { ...flags, 'aws:cdk:bundling-stacks': [] } });
+    buildApp(config, { app });
+    const assembly = app.synth();
+    return dependencyOrder(assembly.stacks).map((stack) => ({
+      stackName: stack.stackName,
+      region: stack.environment.region,
+      template: stack.template as CfnTemplate,
+    }));
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,60 @@
+import { z } from 'zod';
+
+const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1');
+const RefNamespace = z.string().regex(/^refs\/[^\s]*\/$/, 'must look like refs/<name>/');
+const HttpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
+
+/**
+ * git-geo's deployment configuration, read from the `git-geo` key of the CDK context
+ * (cdk.json). Adding a region to `secondaryRegions` is all it takes to add a region.
+ */
+export const GeoConfigSchema = z
+  .object({
+    /** Prefix of every stack name, so two deployments can share an account. */
+    stackPrefix: z.string().regex(/^[A-Za-z][A-Za-z0-9-]{0,40}$/).default('GitGeo'),
+    /** The account to deploy to; defaults to the CLI's current account. */
+    account: z.string().regex(/^\d{12}$/).optional(),
+    primaryRegion: Region,
+    secondaryRegions: z.array(Region).min(1),
+    /** Base URL(s) of the primary Git host. The first is fetched from; all are trusted in payloads. */
+    primaryUrls: z.array(HttpUrl).min(1),
+    /** Secrets Manager secret (name, in the primary region) holding the shared webhook secret. */
+    webhookSecretName: z.string().min(1),
+    /** Secrets Manager secret (name, in the primary region) with read credentials for the primary, if it needs any. */
+    primaryCredentialsSecretName: z.string().min(1).optional(),
+    /** Ref namespaces every region mirrors. Heads and tags always; add refs/merge-requests/ and so on. */
+    refNamespaces: z.array(RefNamespace).default(['refs/heads/', 'refs/tags/']),
+    /** Most sync invocations running at once in one region (SQS event source maximum concurrency). */
+    syncMaxConcurrency: z.number().int().min(2).max(1000).default(10),
+    /** Change events per sync invocation. */
+    syncBatchSize: z.number().int().min(1).max(10).default(10),
+    /** Deliveries of one change event before it goes to the dead-letter queue. */
+    maxReceiveCount: z.number().int().min(1).max(1000).default(10),
+    syncTimeoutSeconds: z.number().int().min(30).max(900).default(900),
+    syncMemoryMiB: z.number().int().min(256).max(10_240).default(2048),
+    /** Largest webhook body accepted. */
+    maxWebhookBytes: z.number().int().positive().max(6 * 1024 * 1024).default(5 * 1024 * 1024),
+    /** Days an overwritten mirror file (refs, pack lists) is kept as a noncurrent version. */
+    noncurrentVersionDays: z.number().int().min(1).default(30),
+  })
+  .refine((config) => new Set(config.secondaryRegions).size === config.secondaryRegions.length, {
+    message: 'secondaryRegions must not repeat a region',
+    path: ['secondaryRegions'],
+  })
+  .refine((config) => config.refNamespaces.includes('refs/heads/') && config.refNamespaces.includes('refs/tags/'), {
+    message: 'refNamespaces must include refs/heads/ and refs/tags/',
+    path: ['refNamespaces'],
+  });
+
+export type GeoConfig = z.infer<typeof GeoConfigSchema>;
+export type GeoConfigInput = z.input<typeof GeoConfigSchema>;
+
+/** Validates the configuration; the error lists every problem, with its path. */
+export function parseGeoConfig(input: unknown): GeoConfig {
+  const result = GeoConfigSchema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `  git-geo.${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`invalid git-geo configuration in the CDK context:\n${problems.join('\n')}`);
+  }
+  return result.data;
+}

@@ -1,0 +1,68 @@
+import { Duration, type CfnResource } from 'aws-cdk-lib';
+import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { HANDLER_FACTORY_METADATA, LOCAL_URL_PATH_METADATA } from './localMetadata.ts';
+
+/** Project root: entries and the lockfile are resolved from here. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+
+export interface GeoFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'handler'> {
+  /** The Lambda entry, relative to the project root (lambdas/<name>/index.ts). */
+  readonly entry: string;
+  /**
+   * The handler factory as `path#export`, relative to the project root. The deployed entry
+   * calls it with `process.env`; the local runtime calls it with the template's environment.
+   */
+  readonly handlerFactory: string;
+  /** Where `git-geo local` mounts this function's URL, if it has one. */
+  readonly localUrlPath?: string;
+  /** @default 30 seconds */
+  readonly timeout?: Duration;
+}
+
+/**
+ * A git-geo Lambda: Node.js 24 on arm64, bundled by the local esbuild as an ES module
+ * (the AWS SDK included, so its version is the lockfile's), JSON logs kept one month.
+ */
+export class GeoFunction extends NodejsFunction {
+  constructor(scope: Construct, id: string, props: GeoFunctionProps) {
+    const { entry, handlerFactory, localUrlPath, environment, ...rest } = props;
+    super(scope, id, {
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: 512,
+      timeout: Duration.seconds(30),
+      loggingFormat: LoggingFormat.JSON,
+      logGroup: new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH }),
+      ...rest,
+      entry: join(PROJECT_ROOT, entry),
+      handler: 'handler',
+      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
+      projectRoot: PROJECT_ROOT,
+      environment: {
+        NODE_OPTIONS: '--enable-source-maps',
+        POWERTOOLS_METRICS_NAMESPACE: 'GitGeo',
+        ...environment,
+      },
+      bundling: {
+        format: OutputFormat.ESM,
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        mainFields: ['module', 'main'],
+        externalModules: [],
+        // Some dependencies still call require(); give the ES module bundle one.
+        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
+        ...rest.bundling,
+      },
+    });
+    const resource = this.node.defaultChild as CfnResource;
+    resource.addMetadata(HANDLER_FACTORY_METADATA, handlerFactory);
+    if (localUrlPath !== undefined) resource.addMetadata(LOCAL_URL_PATH_METADATA, localUrlPath);
+  }
+}

@@ -1,0 +1,55 @@
+import { ChangeDraftSchema, type ChangeDraft } from '../shared/events/ChangeEvent.ts';
+import { PayloadTooLargeError, UnsupportedEventError, ValidationError } from '../shared/errors/index.ts';
+import { WEBHOOK_SOURCES } from './hosts/index.ts';
+import type { ParsedWebhook, TrustPolicy, WebhookRequest, WebhookSource } from './hosts/WebhookSource.ts';
+
+export interface WebhookPolicy extends TrustPolicy {
+  readonly secret: string;
+  readonly maxBodyBytes: number;
+  readonly sources?: readonly WebhookSource[];
+}
+
+export interface VerifiedWebhook extends Omit<ParsedWebhook, 'drafts'> {
+  readonly drafts: readonly ChangeDraft[];
+}
+
+/**
+ * Authenticates and normalizes one webhook request. The order matters: size first,
+ * then who sent it, then the signature over the raw bytes, and only then is the body
+ * parsed. Anything wrong throws a 4xx GeoError and nothing has been recorded.
+ */
+export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): VerifiedWebhook {
+  if (request.body.length > policy.maxBodyBytes) {
+    throw new PayloadTooLargeError(`payload is ${request.body.length} bytes; the limit is ${policy.maxBodyBytes}`, {
+      data: { bytes: request.body.length, limit: policy.maxBodyBytes },
+    });
+  }
+  const sources = policy.sources ?? WEBHOOK_SOURCES;
+  const source = sources.find((candidate) => candidate.matches(request.headers));
+  if (source === undefined) {
+    throw new UnsupportedEventError('request is not from a known Git host: no recognised event header', {
+      data: { known: sources.map((candidate) => candidate.name) },
+    });
+  }
+  source.authenticate(request, policy.secret);
+  let json: unknown;
+  try {
+    json = JSON.parse(request.body.toString('utf8'));
+  } catch (cause) {
+    throw new ValidationError('payload is not valid JSON', { cause });
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new ValidationError('payload must be a JSON object');
+  }
+  const parsed = source.parse(json, request, policy);
+  const drafts = parsed.drafts.map((draft) => {
+    const result = ChangeDraftSchema.safeParse(draft);
+    if (!result.success) {
+      throw new ValidationError(`${parsed.source} ${parsed.eventName} payload describes an invalid change`, {
+        data: { issues: result.error.issues.slice(0, 10).map((issue) => `${issue.path.join('.')}: ${issue.message}`) },
+      });
+    }
+    return result.data;
+  });
+  return { ...parsed, drafts };
+}

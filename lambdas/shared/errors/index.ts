@@ -1,0 +1,13 @@
+export { GeoError, type GeoErrorOptions } from './GeoError.ts';
+export { AccessDeniedError } from './AccessDeniedError.ts';
+export { AuthenticationError } from './AuthenticationError.ts';
+export { ConfigurationError } from './ConfigurationError.ts';
+export { ConflictError } from './ConflictError.ts';
+export { ForbiddenError } from './ForbiddenError.ts';
+export { PayloadTooLargeError } from './PayloadTooLargeError.ts';
+export { PrimaryUnavailableError } from './PrimaryUnavailableError.ts';
+export { ProtocolError } from './ProtocolError.ts';
+export { RepositoryNotFoundError } from './RepositoryNotFoundError.ts';
+export { UnsupportedEventError } from './UnsupportedEventError.ts';
+export { UntrustedHostError } from './UntrustedHostError.ts';
+export { ValidationError } from './ValidationError.ts';

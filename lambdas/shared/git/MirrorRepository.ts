@@ -1,0 +1,93 @@
+import type { RepositoryPath } from '../repositoryPath.ts';
+import type { ObjectStore } from '../storage/ObjectStore.ts';
+import { formatInfoRefs, parseInfoRefs } from './infoRefs.ts';
+import type { PackFiles } from './PackFiles.ts';
+import { formatPackedRefs } from './packedRefs.ts';
+import { formatPacksList, parsePacksList } from './packsList.ts';
+import type { RefSnapshot } from './RefSnapshot.ts';
+
+/** What a mirror holds: its refs and the packs that carry their objects. */
+export interface MirrorState {
+  readonly snapshot: RefSnapshot;
+  readonly packs: readonly string[];
+}
+
+const TEXT = { contentType: 'text/plain; charset=utf-8' };
+const BARE_CONFIG = '[core]\n\trepositoryformatversion = 0\n\tfilemode = false\n\tbare = true\n';
+
+/** Key prefix of a repository's mirror: `<path>.git/`. */
+export function mirrorPrefix(repository: RepositoryPath): string {
+  return `${repository}.git/`;
+}
+
+/**
+ * One repository's mirror: an ordinary bare repository in an object store, kept
+ * readable by stock git over dumb HTTP (`info/refs`, `objects/info/packs`, `HEAD`)
+ * and by a plain download (`packed-refs`, `config`).
+ *
+ * Writes are ordered so that no reader ever sees a ref before its objects:
+ * pack, then index, then the pack list, then the refs, then HEAD. A crash at any
+ * point leaves either the old refs or the new ones, each with all its objects.
+ */
+export class MirrorRepository {
+  readonly prefix: string;
+
+  constructor(
+    private readonly store: ObjectStore,
+    readonly repository: RepositoryPath,
+  ) {
+    this.prefix = mirrorPrefix(repository);
+  }
+
+  key(relative: string): string {
+    return this.prefix + relative;
+  }
+
+  /** The mirror's current state, or undefined when nothing has been mirrored yet. Three GETs. */
+  async readState(): Promise<MirrorState | undefined> {
+    const [head, infoRefs, packs] = await Promise.all([
+      this.store.get(this.key('HEAD')),
+      this.store.get(this.key('info/refs')),
+      this.store.get(this.key('objects/info/packs')),
+    ]);
+    if (head === undefined && infoRefs === undefined) return undefined;
+    const headText = head?.toString('utf8').trim() ?? '';
+    const target = headText.startsWith('ref: ') ? headText.slice(5) : undefined;
+    return {
+      snapshot: parseInfoRefs(infoRefs?.toString('utf8') ?? '', target),
+      packs: parsePacksList(packs?.toString('utf8') ?? ''),
+    };
+  }
+
+  /** Uploads a pack, then its index. Neither is visible to readers until it is listed. */
+  async writePack(files: PackFiles): Promise<void> {
+    await this.store.put(this.key(`objects/pack/${files.name}.pack`), files.pack);
+    await this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx);
+  }
+
+  /**
+   * Makes `next` the mirror's state. Every pack in `next.packs` must already be written.
+   * Skips files whose content does not change, so a no-op publish costs nothing.
+   */
+  async publish(next: MirrorState, previous: MirrorState | undefined): Promise<void> {
+    if (previous === undefined) {
+      await this.store.put(this.key('config'), BARE_CONFIG, TEXT);
+      await this.store.put(this.key('description'), `Mirror of ${this.repository}, kept by git-geo\n`, TEXT);
+      // git only recognises a directory with refs/ in it as a repository; S3 has no empty folders.
+      await this.store.put(this.key('refs/heads/.keep'), '', TEXT);
+    }
+    const packsText = formatPacksList(next.packs);
+    if (previous === undefined || packsText !== formatPacksList(previous.packs)) {
+      await this.store.put(this.key('objects/info/packs'), packsText, TEXT);
+    }
+    const infoRefs = formatInfoRefs(next.snapshot);
+    if (previous === undefined || infoRefs !== formatInfoRefs(previous.snapshot)) {
+      await this.store.put(this.key('packed-refs'), formatPackedRefs(next.snapshot), TEXT);
+      await this.store.put(this.key('info/refs'), infoRefs, TEXT);
+    }
+    if (previous === undefined || next.snapshot.head !== previous.snapshot.head) {
+      // A repository with no branch still needs a HEAD; git's own default is a branch to be.
+      await this.store.put(this.key('HEAD'), `ref: ${next.snapshot.head ?? 'refs/heads/main'}\n`, TEXT);
+    }
+  }
+}

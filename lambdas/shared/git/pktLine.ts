@@ -1,0 +1,36 @@
+import { ProtocolError } from '../errors/index.ts';
+
+/** A flush packet (`0000`). */
+export const FLUSH = null;
+export type PktLine = Buffer | typeof FLUSH;
+
+/** Encodes one pkt-line: four hex digits of length, then the payload. */
+export function encodePktLine(payload: string | Buffer): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  if (body.length > 65516) throw new ProtocolError('pkt-line payload too long', { data: { length: body.length } });
+  return Buffer.concat([Buffer.from((body.length + 4).toString(16).padStart(4, '0'), 'ascii'), body]);
+}
+
+export function encodeFlush(): Buffer {
+  return Buffer.from('0000', 'ascii');
+}
+
+/** Splits a whole buffer of pkt-lines; flush packets come back as null. */
+export function decodePktLines(buffer: Buffer): PktLine[] {
+  const lines: PktLine[] = [];
+  let offset = 0;
+  while (offset < buffer.length) {
+    const length = Number.parseInt(buffer.toString('ascii', offset, offset + 4), 16);
+    if (!Number.isInteger(length) || (length > 0 && length < 4) || offset + Math.max(length, 4) > buffer.length) {
+      throw new ProtocolError('malformed pkt-line', { data: { offset } });
+    }
+    if (length === 0) {
+      lines.push(FLUSH);
+      offset += 4;
+    } else {
+      lines.push(buffer.subarray(offset + 4, offset + length));
+      offset += length;
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,50 @@
+import type { RepositoryPath } from '../repositoryPath.ts';
+
+export const REPLICATION_STATUSES = [
+  'pending',
+  'started',
+  'synced',
+  'failed',
+  'verified',
+  'verification_failed',
+  'deleted',
+] as const;
+export type ReplicationStatus = (typeof REPLICATION_STATUSES)[number];
+
+export interface RecordedError {
+  readonly code: string;
+  readonly message: string;
+  readonly retryable: boolean;
+  readonly at: string;
+}
+
+/** One replicable's state in one region's registry. Times are ISO-8601 strings. */
+export interface RepositoryState {
+  readonly repository: RepositoryPath;
+  /** The data type, as in Geo's Self-Service Framework: 'git' for repositories. */
+  readonly replicable: string;
+  readonly status: ReplicationStatus;
+  /** Highest event sequence this region has been told about. */
+  readonly lastEventSequence?: number;
+  readonly lastEventReceivedAt?: string;
+  /** Highest event sequence the mirror is known to cover. */
+  readonly syncedSequence?: number;
+  readonly syncStartedAt?: string;
+  readonly lastSyncedAt?: string;
+  /** When the last successful sync read the primary's refs: every event received before it is covered. */
+  readonly discoveredAt?: string;
+  /** Push (webhook receipt) to replicated, for the newest event the last sync covered. */
+  readonly lagMs?: number;
+  readonly head?: string;
+  readonly refCount?: number;
+  readonly refsChecksum?: string;
+  /** The refs the last sync reached, when there are few enough to keep here. */
+  readonly refs?: Readonly<Record<string, string>>;
+  readonly packCount?: number;
+  readonly lastFetchBytes?: number;
+  /** Consecutive attempts since the last success. */
+  readonly attempts: number;
+  readonly lastError?: RecordedError;
+  readonly nextAttemptAt?: string;
+  readonly updatedAt: string;
+}

@@ -1,0 +1,38 @@
+import type { ObjectStore, StoredObjectInfo } from './ObjectStore.ts';
+
+/** An ObjectStore in memory: for unit tests and for staging work before it is published. */
+export class MemoryObjectStore implements ObjectStore {
+  readonly objects = new Map<string, Buffer>();
+
+  get(key: string): Promise<Buffer | undefined> {
+    const value = this.objects.get(key);
+    return Promise.resolve(value === undefined ? undefined : Buffer.from(value));
+  }
+
+  head(key: string): Promise<StoredObjectInfo | undefined> {
+    const value = this.objects.get(key);
+    return Promise.resolve(value === undefined ? undefined : { key, size: value.length });
+  }
+
+  put(key: string, body: Uint8Array | string): Promise<void> {
+    this.objects.set(key, Buffer.from(body));
+    return Promise.resolve();
+  }
+
+  async copy(fromKey: string, toKey: string): Promise<void> {
+    const value = await this.get(fromKey);
+    if (value === undefined) throw Object.assign(new Error(`no such key: ${fromKey}`), { name: 'NoSuchKey' });
+    this.objects.set(toKey, value);
+  }
+
+  delete(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.objects.delete(key);
+    return Promise.resolve();
+  }
+
+  async *list(prefix: string): AsyncIterable<StoredObjectInfo> {
+    const keys = [...this.objects.keys()].filter((key) => key.startsWith(prefix)).sort();
+    for (const key of keys) yield { key, size: this.objects.get(key)?.length ?? 0 };
+    await Promise.resolve();
+  }
+}

@@ -1,0 +1,56 @@
+import { ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
+
+/**
+ * Keeps a batch's messages invisible while their syncs run, so a long sync is never
+ * picked up a second time, and sets a failed message's retry delay (the backoff).
+ */
+export class VisibilityHeartbeat {
+  private readonly pending = new Map<string, string>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+    private readonly visibilitySeconds: number,
+  ) {}
+
+  start(records: readonly { messageId: string; receiptHandle: string }[]): void {
+    for (const record of records) this.pending.set(record.messageId, record.receiptHandle);
+    const intervalMs = Math.max(1000, (this.visibilitySeconds * 1000) / 3);
+    this.timer = setInterval(() => void this.extend(), intervalMs);
+    this.timer.unref();
+  }
+
+  finished(messageId: string): void {
+    this.pending.delete(messageId);
+  }
+
+  /** The message comes back after `delaySeconds` instead of the queue's default. */
+  async retryAfter(messageId: string, delaySeconds: number): Promise<void> {
+    const receiptHandle = this.pending.get(messageId);
+    this.pending.delete(messageId);
+    if (receiptHandle === undefined) return;
+    await this.sqs.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: this.queueUrl, ReceiptHandle: receiptHandle, VisibilityTimeout: delaySeconds }),
+    );
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.pending.clear();
+  }
+
+  private async extend(): Promise<void> {
+    const entries = [...this.pending].slice(0, 10).map(([Id, ReceiptHandle]) => ({
+      Id,
+      ReceiptHandle,
+      VisibilityTimeout: this.visibilitySeconds,
+    }));
+    if (entries.length === 0) return;
+    try {
+      await this.sqs.send(new ChangeMessageVisibilityBatchCommand({ QueueUrl: this.queueUrl, Entries: entries }));
+    } catch {
+      // Best effort: if it fails, the message may be retried early, and the sync is idempotent.
+    }
+  }
+}

@@ -1,0 +1,20 @@
+import type { ChangeEvent } from '../shared/events/ChangeEvent.ts';
+import type { RepositoryState } from '../shared/registry/RepositoryState.ts';
+
+/**
+ * Clock margin between the notify and sync functions. AWS hosts keep time to a few
+ * milliseconds; the margin keeps a discovery that raced a webhook from counting as covering it.
+ */
+export const COVERAGE_MARGIN_MS = 250;
+
+/**
+ * True when the mirror already holds everything `event` describes, so no fetch is needed:
+ * the registry has recorded this sequence (or a later one), or the last successful sync read
+ * the primary's refs after the webhook arrived (hosts send webhooks after the push lands).
+ */
+export function isCovered(event: ChangeEvent, state: RepositoryState | undefined): boolean {
+  if (state === undefined || state.status === 'verification_failed' || state.status === 'deleted') return false;
+  if (state.syncedSequence !== undefined && state.syncedSequence >= event.sequence) return true;
+  if (state.discoveredAt === undefined) return false;
+  return Date.parse(state.discoveredAt) > Date.parse(event.receivedAt) + COVERAGE_MARGIN_MS;
+}
