@@ -23,13 +23,31 @@ export abstract class GeoError extends Error {
 
   /** What logs and APIs show: the code, the message, the context and the chain of causes. */
   toJSON(): { code: string; message: string; data: Readonly<Record<string, unknown>>; cause?: unknown } {
-    const cause = this.cause;
-    const described =
-      cause instanceof GeoError
-        ? cause.toJSON()
-        : cause instanceof Error
-          ? { name: cause.name, message: cause.message, stack: cause.stack?.split('\n').slice(0, 6).join('\n') }
-          : cause;
-    return { code: this.code, message: this.message, data: this.data, ...(cause === undefined ? {} : { cause: described }) };
+    return describeGeoError(this, 0);
   }
+}
+
+/** Deeper causes are cut off, so a cycle of causes cannot recurse forever. */
+const MAX_CAUSE_DEPTH = 8;
+
+function describeGeoError(error: GeoError, depth: number): ReturnType<GeoError['toJSON']> {
+  const cause = error.cause;
+  return { code: error.code, message: error.message, data: error.data, ...(cause === undefined ? {} : { cause: describeCause(cause, depth + 1) }) };
+}
+
+/** GeoErrors as toJSON shows them, other Errors by name, message, a short stack and their own cause; anything else as it is. */
+function describeCause(cause: unknown, depth: number): unknown {
+  if (depth > MAX_CAUSE_DEPTH) return '[cause chain truncated]';
+  if (cause instanceof GeoError) return describeGeoError(cause, depth);
+  if (cause instanceof Error) {
+    const stack: unknown = cause.stack;
+    const inner: unknown = cause.cause;
+    return {
+      name: cause.name,
+      message: cause.message,
+      stack: typeof stack === 'string' ? stack.split('\n').slice(0, 6).join('\n') : undefined,
+      ...(inner === undefined ? {} : { cause: describeCause(inner, depth + 1) }),
+    };
+  }
+  return cause;
 }

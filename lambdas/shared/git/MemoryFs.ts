@@ -9,6 +9,23 @@ class FsError extends Error {
   }
 }
 
+/** Node's normalization, and no trailing slash (but '/' stays '/'), as fs treats `dir/` like `dir`. */
+function normalize(path: string): string {
+  const normalized = posix.normalize(path);
+  return normalized.length > 1 ? normalized.replace(/\/+$/, '') : normalized;
+}
+
+/** Turns a synchronous throw (a bad argument, say) into a rejected promise. */
+function rejecting<Args extends unknown[], Result>(method: (...args: Args) => Promise<Result>): (...args: Args) => Promise<Result> {
+  return (...args) => {
+    try {
+      return method(...args);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  };
+}
+
 interface Stats {
   readonly type: 'file' | 'dir';
   readonly mode: number;
@@ -36,62 +53,62 @@ export class MemoryFs {
   // Every method is async: isomorphic-git probes `readFile()` with no arguments and takes a
   // synchronous throw to mean a callback-style fs.
   readonly promises = {
-    readFile: async (path: string, options?: { encoding?: string } | string): Promise<Buffer | string> => {
+    readFile: rejecting(async (path: string, options?: { encoding?: string } | string): Promise<Buffer | string> => {
       await Promise.resolve();
-      const data = this.files.get(posix.normalize(path));
+      const data = this.files.get(normalize(path));
       if (data === undefined) return Promise.reject(new FsError('ENOENT', path));
       const encoding = typeof options === 'string' ? options : options?.encoding;
       return Promise.resolve(encoding === 'utf8' ? data.toString('utf8') : data);
-    },
-    writeFile: (path: string, data: Uint8Array | string): Promise<void> => {
-      const normalized = posix.normalize(path);
+    }),
+    writeFile: rejecting((path: string, data: Uint8Array | string): Promise<void> => {
+      const normalized = normalize(path);
       if (!this.dirs.has(posix.dirname(normalized))) return Promise.reject(new FsError('ENOENT', path));
       this.files.set(normalized, Buffer.from(data));
       return Promise.resolve();
-    },
-    unlink: (path: string): Promise<void> => {
-      if (!this.files.delete(posix.normalize(path))) return Promise.reject(new FsError('ENOENT', path));
+    }),
+    unlink: rejecting((path: string): Promise<void> => {
+      if (!this.files.delete(normalize(path))) return Promise.reject(new FsError('ENOENT', path));
       return Promise.resolve();
-    },
-    readdir: (path: string): Promise<string[]> => {
-      const dir = posix.normalize(path);
+    }),
+    readdir: rejecting((path: string): Promise<string[]> => {
+      const dir = normalize(path);
       if (!this.dirs.has(dir)) return Promise.reject(new FsError('ENOENT', path));
       const names = new Set<string>();
       for (const entry of [...this.files.keys(), ...this.dirs]) {
         if (entry !== dir && posix.dirname(entry) === dir) names.add(posix.basename(entry));
       }
       return Promise.resolve([...names].sort());
-    },
-    mkdir: (path: string): Promise<void> => {
-      const dir = posix.normalize(path);
+    }),
+    mkdir: rejecting((path: string): Promise<void> => {
+      const dir = normalize(path);
       if (this.dirs.has(dir) || this.files.has(dir)) return Promise.reject(new FsError('EEXIST', path));
       if (!this.dirs.has(posix.dirname(dir))) return Promise.reject(new FsError('ENOENT', path));
       this.dirs.add(dir);
       return Promise.resolve();
-    },
-    rmdir: (path: string): Promise<void> => {
-      const dir = posix.normalize(path);
+    }),
+    rmdir: rejecting((path: string): Promise<void> => {
+      const dir = normalize(path);
       if (!this.dirs.has(dir)) return Promise.reject(new FsError('ENOENT', path));
       const busy = [...this.files.keys(), ...this.dirs].some((entry) => entry !== dir && entry.startsWith(`${dir}/`));
       if (busy) return Promise.reject(new FsError('ENOTEMPTY', path));
       this.dirs.delete(dir);
       return Promise.resolve();
-    },
-    stat: (path: string): Promise<Stats> => this.stat(path),
-    lstat: (path: string): Promise<Stats> => this.stat(path),
-    readlink: (path: string): Promise<never> => Promise.reject(new FsError('ENOENT', path)),
-    symlink: (_target: string, path: string): Promise<never> => Promise.reject(new FsError('EPERM', path)),
-    chmod: (): Promise<void> => Promise.resolve(),
+    }),
+    stat: rejecting((path: string): Promise<Stats> => this.stat(path)),
+    lstat: rejecting((path: string): Promise<Stats> => this.stat(path)),
+    readlink: rejecting((path: string): Promise<never> => Promise.reject(new FsError('ENOENT', path))),
+    symlink: rejecting((_target: string, path: string): Promise<never> => Promise.reject(new FsError('EPERM', path))),
+    chmod: rejecting((): Promise<void> => Promise.resolve()),
   };
 
   /** Every file under `dir`, by path. */
   filesUnder(dir: string): Map<string, Buffer> {
-    const prefix = posix.normalize(dir).replace(/\/?$/, '/');
+    const prefix = normalize(dir).replace(/\/?$/, '/');
     return new Map([...this.files].filter(([path]) => path.startsWith(prefix)));
   }
 
   private stat(path: string): Promise<Stats> {
-    const normalized = posix.normalize(path);
+    const normalized = normalize(path);
     const file = this.files.get(normalized);
     const isDir = this.dirs.has(normalized);
     if (file === undefined && !isDir) return Promise.reject(new FsError('ENOENT', path));

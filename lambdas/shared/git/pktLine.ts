@@ -20,7 +20,10 @@ export function decodePktLines(buffer: Buffer): PktLine[] {
   const lines: PktLine[] = [];
   let offset = 0;
   while (offset < buffer.length) {
-    const length = Number.parseInt(buffer.toString('ascii', offset, offset + 4), 16);
+    const header = buffer.toString('latin1', offset, offset + 4);
+    // Exactly four hex digits: parseInt alone accepts '-004', '+00a' and '0x0a', and a negative
+    // length would move the offset backwards (a hostile stream could loop forever).
+    const length = /^[0-9a-fA-F]{4}$/.test(header) ? Number.parseInt(header, 16) : Number.NaN;
     if (!Number.isInteger(length) || (length > 0 && length < 4) || offset + Math.max(length, 4) > buffer.length) {
       throw new ProtocolError('malformed pkt-line', { data: { offset } });
     }

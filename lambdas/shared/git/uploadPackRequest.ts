@@ -1,5 +1,6 @@
 import { ProtocolError } from '../errors/index.ts';
 import { decodePktLines, encodeFlush, encodePktLine } from './pktLine.ts';
+import { OID_PATTERN } from './refName.ts';
 
 export interface UploadPackNegotiation {
   /** Objects to ask for on top of the ones the client asked for. */
@@ -24,11 +25,13 @@ export function rewriteUploadPackRequest(body: Buffer, negotiation: UploadPackNe
     const text = line.toString('utf8').replace(/\n$/, '');
     if (text.startsWith('want ')) {
       const [, oid, ...caps] = text.split(' ');
-      if (oid === undefined) throw new ProtocolError('want line without an object id');
+      if (oid === undefined || !OID_PATTERN.test(oid)) throw new ProtocolError('want line without a valid object id');
       if (wants.length === 0) capabilities = caps.join(' ');
       wants.push(oid);
     } else if (text.startsWith('have ')) {
-      haves.push(text.slice(5));
+      const oid = text.slice(5);
+      if (!OID_PATTERN.test(oid)) throw new ProtocolError('have line without a valid object id');
+      haves.push(oid);
     } else if (text !== 'done') {
       others.push(text);
     }
