@@ -1,0 +1,143 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Construct } from 'constructs';
+import { changeTopicName } from '../../cdk/PrimaryStack.ts';
+import { actionsOf, functionRoleId, resourcesOf, roleStatements } from './policyStatements.ts';
+import { buildTestApp, type TestGeoApp } from './testApp.ts';
+
+describe('PrimaryStack', () => {
+  let geo: TestGeoApp;
+  let template: Template;
+  const id = (construct: Construct): string => geo.primary.getLogicalId(construct.node.defaultChild as CfnElement);
+
+  beforeAll(() => {
+    geo = buildTestApp();
+    template = Template.fromStack(geo.primary);
+  });
+  afterAll(() => geo.remove());
+
+  it('deploys to the primary region', () => {
+    expect(geo.primary.region).toBe('us-east-1');
+    expect(geo.primary.stackName).toBe('GitGeo-Primary');
+  });
+
+  it('event log: pk/sk string keys, point-in-time recovery, TTL on `expiration`, retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ]),
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiration', Enabled: true },
+      }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('change topic: FIFO, no content-based deduplication, KMS-encrypted, named from the stack name', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.hasResourceProperties('AWS::SNS::Topic', {
+      FifoTopic: true,
+      ContentBasedDeduplication: false,
+      KmsMasterKeyId: Match.anyValue(),
+      TopicName: 'GitGeo-Primary-ChangeEvents.fifo',
+    });
+    expect(changeTopicName(geo.primary.stackName)).toBe('GitGeo-Primary-ChangeEvents.fifo');
+  });
+
+  it('the topic name follows the stack prefix, and ends in .fifo', () => {
+    const other = buildTestApp({ stackPrefix: 'Acme-Geo' });
+    try {
+      const topics = Template.fromStack(other.primary).findResources('AWS::SNS::Topic');
+      const [topic] = Object.values(topics) as { Properties: { TopicName: string } }[];
+      expect(topic?.Properties.TopicName).toBe('Acme-Geo-Primary-ChangeEvents.fifo');
+      expect(topic?.Properties.TopicName).toMatch(/\.fifo$/);
+    } finally {
+      other.remove();
+    }
+  });
+
+  it('no table, queue or bucket in any stack has a hard-coded name', () => {
+    const stacks = [geo.primary, ...geo.regions.values()];
+    let checked = 0;
+    for (const stack of stacks) {
+      const stackTemplate = stack === geo.primary ? template : Template.fromStack(stack);
+      for (const [type, property] of [
+        ['AWS::DynamoDB::Table', 'TableName'],
+        ['AWS::SQS::Queue', 'QueueName'],
+        ['AWS::S3::Bucket', 'BucketName'],
+      ] as const) {
+        for (const resource of Object.values(stackTemplate.findResources(type)) as { Properties?: Record<string, unknown> }[]) {
+          expect(resource.Properties ?? {}).not.toHaveProperty(property);
+          checked++;
+        }
+      }
+    }
+    // One table here; per region two buckets, a table and two queues.
+    expect(checked).toBe(1 + geo.regions.size * 5);
+  });
+
+  it('notify: Node.js 24 on arm64, with its tables, topic, secret and primaries in the environment', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Environment: {
+        Variables: Match.objectLike({
+          EVENT_LOG_TABLE: { Ref: id(geo.primary.eventLog) },
+          TOPIC_ARN: { Ref: id(geo.primary.topic) },
+          WEBHOOK_SECRET_ID: 'git-geo/webhook-secret',
+          PRIMARY_URLS: 'https://gitlab.example.com,https://gitlab-mirror.example.com:8443',
+        }),
+      },
+    });
+  });
+
+  it('notify has a Function URL with AuthType NONE (the handler authenticates each host itself)', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      TargetFunctionArn: { 'Fn::GetAtt': [id(geo.primary.notify), 'Arn'] },
+    });
+  });
+
+  it("notify's policy: sns:Publish on the topic, DynamoDB on the event log, the webhook secret and nothing else", () => {
+    const statements = roleStatements(template, functionRoleId(template, id(geo.primary.notify)));
+    expect(statements.length).toBeGreaterThan(0);
+    const topic = { Ref: id(geo.primary.topic) };
+    const eventLog = { 'Fn::GetAtt': [id(geo.primary.eventLog), 'Arn'] };
+    for (const statement of statements) {
+      expect(statement.Effect).toBe('Allow');
+      const resources = resourcesOf(statement);
+      expect(resources).not.toContain('*');
+      for (const action of actionsOf(statement)) {
+        const service = action.split(':')[0];
+        if (service === 'sns') {
+          expect(action).toBe('sns:Publish');
+          expect(resources).toEqual([topic]);
+        } else if (service === 'dynamodb') {
+          expect(action).not.toContain('*');
+          expect(resources).toEqual([eventLog]);
+        } else if (service === 'secretsmanager') {
+          expect(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret']).toContain(action);
+          expect(resources).toHaveLength(1);
+          expect(JSON.stringify(resources[0])).toMatch(/:secret:git-geo\/webhook-secret-\?{6}"/);
+        } else {
+          throw new Error(`notify may not ${action}`);
+        }
+      }
+    }
+    const all = statements.flatMap(actionsOf);
+    expect(all).toContain('sns:Publish');
+    expect(all).toContain('secretsmanager:GetSecretValue');
+    expect(all).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']));
+  });
+});

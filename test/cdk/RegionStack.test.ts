@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import type { CfnElement } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import type { Construct } from 'constructs';
+import type { RegionStack } from '../../cdk/RegionStack.ts';
+import { actionsOf, functionRoleId, resourcesOf, roleStatements, type Statement } from './policyStatements.ts';
+import { buildTestApp, type TestGeoApp } from './testApp.ts';
+
+describe('RegionStack', () => {
+  let geo: TestGeoApp;
+  let region: RegionStack;
+  let template: Template;
+  const id = (construct: Construct): string => region.getLogicalId(construct.node.defaultChild as CfnElement);
+  const topicArnText = (arn: unknown): string => JSON.stringify(arn);
+
+  beforeAll(() => {
+    geo = buildTestApp();
+    region = geo.regions.get('eu-west-1')!;
+    template = Template.fromStack(region);
+  });
+  afterAll(() => geo.remove());
+
+  it('one stack per secondary region, each in its region, deployed after the primary', () => {
+    expect([...geo.regions.keys()]).toEqual(['eu-west-1', 'ap-southeast-2']);
+    for (const [name, stack] of geo.regions) {
+      expect(stack.region).toBe(name);
+      expect(stack.stackName).toBe(`GitGeo-Region-${name}`);
+      expect(stack.dependencies).toContain(geo.primary);
+    }
+  });
+
+  it('change queue: FIFO, SQS-managed encryption, redriven to a FIFO dead-letter queue after maxReceiveCount deliveries', () => {
+    template.resourceCountIs('AWS::SQS::Queue', 2);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: {
+        deadLetterTargetArn: { 'Fn::GetAtt': [id(region.deadLetterQueue), 'Arn'] },
+        maxReceiveCount: 5,
+      },
+    });
+    const deadLetters = template.toJSON().Resources[id(region.deadLetterQueue)] as { Type: string; Properties: Record<string, unknown> };
+    expect(deadLetters.Type).toBe('AWS::SQS::Queue');
+    expect(deadLetters.Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true });
+    expect(deadLetters.Properties).not.toHaveProperty('RedrivePolicy');
+  });
+
+  it('maxReceiveCount comes from the configuration', () => {
+    const other = buildTestApp({ maxReceiveCount: 42 });
+    try {
+      Template.fromStack(other.regions.get('eu-west-1')!).hasResourceProperties('AWS::SQS::Queue', {
+        RedrivePolicy: Match.objectLike({ maxReceiveCount: 42 }),
+      });
+    } finally {
+      other.remove();
+    }
+  });
+
+  it("subscribes the queue to the primary's topic: sqs protocol, raw delivery, the primary region", () => {
+    template.resourceCountIs('AWS::SNS::Subscription', 1);
+    template.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'sqs',
+      RawMessageDelivery: true,
+      Region: 'us-east-1',
+      Endpoint: { 'Fn::GetAtt': [id(region.queue), 'Arn'] },
+    });
+    const [subscription] = Object.values(template.findResources('AWS::SNS::Subscription')) as { Properties: { TopicArn: unknown } }[];
+    const arn = topicArnText(subscription?.Properties.TopicArn);
+    expect(arn).toContain('arn:aws:sns:us-east-1:');
+    expect(arn).toContain(':GitGeo-Primary-ChangeEvents.fifo"');
+    expect(arn).not.toContain('eu-west-1');
+  });
+
+  it('the queue policy lets only sns.amazonaws.com send, and only from the primary topic', () => {
+    const [subscription] = Object.values(template.findResources('AWS::SNS::Subscription')) as { Properties: { TopicArn: unknown } }[];
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [{ Ref: id(region.queue) }],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Allow',
+            Principal: { Service: 'sns.amazonaws.com' },
+            Action: 'sqs:SendMessage',
+            Resource: { 'Fn::GetAtt': [id(region.queue), 'Arn'] },
+            Condition: { ArnEquals: { 'aws:SourceArn': subscription?.Properties.TopicArn } },
+          }),
+        ]),
+      },
+    });
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')) as { Properties: { PolicyDocument: { Statement: Statement[] } } }[];
+    const allows = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement).filter((statement) => statement.Effect === 'Allow');
+    expect(allows).toHaveLength(1);
+  });
+
+  it('mirror bucket: versioned, encrypted, every public-access block on, retained', () => {
+    template.hasResource('AWS::S3::Bucket', {
+      Properties: Match.objectLike({
+        VersioningConfiguration: { Status: 'Enabled' },
+        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: Match.anyValue() } }] },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+      }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+    const mirror = template.toJSON().Resources[id(region.bucket)] as { Properties: Record<string, unknown>; DeletionPolicy: string };
+    expect(mirror.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
+    expect(mirror.DeletionPolicy).toBe('Retain');
+  });
+
+  it('the mirror bucket policy denies requests without TLS', () => {
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: { Ref: id(region.bucket) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:*',
+            Principal: { AWS: '*' },
+            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('registry table: point-in-time recovery, retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it("sync's environment names its registry, bucket and queue, reads secrets in the primary region, and lists the ref namespaces", () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs24.x',
+      Architectures: ['arm64'],
+      Environment: {
+        Variables: Match.objectLike({
+          REGISTRY_TABLE: { Ref: id(region.registry) },
+          MIRROR_BUCKET: { Ref: id(region.bucket) },
+          QUEUE_URL: { Ref: id(region.queue) },
+          SECRETS_REGION: 'us-east-1',
+          REF_NAMESPACES: JSON.stringify(['refs/heads/', 'refs/tags/', 'refs/merge-requests/']),
+        }),
+      },
+    });
+    const sync = template.toJSON().Resources[id(region.sync)] as { Properties: { Environment: { Variables: Record<string, string> } } };
+    expect(JSON.parse(sync.Properties.Environment.Variables.REF_NAMESPACES!)).toEqual(geo.config.refNamespaces);
+  });
+
+  it('the queue triggers sync with partial batch responses, the configured batch size and maximum concurrency', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      EventSourceArn: { 'Fn::GetAtt': [id(region.queue), 'Arn'] },
+      FunctionName: { Ref: id(region.sync) },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      BatchSize: 4,
+      ScalingConfig: { MaximumConcurrency: 7 },
+    });
+  });
+
+  it("sync's S3 permissions are named actions: no s3:* and no wildcard action", () => {
+    const statements = roleStatements(template, functionRoleId(template, id(region.sync)));
+    const s3 = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
+    const actions = s3.flatMap(actionsOf);
+    expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:ListBucket']));
+    for (const action of statements.flatMap(actionsOf)) {
+      expect(action).not.toBe('*');
+      expect(action).not.toMatch(/\*$/);
+    }
+    for (const statement of s3) {
+      expect(statement.Effect).toBe('Allow');
+      for (const resource of resourcesOf(statement)) expect(JSON.stringify(resource)).toContain(id(region.bucket));
+    }
+  });
+
+  it("sync's timeout is not more than the queue's visibility timeout", () => {
+    const resources = template.toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>;
+    const timeout = resources[id(region.sync)]!.Properties.Timeout as number;
+    const visibility = resources[id(region.queue)]!.Properties.VisibilityTimeout as number;
+    expect(timeout).toBe(300);
+    expect(typeof visibility).toBe('number');
+    expect(timeout).toBeLessThanOrEqual(visibility);
+  });
+});
