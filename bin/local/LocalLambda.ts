@@ -7,6 +7,9 @@ import type { LocalFunction } from './LocalResources.ts';
 export type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
 type HandlerFactory = (env: Readonly<Record<string, string | undefined>>) => Promise<AnyHandler> | AnyHandler;
 
+// One import per factory module for the whole process, as one bundle per function would be.
+const modules = new Map<string, Promise<Record<string, unknown>>>();
+
 /**
  * One Lambda function run in-process. Like Lambda, it keeps a pool of initialised
  * instances: an invocation takes an idle one or cold-starts a new one through the
@@ -62,7 +65,13 @@ export class LocalLambda {
   private async coldStart(): Promise<AnyHandler> {
     const [modulePath, exportName] = this.fn.factory.split('#');
     if (!modulePath || !exportName) throw new Error(`${this.fn.name}: handler factory must be module#export`);
-    const module = (await import(pathToFileURL(join(this.projectRoot, modulePath)).href)) as Record<string, unknown>;
+    const url = pathToFileURL(join(this.projectRoot, modulePath)).href;
+    let loading = modules.get(url);
+    if (loading === undefined) {
+      loading = import(url) as Promise<Record<string, unknown>>;
+      modules.set(url, loading);
+    }
+    const module = await loading;
     const factory = module[exportName] as HandlerFactory | undefined;
     if (typeof factory !== 'function') throw new Error(`${this.fn.name}: ${modulePath} has no export ${exportName}`);
     return await factory({

@@ -132,6 +132,8 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
         GIT_CONFIG_VALUE_0: 'true',
       },
     });
+    // http-backend may exit before reading the body (a 404, say); that is not our error.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(body);
     // Stream the CGI answer: parse its headers, then pipe the body (packs can be large).
     const status = await new Promise<number>((resolve, reject) => {

@@ -1,8 +1,12 @@
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import { randomBytes } from 'node:crypto';
 import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
+import { Registry } from '../../lambdas/shared/registry/Registry.ts';
+import type { ObjectStore } from '../../lambdas/shared/storage/ObjectStore.ts';
+import { S3ObjectStore } from '../../lambdas/shared/storage/S3ObjectStore.ts';
 import { AwsClients } from './AwsClients.ts';
 import { FunctionUrlServer } from './FunctionUrlServer.ts';
 import { LocalLambda } from './LocalLambda.ts';
@@ -45,6 +49,10 @@ export interface LocalRuntime {
   readonly stacks: readonly ProvisionedStack[];
   readonly lambdas: readonly LocalLambda[];
   readonly clients: AwsClients;
+  /** The registry of a secondary region. */
+  registry(region: string): Registry;
+  /** The mirror bucket of a secondary region. */
+  mirrors(region: string): ObjectStore;
   /** The line `git-geo local` prints when it is ready. */
   readyLine(): Record<string, unknown>;
   stop(): Promise<void>;
@@ -131,7 +139,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const lambdas = stacks.flatMap((stack) => stack.functions.map((fn) => new LocalLambda(fn, runtimeEnv, PROJECT_ROOT)));
     const lambdaByName = new Map(lambdas.map((lambda) => [lambda.name, lambda]));
     // Cold-start each function once: a configuration error stops the runtime here.
-    await Promise.all(lambdas.map((lambda) => lambda.warm()));
+    // One at a time: module loading is not safe to race under every loader (jest's ESM one).
+    for (const lambda of lambdas) await lambda.warm();
 
     for (const stack of stacks) {
       for (const url of stack.functionUrls) server.mount(url.path, lambdaByName.get(url.functionName)!);
@@ -156,6 +165,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       };
     }
     const webhookUrl = requireOutput(primaryStack, 'WebhookUrl');
+    const regionInfo = (region: string): RegionInfo => {
+      const info = regions[region];
+      if (info === undefined) throw new Error(`${region} is not a secondary region of this runtime`);
+      return info;
+    };
     return {
       webhookUrl,
       endpoint,
@@ -171,6 +185,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       stacks,
       lambdas,
       clients,
+      registry: (region) =>
+        new Registry(
+          DynamoDBDocumentClient.from(clients.region(region).dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
+          regionInfo(region).registryTable,
+        ),
+      mirrors: (region) => new S3ObjectStore(clients.region(region).s3, regionInfo(region).bucket),
       readyLine: () => ({
         webhookUrl,
         endpoint,

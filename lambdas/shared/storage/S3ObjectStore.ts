@@ -53,6 +53,8 @@ export class S3ObjectStore implements ObjectStore {
         Bucket: this.bucket,
         Key: key,
         Body: body,
+        // Explicit, so the SDK never has to guess (it cannot for an empty body).
+        ContentLength: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
         ContentType: options.contentType ?? 'application/octet-stream',
         CacheControl: options.cacheControl,
       }),

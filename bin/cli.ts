@@ -1,0 +1,12 @@
+import { Command } from 'commander';
+import { demoCommand } from './commands/demoCommand.ts';
+import { localCommand } from './commands/localCommand.ts';
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const program = new Command('git-geo')
+    .description('Serverless geo-replication for Git on AWS')
+    .showHelpAfterError()
+    .addCommand(localCommand())
+    .addCommand(demoCommand());
+  await program.parseAsync([...argv]);
+}

@@ -1,0 +1,171 @@
+import cliProgress from 'cli-progress';
+import Table from 'cli-table3';
+import { Command } from 'commander';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { downloadMirror } from '../local/downloadMirror.ts';
+import { generateRepository } from '../local/generateRepository.ts';
+import { git, listRefs } from '../local/git.ts';
+import { gitlabPushHook, sendWebhook } from '../local/gitlabPushHook.ts';
+import { startGitServer, type RefUpdate } from '../local/startGitServer.ts';
+import { startLocalRuntime, type LocalRuntime } from '../local/startLocalRuntime.ts';
+import { waitForConvergence, type ConvergenceProgress } from '../local/waitForConvergence.ts';
+import { projectConfig, splitList } from './projectConfig.ts';
+import { quietLambdaLogs } from './quietLambdaLogs.ts';
+
+const SECRET = 'demo-webhook-secret';
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+interface RegionResult {
+  readonly region: string;
+  readonly status: string;
+  readonly refs: number;
+  readonly lagMs: number | undefined;
+  readonly packs: number | undefined;
+  readonly cloned: boolean;
+  readonly fsck: boolean;
+  readonly refsMatch: boolean;
+}
+
+/** Shows each region's progress: bars on a terminal, one line per change elsewhere. */
+function progressReporter(regions: readonly string[]): { update(progress: readonly ConvergenceProgress[], latest: number): void; stop(): void } {
+  if (process.stderr.isTTY) {
+    const bars = new cliProgress.MultiBar(
+      { format: ' {region} |{bar}| {value}/{total} events  {status}', hideCursor: true, clearOnComplete: false, stream: process.stderr },
+      cliProgress.Presets.shades_classic,
+    );
+    const byRegion = new Map(regions.map((region) => [region, bars.create(1, 0, { region: region.padEnd(16), status: 'pending' })]));
+    return {
+      update(progress, latest) {
+        for (const entry of progress) {
+          const done = entry.converged ? latest : Math.min(entry.state?.syncedSequence ?? 0, latest);
+          byRegion.get(entry.region)?.setTotal(latest);
+          byRegion.get(entry.region)?.update(done, { status: entry.converged ? 'synced' : (entry.state?.status ?? 'pending') });
+        }
+      },
+      stop: () => bars.stop(),
+    };
+  }
+  const last = new Map<string, string>();
+  return {
+    update(progress, latest) {
+      for (const entry of progress) {
+        const line = `${entry.state?.status ?? 'pending'} ${Math.min(entry.state?.syncedSequence ?? 0, latest)}/${latest}${entry.converged ? ' converged' : ''}`;
+        if (last.get(entry.region) !== line) process.stderr.write(`  ${entry.region}: ${line}\n`);
+        last.set(entry.region, line);
+      }
+    },
+    stop: () => undefined,
+  };
+}
+
+async function notify(runtime: LocalRuntime, primaryUrl: string, pushes: { repository: string; updates: readonly RefUpdate[] }[]): Promise<number> {
+  let latest = 0;
+  for (const push of pushes.splice(0)) {
+    for (const update of push.updates) {
+      const response = await sendWebhook(runtime.webhookUrl, gitlabPushHook({ primaryUrl, repository: push.repository, update, token: SECRET }));
+      if (response.status !== 202) throw new Error(`webhook for ${update.ref} answered ${response.status}: ${JSON.stringify(response.body)}`);
+      const events = response.body.events as { sequence: number }[];
+      latest = Math.max(latest, ...events.map((event) => event.sequence));
+      say(`  webhook ${update.ref.padEnd(24)} ${update.before.slice(0, 8)}..${update.after.slice(0, 8)} -> event #${events[0]?.sequence}`);
+    }
+  }
+  return latest;
+}
+
+async function converge(runtime: LocalRuntime, repository: RepositoryPath, primaryUrl: string, latest: number): Promise<void> {
+  const reporter = progressReporter(Object.keys(runtime.regions));
+  try {
+    await waitForConvergence({ runtime, repository, primaryUrl, timeoutMs: 45_000, minSequence: latest, onProgress: (progress) => reporter.update(progress, latest) });
+  } finally {
+    reporter.stop();
+  }
+}
+
+async function verifyRegion(runtime: LocalRuntime, region: string, repository: RepositoryPath, primaryRefs: Map<string, string>, scratch: string): Promise<RegionResult> {
+  const state = await runtime.registry(region).get(repository);
+  const base = { region, status: state?.status ?? 'missing', refs: state?.refCount ?? 0, lagMs: state?.lagMs, packs: state?.packCount };
+  const dir = await mkdtemp(join(scratch, `${region}-`));
+  try {
+    const mirror = await downloadMirror(runtime.mirrors(region), repository, dir);
+    const clone = join(dir, 'clone');
+    await git(['clone', '-q', '--mirror', mirror, clone]);
+    const fsck = await git(['fsck', '--full', '--strict'], { cwd: clone }).then(() => true, () => false);
+    const cloned = await listRefs(clone);
+    const refsMatch = cloned.size === primaryRefs.size && [...primaryRefs].every(([name, oid]) => cloned.get(name) === oid);
+    return { ...base, cloned: true, fsck, refsMatch };
+  } catch {
+    return { ...base, cloned: false, fsck: false, refsMatch: false };
+  }
+}
+
+export function demoCommand(): Command {
+  return new Command('demo')
+    .description('replicate a generated repository to every secondary region on this machine (moto + a local git server), then clone each copy with stock git')
+    .option('--regions <list>', 'secondary regions, comma-separated', 'eu-west-1,ap-southeast-2')
+    .option('--commits <n>', 'commits in the generated history', (value) => Number.parseInt(value, 10), 1500)
+    .option('--verbose', 'show Lambda logs', false)
+    .action(async (options: { regions: string; commits: number; verbose: boolean }) => {
+      quietLambdaLogs(options.verbose);
+      const started = Date.now();
+      const scratch = await mkdtemp(join(tmpdir(), 'git-geo-demo-'));
+      const repository = parseRepositoryPath('demo/sample-app');
+      const pushes: { repository: string; updates: readonly RefUpdate[] }[] = [];
+      const primary = await startGitServer({ root: join(scratch, 'primary'), onPush: (repo, updates) => void pushes.push({ repository: repo, updates }) });
+      let runtime: LocalRuntime | undefined;
+      try {
+        say(`git-geo demo: primary git server at ${primary.url}`);
+        const work = join(scratch, 'work');
+        await git(['init', '--bare', '-q', '-b', 'main', join(scratch, 'primary', `${repository}.git`)]);
+        await git(['init', '-q', '-b', 'main', work]);
+        const generated = await generateRepository(join(work, '.git'), { commits: options.commits });
+        await git(['reset', '-q', '--hard', 'main'], { cwd: work });
+        await git(['remote', 'add', 'origin', `${primary.url}/${repository}.git`], { cwd: work });
+        say(`generated ${repository}: ${generated.commits} commits over ${generated.files} files`);
+
+        say('starting git-geo locally (moto, CDK synth, every Lambda in-process)...');
+        runtime = await startLocalRuntime({
+          // The demo's primary needs no read credentials.
+          config: { ...projectConfig({ secondaryRegions: splitList(options.regions), primaryUrls: [primary.url], stackPrefix: 'GitGeoDemo' }), primaryCredentialsSecretName: undefined },
+          webhookSecret: SECRET,
+          onError: (error) => options.verbose && process.stderr.write(`[runtime] ${String(error)}\n`),
+        });
+        say(`ready: webhook ${runtime.webhookUrl}, regions ${Object.keys(runtime.regions).join(', ')}`);
+
+        say('\n1. initial push of the whole history');
+        await git(['push', '-q', 'origin', 'main'], { cwd: work });
+        await converge(runtime, repository, primary.url, await notify(runtime, primary.url, pushes));
+
+        say('\n2. new commits, a feature branch and a release tag');
+        await generateRepository(join(work, '.git'), { commits: 5, parent: 'refs/heads/main^0', seed: 7, startAt: 1_800_000_000 });
+        await git(['reset', '-q', '--hard', 'main'], { cwd: work });
+        await git(['checkout', '-q', '-b', 'feature/geo-demo'], { cwd: work });
+        await generateRepository(join(work, '.git'), { commits: 3, branch: 'feature/geo-demo', parent: 'refs/heads/feature/geo-demo^0', seed: 9, startAt: 1_800_100_000 });
+        await git(['tag', '-a', 'v1.0.0', '-m', 'git-geo demo release', 'main'], { cwd: work });
+        await git(['push', '-q', 'origin', 'main', 'feature/geo-demo', 'v1.0.0'], { cwd: work });
+        await converge(runtime, repository, primary.url, await notify(runtime, primary.url, pushes));
+
+        say('\n3. proving every region: clone its copy with stock git, fsck it, compare refs with the primary');
+        const primaryRefs = await listRefs(`${primary.url}/${repository}.git`);
+        const results = await Promise.all(Object.keys(runtime.regions).map((region) => verifyRegion(runtime!, region, repository, primaryRefs, scratch)));
+        const table = new Table({
+          head: ['region', 'status', 'refs', 'lag (ms)', 'packs', 'git clone', 'git fsck', 'refs = primary'],
+          ...(process.stdout.isTTY ? {} : { style: { head: [], border: [] } }),
+        });
+        const mark = (ok: boolean): string => (ok ? 'ok' : 'FAILED');
+        for (const result of results) {
+          table.push([result.region, result.status, result.refs, result.lagMs ?? '-', result.packs ?? '-', mark(result.cloned), mark(result.fsck), mark(result.refsMatch)]);
+        }
+        say(table.toString());
+        const ok = results.every((result) => result.cloned && result.fsck && result.refsMatch);
+        say(`\n${ok ? 'every region holds a verified copy' : 'SOME REGIONS FAILED'} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        process.exitCode = ok ? 0 : 1;
+      } finally {
+        await runtime?.stop();
+        await primary.stop();
+        await rm(scratch, { recursive: true, force: true });
+      }
+    });
+}
