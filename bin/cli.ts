@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { demoCommand } from './commands/demoCommand.ts';
+import { gitServerCommand } from './commands/gitServerCommand.ts';
 import { localCommand } from './commands/localCommand.ts';
 
 export async function main(argv: readonly string[]): Promise<void> {
@@ -7,6 +8,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .description('Serverless geo-replication for Git on AWS')
     .showHelpAfterError()
     .addCommand(localCommand())
-    .addCommand(demoCommand());
+    .addCommand(demoCommand())
+    .addCommand(gitServerCommand());
   await program.parseAsync([...argv]);
 }

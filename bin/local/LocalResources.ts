@@ -61,6 +61,7 @@ export interface LocalSchedule {
   readonly region: string;
   readonly expression: string;
   readonly enabled: boolean;
+  /** Each target's constant input; undefined means EventBridge's Scheduled Event. */
   readonly targets: readonly { readonly functionArn: string; readonly input: unknown }[];
 }
 

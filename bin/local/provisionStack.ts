@@ -331,7 +331,7 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
             enabled: props.State !== 'DISABLED',
             targets: ((props.Targets as { Arn: string; Input?: string }[] | undefined) ?? []).map((target) => ({
               functionArn: target.Arn,
-              input: target.Input === undefined ? {} : (JSON.parse(target.Input) as unknown),
+              input: target.Input === undefined ? undefined : (JSON.parse(target.Input) as unknown),
             })),
           });
         }

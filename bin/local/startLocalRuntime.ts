@@ -12,6 +12,7 @@ import { FunctionUrlServer } from './FunctionUrlServer.ts';
 import { LocalLambda } from './LocalLambda.ts';
 import type { ProvisionedStack } from './LocalResources.ts';
 import { provisionStack } from './provisionStack.ts';
+import { Scheduler } from './Scheduler.ts';
 import { SqsEventSourcePoller } from './SqsEventSourcePoller.ts';
 import { startMoto, type MotoServer } from './startMoto.ts';
 import { synthesize } from './synthesize.ts';
@@ -49,6 +50,8 @@ export interface LocalRuntime {
   readonly stacks: readonly ProvisionedStack[];
   readonly lambdas: readonly LocalLambda[];
   readonly clients: AwsClients;
+  /** EventBridge scheduled rules: they fire on their schedules, and `fire` runs one now. */
+  readonly scheduler: Scheduler;
   /** The registry of a secondary region. */
   registry(region: string): Registry;
   /** The mirror bucket of a secondary region. */
@@ -153,6 +156,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       }
     }
 
+    const lambdaByArn = new Map(lambdas.map((lambda) => [lambda.fn.arn, lambda]));
+    const scheduler = new Scheduler(
+      stacks.flatMap((stack) => stack.schedules),
+      lambdaByArn,
+      account,
+      onError,
+    );
+    scheduler.start();
+    cleanups.push(() => scheduler.stop());
+
     const primaryStack = stacks.find((stack) => stack.outputs.has('WebhookUrl'));
     if (primaryStack === undefined) throw new Error('no stack has a WebhookUrl output');
     const regions: Record<string, RegionInfo> = {};
@@ -185,6 +198,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       stacks,
       lambdas,
       clients,
+      scheduler,
       registry: (region) =>
         new Registry(
           DynamoDBDocumentClient.from(clients.region(region).dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
