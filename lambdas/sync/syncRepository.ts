@@ -89,6 +89,7 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
   }
   const next: MirrorState = { snapshot: target, packs };
   await mirror.publish(next, current);
+  const anonymousRead = await readsAnonymously(primary, repository);
   await registry.recordSynced(repository, {
     sequence: event.sequence,
     receivedAt: event.receivedAt,
@@ -99,6 +100,21 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
     refsChecksum: refsChecksum(target),
     packCount: packs.length,
     fetchedBytes,
+    anonymousRead,
   });
   return { kind: 'synced', fetchedBytes, refCount: target.refs.size, changed: missing.length > 0, attempt };
+}
+
+/**
+ * Whether the primary serves the repository without credentials, so regional endpoints may
+ * serve anonymous readers without asking it. An anonymous sync has just proved it; otherwise
+ * one anonymous probe. Unknown (undefined) when the probe fails: the sync does not.
+ */
+async function readsAnonymously(primary: PrimaryRemote, repository: ChangeEvent['repository']): Promise<boolean | undefined> {
+  if (!primary.authenticated) return true;
+  try {
+    return (await primary.withAuthorization(undefined).access(repository)) === 'allowed';
+  } catch {
+    return undefined;
+  }
 }

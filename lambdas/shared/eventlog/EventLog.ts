@@ -118,6 +118,24 @@ export class EventLog {
     };
   }
 
+  /**
+   * The newest event's sequence and receipt time, and nothing else: regional endpoints read
+   * this across regions on every fresh read, and their grant covers only these attributes.
+   */
+  async latest(repository: RepositoryPath): Promise<{ latestSequence: number; latestReceivedAt: string } | undefined> {
+    const { Item } = await this.db.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: { pk: repoKey(repository), sk: 'head' },
+        ProjectionExpression: '#s, #r',
+        ExpressionAttributeNames: { '#s': 'latestSequence', '#r': 'latestReceivedAt' },
+        ConsistentRead: true,
+      }),
+    );
+    if (Item === undefined) return undefined;
+    return { latestSequence: Number(Item.latestSequence ?? 0), latestReceivedAt: String(Item.latestReceivedAt ?? '') };
+  }
+
   /** A repository's events in order, oldest first. */
   async *events(repository: RepositoryPath): AsyncIterable<ChangeEvent & { published: boolean }> {
     let ExclusiveStartKey: Record<string, unknown> | undefined;

@@ -1,4 +1,5 @@
 import git, { type HttpClient } from 'isomorphic-git';
+import { AccessDeniedError, RepositoryNotFoundError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import { createPrimaryHttpClient, type PrimaryHttpOptions } from './createPrimaryHttpClient.ts';
 import { MemoryFs } from './MemoryFs.ts';
@@ -16,6 +17,9 @@ export interface Discovery {
   readonly snapshot: RefSnapshot;
   readonly advertisement: Buffer;
 }
+
+/** What the primary answers a reader: it may read, it must log in, it may not, or there is no such repository. */
+export type PrimaryAccess = 'allowed' | 'unauthenticated' | 'forbidden' | 'not-found';
 
 export interface FetchRequest {
   readonly discovery: Discovery;
@@ -44,6 +48,32 @@ export class PrimaryRemote {
 
   repositoryUrl(repository: RepositoryPath): string {
     return `${this.baseUrl}/${repository}.git`;
+  }
+
+  /** True when requests carry credentials. */
+  get authenticated(): boolean {
+    return this.options.authorization !== undefined;
+  }
+
+  /** The same primary, asked with other credentials (undefined: anonymously). */
+  withAuthorization(authorization: string | undefined): PrimaryRemote {
+    return new PrimaryRemote({ ...this.options, authorization });
+  }
+
+  /**
+   * Whether the primary lets these credentials read the repository: one GET of its ref
+   * advertisement, whose body is dropped unread. An unreachable primary throws.
+   */
+  async access(repository: RepositoryPath): Promise<PrimaryAccess> {
+    try {
+      const response = await this.http().request({ url: `${this.repositoryUrl(repository)}/info/refs?service=git-upload-pack`, method: 'GET', headers: {} });
+      await response.body?.return?.(undefined);
+      return 'allowed';
+    } catch (error) {
+      if (error instanceof RepositoryNotFoundError) return 'not-found';
+      if (error instanceof AccessDeniedError) return error.data.status === 401 ? 'unauthenticated' : 'forbidden';
+      throw error;
+    }
   }
 
   /** Lists every ref the primary advertises (all namespaces), with HEAD's target and peeled tags. */

@@ -24,6 +24,8 @@ export interface SyncedRecord {
   readonly refsChecksum: string;
   readonly packCount: number;
   readonly fetchedBytes: number;
+  /** Whether the primary serves the repository to anonymous readers, as checked at `discoveredAt`. */
+  readonly anonymousRead?: boolean;
 }
 
 function toRecordedError(error: unknown, at: string): RecordedError {
@@ -96,6 +98,8 @@ export class Registry {
         refs: keepRefs ? Object.fromEntries(record.refs) : undefined,
         packCount: record.packCount,
         lastFetchBytes: record.fetchedBytes,
+        anonymousRead: record.anonymousRead,
+        accessCheckedAt: record.anonymousRead === undefined ? undefined : record.discoveredAt,
         attempts: 0,
         updatedAt: record.syncedAt,
       },
@@ -142,6 +146,27 @@ export class Registry {
     });
     await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: this.key(repository), ...update }));
     return lastError;
+  }
+
+  /**
+   * Marks that a push through this region's endpoint began at `at`. Only for repositories the
+   * registry knows; the endpoint's grant lets it write this one attribute and nothing else.
+   */
+  async markWritePending(repository: RepositoryPath, at: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(repository),
+          UpdateExpression: 'SET #w = :at',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#w': 'writePendingAt' },
+          ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   async remove(repository: RepositoryPath): Promise<void> {

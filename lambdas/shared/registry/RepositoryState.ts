@@ -46,5 +46,10 @@ export interface RepositoryState {
   readonly attempts: number;
   readonly lastError?: RecordedError;
   readonly nextAttemptAt?: string;
+  /** Whether the primary served the repository without credentials when `accessCheckedAt` was read. */
+  readonly anonymousRead?: boolean;
+  readonly accessCheckedAt?: string;
+  /** The last push through this region's endpoint began then: reads double-check the primary for a while. */
+  readonly writePendingAt?: string;
   readonly updatedAt: string;
 }

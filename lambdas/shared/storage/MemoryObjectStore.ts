@@ -1,4 +1,5 @@
-import type { ObjectStore, StoredObjectInfo } from './ObjectStore.ts';
+import { Readable } from 'node:stream';
+import type { ObjectStore, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
 /** An ObjectStore in memory: for unit tests and for staging work before it is published. */
 export class MemoryObjectStore implements ObjectStore {
@@ -7,6 +8,11 @@ export class MemoryObjectStore implements ObjectStore {
   get(key: string): Promise<Buffer | undefined> {
     const value = this.objects.get(key);
     return Promise.resolve(value === undefined ? undefined : Buffer.from(value));
+  }
+
+  stream(key: string): Promise<StoredObjectStream | undefined> {
+    const value = this.objects.get(key);
+    return Promise.resolve(value === undefined ? undefined : { key, size: value.length, body: Readable.from([Buffer.from(value)]) });
   }
 
   head(key: string): Promise<StoredObjectInfo | undefined> {

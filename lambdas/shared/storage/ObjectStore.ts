@@ -1,6 +1,13 @@
+import type { Readable } from 'node:stream';
+
 export interface StoredObjectInfo {
   readonly key: string;
   readonly size: number;
+}
+
+/** An object opened for reading: its size and a stream of its bytes. */
+export interface StoredObjectStream extends StoredObjectInfo {
+  readonly body: Readable;
 }
 
 export interface PutOptions {
@@ -14,6 +21,8 @@ export interface PutOptions {
  */
 export interface ObjectStore {
   get(key: string): Promise<Buffer | undefined>;
+  /** Opens an object for streaming, so large ones (packs) never sit in memory whole. */
+  stream(key: string): Promise<StoredObjectStream | undefined>;
   head(key: string): Promise<StoredObjectInfo | undefined>;
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
   /** Server-side copy: no bytes pass through the caller. */

@@ -9,7 +9,8 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { ObjectStore, PutOptions, StoredObjectInfo } from './ObjectStore.ts';
+import { Readable } from 'node:stream';
+import type { ObjectStore, PutOptions, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
 const DELETE_BATCH = 1000;
 
@@ -29,6 +30,18 @@ export class S3ObjectStore implements ObjectStore {
       const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
       if (!response.Body) return Buffer.alloc(0);
       return Buffer.from(await response.Body.transformToByteArray());
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async stream(key: string): Promise<StoredObjectStream | undefined> {
+    try {
+      const response = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      // In Node the SDK's body is a Readable (an IncomingMessage).
+      if (!(response.Body instanceof Readable)) throw new Error(`S3 answered ${key} without a Node stream body`);
+      return { key, size: response.ContentLength ?? 0, body: response.Body };
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
