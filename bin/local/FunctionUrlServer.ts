@@ -3,13 +3,18 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LocalLambda } from './LocalLambda.ts';
+import type { LocalFunctionUrl } from './LocalResources.ts';
+import { LocalResponseStream } from './LocalResponseStream.ts';
 
 /** Lambda's own limit on a synchronous invocation's request payload. */
 const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
+/** And on a buffered response; streamed responses (RESPONSE_STREAM) go past it. */
+const MAX_BUFFERED_RESPONSE_BYTES = 6 * 1024 * 1024;
 
 interface Mount {
   readonly path: string;
   readonly lambda: LocalLambda;
+  readonly invokeMode: LocalFunctionUrl['invokeMode'];
 }
 
 function isText(contentType: string | undefined): boolean {
@@ -42,8 +47,8 @@ export class FunctionUrlServer {
     return this.base;
   }
 
-  mount(path: string, lambda: LocalLambda): void {
-    this.mounts.push({ path: path.replace(/\/+$/, ''), lambda });
+  mount(path: string, lambda: LocalLambda, invokeMode: LocalFunctionUrl['invokeMode'] = 'BUFFERED'): void {
+    this.mounts.push({ path: path.replace(/\/+$/, ''), lambda, invokeMode });
     this.mounts.sort((a, b) => b.path.length - a.path.length);
   }
 
@@ -71,12 +76,34 @@ export class FunctionUrlServer {
         chunks.push(chunk as Buffer);
       }
       const body = Buffer.concat(chunks);
-      const result = await mount.lambda.invoke(this.toEvent(req, url, mount.path, body));
-      this.respond(res, result);
+      const event = this.toEvent(req, url, mount.path, body);
+      if (mount.invokeMode === 'RESPONSE_STREAM') {
+        await this.stream(res, mount.lambda, event);
+        return;
+      }
+      this.respond(res, await mount.lambda.invoke(event));
     } catch (error) {
       this.onError(error);
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ message: 'Internal Server Error' }));
+    }
+  }
+
+  /** RESPONSE_STREAM: the handler writes to the client as it goes; a failure after the headers cuts the connection. */
+  private async stream(res: ServerResponse, lambda: LocalLambda, event: APIGatewayProxyEventV2): Promise<void> {
+    const stream = new LocalResponseStream(res);
+    try {
+      await lambda.invokeStreaming(event, stream);
+      if (!stream.writableEnded) stream.end();
+    } catch (error) {
+      // A client that hung up mid-stream is not the function's failure.
+      if (res.destroyed || res.writableFinished) return;
+      this.onError(error);
+      if (!stream.headersSent && !res.headersSent) {
+        res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Internal Server Error' }));
+      } else {
+        res.destroy();
+      }
     }
   }
 
@@ -134,6 +161,11 @@ export class FunctionUrlServer {
     for (const [name, value] of Object.entries(response.headers ?? {})) headers[name] = String(value);
     if (response.cookies?.length) headers['set-cookie'] = response.cookies;
     const body = response.body === undefined ? Buffer.alloc(0) : Buffer.from(response.body, response.isBase64Encoded ? 'base64' : 'utf8');
+    if (body.length > MAX_BUFFERED_RESPONSE_BYTES) {
+      this.onError(new Error(`buffered response of ${body.length} bytes is over Lambda's ${MAX_BUFFERED_RESPONSE_BYTES}-byte limit; stream it (RESPONSE_STREAM)`));
+      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Internal Server Error' }));
+      return;
+    }
     res.writeHead(response.statusCode ?? 200, headers).end(body);
   }
 }

@@ -2,9 +2,11 @@ import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { installAwsLambdaGlobal, isStreamingHandler, type RuntimeResponseStream } from './awslambdaGlobal.ts';
 import type { LocalFunction } from './LocalResources.ts';
 
 export type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
+type StreamingHandler = (event: unknown, responseStream: RuntimeResponseStream, context: Context) => Promise<unknown>;
 type HandlerFactory = (env: Readonly<Record<string, string | undefined>>) => Promise<AnyHandler> | AnyHandler;
 
 // One import per factory module for the whole process, as one bundle per function would be.
@@ -39,19 +41,37 @@ export class LocalLambda {
   }
 
   async invoke(event: unknown): Promise<unknown> {
+    return this.run((instance, context) => {
+      if (isStreamingHandler(instance)) throw new Error(`${this.fn.name} streams its responses; invoke it through a RESPONSE_STREAM Function URL`);
+      return instance(event, context);
+    });
+  }
+
+  /**
+   * Invokes a handler wrapped with `awslambda.streamifyResponse`, as InvokeWithResponseStream
+   * does: it writes its response to `responseStream`. Resolves when the handler is done.
+   */
+  async invokeStreaming(event: unknown, responseStream: RuntimeResponseStream): Promise<void> {
+    await this.run(async (instance, context) => {
+      if (!isStreamingHandler(instance)) throw new Error(`${this.fn.name} is not a streaming handler (awslambda.streamifyResponse)`);
+      await (instance as unknown as StreamingHandler)(event, responseStream, context);
+    }, () => responseStream.destroy(new Error('the function timed out')));
+  }
+
+  private async run<T>(call: (instance: AnyHandler, context: Context) => Promise<T>, onTimeout?: () => void): Promise<T> {
     const instance = this.idle.pop() ?? (await this.coldStart());
     this.invocations++;
     const deadline = Date.now() + this.fn.timeoutSeconds * 1000;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`Task timed out after ${this.fn.timeoutSeconds.toFixed(2)} seconds`)),
-        this.fn.timeoutSeconds * 1000,
-      );
+      timer = setTimeout(() => {
+        onTimeout?.();
+        reject(new Error(`Task timed out after ${this.fn.timeoutSeconds.toFixed(2)} seconds`));
+      }, this.fn.timeoutSeconds * 1000);
     });
     let healthy = true;
     try {
-      return await Promise.race([instance(event, this.context(deadline)), timeout]);
+      return await Promise.race([call(instance, this.context(deadline)), timeout]);
     } catch (error) {
       // Lambda discards an instance that timed out; so do we.
       healthy = !(error instanceof Error && error.message.startsWith('Task timed out'));
@@ -65,6 +85,8 @@ export class LocalLambda {
   private async coldStart(): Promise<AnyHandler> {
     const [modulePath, exportName] = this.fn.factory.split('#');
     if (!modulePath || !exportName) throw new Error(`${this.fn.name}: handler factory must be module#export`);
+    // The runtime's global, which streaming handlers use when they are built.
+    installAwsLambdaGlobal();
     const url = pathToFileURL(join(this.projectRoot, modulePath)).href;
     let loading = modules.get(url);
     if (loading === undefined) {
