@@ -1,0 +1,126 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import middy from '@middy/core';
+import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
+import type { Readable, Writable } from 'node:stream';
+import { z } from 'zod';
+import { clientConfig } from '../shared/aws/clientConfig.ts';
+import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
+import { parseEnv } from '../shared/config/parseEnv.ts';
+import { EventLog } from '../shared/eventlog/EventLog.ts';
+import { GeoError, PrimaryUnavailableError } from '../shared/errors/index.ts';
+import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
+import { Registry } from '../shared/registry/Registry.ts';
+import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { AccessChecker } from './AccessChecker.ts';
+import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
+import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
+
+const EndpointEnv = AwsEnvSchema.extend({
+  REGISTRY_TABLE: z.string().min(1),
+  MIRROR_BUCKET: z.string().min(1),
+  /** The primary region's event log, read across regions for the newest event of a repository. */
+  EVENT_LOG_TABLE: z.string().min(1),
+  EVENT_LOG_REGION: z.string().min(1),
+  PRIMARY_URLS: UrlListSchema,
+  REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
+  READ_MODE: z.enum(['redirect', 'read-only']).default('redirect'),
+  WRITE_PENDING_SECONDS: z.coerce.number().int().min(0).default(300),
+  ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
+  ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
+  MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
+  PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+});
+
+/** A Function URL response whose body is streamed (RESPONSE_STREAM): text or a Node stream. */
+export interface StreamedResult {
+  readonly statusCode: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | Readable;
+}
+
+/** What the Lambda runtime calls for a streaming function: it writes the response to `responseStream`. */
+export type StreamingEndpointHandler = (event: APIGatewayProxyEventV2, responseStream: Writable, context: Context) => Promise<void>;
+
+function bodyBytes(event: APIGatewayProxyEventV2): number {
+  if (event.body === undefined) return 0;
+  return event.isBase64Encoded ? Buffer.byteLength(event.body, 'base64') : Buffer.byteLength(event.body);
+}
+
+/**
+ * Builds the regional `endpoint` Lambda: a Function URL in response-streaming mode (packs can
+ * be far larger than a buffered response's 6 MB) that serves the region's mirrors to stock git
+ * over dumb HTTP, and sends stale reads and all writes to the primary.
+ */
+export async function createEndpointHandler(env: Readonly<Record<string, string | undefined>>): Promise<StreamingEndpointHandler> {
+  const config = parseEnv(EndpointEnv, env, 'endpoint');
+  const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
+  const documents = (client: DynamoDBClient): DynamoDBDocumentClient =>
+    DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const logger = new Logger({ serviceName: 'git-geo-endpoint' });
+  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'endpoint' });
+  const [primaryUrl] = config.PRIMARY_URLS;
+  // Anonymous: callers' own credentials are added per request, never ours.
+  const primary = new PrimaryRemote({ baseUrl: primaryUrl!, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-endpoint' });
+  const endpoint = new RegionalGitEndpoint({
+    registry: new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE),
+    eventLog: new EventLog(documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL))), config.EVENT_LOG_TABLE),
+    store: new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET),
+    primary,
+    access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
+    now: () => new Date(),
+    settings: {
+      region: config.AWS_REGION,
+      primaryUrl: primaryUrl!,
+      mode: config.READ_MODE,
+      writePendingMs: config.WRITE_PENDING_SECONDS * 1000,
+      anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
+      refNamespaces: config.REF_NAMESPACES,
+      maxPackBytes: config.MAX_PACK_BYTES,
+    },
+  });
+
+  const handle = async (event: APIGatewayProxyEventV2): Promise<StreamedResult> => {
+    let request: GitRequest | undefined;
+    try {
+      request = parseGitRequest({
+        method: event.requestContext.http.method,
+        rawPath: event.rawPath,
+        rawQueryString: event.rawQueryString ?? '',
+        headers: event.headers ?? {},
+        bodyBytes: bodyBytes(event),
+      });
+      const { outcome, ...response } = await endpoint.handle(request);
+      // Never the headers: they carry the caller's credentials.
+      logger.info('git request', { repository: request.repository, file: request.file, method: request.method, authenticated: request.authorization !== undefined, outcome, status: response.statusCode });
+      metrics.addMetric(outcome === 'served' ? 'ReadsServed' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
+      return response;
+    } catch (error) {
+      const status = error instanceof GeoError ? error.status : 500;
+      const context = { repository: request?.repository, file: request?.file, authenticated: request?.authorization !== undefined, status };
+      if (error instanceof PrimaryUnavailableError) {
+        logger.warn('primary unavailable for an access check', { ...context, error });
+        metrics.addMetric('AccessChecksFailed', MetricUnit.Count, 1);
+        return jsonResponse(503, { error: error.code, message: 'the primary could not be reached to check access; try again shortly' }) as StreamedResult;
+      }
+      if (status >= 500) logger.error('git request failed', { ...context, error: error as Error });
+      else logger.info('git request refused', { ...context, code: (error as GeoError).code, reason: (error as Error).message });
+      metrics.addMetric(status === 401 || status === 403 ? 'ReadsRefused' : status >= 500 ? 'RequestsFailed' : 'RequestsRejected', MetricUnit.Count, 1);
+      const response = errorResponse(error) as StreamedResult;
+      const extra: Record<string, string> = {};
+      if (status === 401) extra['www-authenticate'] = 'Basic realm="git-geo"';
+      if (status === 405 && error instanceof GeoError && typeof error.data.allow === 'string') extra.allow = error.data.allow;
+      return { ...response, headers: { ...response.headers, ...extra } };
+    }
+  };
+
+  const handler = middy(handle, { streamifyResponse: true }).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+  // middy's types describe buffered handlers; with streamifyResponse it is the runtime's streaming signature.
+  return handler as unknown as StreamingEndpointHandler;
+}
