@@ -36,10 +36,25 @@ export const GeoConfigSchema = z
     maxWebhookBytes: z.number().int().positive().max(6 * 1024 * 1024).default(5 * 1024 * 1024),
     /** Days an overwritten mirror file (refs, pack lists) is kept as a noncurrent version. */
     noncurrentVersionDays: z.number().int().min(1).default(30),
+    /**
+     * Regions whose Git endpoint never sends clients to the primary: they serve their copy even
+     * when it is behind, and refuse pushes. Every other region redirects stale reads and pushes.
+     */
+    readOnlyRegions: z.array(Region).default([]),
+    /** After a push through a regional endpoint, reads there check their refs against the primary this long. */
+    writePendingSeconds: z.number().int().min(0).max(3600).default(300),
+    /** How long a regional endpoint trusts the primary's answer to a caller's credentials. */
+    accessCacheSeconds: z.number().int().min(0).max(3600).default(60),
+    /** How long the sync's finding that the primary serves a repository anonymously is trusted. */
+    anonymousTrustSeconds: z.number().int().min(0).max(86_400).default(300),
   })
   .refine((config) => new Set(config.secondaryRegions).size === config.secondaryRegions.length, {
     message: 'secondaryRegions must not repeat a region',
     path: ['secondaryRegions'],
+  })
+  .refine((config) => config.readOnlyRegions.every((region) => config.secondaryRegions.includes(region)), {
+    message: 'readOnlyRegions must be secondary regions',
+    path: ['readOnlyRegions'],
   })
   .refine((config) => config.refNamespaces.includes('refs/heads/') && config.refNamespaces.includes('refs/tags/'), {
     message: 'refNamespaces must include refs/heads/ and refs/tags/',

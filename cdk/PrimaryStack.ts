@@ -19,6 +19,14 @@ export function changeTopicName(primaryStackName: string): string {
 }
 
 /**
+ * The event log table's name: derived from the stack name, as the topic's is, so regional
+ * endpoints can read the newest event of a repository across regions without exports.
+ */
+export function eventLogTableName(primaryStackName: string): string {
+  return `${primaryStackName}-EventLog`;
+}
+
+/**
  * The primary region: the `notify` webhook endpoint, the event log, and the FIFO topic
  * that fans change events out to every secondary region.
  */
@@ -31,7 +39,7 @@ export class PrimaryStack extends Stack {
     super(scope, id, props);
     const { config } = props;
 
-    this.eventLog = new Table(this, 'EventLog', { ...SECURE_TABLE, timeToLiveAttribute: 'expiration' });
+    this.eventLog = new Table(this, 'EventLog', { ...SECURE_TABLE, tableName: eventLogTableName(this.stackName), timeToLiveAttribute: 'expiration' });
 
     this.topic = new Topic(this, 'ChangeEvents', {
       topicName: changeTopicName(this.stackName),

@@ -1,5 +1,7 @@
 import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { FunctionUrlAuthType, InvokeMode } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
@@ -16,11 +18,17 @@ export interface RegionStackProps extends StackProps {
   readonly config: GeoConfig;
   /** Name of the primary's FIFO topic (in the primary region, same account). */
   readonly changeTopicName: string;
+  /** Name of the primary's event log table (in the primary region, same account). */
+  readonly eventLogTableName: string;
 }
+
+/** Lambda streams responses up to 200 MB; a repository with a larger pack is read from the primary. */
+const MAX_STREAMED_PACK_BYTES = 190 * 1024 * 1024;
 
 /**
  * One secondary region: a FIFO queue (with its dead-letter queue) subscribed across
- * regions to the primary's topic, the mirror bucket, the registry, and the `sync` Lambda.
+ * regions to the primary's topic, the mirror bucket, the registry, the `sync` Lambda,
+ * and the `endpoint` Lambda that serves the region's copies to Git clients.
  */
 export class RegionStack extends Stack {
   readonly queue: Queue;
@@ -28,6 +36,7 @@ export class RegionStack extends Stack {
   readonly bucket: Bucket;
   readonly registry: Table;
   readonly sync: GeoFunction;
+  readonly endpoint: GeoFunction;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -106,6 +115,60 @@ export class RegionStack extends Stack {
       credentials.grantRead(this.sync);
     }
 
+    this.endpoint = new GeoFunction(this, 'Endpoint', {
+      entry: 'lambdas/endpoint/index.ts',
+      handlerFactory: 'lambdas/endpoint/createEndpointHandler.ts#createEndpointHandler',
+      localUrlPath: `/${this.region}`,
+      description: 'git-geo: serves this region\'s copies to Git clients; stale reads and pushes go to the primary',
+      // 200 MB at Lambda's 2 MB/s streaming rate past the first 6 MB, with room to spare.
+      timeout: Duration.seconds(300),
+      memorySize: 1024,
+      environment: {
+        REGISTRY_TABLE: this.registry.tableName,
+        MIRROR_BUCKET: this.bucket.bucketName,
+        EVENT_LOG_TABLE: props.eventLogTableName,
+        EVENT_LOG_REGION: primaryRegion,
+        PRIMARY_URLS: config.primaryUrls.join(','),
+        REF_NAMESPACES: JSON.stringify(config.refNamespaces),
+        READ_MODE: config.readOnlyRegions.includes(this.region) ? 'read-only' : 'redirect',
+        WRITE_PENDING_SECONDS: String(config.writePendingSeconds),
+        ACCESS_CACHE_SECONDS: String(config.accessCacheSeconds),
+        ANONYMOUS_TRUST_SECONDS: String(config.anonymousTrustSeconds),
+        MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
+        POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',
+      },
+    });
+    grantMirrorAccess(this.bucket, this.endpoint, 'read');
+    this.endpoint.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:GetItem'], resources: [this.registry.tableArn] }));
+    // The one write: the write-pending marker of a repository the registry already holds.
+    this.endpoint.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [this.registry.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'writePendingAt'] },
+          StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+        },
+      }),
+    );
+    // The newest event of a repository, across regions: head items only, two attributes.
+    this.endpoint.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem'],
+        resources: [this.formatArn({ service: 'dynamodb', region: primaryRegion, resource: 'table', resourceName: props.eventLogTableName })],
+        conditions: {
+          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['repo#*'] },
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'latestSequence', 'latestReceivedAt'] },
+          StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      }),
+    );
+    // Git clients cannot sign requests with SigV4: the handler checks each caller's own
+    // credentials against the primary before it serves anything. Packs can be far larger than
+    // a buffered response's 6 MB, so responses are streamed.
+    const endpointUrl = this.endpoint.addFunctionUrl({ authType: FunctionUrlAuthType.NONE, invokeMode: InvokeMode.RESPONSE_STREAM });
+
+    new CfnOutput(this, 'GitEndpointUrl', { value: endpointUrl.url, description: 'Clone from <GitEndpointUrl><repository-path>.git' });
     new CfnOutput(this, 'MirrorBucket', { value: this.bucket.bucketName });
     new CfnOutput(this, 'RegistryTable', { value: this.registry.tableName });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl });

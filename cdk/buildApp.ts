@@ -2,7 +2,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import type { GeoConfig } from './GeoConfig.ts';
 import { suppressNagFindings } from './nagSuppressions.ts';
-import { changeTopicName, PrimaryStack } from './PrimaryStack.ts';
+import { changeTopicName, eventLogTableName, PrimaryStack } from './PrimaryStack.ts';
 import { RegionStack } from './RegionStack.ts';
 
 export interface GeoApp {
@@ -37,7 +37,8 @@ export function buildApp(config: GeoConfig, options: BuildAppOptions = {}): GeoA
       env: { account, region },
       config,
       changeTopicName: changeTopicName(primary.stackName),
-      description: `git-geo secondary region ${region}: queue, mirrors, registry, sync`,
+      eventLogTableName: eventLogTableName(primary.stackName),
+      description: `git-geo secondary region ${region}: queue, mirrors, registry, sync, Git endpoint`,
     });
     stack.addStackDependency(primary);
     regions.set(region, stack);

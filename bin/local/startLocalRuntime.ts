@@ -32,6 +32,8 @@ export interface LocalRuntimeOptions {
 }
 
 export interface RegionInfo {
+  /** The region's Git endpoint: clone `<gitUrl>/<repository-path>.git`. */
+  readonly gitUrl: string;
   readonly bucket: string;
   readonly registryTable: string;
   readonly queueUrl: string;
@@ -146,7 +148,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     for (const lambda of lambdas) await lambda.warm();
 
     for (const stack of stacks) {
-      for (const url of stack.functionUrls) server.mount(url.path, lambdaByName.get(url.functionName)!);
+      for (const url of stack.functionUrls) server.mount(url.path, lambdaByName.get(url.functionName)!, url.invokeMode);
       for (const source of stack.eventSources) {
         const lambda = lambdaByName.get(source.functionName);
         if (lambda === undefined) throw new Error(`event source for unknown function ${source.functionName}`);
@@ -171,6 +173,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const regions: Record<string, RegionInfo> = {};
     for (const stack of stacks.filter((candidate) => candidate.outputs.has('MirrorBucket'))) {
       regions[stack.region] = {
+        gitUrl: requireOutput(stack, 'GitEndpointUrl').replace(/\/+$/, ''),
         bucket: requireOutput(stack, 'MirrorBucket'),
         registryTable: requireOutput(stack, 'RegistryTable'),
         queueUrl: requireOutput(stack, 'QueueUrl'),
@@ -210,7 +213,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         endpoint,
         awsEndpoint,
         regions: Object.fromEntries(
-          Object.entries(regions).map(([region, info]) => [region, { bucket: info.bucket, registryTable: info.registryTable, queueUrl: info.queueUrl }]),
+          Object.entries(regions).map(([region, info]) => [region, { gitUrl: info.gitUrl, bucket: info.bucket, registryTable: info.registryTable, queueUrl: info.queueUrl }]),
         ),
       }),
       stop,

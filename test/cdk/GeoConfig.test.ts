@@ -44,6 +44,14 @@ describe('parseGeoConfig', () => {
     );
   });
 
+  it('rejects a read-only region that is not a secondary region', () => {
+    expect(() => parseGeoConfig({ ...TEST_CONFIG, readOnlyRegions: ['us-west-2'] })).toThrow(
+      /git-geo\.readOnlyRegions: readOnlyRegions must be secondary regions/,
+    );
+    expect(parseGeoConfig({ ...TEST_CONFIG, readOnlyRegions: ['eu-west-1'] }).readOnlyRegions).toEqual(['eu-west-1']);
+    expect(parseGeoConfig(TEST_CONFIG).readOnlyRegions).toEqual([]);
+  });
+
   it('rejects refNamespaces without refs/heads/', () => {
     expect(() => parseGeoConfig({ ...TEST_CONFIG, refNamespaces: ['refs/tags/'] })).toThrow(
       /git-geo\.refNamespaces: refNamespaces must include refs\/heads\/ and refs\/tags\//,

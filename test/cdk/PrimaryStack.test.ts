@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Construct } from 'constructs';
-import { changeTopicName } from '../../cdk/PrimaryStack.ts';
+import { changeTopicName, eventLogTableName } from '../../cdk/PrimaryStack.ts';
 import { actionsOf, functionRoleId, resourcesOf, roleStatements } from './policyStatements.ts';
 import { buildTestApp, type TestGeoApp } from './testApp.ts';
 
@@ -65,7 +65,18 @@ describe('PrimaryStack', () => {
     }
   });
 
-  it('no table, queue or bucket in any stack has a hard-coded name', () => {
+  it('the event log is named from the stack name, so regional endpoints can read it across regions', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'GitGeo-Primary-EventLog' });
+    expect(eventLogTableName(geo.primary.stackName)).toBe('GitGeo-Primary-EventLog');
+    const other = buildTestApp({ stackPrefix: 'Acme-Geo' });
+    try {
+      Template.fromStack(other.primary).hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'Acme-Geo-Primary-EventLog' });
+    } finally {
+      other.remove();
+    }
+  });
+
+  it('no other table, queue or bucket in any stack has a hard-coded name', () => {
     const stacks = [geo.primary, ...geo.regions.values()];
     let checked = 0;
     for (const stack of stacks) {
@@ -75,14 +86,15 @@ describe('PrimaryStack', () => {
         ['AWS::SQS::Queue', 'QueueName'],
         ['AWS::S3::Bucket', 'BucketName'],
       ] as const) {
-        for (const resource of Object.values(stackTemplate.findResources(type)) as { Properties?: Record<string, unknown> }[]) {
+        for (const [logicalId, resource] of Object.entries(stackTemplate.findResources(type)) as [string, { Properties?: Record<string, unknown> }][]) {
+          if (stack === geo.primary && logicalId === id(geo.primary.eventLog)) continue;
           expect(resource.Properties ?? {}).not.toHaveProperty(property);
           checked++;
         }
       }
     }
-    // One table here; per region two buckets, a table and two queues.
-    expect(checked).toBe(1 + geo.regions.size * 5);
+    // Per region two buckets, a table and two queues.
+    expect(checked).toBe(geo.regions.size * 5);
   });
 
   it('notify: Node.js 24 on arm64, with its tables, topic, secret and primaries in the environment', () => {

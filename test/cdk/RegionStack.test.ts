@@ -134,7 +134,7 @@ describe('RegionStack', () => {
   });
 
   it("sync's environment names its registry, bucket and queue, reads secrets in the primary region, and lists the ref namespaces", () => {
-    template.resourceCountIs('AWS::Lambda::Function', 1);
+    template.resourceCountIs('AWS::Lambda::Function', 2);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
@@ -185,5 +185,115 @@ describe('RegionStack', () => {
     expect(timeout).toBe(300);
     expect(typeof visibility).toBe('number');
     expect(timeout).toBeLessThanOrEqual(visibility);
+  });
+});
+
+describe('RegionStack: the Git endpoint', () => {
+  let geo: TestGeoApp;
+  let region: RegionStack;
+  let template: Template;
+  const id = (construct: Construct): string => region.getLogicalId(construct.node.defaultChild as CfnElement);
+  const endpointStatements = (): Statement[] => roleStatements(template, functionRoleId(template, id(region.endpoint)));
+
+  beforeAll(() => {
+    geo = buildTestApp();
+    region = geo.regions.get('eu-west-1')!;
+    template = Template.fromStack(region);
+  });
+  afterAll(() => geo.remove());
+
+  it('runs the endpoint factory, mounted locally at /<region>, with its bucket, registry, the primary event log and the settings', () => {
+    template.hasResource('AWS::Lambda::Function', {
+      Metadata: Match.objectLike({
+        'git-geo:handler-factory': 'lambdas/endpoint/createEndpointHandler.ts#createEndpointHandler',
+        'git-geo:local-url-path': '/eu-west-1',
+      }),
+      Properties: Match.objectLike({
+        Runtime: 'nodejs24.x',
+        Environment: {
+          Variables: Match.objectLike({
+            REGISTRY_TABLE: { Ref: id(region.registry) },
+            MIRROR_BUCKET: { Ref: id(region.bucket) },
+            EVENT_LOG_TABLE: 'GitGeo-Primary-EventLog',
+            EVENT_LOG_REGION: 'us-east-1',
+            PRIMARY_URLS: 'https://gitlab.example.com,https://gitlab-mirror.example.com:8443',
+            REF_NAMESPACES: JSON.stringify(['refs/heads/', 'refs/tags/', 'refs/merge-requests/']),
+            READ_MODE: 'redirect',
+            WRITE_PENDING_SECONDS: '120',
+            ACCESS_CACHE_SECONDS: '45',
+            ANONYMOUS_TRUST_SECONDS: '600',
+          }),
+        },
+      }),
+    });
+  });
+
+  it('a Function URL with no IAM auth (callers are checked against the primary) that streams its responses', () => {
+    template.resourceCountIs('AWS::Lambda::Url', 1);
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: 'NONE',
+      InvokeMode: 'RESPONSE_STREAM',
+      TargetFunctionArn: { 'Fn::GetAtt': [id(region.endpoint), 'Arn'] },
+    });
+  });
+
+  it('outputs the URL Git clients use', () => {
+    const [urlId] = Object.keys(template.findResources('AWS::Lambda::Url'));
+    template.hasOutput('GitEndpointUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
+  });
+
+  it('reads the mirror bucket and never writes it', () => {
+    const s3 = endpointStatements().filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
+    expect(s3.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket']);
+    for (const statement of s3) {
+      for (const resource of resourcesOf(statement)) expect(JSON.stringify(resource)).toContain(id(region.bucket));
+    }
+  });
+
+  it('reads its registry, and may update only the write-pending marker there', () => {
+    const onRegistry = endpointStatements().filter((statement) => resourcesOf(statement).some((resource) => JSON.stringify(resource).includes(id(region.registry))));
+    expect(onRegistry.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    const update = onRegistry.find((statement) => actionsOf(statement).includes('dynamodb:UpdateItem'))!;
+    expect(actionsOf(update)).toEqual(['dynamodb:UpdateItem']);
+    expect(update.Condition).toEqual({
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'writePendingAt'] },
+      StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
+    });
+  });
+
+  it("reads only the head items' sequence attributes of the primary's event log, in the primary region", () => {
+    const onEventLog = endpointStatements().filter((statement) => JSON.stringify(statement.Resource).includes('table/GitGeo-Primary-EventLog'));
+    expect(onEventLog).toHaveLength(1);
+    const [statement] = onEventLog as [Statement];
+    expect(actionsOf(statement)).toEqual(['dynamodb:GetItem']);
+    expect(JSON.stringify(statement.Resource)).toContain(':dynamodb:us-east-1:');
+    expect(statement.Condition).toEqual({
+      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['repo#*'] },
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'latestSequence', 'latestReceivedAt'] },
+      StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+    });
+  });
+
+  it('no secrets, queues or topics for the endpoint: it asks the primary with the caller\'s own credentials', () => {
+    const actions = endpointStatements().flatMap(actionsOf);
+    expect(actions.filter((action) => /^(secretsmanager|sqs|sns|kms):/.test(action))).toEqual([]);
+    for (const action of actions) expect(action).not.toMatch(/\*/);
+  });
+
+  it('a region listed in readOnlyRegions runs its endpoint read-only; the others redirect', () => {
+    const other = buildTestApp({ readOnlyRegions: ['ap-southeast-2'] });
+    try {
+      const mode = (name: string): unknown => {
+        const stack = other.regions.get(name)!;
+        const fn = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(stack.endpoint.node.defaultChild as CfnElement)] as {
+          Properties: { Environment: { Variables: Record<string, string> } };
+        };
+        return fn.Properties.Environment.Variables.READ_MODE;
+      };
+      expect(mode('ap-southeast-2')).toBe('read-only');
+      expect(mode('eu-west-1')).toBe('redirect');
+    } finally {
+      other.remove();
+    }
   });
 });

@@ -31,6 +31,9 @@ export const TEST_CONFIG: GeoConfigInput = {
   maxReceiveCount: 5,
   syncTimeoutSeconds: 300,
   syncMemoryMiB: 1024,
+  writePendingSeconds: 120,
+  accessCacheSeconds: 45,
+  anonymousTrustSeconds: 600,
 };
 
 export interface TestGeoApp extends GeoApp {
