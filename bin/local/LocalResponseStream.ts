@@ -22,9 +22,12 @@ export class LocalResponseStream extends Writable implements RuntimeResponseStre
   constructor(private readonly res: ServerResponse) {
     super();
     // A client that goes away stops the handler's pipeline, as the Function URL would.
+    // It may happen before the handler pipes anything into this stream: whoever writes later
+    // sees a destroyed stream, and the error needs no listener until then.
     res.once('close', () => {
-      if (!res.writableFinished) this.destroy(new Error('the client closed the connection'));
+      if (!res.writableFinished && !this.destroyed) this.destroy(new Error('the client closed the connection'));
     });
+    this.on('error', () => undefined);
   }
 
   setContentType(contentType: string): void {

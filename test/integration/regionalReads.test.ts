@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
@@ -12,6 +13,22 @@ import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 /** Requests the primary git server saw for one repository since `mark`. */
 function primaryRequests(bed: TestBed, repository: string, mark: number): { method: string; path: string; service: string | undefined }[] {
   return bed.primary.requests.slice(mark).filter((request) => request.path.startsWith(`/${repository}.git/`));
+}
+
+/** One HTTP request with the path exactly as given (fetch would normalise it). */
+function rawRequest(base: string, options: { method?: string; path: string; body?: string }): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const url = new URL(base);
+  return new Promise((resolve, reject) => {
+    const headers = options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) };
+    const req = httpRequest({ host: url.hostname, port: url.port, method: options.method ?? 'GET', path: options.path, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
 
 /** The primary's event log, as the regional endpoints read it. */
@@ -161,5 +178,31 @@ describe('reading from a region: a regional endpoint that is never stale', () =>
 
     await bed.notifyPushes();
     await converge(bed, repository);
+  });
+
+  const badRequests: [string, { method?: string; path: string; body?: string }, number, string][] = [
+    ['a path whose first segment starts with "-"', { path: '/eu-west-1/-rf/app.git/info/refs' }, 400, 'ERR_VALIDATION'],
+    ['an inner .git segment', { path: '/eu-west-1/team/a.git/b.git/info/refs' }, 400, 'ERR_VALIDATION'],
+    ['a namespace reserved for git-geo', { path: '/eu-west-1/.git-geo/state.git/HEAD' }, 400, 'ERR_VALIDATION'],
+    ['an empty segment', { path: '/eu-west-1/team//fresh-app.git/info/refs' }, 400, 'ERR_VALIDATION'],
+    ['a percent-escape', { path: '/eu-west-1/team/fresh%00app.git/info/refs' }, 400, 'ERR_VALIDATION'],
+    ['a file that is not part of the dumb protocol', { path: '/eu-west-1/team/fresh-app.git/config' }, 400, 'ERR_VALIDATION'],
+    ['an unsupported service', { path: '/eu-west-1/team/fresh-app.git/info/refs?service=git-upload-archive' }, 400, 'ERR_VALIDATION'],
+    ['an unknown repository', { path: '/eu-west-1/team/no-such-repo.git/info/refs?service=git-upload-pack' }, 404, 'ERR_REPOSITORY_NOT_FOUND'],
+    ['a file of an unknown repository', { path: '/eu-west-1/team/no-such-repo.git/HEAD' }, 404, 'ERR_REPOSITORY_NOT_FOUND'],
+    ['PUT', { method: 'PUT', path: '/eu-west-1/team/fresh-app.git/info/refs' }, 405, 'ERR_METHOD'],
+    ['a GET of a service endpoint', { path: '/eu-west-1/team/fresh-app.git/git-upload-pack' }, 405, 'ERR_METHOD'],
+    ['an oversize URL', { path: `/eu-west-1/team/fresh-app.git/info/refs?service=git-upload-pack&pad=${'x'.repeat(3000)}` }, 414, 'ERR_URI_TOO_LONG'],
+    ['a GET with a body', { path: '/eu-west-1/team/fresh-app.git/info/refs', body: 'x'.repeat(4096) }, 413, 'ERR_PAYLOAD_TOO_LARGE'],
+  ];
+
+  it.each(badRequests)('refuses %s with a clear 4xx and no stack trace', async (_name, request, status, code) => {
+    const response = await rawRequest(bed.runtime.endpoint, request);
+    expect(response.status).toBe(status);
+    const body = JSON.parse(response.body) as { error: string; message: string };
+    expect(body.error).toBe(code);
+    expect(body.message.length).toBeGreaterThan(10);
+    expect(response.body).not.toMatch(/\n\s+at |\.ts:\d+/);
+    if (status === 405) expect(response.headers.allow).toEqual(expect.any(String));
   });
 });
