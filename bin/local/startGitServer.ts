@@ -15,8 +15,10 @@ export interface GitRequestRecord {
   /** Path below the server root, such as `/group/project.git/info/refs`. */
   readonly path: string;
   readonly service: string | undefined;
+  /** 0 while the request is being answered. */
   readonly status: number;
   readonly user: string | undefined;
+  /** When it arrived: the log is in order of arrival. */
   readonly at: number;
 }
 
@@ -90,8 +92,12 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = decodeURIComponent(url.pathname);
     const service = url.searchParams.get('service') ?? (path.endsWith('/git-upload-pack') ? 'git-upload-pack' : path.endsWith('/git-receive-pack') ? 'git-receive-pack' : undefined);
+    // Logged on arrival, so a request is in the log before its client can have seen an answer.
+    const entry: { -readonly [K in keyof GitRequestRecord]: GitRequestRecord[K] } = { method: req.method ?? 'GET', path, service, status: 0, user: undefined, at: Date.now() };
+    requests.push(entry);
     const record = (status: number, user?: string): void => {
-      requests.push({ method: req.method ?? 'GET', path, service, status, user, at: Date.now() });
+      entry.status = status;
+      entry.user = user;
     };
     if (fault !== undefined) {
       if ('hang' in fault) return; // never answer: the client's timeout must fire
