@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,17 +44,33 @@ describe('reading a private repository from a region', () => {
 
   const since = (mark: number, repository: string) => bed.primary.requests.slice(mark).filter((request) => request.path.startsWith(`/${repository}.git/`));
 
+  // Everything the functions log (Powertools writes JSON lines to stdout), to prove no credentials are in it.
+  const logged: string[] = [];
+  const capture = (chunk: unknown): boolean => {
+    logged.push(String(chunk));
+    return true;
+  };
+  const spies = [jest.spyOn(process.stdout, 'write').mockImplementation(capture), jest.spyOn(process.stderr, 'write').mockImplementation(capture)];
+
   beforeAll(async () => {
-    bed = await startTestBed({
-      server: { users: USERS, isPrivate: (repository) => repository.startsWith('secret/') },
-      primaryCredentials: { username: 'alice', password: USERS.alice },
-      config: { primaryCredentialsSecretName: 'git-geo/primary-read-credentials' },
-    });
+    // Loggers read their level when their function cold-starts, in startTestBed.
+    const level = process.env.POWERTOOLS_LOG_LEVEL;
+    process.env.POWERTOOLS_LOG_LEVEL = 'INFO';
+    try {
+      bed = await startTestBed({
+        server: { users: USERS, isPrivate: (repository) => repository.startsWith('secret/') },
+        primaryCredentials: { username: 'alice', password: USERS.alice },
+        config: { primaryCredentialsSecretName: 'git-geo/primary-read-credentials' },
+      });
+    } finally {
+      process.env.POWERTOOLS_LOG_LEVEL = level;
+    }
     gitUrl = bed.runtime.regions['eu-west-1']!.gitUrl;
     await seed(secret);
     await seed(open);
   });
   afterAll(async () => {
+    for (const spy of spies) spy.mockRestore();
     await bed?.stop();
   });
 
@@ -134,5 +150,13 @@ describe('reading a private repository from a region', () => {
     await git([...NO_CREDENTIALS, 'clone', '-q', `${gitUrl}/${open}.git`, clone]);
     expect(await listRefs(`${gitUrl}/${open}.git`)).toEqual(primaryRefs);
     expect(since(mark, open)).toEqual([]);
+  });
+
+  it('no credentials in any function’s logs: not the passwords, not an Authorization header', () => {
+    const text = logged.join('');
+    expect(text).toContain('"message":"git request"');
+    expect(text).toContain('"message":"git request refused"');
+    for (const secretValue of [USERS.alice, USERS.bob, 'guess', 'unchecked', 'not-a-token', ALICE.slice('Basic '.length)]) expect(text).not.toContain(secretValue);
+    expect(text).not.toMatch(/Basic [A-Za-z0-9+/=]{8,}|Bearer /);
   });
 });
