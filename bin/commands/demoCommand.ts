@@ -9,7 +9,7 @@ import { downloadMirror } from '../local/downloadMirror.ts';
 import { generateRepository } from '../local/generateRepository.ts';
 import { git, listRefs } from '../local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../local/gitlabPushHook.ts';
-import { startGitServer, type RefUpdate } from '../local/startGitServer.ts';
+import { startGitServer, type GitServer, type RefUpdate } from '../local/startGitServer.ts';
 import { startLocalRuntime, type LocalRuntime } from '../local/startLocalRuntime.ts';
 import { waitForConvergence, type ConvergenceProgress } from '../local/waitForConvergence.ts';
 import { projectConfig, splitList } from './projectConfig.ts';
@@ -101,9 +101,40 @@ async function verifyRegion(runtime: LocalRuntime, region: string, repository: R
   }
 }
 
+interface RegionalClone {
+  readonly url: string;
+  readonly refs: number;
+  readonly refsMatch: boolean;
+  readonly fsck: boolean;
+  /** The region the endpoint says served the refs. */
+  readonly servedBy: string | null;
+  /** Requests the primary saw for the repository during the regional clone. */
+  readonly primaryRequests: number;
+  readonly regionMs: number;
+  readonly primaryMs: number;
+}
+
+/** Clones through a region's endpoint with stock git, checks it, and times it against a clone from the primary. */
+async function cloneFromRegion(runtime: LocalRuntime, primary: GitServer, region: string, repository: RepositoryPath, primaryRefs: Map<string, string>, scratch: string): Promise<RegionalClone> {
+  const url = `${runtime.regions[region]!.gitUrl}/${repository}.git`;
+  const mark = primary.requests.length;
+  const started = Date.now();
+  const dir = join(scratch, `clone-from-${region}`);
+  await git(['clone', '-q', url, dir]);
+  const regionMs = Date.now() - started;
+  const asked = primary.requests.slice(mark).filter((request) => request.path.startsWith(`/${repository}.git/`)).length;
+  const fsck = await git(['fsck', '--full', '--strict'], { cwd: dir }).then(() => true, () => false);
+  const cloned = await listRefs(url);
+  const refsMatch = cloned.size === primaryRefs.size && [...primaryRefs].every(([name, oid]) => cloned.get(name) === oid);
+  const servedBy = (await fetch(`${url}/info/refs?service=git-upload-pack`, { redirect: 'manual' })).headers.get('x-git-geo-region');
+  const primaryStarted = Date.now();
+  await git(['clone', '-q', `${primary.url}/${repository}.git`, join(scratch, 'clone-from-primary')]);
+  return { url, refs: cloned.size - (cloned.has('HEAD') ? 1 : 0), refsMatch, fsck, servedBy, primaryRequests: asked, regionMs, primaryMs: Date.now() - primaryStarted };
+}
+
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('replicate a generated repository to every secondary region on this machine (moto + a local git server), then clone each copy with stock git')
+    .description('replicate a generated repository to every secondary region on this machine (moto + a local git server), clone each copy with stock git, then clone through a region\'s Git URL')
     .option('--regions <list>', 'secondary regions, comma-separated', 'eu-west-1,ap-southeast-2')
     .option('--commits <n>', 'commits in the generated history', (value) => Number.parseInt(value, 10), 1500)
     .option('--verbose', 'show Lambda logs', false)
@@ -159,7 +190,14 @@ export function demoCommand(): Command {
           table.push([result.region, result.status, result.refs, result.lagMs ?? '-', result.packs ?? '-', mark(result.cloned), mark(result.fsck), mark(result.refsMatch)]);
         }
         say(table.toString());
-        const ok = results.every((result) => result.cloned && result.fsck && result.refsMatch);
+
+        const [readRegion] = Object.keys(runtime.regions);
+        say(`\n4. cloning from ${readRegion}'s Git URL with stock git, as a user near that region would`);
+        const regional = await cloneFromRegion(runtime, primary, readRegion!, repository, primaryRefs, scratch);
+        say(`  git clone ${regional.url}`);
+        say(`  ${regional.refsMatch && regional.fsck ? 'ok' : 'FAILED'}: HEAD and ${regional.refs} refs = primary, fsck ${regional.fsck ? 'clean' : 'FAILED'}; served by ${regional.servedBy ?? 'nobody'}, ${regional.primaryRequests} request(s) to the primary for it`);
+        say(`  clone from ${readRegion}: ${regional.regionMs} ms; the same clone from the primary: ${regional.primaryMs} ms (both on this machine)`);
+        const ok = results.every((result) => result.cloned && result.fsck && result.refsMatch) && regional.refsMatch && regional.fsck && regional.primaryRequests === 0 && regional.servedBy === readRegion;
         say(`\n${ok ? 'every region holds a verified copy' : 'SOME REGIONS FAILED'} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         process.exitCode = ok ? 0 : 1;
       } finally {

@@ -80,8 +80,12 @@ export class RegionalGitEndpoint {
         return this.redirect(request, 'redirected:smart');
       case 'refs':
         return this.refs(request);
-      case 'file':
       case 'absent':
+        // Mirrors keep every object in packs, and dumb clients probe for loose objects before
+        // they read the pack list. The answer is the same for every repository and caller, so
+        // it tells nothing and costs nothing.
+        return { statusCode: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': NO_CACHE }, body: 'not found\n', outcome: 'absent' };
+      case 'file':
         return this.file(request);
     }
   }
@@ -135,10 +139,6 @@ export class RegionalGitEndpoint {
     const state = await this.deps.registry.get(request.repository);
     if (state?.syncedSequence === undefined) throw this.notReplicated(request);
     await this.authorize(request, state);
-    if (request.action === 'absent') {
-      // Mirrors keep every object in packs; dumb clients probe for loose objects first.
-      return { statusCode: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': NO_CACHE }, body: 'not found\n', outcome: 'absent' };
-    }
     return this.serveFile(request, {});
   }
 
