@@ -25,6 +25,8 @@ function isText(contentType: string | undefined): boolean {
  * Function URLs on one loopback HTTP server, each mounted at its function's path.
  * Requests become payload-format 2.0 events, and results become responses, as Lambda
  * Function URLs do; the mount path is stripped, as if each function had its own host.
+ * A BUFFERED URL answers the function's result (6 MB at most); a RESPONSE_STREAM URL
+ * streams what the function writes to its response stream, after the prelude's status and headers.
  */
 export class FunctionUrlServer {
   private readonly server: Server;
