@@ -58,7 +58,7 @@ function bodyBytes(event: APIGatewayProxyEventV2): number {
  * be far larger than a buffered response's 6 MB) that serves the region's mirrors to stock git
  * over dumb HTTP, and sends stale reads and all writes to the primary.
  */
-export async function createEndpointHandler(env: Readonly<Record<string, string | undefined>>): Promise<StreamingEndpointHandler> {
+export function createEndpointHandler(env: Readonly<Record<string, string | undefined>>): StreamingEndpointHandler {
   const config = parseEnv(EndpointEnv, env, 'endpoint');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const documents = (client: DynamoDBClient): DynamoDBDocumentClient =>
