@@ -126,7 +126,10 @@ async function cloneFromRegion(runtime: LocalRuntime, primary: GitServer, region
   const fsck = await git(['fsck', '--full', '--strict'], { cwd: dir }).then(() => true, () => false);
   const cloned = await listRefs(url);
   const refsMatch = cloned.size === primaryRefs.size && [...primaryRefs].every(([name, oid]) => cloned.get(name) === oid);
-  const servedBy = (await fetch(`${url}/info/refs?service=git-upload-pack`, { redirect: 'manual' })).headers.get('x-git-geo-region');
+  const refsResponse = await fetch(`${url}/info/refs?service=git-upload-pack`, { redirect: 'manual' });
+  await refsResponse.body?.cancel();
+  // A redirect to the primary names the region too; only a 200 was served by it.
+  const servedBy = refsResponse.status === 200 ? refsResponse.headers.get('x-git-geo-region') : null;
   const primaryStarted = Date.now();
   await git(['clone', '-q', `${primary.url}/${repository}.git`, join(scratch, 'clone-from-primary')]);
   return { url, refs: cloned.size - (cloned.has('HEAD') ? 1 : 0), refsMatch, fsck, servedBy, primaryRequests: asked, regionMs, primaryMs: Date.now() - primaryStarted };
