@@ -114,10 +114,10 @@ export class RegionalGitEndpoint {
     }
 
     const freshness = assessFreshness(state, latest, this.deps.now(), settings.writePendingMs);
-    if (freshness.kind === 'stale') {
+    if (freshness.kind === 'stale' || state === undefined) {
       // Neither this region nor the event log knows it: a 404 here names the regional URL.
       if (state === undefined && latest === undefined && (await this.primarySaysNotFound(request))) throw this.notFound(request);
-      return this.redirect(request, `redirected:${freshness.reason}`);
+      return this.redirect(request, `redirected:${freshness.kind === 'stale' ? freshness.reason : 'not-replicated'}`);
     }
     if (await this.hasOversizePack(request)) return this.redirect(request, 'redirected:pack-too-large');
 
@@ -125,13 +125,13 @@ export class RegionalGitEndpoint {
       // Only the primary knows whether the push has landed. Asking it needs the caller's own
       // access; an anonymous caller of a private repository goes there directly, because
       // git cannot follow a redirect after answering a credentials challenge.
-      if (request.authorization === undefined && !this.trustedAnonymous(state!)) return this.redirect(request, 'redirected:write-pending');
-      const matches = await this.matchesPrimary(request, state!);
+      if (request.authorization === undefined && !this.trustedAnonymous(state)) return this.redirect(request, 'redirected:write-pending');
+      const matches = await this.matchesPrimary(request, state);
       if (!matches) return this.redirect(request, 'redirected:write-pending');
       return this.serveFile(request, { 'x-git-geo-freshness': 'current' });
     }
 
-    await this.authorize(request, state!);
+    await this.authorize(request, state);
     return this.serveFile(request, { 'x-git-geo-freshness': 'current' });
   }
 
