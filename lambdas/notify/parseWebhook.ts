@@ -7,6 +7,8 @@ export interface WebhookPolicy extends TrustPolicy {
   readonly secret: string;
   readonly maxBodyBytes: number;
   readonly sources?: readonly WebhookSource[];
+  /** The clock signed timestamps are checked against. */
+  readonly now?: () => Date;
 }
 
 export interface VerifiedWebhook extends Omit<ParsedWebhook, 'drafts'> {
@@ -31,7 +33,7 @@ export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): Ve
       data: { known: sources.map((candidate) => candidate.name) },
     });
   }
-  source.authenticate(request, policy.secret);
+  source.authenticate(request, policy.secret, policy.now?.() ?? new Date());
   let json: unknown;
   try {
     json = JSON.parse(request.body.toString('utf8'));
@@ -42,6 +44,7 @@ export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): Ve
     throw new ValidationError('payload must be a JSON object');
   }
   const parsed = source.parse(json, request, policy);
+  if (parsed.ignored !== undefined) return { ...parsed, drafts: [] };
   const drafts = parsed.drafts.map((draft) => {
     const result = ChangeDraftSchema.safeParse(draft);
     if (!result.success) {
