@@ -31,6 +31,19 @@ export const GeoConfigSchema = z
     /** Deliveries of one change event before it goes to the dead-letter queue. */
     maxReceiveCount: z.number().int().min(1).max(1000).default(10),
     syncTimeoutSeconds: z.number().int().min(30).max(900).default(900),
+    /** How long the sync waits for the primary's response headers, and then between body chunks. */
+    primaryTimeoutSeconds: z.number().int().min(1).max(600).default(30),
+    /** First retry delay after a transient failure; it doubles with each attempt, capped at one hour. */
+    syncRetryBaseSeconds: z.number().int().min(1).max(3600).default(10),
+    /**
+     * What a region does with the mirror of a deleted repository: `tombstone` moves it under
+     * `.git-geo/tombstones/<time>/` (kept `tombstoneRetentionDays`), `remove` deletes it (the bucket's
+     * versioning still keeps it `noncurrentVersionDays`). The registry says `deleted` either way.
+     */
+    deletedRepositories: z.enum(['tombstone', 'remove']).default('tombstone'),
+    tombstoneRetentionDays: z.number().int().min(1).default(90),
+    /** The republisher publishes events still unpublished this long after they were received. */
+    republishAfterSeconds: z.number().int().min(0).max(3600).default(60),
     syncMemoryMiB: z.number().int().min(256).max(10_240).default(2048),
     /** Largest webhook body accepted. */
     maxWebhookBytes: z.number().int().positive().max(6 * 1024 * 1024).default(5 * 1024 * 1024),
@@ -40,6 +53,10 @@ export const GeoConfigSchema = z
   .refine((config) => new Set(config.secondaryRegions).size === config.secondaryRegions.length, {
     message: 'secondaryRegions must not repeat a region',
     path: ['secondaryRegions'],
+  })
+  .refine((config) => config.primaryTimeoutSeconds < config.syncTimeoutSeconds, {
+    message: 'primaryTimeoutSeconds must be shorter than syncTimeoutSeconds',
+    path: ['primaryTimeoutSeconds'],
   })
   .refine((config) => config.refNamespaces.includes('refs/heads/') && config.refNamespaces.includes('refs/tags/'), {
     message: 'refNamespaces must include refs/heads/ and refs/tags/',

@@ -17,11 +17,18 @@ export interface GitRequestRecord {
   readonly service: string | undefined;
   readonly status: number;
   readonly user: string | undefined;
+  readonly userAgent: string | undefined;
   readonly at: number;
 }
 
-/** A fault to inject: answer every request with a status, or hold it open and never answer. */
-export type GitServerFault = { readonly status: number } | { readonly hang: true };
+/**
+ * A fault to inject: answer every request with a status (and a Location, for a redirect), hold it
+ * open and never answer, or answer normally after a delay (a slow primary).
+ */
+export type GitServerFault =
+  | { readonly status: number; readonly location?: string }
+  | { readonly hang: true }
+  | { readonly delayMs: number };
 
 export interface GitServerOptions {
   /** Directory whose bare repositories (`<path>.git`) are served. */
@@ -91,13 +98,18 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     const path = decodeURIComponent(url.pathname);
     const service = url.searchParams.get('service') ?? (path.endsWith('/git-upload-pack') ? 'git-upload-pack' : path.endsWith('/git-receive-pack') ? 'git-receive-pack' : undefined);
     const record = (status: number, user?: string): void => {
-      requests.push({ method: req.method ?? 'GET', path, service, status, user, at: Date.now() });
+      requests.push({ method: req.method ?? 'GET', path, service, status, user, userAgent: req.headers['user-agent'], at: Date.now() });
     };
     if (fault !== undefined) {
       if ('hang' in fault) return; // never answer: the client's timeout must fire
-      record(fault.status);
-      res.writeHead(fault.status, { 'content-type': 'text/plain' }).end('injected fault\n');
-      return;
+      if ('delayMs' in fault) {
+        const { delayMs } = fault;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      } else {
+        record(fault.status);
+        res.writeHead(fault.status, { 'content-type': 'text/plain', ...(fault.location ? { location: fault.location } : {}) }).end('injected fault\n');
+        return;
+      }
     }
     const repository = /^\/(.+?)\.git(\/|$)/.exec(path)?.[1];
     const user = authenticate(req);

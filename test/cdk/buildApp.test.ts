@@ -43,7 +43,11 @@ describe('buildApp', () => {
       }
       expect(HANDLER_FACTORY_METADATA).toBe('git-geo:handler-factory');
       expect(new Set(factories)).toEqual(
-        new Set(['lambdas/notify/createNotifyHandler.ts#createNotifyHandler', 'lambdas/sync/createSyncHandler.ts#createSyncHandler']),
+        new Set([
+          'lambdas/notify/createNotifyHandler.ts#createNotifyHandler',
+          'lambdas/republish/createRepublishHandler.ts#createRepublishHandler',
+          'lambdas/sync/createSyncHandler.ts#createSyncHandler',
+        ]),
       );
       for (const factory of new Set(factories)) {
         const [modulePath, exportName] = factory.split('#') as [string, string];

@@ -3,6 +3,7 @@ import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type Dyn
 import { updateExpression } from '../aws/updateExpression.ts';
 import type { ChangeEvent } from '../events/ChangeEvent.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
+import { UNPUBLISHED_INDEX } from './unpublishedIndex.ts';
 
 /** Event items expire after this long (the per-repository head item never does). */
 export const EVENT_RETENTION_SECONDS = 90 * 24 * 3600;
@@ -14,10 +15,8 @@ export interface RepositoryHead {
   readonly knownRefs: Readonly<Record<string, string>>;
 }
 
-/** The sparse index of events not yet published: only they carry its key attribute. */
-export const UNPUBLISHED_INDEX = 'Unpublished';
-export const UNPUBLISHED_INDEX_KEYS = { partitionKey: 'publishPending', sortKey: 'receivedAt' } as const;
 const PENDING = 'pending';
+const UNPUBLISHED_INDEX_KEYS = UNPUBLISHED_INDEX;
 
 export interface RecordedEvent {
   readonly event: ChangeEvent;
@@ -126,7 +125,7 @@ export class EventLog {
       const page = await this.db.send(
         new QueryCommand({
           TableName: this.tableName,
-          IndexName: UNPUBLISHED_INDEX,
+          IndexName: UNPUBLISHED_INDEX.name,
           KeyConditionExpression: '#p = :p AND #r < :before',
           ExpressionAttributeNames: { '#p': UNPUBLISHED_INDEX_KEYS.partitionKey, '#r': UNPUBLISHED_INDEX_KEYS.sortKey },
           ExpressionAttributeValues: { ':p': PENDING, ':before': before },

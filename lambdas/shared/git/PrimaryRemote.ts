@@ -1,4 +1,5 @@
 import git, { type HttpClient } from 'isomorphic-git';
+import { RepositoryMovedError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import { createPrimaryHttpClient, type PrimaryHttpOptions } from './createPrimaryHttpClient.ts';
 import { MemoryFs } from './MemoryFs.ts';
@@ -53,6 +54,7 @@ export class PrimaryRemote {
     const recording: HttpClient = {
       request: async (req) => {
         const res = await base.request(req);
+        this.assertNotMoved(repository, res.url);
         const chunks: Uint8Array[] = [];
         for await (const chunk of res.body ?? []) chunks.push(chunk);
         advertisement = Buffer.concat(chunks);
@@ -124,6 +126,19 @@ export class PrimaryRemote {
       return { name, pack, idx };
     }
     return undefined;
+  }
+
+  /**
+   * A redirect to another repository path means it was renamed or transferred (GitLab and GitHub
+   * redirect old paths): mirroring what the redirect serves would resurrect the old path.
+   */
+  private assertNotMoved(repository: RepositoryPath, finalUrl: string): void {
+    const own = `${this.repositoryUrl(repository)}/`;
+    if (finalUrl.startsWith(own)) return;
+    const moved = /^(.+?)\.git\//.exec(finalUrl.startsWith(`${this.baseUrl}/`) ? finalUrl.slice(this.baseUrl.length + 1) : '')?.[1];
+    throw new RepositoryMovedError(`the primary redirects ${repository} to ${moved ?? 'another location'}`, {
+      data: { repository, ...(moved === undefined ? {} : { movedTo: moved }) },
+    });
   }
 
   private http(rewriteUploadPack?: (body: Buffer) => Buffer): HttpClient {
