@@ -47,6 +47,11 @@ export interface GitServer {
   readonly port: number;
   readonly root: string;
   readonly requests: GitRequestRecord[];
+  /**
+   * Renamed repositories (old path to new path, without .git): requests for the old path are
+   * redirected (301) to the new one, as GitLab and GitHub redirect a renamed project's old path.
+   */
+  readonly redirects: Map<string, string>;
   setFault(fault: GitServerFault | undefined): void;
   /** Stops accepting connections (clients get ECONNREFUSED) until `start` is called again. */
   pause(): Promise<void>;
@@ -81,6 +86,7 @@ function checkPassword(expected: string, given: string): boolean {
  */
 export async function startGitServer(options: GitServerOptions): Promise<GitServer> {
   const requests: GitRequestRecord[] = [];
+  const redirects = new Map<string, string>();
   let fault: GitServerFault | undefined;
   const sockets = new Set<Socket>();
 
@@ -112,6 +118,12 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
       }
     }
     const repository = /^\/(.+?)\.git(\/|$)/.exec(path)?.[1];
+    const movedTo = repository === undefined ? undefined : redirects.get(repository);
+    if (movedTo !== undefined) {
+      record(301);
+      res.writeHead(301, { location: `/${movedTo}.git${path.slice(repository!.length + 5)}${url.search}` }).end();
+      return;
+    }
     const user = authenticate(req);
     const needsUser = service === 'git-receive-pack' && options.users !== undefined;
     const isPrivate = repository !== undefined && (options.isPrivate?.(repository) ?? false);
@@ -221,6 +233,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     port,
     root: options.root,
     requests,
+    redirects,
     setFault(next) {
       fault = next;
     },

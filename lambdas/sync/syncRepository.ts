@@ -73,6 +73,11 @@ export async function syncRepository(deps: SyncDependencies, event: ChangeEvent)
   if (isSuperseded(event, state)) {
     return { kind: 'covered', reason: 'superseded' };
   }
+  if (state?.status === 'deleted' && REF_SYNC_KINDS.has(event.kind) && (await isGoneFromPrimary(deps, repository))) {
+    // A new event names a deleted or renamed-away path, and the primary still has nothing there (or
+    // redirects to the new path): nothing to mirror, and the path must not come back.
+    return { kind: 'covered', reason: 'superseded' };
+  }
   if (await alreadyApplied(deps, event, state)) {
     await registry.recordCovered(repository, event.sequence, deps.now().toISOString());
     return { kind: 'covered', reason: 'synced' };
@@ -88,11 +93,6 @@ export async function syncRepository(deps: SyncDependencies, event: ChangeEvent)
       // The old path of a rename is busy: not a failure of this repository; try again shortly.
       await registry.releaseLease(repository, owner);
       throw error;
-    }
-    if (error instanceof RepositoryMovedError && state?.status === 'deleted') {
-      // The path was renamed away and a new event still names it: nothing lives here any more.
-      await registry.releaseLease(repository, owner);
-      return { kind: 'covered', reason: 'superseded' };
     }
     const retryable = !(error instanceof GeoError) || error.retryable;
     const retryInSeconds = retryable ? backoffSeconds(attempt, deps.retryBaseSeconds, MAX_RETRY_DELAY_SECONDS) : undefined;

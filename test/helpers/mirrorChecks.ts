@@ -1,6 +1,6 @@
 import { expect } from '@jest/globals';
-import { mkdtemp } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { downloadMirror } from '../../bin/local/downloadMirror.ts';
 import { git, listRefs } from '../../bin/local/git.ts';
 import type { GitRequestRecord } from '../../bin/local/startGitServer.ts';
@@ -13,7 +13,25 @@ import type { RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
  */
 export async function cloneMirror(store: ObjectStore, repository: RepositoryPath, scratch: string): Promise<Map<string, string>> {
   const dir = await mkdtemp(join(scratch, 'mirror-'));
-  const mirror = await downloadMirror(store, repository, dir);
+  return await cloneDownloaded(await downloadMirror(store, repository, dir), dir);
+}
+
+/** The same for a bare repository stored under any key prefix (a tombstone, say). */
+export async function clonePrefix(store: ObjectStore, prefix: string, scratch: string): Promise<Map<string, string>> {
+  const dir = await mkdtemp(join(scratch, 'prefix-'));
+  const mirror = join(dir, 'repository.git');
+  let count = 0;
+  for await (const object of store.list(prefix)) {
+    const path = join(mirror, object.key.slice(prefix.length));
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, (await store.get(object.key)) ?? Buffer.alloc(0));
+    count++;
+  }
+  if (count === 0) throw new Error(`nothing under ${prefix}`);
+  return await cloneDownloaded(mirror, dir);
+}
+
+async function cloneDownloaded(mirror: string, dir: string): Promise<Map<string, string>> {
   await git(['fsck', '--full', '--strict', '--no-dangling'], { cwd: mirror });
   const clone = join(dir, 'clone.git');
   await git(['clone', '-q', '--mirror', mirror, clone]);

@@ -93,11 +93,12 @@ export function withHeaders(delivery: Delivery, change: Record<string, string | 
  */
 export function retargeted(delivery: Delivery, from: { host: string; repository: string }, to: { baseUrl: string; repository: string }): Delivery {
   const base = new URL(to.baseUrl);
+  const hostname = from.host.replace(/:\d+$/, '').replace(/\./g, '\\.');
   let text = delivery.body.toString('utf8');
   text = text.replaceAll(from.repository, to.repository);
-  text = text.replace(new RegExp(`(https?|git)://([^/"@]+@)?${from.host.replace(/\./g, '\\.')}(:\\d+)?`, 'g'), `${base.protocol}//${base.host}`);
-  text = text.replaceAll(`ssh://gitea@${from.host}`, `ssh://git@${base.hostname}`);
-  text = text.replaceAll(`@${from.host}:`, `@${base.hostname}:`);
+  text = text.replace(new RegExp(`(https?|git)://([^/"@]+@)?${hostname}(:\\d+)?`, 'g'), `${base.protocol}//${base.host}`);
+  text = text.replace(new RegExp(`ssh://([^/"@]+@)?${hostname}(:\\d+)?`, 'g'), `ssh://git@${base.hostname}`);
+  text = text.replace(new RegExp(`@${hostname}:`, 'g'), `@${base.hostname}:`);
   return { headers: delivery.headers, body: Buffer.from(text) };
 }
 
