@@ -151,4 +151,24 @@ describe('every kind of ref change reaches every region, checked with stock git'
     const primary = await listRefs(`${bed.primary.url}/${binary}.git`);
     expect(primary.get('refs/heads/main')).toMatch(/^[0-9a-f]{40}$/);
   });
+
+  it('a primary whose HEAD names a branch that does not exist (only master was pushed; HEAD is main)', async () => {
+    const path = parseRepositoryPath('platform/unborn-head');
+    await bed.createRepository(path);
+    const copy = await bed.workingCopy(path);
+    await commit(copy, 2, 'master-only');
+    await git(['push', '-q', 'origin', 'HEAD:master'], { cwd: copy });
+    const sequence = await sendGeneric('push', { repository: path });
+    const primary = await listRefs(`${bed.primary.url}/${path}.git`);
+    expect(primary.has('HEAD')).toBe(false);
+    for (const region of Object.keys(bed.runtime.regions)) {
+      const state = await eventually(async () => {
+        const current = await bed.runtime.registry(region).get(path);
+        return current?.status === 'synced' && (current.syncedSequence ?? 0) >= sequence ? current : undefined;
+      });
+      expect(state.refs).toEqual(Object.fromEntries(primary));
+      const cloned = await cloneMirror(bed.runtime.mirrors(region), path, bed.root);
+      expect(cloned.get('refs/heads/master')).toBe(primary.get('refs/heads/master'));
+    }
+  });
 });

@@ -1,6 +1,7 @@
 import git, { type HttpClient } from 'isomorphic-git';
 import { RepositoryMovedError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
+import { advertisementWithHead } from './advertisementWithHead.ts';
 import { createPrimaryHttpClient, type PrimaryHttpOptions } from './createPrimaryHttpClient.ts';
 import { MemoryFs } from './MemoryFs.ts';
 import type { PackFiles } from './PackFiles.ts';
@@ -73,7 +74,8 @@ export class PrimaryRemote {
       refs.set(ref.ref, ref.oid);
       if (ref.peeled !== undefined) peeled.set(ref.ref, ref.peeled);
     }
-    return { snapshot: { head, refs, peeled }, advertisement };
+    // Replayed to isomorphic-git's fetch, which needs a HEAD even where the primary's is unborn.
+    return { snapshot: { head, refs, peeled }, advertisement: head === undefined ? advertisementWithHead(advertisement) : advertisement };
   }
 
   /**
