@@ -66,6 +66,9 @@ export class FaultyObjectStore implements ObjectStore {
 
 export interface SyncHarness {
   readonly root: string;
+  /** The mirror bucket and the registry table, on the shared emulator. */
+  readonly bucket: string;
+  readonly table: string;
   readonly primary: GitServer;
   readonly s3: S3ObjectStore;
   readonly store: FaultyObjectStore;
@@ -111,6 +114,8 @@ export async function startSyncHarness(): Promise<SyncHarness> {
   const remote = new PrimaryRemote({ baseUrl: primary.url, userAgent: 'git-geo', timeoutMs: 10_000 });
   return {
     root,
+    bucket,
+    table,
     primary,
     s3,
     store,
