@@ -88,6 +88,7 @@ export class RegionStack extends Stack {
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
         PRIMARY_TIMEOUT_MS: String(config.primaryTimeoutSeconds * 1000),
         RETRY_BASE_SECONDS: String(config.syncRetryBaseSeconds),
+        MIN_SYNC_INTERVAL_SECONDS: String(config.minSyncIntervalSeconds),
         DELETED_REPOSITORIES: config.deletedRepositories,
         PRIMARY_URLS: config.primaryUrls.join(','),
         SECRETS_REGION: primaryRegion,

@@ -22,6 +22,7 @@ import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { DeadLetterQueue } from './DeadLetterQueue.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
+import { SyncPostponedError } from './SyncPostponedError.ts';
 import { syncRepository, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
 
@@ -33,6 +34,7 @@ const SyncEnv = AwsEnvSchema.extend({
   DEAD_LETTER_QUEUE_URL: z.url(),
   DELETED_REPOSITORIES: z.enum(['tombstone', 'remove']).default('tombstone'),
   RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+  MIN_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
   PRIMARY_URLS: UrlListSchema,
   PRIMARY_CREDENTIALS_SECRET_ID: z.string().min(1).optional(),
   SECRETS_REGION: z.string().min(1).optional(),
@@ -88,6 +90,17 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       authenticated,
       leaseSeconds: config.QUEUE_VISIBILITY_SECONDS,
       retryBaseSeconds: config.RETRY_BASE_SECONDS,
+      minSyncIntervalSeconds: config.MIN_SYNC_INTERVAL_SECONDS,
+    };
+    /**
+     * A record that comes back later takes the rest of its message group in this batch with it
+     * (they are skipped, and would otherwise wait out the whole visibility timeout).
+     */
+    const retryGroupAfter = async (record: SQSRecord, seconds: number): Promise<void> => {
+      const group = record.attributes.MessageGroupId;
+      const index = event.Records.indexOf(record);
+      const later = event.Records.filter((other, at) => at > index && group !== undefined && other.attributes.MessageGroupId === group);
+      await Promise.all([record, ...later].map((member) => heartbeat.retryAfter(member.messageId, seconds)));
     };
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
       try {
@@ -107,6 +120,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         const change = parseChangeEvent(record.body);
         log = { messageId: record.messageId, repository: change.repository, sequence: change.sequence, kind: change.kind };
         const outcome = await sync(record, change);
+        if (outcome.kind === 'postponed') throw new SyncPostponedError(change.repository, outcome.retryInSeconds);
         heartbeat.finished(record.messageId);
         logger.info('sync finished', { ...log, outcome });
         metrics.addMetric(outcome.kind === 'covered' ? 'EventsCovered' : outcome.kind === 'deleted' ? 'Deletions' : 'Syncs', MetricUnit.Count, 1);
@@ -121,10 +135,15 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
           metrics.addMetric('SyncsFailedPermanently', MetricUnit.Count, 1);
           return;
         }
-        const delay = error instanceof SyncFailedError || error instanceof LeaseHeldError ? error.retryInSeconds : undefined;
-        logger.warn('sync failed, will retry', { ...log, retryInSeconds: delay, error: error as Error });
-        metrics.addMetric('SyncsFailed', MetricUnit.Count, 1);
-        if (delay !== undefined) await heartbeat.retryAfter(record.messageId, delay);
+        const delay = error instanceof SyncFailedError || error instanceof LeaseHeldError || error instanceof SyncPostponedError ? error.retryInSeconds : undefined;
+        if (error instanceof SyncPostponedError) {
+          logger.info('sync postponed', { ...log, retryInSeconds: delay });
+          metrics.addMetric('SyncsPostponed', MetricUnit.Count, 1);
+        } else {
+          logger.warn('sync failed, will retry', { ...log, retryInSeconds: delay, error: error as Error });
+          metrics.addMetric('SyncsFailed', MetricUnit.Count, 1);
+        }
+        if (delay !== undefined) await retryGroupAfter(record, delay);
         else heartbeat.finished(record.messageId);
         throw error;
       }

@@ -38,10 +38,17 @@ export interface SyncDependencies {
   readonly retryBaseSeconds?: number;
   /** Who holds the lease (the queue message id); a fresh id when not given. */
   readonly owner?: string;
+  /**
+   * At most one read of the primary per repository this often: an event arriving sooner after the
+   * last sync waits out the rest, and that one sync then covers every push made meanwhile.
+   * An isolated push is not delayed. @default 0
+   */
+  readonly minSyncIntervalSeconds?: number;
 }
 
 export type SyncOutcome =
   | { readonly kind: 'covered'; readonly reason: 'synced' | 'superseded' }
+  | { readonly kind: 'postponed'; readonly retryInSeconds: number }
   | { readonly kind: 'deleted'; readonly tombstone: string | undefined }
   | {
       readonly kind: 'synced';
@@ -82,6 +89,8 @@ export async function syncRepository(deps: SyncDependencies, event: ChangeEvent)
     await registry.recordCovered(repository, event.sequence, deps.now().toISOString());
     return { kind: 'covered', reason: 'synced' };
   }
+  const wait = REF_SYNC_KINDS.has(event.kind) ? untilIntervalPassed(deps, state) : 0;
+  if (wait > 0) return { kind: 'postponed', retryInSeconds: Math.ceil(wait / 1000) };
   const owner = deps.owner ?? randomUUID();
   const attempt = await registry.recordStarted(repository, event, deps.now().toISOString(), lease(deps, owner));
   try {
@@ -108,6 +117,13 @@ export async function syncRepository(deps: SyncDependencies, event: ChangeEvent)
     );
     throw new SyncFailedError(repository, attempt, retryInSeconds, error);
   }
+}
+
+/** Milliseconds until the repository's minimum sync interval has passed since its last successful read of the primary. */
+function untilIntervalPassed(deps: SyncDependencies, state: RepositoryState | undefined): number {
+  const interval = (deps.minSyncIntervalSeconds ?? 0) * 1000;
+  if (interval === 0 || state?.status !== 'synced' || state.discoveredAt === undefined) return 0;
+  return Date.parse(state.discoveredAt) + interval - deps.now().getTime();
 }
 
 function lease(deps: SyncDependencies, owner: string): Lease {

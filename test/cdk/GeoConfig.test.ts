@@ -60,9 +60,16 @@ describe('parseGeoConfig', () => {
     expect(() => parseGeoConfig(undefined)).toThrow(/^invalid git-geo configuration in the CDK context:/);
   });
 
-  it('failure handling defaults: tombstones kept 90 days, 30 s primary timeout, 10 s first retry, republish after 60 s', () => {
+  it('failure handling defaults: tombstones kept 90 days, 30 s primary timeout, 10 s first retry, republish after 60 s, one sync per repository per 10 s', () => {
     const config = parseGeoConfig(TEST_CONFIG);
-    expect(config).toMatchObject({ deletedRepositories: 'tombstone', tombstoneRetentionDays: 90, primaryTimeoutSeconds: 30, syncRetryBaseSeconds: 10, republishAfterSeconds: 60 });
+    expect(config).toMatchObject({
+      deletedRepositories: 'tombstone',
+      tombstoneRetentionDays: 90,
+      primaryTimeoutSeconds: 30,
+      syncRetryBaseSeconds: 10,
+      republishAfterSeconds: 60,
+      minSyncIntervalSeconds: 10,
+    });
   });
 
   it('rejects an unknown deletion policy and a primary timeout not shorter than the sync timeout', () => {

@@ -55,6 +55,8 @@ export async function startTestBed(
       primaryUrls: [primary.url],
       webhookSecretName: 'git-geo/webhook-secret',
       syncTimeoutSeconds: 60,
+      // Tests push and wait step by step; the burst test runs with the default interval.
+      minSyncIntervalSeconds: 0,
       ...options.config,
     }),
     webhookSecret: WEBHOOK_SECRET,
