@@ -121,7 +121,7 @@ describe('duplicate and out-of-order deliveries lead to exactly the same final s
       // And the newest once more, as a plain duplicate.
       await sendToRegion(bed.runtime, region, events.at(-1)!);
     }
-    await eventually(async () => (syncInvocations(bed.runtime) > invocations ? true : undefined));
+    await eventually(() => Promise.resolve(syncInvocations(bed.runtime) > invocations ? true : undefined));
     await queuesDrained();
     expect(await finalState()).toEqual(before);
     expect(fetchesOf(bed.primary.requests, repository)).toHaveLength(fetches);
