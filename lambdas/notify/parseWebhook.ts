@@ -16,6 +16,20 @@ export interface VerifiedWebhook extends Omit<ParsedWebhook, 'drafts'> {
 }
 
 /**
+ * The JSON text of a body. GitHub's and Gitea's webhook forms default to
+ * application/x-www-form-urlencoded, which carries the JSON in a `payload` field; the
+ * signature covers the body as sent, and was checked before this.
+ */
+function jsonText(request: WebhookRequest): string {
+  const text = request.body.toString('utf8');
+  const contentType = request.headers['content-type']?.toLowerCase() ?? '';
+  if (!contentType.startsWith('application/x-www-form-urlencoded')) return text;
+  const payload = new URLSearchParams(text).get('payload');
+  if (payload === null) throw new ValidationError('a form-encoded webhook needs a payload field');
+  return payload;
+}
+
+/**
  * Authenticates and normalizes one webhook request. The order matters: size first,
  * then who sent it, then the signature over the raw bytes, and only then is the body
  * parsed. Anything wrong throws a 4xx GeoError and nothing has been recorded.
@@ -36,7 +50,7 @@ export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): Ve
   source.authenticate(request, policy.secret, policy.now?.() ?? new Date());
   let json: unknown;
   try {
-    json = JSON.parse(request.body.toString('utf8'));
+    json = JSON.parse(jsonText(request));
   } catch (cause) {
     throw new ValidationError('payload is not valid JSON', { cause });
   }

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
-import { AccessDeniedError, GeoError, LeaseHeldError } from '../shared/errors/index.ts';
+import { AccessDeniedError, GeoError, LeaseHeldError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { Registry } from '../shared/registry/Registry.ts';
@@ -127,15 +127,27 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         if (outcome.kind === 'synced') metrics.addMetric('FetchedBytes', MetricUnit.Bytes, outcome.fetchedBytes);
       } catch (error) {
         if (error instanceof GeoError && !error.retryable) {
+          heartbeat.finished(record.messageId);
+          if (error.cause instanceof RepositoryMovedError) {
+            // The primary redirects the path: the rename event moves the mirror; replaying this one could not help.
+            logger.warn('repository moved on the primary; event dropped', { ...log, error });
+            metrics.addMetric('EventsForMovedRepositories', MetricUnit.Count, 1);
+            return;
+          }
           // Permanent: recorded in the registry, and parked in the dead-letter queue for `git-geo redrive`
           // once an operator has fixed the cause; retrying now would only loop.
           await deadLetters.send(record, error);
-          heartbeat.finished(record.messageId);
           logger.error('sync failed permanently; message moved to the dead-letter queue', { ...log, error });
           metrics.addMetric('SyncsFailedPermanently', MetricUnit.Count, 1);
           return;
         }
-        const delay = error instanceof SyncFailedError || error instanceof LeaseHeldError || error instanceof SyncPostponedError ? error.retryInSeconds : undefined;
+        const delay =
+          error instanceof LeaseHeldError
+            ? // A live sync releases its lease within seconds; only a dead one holds it to the end.
+              Math.min(error.retryInSeconds, 2 ** Math.min(Number(record.attributes.ApproximateReceiveCount ?? 1) - 1, 9))
+            : error instanceof SyncFailedError || error instanceof SyncPostponedError
+              ? error.retryInSeconds
+              : undefined;
         if (error instanceof SyncPostponedError) {
           logger.info('sync postponed', { ...log, retryInSeconds: delay });
           metrics.addMetric('SyncsPostponed', MetricUnit.Count, 1);

@@ -44,10 +44,12 @@ describe('a burst of pushes', () => {
     const hotWork = await bed.workingCopy(hot);
     const others = Array.from({ length: REPOSITORIES }, (_, i) => parseRepositoryPath(`burst/repo-${String(i + 1).padStart(2, '0')}`));
     const otherWork = new Map<RepositoryPath, string>();
-    for (const path of others) {
-      await bed.createRepository(path);
-      otherWork.set(path, await bed.workingCopy(path));
-    }
+    await Promise.all(
+      others.map(async (path) => {
+        await bed.createRepository(path);
+        otherWork.set(path, await bed.workingCopy(path));
+      }),
+    );
 
     const [hotSequences, otherSequences] = await Promise.all([
       (async () => {
@@ -72,5 +74,5 @@ describe('a burst of pushes', () => {
     expect(perPush).toBeLessThan(0.5);
     // Each of the other repositories: one push, one fetch per region.
     for (const path of others) expect(fetchesOf(bed.primary.requests, path)).toHaveLength(regions.length);
-  });
+  }, 400_000);
 });

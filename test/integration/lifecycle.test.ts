@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
@@ -197,6 +198,39 @@ describe('repository lifecycle: created, deleted, renamed, transferred', () => {
     await expectMirrorsMatchPrimary(regions.map((region) => bed.runtime.mirrors(region)), to, bed.primary.url, bed.root);
     // At most the pushed commit was fetched, once per region: the history was moved, not downloaded.
     expect(fetchesOf(bed.primary.requests, to).length + fetchesOf(bed.primary.requests, from).length - regions.length).toBeLessThanOrEqual(regions.length);
+  });
+
+  it('a push event for the old path processed before the rename event: recorded as moved, not dead-lettered, then the rename moves the mirror', async () => {
+    const from = parseRepositoryPath('team/first-old');
+    const to = parseRepositoryPath('team/first-new');
+    await mirrored(from);
+    const work = await bed.workingCopy(from);
+    const last = await commit(work, 1, 'old-first');
+    await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: work });
+    await rename(bare(from), bare(to));
+    bed.primary.redirects.set(from, to);
+    expect(await bed.notifyPushes()).toEqual([202]);
+    for (const region of regions) {
+      const state = await stateIn(region, from, (candidate) => candidate.status === 'failed');
+      expect(state.lastError).toMatchObject({ code: 'ERR_REPOSITORY_MOVED', retryable: false });
+      expect(state.nextAttemptAt).toBeUndefined();
+    }
+    const sequence = await send(
+      gitlabSystemHook('gitlab-system-project-rename', (json) => {
+        json.path_with_namespace = to;
+        json.old_path_with_namespace = from;
+      }),
+    );
+    const states = await waitForConvergence({ runtime: bed.runtime, repository: to, primaryUrl: bed.primary.url, minSequence: sequence, timeoutMs: 60_000 });
+    for (const region of regions) {
+      expect(states.get(region)?.refs?.['refs/heads/main']).toBe(last);
+      expect(await bed.runtime.registry(region).get(from)).toMatchObject({ status: 'deleted', movedTo: to });
+      expect(await keysUnder(region, mirrorPrefix(from))).toEqual([]);
+      const { Attributes } = await bed.runtime.clients.region(region).sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: bed.runtime.regions[region]!.deadLetterQueueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }),
+      );
+      expect(Attributes?.ApproximateNumberOfMessages).toBe('0');
+    }
   });
 
   it('late and new events for the old path after a rename do not resurrect it', async () => {

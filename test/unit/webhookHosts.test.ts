@@ -140,6 +140,13 @@ describe('GitHub (documented samples)', () => {
     expect(parseWebhook(otherEdit, policy()).ignored).toBeDefined();
   });
 
+  it('the form-encoded content type (the default in GitHub\'s form) carries the same JSON in "payload", signed as sent', () => {
+    const json = sample('github-push').body.toString('utf8');
+    const form = signed(withHeaders({ headers: sample('github-push').headers, body: Buffer.from(`payload=${encodeURIComponent(json)}`) }, { 'content-type': 'application/x-www-form-urlencoded' }), SECRET);
+    expect(parseWebhook(form, policy()).drafts).toEqual(parseWebhook(ok('github-push'), policy()).drafts);
+    failure(signed(withHeaders({ headers: sample('github-push').headers, body: Buffer.from('other=1') }, { 'content-type': 'application/x-www-form-urlencoded' }), SECRET), ValidationError, 400);
+  });
+
   it('ping is accepted with nothing to record', () => {
     const ping = signed(withHeaders({ headers: sample('github-push').headers, body: Buffer.from('{"zen":"Keep it logically awesome.","hook_id":1}') }, { 'x-github-event': 'ping' }), SECRET);
     const parsed = parseWebhook(ping, policy());
