@@ -1,4 +1,4 @@
-import { ChangeDraftSchema, type ChangeDraft } from '../shared/events/ChangeEvent.ts';
+import { ChangeDraftSchema, MAX_CHANGES_PER_EVENT, type ChangeDraft } from '../shared/events/ChangeEvent.ts';
 import { PayloadTooLargeError, UnsupportedEventError, ValidationError } from '../shared/errors/index.ts';
 import { WEBHOOK_SOURCES } from './hosts/index.ts';
 import type { ParsedWebhook, TrustPolicy, WebhookRequest, WebhookSource } from './hosts/WebhookSource.ts';
@@ -59,7 +59,9 @@ export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): Ve
   }
   const parsed = source.parse(json, request, policy);
   if (parsed.ignored !== undefined) return { ...parsed, drafts: [] };
-  const drafts = parsed.drafts.map((draft) => {
+  const drafts = parsed.drafts.map((input) => {
+    // A push of more refs than an event may list keeps its repository, not its changes: they are hints.
+    const draft = (input.changes?.length ?? 0) > MAX_CHANGES_PER_EVENT ? { ...input, changes: [], changesOmitted: true } : input;
     const result = ChangeDraftSchema.safeParse(draft);
     if (!result.success) {
       throw new ValidationError(`${parsed.source} ${parsed.eventName} payload describes an invalid change`, {

@@ -71,6 +71,18 @@ describe('GitLab system hooks (documented samples)', () => {
     expect(parsed.ignored).toContain('user_create');
   });
 
+  it('a repository_update with more changes than an event may carry keeps the push, without its changes', () => {
+    const many = signed(
+      edited(sample('gitlab-system-repository-update'), (json) => {
+        json.changes = Array.from({ length: 10_001 }, (_, i) => ({ before: ZERO, after: 'a'.repeat(40), ref: `refs/tags/t${i}` }));
+      }),
+      SECRET,
+    );
+    expect(parseWebhook(many, policy({ maxBodyBytes: 5 * 1024 * 1024 })).drafts).toEqual([
+      { kind: 'push', repository: 'jsmith/example', changes: [], changesOmitted: true, defaultBranch: 'refs/heads/master' },
+    ]);
+  });
+
   it('X-Gitlab-Instance must name a configured primary too', () => {
     const error = failure(ok('gitlab-system-project-destroy'), UntrustedHostError, 422, policy({ primaryHosts: primaryHostsOf(['http://example.com']) }));
     expect(error.data).toEqual({ host: 'gitlab.example.com' });
