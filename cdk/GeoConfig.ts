@@ -5,7 +5,7 @@ const RefNamespace = z.string().regex(/^refs\/[^\s]*\/$/, 'must look like refs/<
 const HttpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
 
 /** Default of `minSyncIntervalSeconds`: a hot repository lags by at most this (plus one sync). */
-export const DEFAULT_MIN_SYNC_INTERVAL_SECONDS = 10;
+export const DEFAULT_MIN_SYNC_INTERVAL_SECONDS = 5;
 
 /**
  * git-geo's deployment configuration, read from the `git-geo` key of the CDK context

@@ -207,7 +207,7 @@ describe('RegionStack', () => {
     }
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ PRIMARY_TIMEOUT_MS: '30000', RETRY_BASE_SECONDS: '10', DELETED_REPOSITORIES: 'tombstone', MIN_SYNC_INTERVAL_SECONDS: '10' }),
+        Variables: Match.objectLike({ PRIMARY_TIMEOUT_MS: '30000', RETRY_BASE_SECONDS: '10', DELETED_REPOSITORIES: 'tombstone', MIN_SYNC_INTERVAL_SECONDS: '5' }),
       },
     });
   });

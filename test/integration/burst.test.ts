@@ -20,7 +20,7 @@ describe('a burst of pushes', () => {
   let bed: TestBed;
 
   beforeAll(async () => {
-    // The production default: one read of the primary per repository per 10 s at most.
+    // The production default: one read of the primary per repository per 5 s at most.
     bed = await startTestBed({ config: { minSyncIntervalSeconds: DEFAULT_MIN_SYNC_INTERVAL_SECONDS } });
   });
   afterAll(async () => {
