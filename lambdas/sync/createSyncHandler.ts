@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
-import { AccessDeniedError, GeoError, LeaseHeldError, RepositoryMovedError } from '../shared/errors/index.ts';
+import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { Registry } from '../shared/registry/Registry.ts';
@@ -22,6 +22,7 @@ import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { DeadLetterQueue } from './DeadLetterQueue.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
+import { retryDelaySeconds } from './retryDelaySeconds.ts';
 import { SyncPostponedError } from './SyncPostponedError.ts';
 import { syncRepository, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
@@ -92,16 +93,6 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       retryBaseSeconds: config.RETRY_BASE_SECONDS,
       minSyncIntervalSeconds: config.MIN_SYNC_INTERVAL_SECONDS,
     };
-    /**
-     * A record that comes back later takes the rest of its message group in this batch with it
-     * (they are skipped, and would otherwise wait out the whole visibility timeout).
-     */
-    const retryGroupAfter = async (record: SQSRecord, seconds: number): Promise<void> => {
-      const group = record.attributes.MessageGroupId;
-      const index = event.Records.indexOf(record);
-      const later = event.Records.filter((other, at) => at > index && group !== undefined && other.attributes.MessageGroupId === group);
-      await Promise.all([record, ...later].map((member) => heartbeat.retryAfter(member.messageId, seconds)));
-    };
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
       try {
         return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change);
@@ -141,13 +132,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
           metrics.addMetric('SyncsFailedPermanently', MetricUnit.Count, 1);
           return;
         }
-        const delay =
-          error instanceof LeaseHeldError
-            ? // A live sync releases its lease within seconds; only a dead one holds it to the end.
-              Math.min(error.retryInSeconds, 2 ** Math.min(Number(record.attributes.ApproximateReceiveCount ?? 1) - 1, 9))
-            : error instanceof SyncFailedError || error instanceof SyncPostponedError
-              ? error.retryInSeconds
-              : undefined;
+        const delay = retryDelaySeconds(error, Number(record.attributes.ApproximateReceiveCount ?? 1));
         if (error instanceof SyncPostponedError) {
           logger.info('sync postponed', { ...log, retryInSeconds: delay });
           metrics.addMetric('SyncsPostponed', MetricUnit.Count, 1);
@@ -155,7 +140,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
           logger.warn('sync failed, will retry', { ...log, retryInSeconds: delay, error: error as Error });
           metrics.addMetric('SyncsFailed', MetricUnit.Count, 1);
         }
-        if (delay !== undefined) await retryGroupAfter(record, delay);
+        if (delay !== undefined) await heartbeat.retryGroupAfter(event.Records, record, delay);
         else heartbeat.finished(record.messageId);
         throw error;
       }
