@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
   ListDeadLetterSourceQueuesCommand,
   ReceiveMessageCommand,
@@ -16,7 +17,7 @@ export interface RedriveOptions {
   readonly queueUrl?: string;
   /** Stop after this many messages. */
   readonly max?: number;
-  /** List what would be moved, move nothing. */
+  /** List what would be moved (one batch: up to 10 messages, the first of each group), move nothing. */
   readonly dryRun?: boolean;
   readonly onMessage?: (message: RedrivenMessage) => void;
 }
@@ -64,8 +65,8 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
       new ReceiveMessageCommand({
         QueueUrl: deadLetterQueueUrl,
         MaxNumberOfMessages: Math.min(10, max - messages.length),
-        // Long enough to send them all; a dry run lets them reappear soon.
-        VisibilityTimeout: options.dryRun ? 1 : 120,
+        // Long enough to send them all; a dry run makes them visible again right after.
+        VisibilityTimeout: 120,
         WaitTimeSeconds: 0,
         MessageSystemAttributeNames: ['MessageGroupId'],
         MessageAttributeNames: ['All'],
@@ -98,7 +99,16 @@ export async function redriveDeadLetters(options: RedriveOptions): Promise<Redri
       );
       done.push(message);
     }
-    if (options.dryRun) break;
+    if (options.dryRun) {
+      // FIFO returns a group's later messages only once its first ones are gone: list one batch, put it back.
+      await sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: deadLetterQueueUrl,
+          Entries: Messages.map((message, index) => ({ Id: String(index), ReceiptHandle: message.ReceiptHandle!, VisibilityTimeout: 0 })),
+        }),
+      );
+      break;
+    }
     await sqs.send(
       new DeleteMessageBatchCommand({
         QueueUrl: deadLetterQueueUrl,

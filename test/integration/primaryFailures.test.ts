@@ -157,7 +157,6 @@ describe('transient and permanent failures of the primary', () => {
 
     // The operator creates it on the primary (or fixes the URL), then redrives.
     await pushed(path);
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // the dry run's receive hides the messages for a second
     for (const region of regions) expect(await redrive(region)).toMatchObject({ moved: 1 });
     await waitForConvergence({ runtime: bed.runtime, repository: path, primaryUrl: bed.primary.url, minSequence: sequence, timeoutMs: 60_000 });
   });

@@ -106,7 +106,14 @@ export class Registry {
 
   /** Takes the lease of a repository this sync touches without syncing it (the old path of a rename). */
   async acquireLease(repository: RepositoryPath, lease: Lease, now: string): Promise<void> {
-    const update = updateExpression({ set: { repository, replicable: this.replicable, leaseOwner: lease.owner, leaseUntil: lease.until } });
+    const base = updateExpression({ set: { repository, replicable: this.replicable, leaseOwner: lease.owner, leaseUntil: lease.until, updatedAt: now } });
+    // A repository never seen before gets a status, so every item in the registry has one.
+    const update = {
+      ...base,
+      UpdateExpression: `${base.UpdateExpression}, #status = if_not_exists(#status, :pending)`,
+      ExpressionAttributeNames: { ...base.ExpressionAttributeNames, '#status': 'status' },
+      ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':pending': 'pending' },
+    };
     await this.leased(repository, update, LEASE_FREE, lease.owner, now);
   }
 
