@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { demoCommand } from './commands/demoCommand.ts';
 import { gitServerCommand } from './commands/gitServerCommand.ts';
 import { localCommand } from './commands/localCommand.ts';
+import { redriveCommand } from './commands/redriveCommand.ts';
 
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('git-geo')
@@ -9,6 +10,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .showHelpAfterError()
     .addCommand(localCommand())
     .addCommand(demoCommand())
-    .addCommand(gitServerCommand());
+    .addCommand(gitServerCommand())
+    .addCommand(redriveCommand());
   await program.parseAsync([...argv]);
 }

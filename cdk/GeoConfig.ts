@@ -4,6 +4,9 @@ const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS regio
 const RefNamespace = z.string().regex(/^refs\/[^\s]*\/$/, 'must look like refs/<name>/');
 const HttpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
 
+/** Default of `minSyncIntervalSeconds`: a hot repository lags by at most this (plus one sync). */
+export const DEFAULT_MIN_SYNC_INTERVAL_SECONDS = 5;
+
 /**
  * git-geo's deployment configuration, read from the `git-geo` key of the CDK context
  * (cdk.json). Adding a region to `secondaryRegions` is all it takes to add a region.
@@ -31,6 +34,25 @@ export const GeoConfigSchema = z
     /** Deliveries of one change event before it goes to the dead-letter queue. */
     maxReceiveCount: z.number().int().min(1).max(1000).default(10),
     syncTimeoutSeconds: z.number().int().min(30).max(900).default(900),
+    /** How long the sync waits for the primary's response headers, and then between body chunks. */
+    primaryTimeoutSeconds: z.number().int().min(1).max(600).default(30),
+    /**
+     * At most one read of the primary per repository per region this often. A push to a repository
+     * synced less than this long ago waits out the rest, and one fetch then covers every push made
+     * meanwhile: a burst costs a fetch per interval, not per push. An isolated push is not delayed.
+     */
+    minSyncIntervalSeconds: z.number().int().min(0).max(3600).default(DEFAULT_MIN_SYNC_INTERVAL_SECONDS),
+    /** First retry delay after a transient failure; it doubles with each attempt, capped at one hour. */
+    syncRetryBaseSeconds: z.number().int().min(1).max(3600).default(10),
+    /**
+     * What a region does with the mirror of a deleted repository: `tombstone` moves it under
+     * `.git-geo/tombstones/<time>/` (kept `tombstoneRetentionDays`), `remove` deletes it (the bucket's
+     * versioning still keeps it `noncurrentVersionDays`). The registry says `deleted` either way.
+     */
+    deletedRepositories: z.enum(['tombstone', 'remove']).default('tombstone'),
+    tombstoneRetentionDays: z.number().int().min(1).default(90),
+    /** The republisher publishes events still unpublished this long after they were received. */
+    republishAfterSeconds: z.number().int().min(0).max(3600).default(60),
     syncMemoryMiB: z.number().int().min(256).max(10_240).default(2048),
     /** Largest webhook body accepted. */
     maxWebhookBytes: z.number().int().positive().max(6 * 1024 * 1024).default(5 * 1024 * 1024),
@@ -55,6 +77,10 @@ export const GeoConfigSchema = z
   .refine((config) => config.readOnlyRegions.every((region) => config.secondaryRegions.includes(region)), {
     message: 'readOnlyRegions must be secondary regions',
     path: ['readOnlyRegions'],
+  })
+  .refine((config) => config.primaryTimeoutSeconds < config.syncTimeoutSeconds, {
+    message: 'primaryTimeoutSeconds must be shorter than syncTimeoutSeconds',
+    path: ['primaryTimeoutSeconds'],
   })
   .refine((config) => config.refNamespaces.includes('refs/heads/') && config.refNamespaces.includes('refs/tags/'), {
     message: 'refNamespaces must include refs/heads/ and refs/tags/',

@@ -1,10 +1,14 @@
 import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { Table } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias } from 'aws-cdk-lib/aws-kms';
 import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
+import { UNPUBLISHED_INDEX } from '../lambdas/shared/eventlog/unpublishedIndex.ts';
 import { GeoFunction } from './constructs/GeoFunction.ts';
 import { SECURE_TABLE } from './constructs/secureDefaults.ts';
 import type { GeoConfig } from './GeoConfig.ts';
@@ -34,12 +38,21 @@ export class PrimaryStack extends Stack {
   readonly eventLog: Table;
   readonly topic: Topic;
   readonly notify: GeoFunction;
+  readonly republish: GeoFunction;
+  readonly republishSchedule: Rule;
 
   constructor(scope: Construct, id: string, props: PrimaryStackProps) {
     super(scope, id, props);
     const { config } = props;
 
     this.eventLog = new Table(this, 'EventLog', { ...SECURE_TABLE, tableName: eventLogTableName(this.stackName), timeToLiveAttribute: 'expiration' });
+    // Sparse: only events whose publish has not succeeded yet are in it, so the republisher reads almost nothing.
+    this.eventLog.addGlobalSecondaryIndex({
+      indexName: UNPUBLISHED_INDEX.name,
+      partitionKey: { name: UNPUBLISHED_INDEX.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: UNPUBLISHED_INDEX.sortKey, type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
 
     this.topic = new Topic(this, 'ChangeEvents', {
       topicName: changeTopicName(this.stackName),
@@ -66,9 +79,39 @@ export class PrimaryStack extends Stack {
         POWERTOOLS_SERVICE_NAME: 'git-geo-notify',
       },
     });
-    this.eventLog.grantReadWriteData(this.notify);
+    // Named actions on the table itself: notify never reads the index (grantReadWriteData would add index/*).
+    this.notify.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem'],
+        resources: [this.eventLog.tableArn],
+      }),
+    );
     this.topic.grantPublish(this.notify);
     webhookSecret.grantRead(this.notify);
+
+    // Nothing recorded is lost: events whose publish failed (and whose host never retried) go out on a schedule.
+    this.republish = new GeoFunction(this, 'Republish', {
+      entry: 'lambdas/republish/index.ts',
+      handlerFactory: 'lambdas/republish/createRepublishHandler.ts#createRepublishHandler',
+      description: 'git-geo: publishes change events recorded in the event log but not yet published',
+      timeout: Duration.minutes(2),
+      environment: {
+        EVENT_LOG_TABLE: this.eventLog.tableName,
+        TOPIC_ARN: this.topic.topicArn,
+        REPUBLISH_AFTER_SECONDS: String(config.republishAfterSeconds),
+        POWERTOOLS_SERVICE_NAME: 'git-geo-republish',
+      },
+    });
+    this.republish.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${this.eventLog.tableArn}/index/${UNPUBLISHED_INDEX.name}`] }),
+    );
+    this.republish.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.eventLog.tableArn] }));
+    this.topic.grantPublish(this.republish);
+    this.republishSchedule = new Rule(this, 'RepublishSchedule', {
+      description: 'git-geo: republish change events left unpublished',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(this.republish, { retryAttempts: 2 })],
+    });
 
     // Git hosts cannot sign requests with SigV4: the handler authenticates every request
     // with the host's own scheme (token or HMAC) before it reads the body.

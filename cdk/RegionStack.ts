@@ -13,6 +13,7 @@ import { GeoFunction } from './constructs/GeoFunction.ts';
 import { grantMirrorAccess } from './constructs/grantMirrorAccess.ts';
 import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/secureDefaults.ts';
 import type { GeoConfig } from './GeoConfig.ts';
+import { TOMBSTONE_PREFIX } from '../lambdas/sync/tombstonePrefix.ts';
 
 export interface RegionStackProps extends StackProps {
   readonly config: GeoConfig;
@@ -52,7 +53,10 @@ export class RegionStack extends Stack {
       versioned: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'mirrors/',
-      lifecycleRules: NONCURRENT_VERSIONS(config.noncurrentVersionDays),
+      lifecycleRules: [
+        ...(NONCURRENT_VERSIONS(config.noncurrentVersionDays) ?? []),
+        { id: 'expire-tombstones', prefix: TOMBSTONE_PREFIX, expiration: Duration.days(config.tombstoneRetentionDays) },
+      ],
     });
 
     this.registry = new Table(this, 'Registry', { ...SECURE_TABLE });
@@ -90,6 +94,11 @@ export class RegionStack extends Stack {
         MIRROR_BUCKET: this.bucket.bucketName,
         QUEUE_URL: this.queue.queueUrl,
         QUEUE_VISIBILITY_SECONDS: String(visibilityTimeout.toSeconds()),
+        DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
+        PRIMARY_TIMEOUT_MS: String(config.primaryTimeoutSeconds * 1000),
+        RETRY_BASE_SECONDS: String(config.syncRetryBaseSeconds),
+        MIN_SYNC_INTERVAL_SECONDS: String(config.minSyncIntervalSeconds),
+        DELETED_REPOSITORIES: config.deletedRepositories,
         PRIMARY_URLS: config.primaryUrls.join(','),
         SECRETS_REGION: primaryRegion,
         REF_NAMESPACES: JSON.stringify(config.refNamespaces),
@@ -105,6 +114,8 @@ export class RegionStack extends Stack {
       }),
     );
     grantMirrorAccess(this.bucket, this.sync, 'read-write');
+    // Permanent failures are parked in the dead-letter queue at once, for `git-geo redrive`.
+    this.deadLetterQueue.grantSendMessages(this.sync);
     this.registry.grantReadWriteData(this.sync);
     if (config.primaryCredentialsSecretName) {
       const credentials = Secret.fromSecretPartialArn(

@@ -18,12 +18,19 @@ export interface GitRequestRecord {
   /** 0 while the request is being answered. */
   readonly status: number;
   readonly user: string | undefined;
+  readonly userAgent: string | undefined;
   /** When it arrived: the log is in order of arrival. */
   readonly at: number;
 }
 
-/** A fault to inject: answer every request with a status, or hold it open and never answer. */
-export type GitServerFault = { readonly status: number } | { readonly hang: true };
+/**
+ * A fault to inject: answer every request with a status (and a Location, for a redirect), hold it
+ * open and never answer, or answer normally after a delay (a slow primary).
+ */
+export type GitServerFault =
+  | { readonly status: number; readonly location?: string }
+  | { readonly hang: true }
+  | { readonly delayMs: number };
 
 export interface GitServerOptions {
   /** Directory whose bare repositories (`<path>.git`) are served. */
@@ -42,6 +49,11 @@ export interface GitServer {
   readonly port: number;
   readonly root: string;
   readonly requests: GitRequestRecord[];
+  /**
+   * Renamed repositories (old path to new path, without .git): requests for the old path are
+   * redirected (301) to the new one, as GitLab and GitHub redirect a renamed project's old path.
+   */
+  readonly redirects: Map<string, string>;
   setFault(fault: GitServerFault | undefined): void;
   /** Stops accepting connections (clients get ECONNREFUSED) until `start` is called again. */
   pause(): Promise<void>;
@@ -76,6 +88,7 @@ function checkPassword(expected: string, given: string): boolean {
  */
 export async function startGitServer(options: GitServerOptions): Promise<GitServer> {
   const requests: GitRequestRecord[] = [];
+  const redirects = new Map<string, string>();
   let fault: GitServerFault | undefined;
   const sockets = new Set<Socket>();
 
@@ -93,7 +106,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     const path = decodeURIComponent(url.pathname);
     const service = url.searchParams.get('service') ?? (path.endsWith('/git-upload-pack') ? 'git-upload-pack' : path.endsWith('/git-receive-pack') ? 'git-receive-pack' : undefined);
     // Logged on arrival, so a request is in the log before its client can have seen an answer.
-    const entry: { -readonly [K in keyof GitRequestRecord]: GitRequestRecord[K] } = { method: req.method ?? 'GET', path, service, status: 0, user: undefined, at: Date.now() };
+    const entry: { -readonly [K in keyof GitRequestRecord]: GitRequestRecord[K] } = { method: req.method ?? 'GET', path, service, status: 0, user: undefined, userAgent: req.headers['user-agent'], at: Date.now() };
     requests.push(entry);
     const record = (status: number, user?: string): void => {
       entry.status = status;
@@ -101,11 +114,22 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     };
     if (fault !== undefined) {
       if ('hang' in fault) return; // never answer: the client's timeout must fire
-      record(fault.status);
-      res.writeHead(fault.status, { 'content-type': 'text/plain' }).end('injected fault\n');
-      return;
+      if ('delayMs' in fault) {
+        const { delayMs } = fault;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      } else {
+        record(fault.status);
+        res.writeHead(fault.status, { 'content-type': 'text/plain', ...(fault.location ? { location: fault.location } : {}) }).end('injected fault\n');
+        return;
+      }
     }
     const repository = /^\/(.+?)\.git(\/|$)/.exec(path)?.[1];
+    const movedTo = repository === undefined ? undefined : redirects.get(repository);
+    if (movedTo !== undefined) {
+      record(301);
+      res.writeHead(301, { location: `/${movedTo}.git${path.slice(repository!.length + 5)}${url.search}` }).end();
+      return;
+    }
     const user = authenticate(req);
     const needsUser = service === 'git-receive-pack' && options.users !== undefined;
     const isPrivate = repository !== undefined && (options.isPrivate?.(repository) ?? false);
@@ -215,6 +239,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     port,
     root: options.root,
     requests,
+    redirects,
     setFault(next) {
       fault = next;
     },

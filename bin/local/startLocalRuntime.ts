@@ -213,7 +213,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         endpoint,
         awsEndpoint,
         regions: Object.fromEntries(
-          Object.entries(regions).map(([region, info]) => [region, { gitUrl: info.gitUrl, bucket: info.bucket, registryTable: info.registryTable, queueUrl: info.queueUrl }]),
+          Object.entries(regions).map(([region, info]) => [
+            region,
+            { gitUrl: info.gitUrl, bucket: info.bucket, registryTable: info.registryTable, queueUrl: info.queueUrl, deadLetterQueueUrl: info.deadLetterQueueUrl },
+          ]),
         ),
       }),
       stop,

@@ -80,8 +80,14 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
       }
       const webhook = parseWebhook(
         { headers: event.headers, body: requestBody(event) },
-        { secret: await secrets.webhookSecret(config.WEBHOOK_SECRET_ID), maxBodyBytes: config.MAX_BODY_BYTES, primaryHosts },
+        { secret: await secrets.webhookSecret(config.WEBHOOK_SECRET_ID), maxBodyBytes: config.MAX_BODY_BYTES, primaryHosts, now: deps.now },
       );
+      if (webhook.ignored !== undefined) {
+        // Authenticated, but nothing to replicate (a ping, an issue): accepted, so the host keeps the hook enabled.
+        logger.info('webhook ignored', { source: webhook.source, webhookEvent: webhook.eventName, deliveryId: webhook.deliveryId, reason: webhook.ignored });
+        metrics.addMetric('WebhooksIgnored', MetricUnit.Count, 1);
+        return jsonResponse(202, { accepted: 0, deliveryId: webhook.deliveryId, ignored: webhook.ignored, events: [] });
+      }
       const recorded = await recordOnce({ key: `${webhook.source}:${webhook.deliveryId}`, webhook });
       logger.info('webhook recorded', {
         source: webhook.source,

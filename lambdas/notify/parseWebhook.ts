@@ -1,4 +1,4 @@
-import { ChangeDraftSchema, type ChangeDraft } from '../shared/events/ChangeEvent.ts';
+import { ChangeDraftSchema, MAX_CHANGES_PER_EVENT, type ChangeDraft } from '../shared/events/ChangeEvent.ts';
 import { PayloadTooLargeError, UnsupportedEventError, ValidationError } from '../shared/errors/index.ts';
 import { WEBHOOK_SOURCES } from './hosts/index.ts';
 import type { ParsedWebhook, TrustPolicy, WebhookRequest, WebhookSource } from './hosts/WebhookSource.ts';
@@ -7,10 +7,26 @@ export interface WebhookPolicy extends TrustPolicy {
   readonly secret: string;
   readonly maxBodyBytes: number;
   readonly sources?: readonly WebhookSource[];
+  /** The clock signed timestamps are checked against. */
+  readonly now?: () => Date;
 }
 
 export interface VerifiedWebhook extends Omit<ParsedWebhook, 'drafts'> {
   readonly drafts: readonly ChangeDraft[];
+}
+
+/**
+ * The JSON text of a body. GitHub's and Gitea's webhook forms default to
+ * application/x-www-form-urlencoded, which carries the JSON in a `payload` field; the
+ * signature covers the body as sent, and was checked before this.
+ */
+function jsonText(request: WebhookRequest): string {
+  const text = request.body.toString('utf8');
+  const contentType = request.headers['content-type']?.toLowerCase() ?? '';
+  if (!contentType.startsWith('application/x-www-form-urlencoded')) return text;
+  const payload = new URLSearchParams(text).get('payload');
+  if (payload === null) throw new ValidationError('a form-encoded webhook needs a payload field');
+  return payload;
 }
 
 /**
@@ -31,10 +47,10 @@ export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): Ve
       data: { known: sources.map((candidate) => candidate.name) },
     });
   }
-  source.authenticate(request, policy.secret);
+  source.authenticate(request, policy.secret, policy.now?.() ?? new Date());
   let json: unknown;
   try {
-    json = JSON.parse(request.body.toString('utf8'));
+    json = JSON.parse(jsonText(request));
   } catch (cause) {
     throw new ValidationError('payload is not valid JSON', { cause });
   }
@@ -42,7 +58,10 @@ export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): Ve
     throw new ValidationError('payload must be a JSON object');
   }
   const parsed = source.parse(json, request, policy);
-  const drafts = parsed.drafts.map((draft) => {
+  if (parsed.ignored !== undefined) return { ...parsed, drafts: [] };
+  const drafts = parsed.drafts.map((input) => {
+    // A push of more refs than an event may list keeps its repository, not its changes: they are hints.
+    const draft = (input.changes?.length ?? 0) > MAX_CHANGES_PER_EVENT ? { ...input, changes: [], changesOmitted: true } : input;
     const result = ChangeDraftSchema.safeParse(draft);
     if (!result.success) {
       throw new ValidationError(`${parsed.source} ${parsed.eventName} payload describes an invalid change`, {

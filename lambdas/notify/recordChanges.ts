@@ -1,6 +1,8 @@
 import type { ChangeEvent } from '../shared/events/ChangeEvent.ts';
 import type { ChangePublisher } from '../shared/events/ChangePublisher.ts';
+import { fitForTransport } from '../shared/events/fitForTransport.ts';
 import type { EventLog } from '../shared/eventlog/EventLog.ts';
+import { PublishFailedError } from '../shared/errors/index.ts';
 import type { VerifiedWebhook } from './parseWebhook.ts';
 
 export interface RecordedChanges {
@@ -16,26 +18,41 @@ export interface RecordDependencies {
 
 /**
  * Records each change in the event log, then publishes it. The event id is derived from
- * the delivery, so a retry after a crash publishes under the same deduplication id.
+ * the delivery, so a retried delivery finds the event recorded the first time (same
+ * sequence) and publishes it under the same deduplication id. If publishing fails, the
+ * event stays in the log marked unpublished: the host is told to retry (503), and the
+ * scheduled republisher publishes it if the host never does.
  */
 export async function recordChanges(deps: RecordDependencies, webhook: VerifiedWebhook): Promise<RecordedChanges> {
   const receivedAt = deps.now().toISOString();
   const events: RecordedChanges['events'][number][] = [];
   for (const [index, draft] of webhook.drafts.entries()) {
-    const sequence = await deps.eventLog.nextSequence(draft.repository, receivedAt);
-    const event: ChangeEvent = {
-      ...draft,
-      version: 1,
-      eventId: `${webhook.source}:${webhook.deliveryId}:${index}`,
-      deliveryId: webhook.deliveryId,
-      source: webhook.source,
-      sequence,
-      receivedAt,
-    };
-    await deps.eventLog.append(event);
-    const messageId = await deps.publisher.publish(event);
-    await deps.eventLog.markPublished(event);
-    events.push({ repository: event.repository, sequence, kind: event.kind, ...(messageId ? { messageId } : {}) });
+    const eventId = `${webhook.source}:${webhook.deliveryId}:${index}`;
+    const recorded = await deps.eventLog.record(draft.repository, eventId, receivedAt, (sequence) =>
+      fitForTransport<ChangeEvent>({
+        ...draft,
+        version: 1,
+        eventId,
+        deliveryId: webhook.deliveryId,
+        source: webhook.source,
+        sequence,
+        receivedAt,
+      }),
+    );
+    const { event } = recorded;
+    let messageId: string | undefined;
+    if (!recorded.published) {
+      try {
+        messageId = await deps.publisher.publish(event);
+      } catch (cause) {
+        throw new PublishFailedError('the change is recorded but could not be published yet; retry the delivery', {
+          cause,
+          data: { repository: event.repository, sequence: event.sequence },
+        });
+      }
+      await deps.eventLog.markPublished(event);
+    }
+    events.push({ repository: event.repository, sequence: event.sequence, kind: event.kind, ...(messageId ? { messageId } : {}) });
   }
   return { deliveryId: webhook.deliveryId, events };
 }

@@ -16,13 +16,21 @@ export function assertTrustedUrls(urls: readonly unknown[], trust: TrustPolicy):
     if (typeof url !== 'string' || url.length === 0) continue;
     let host: string;
     try {
-      host = new URL(url).host.toLowerCase();
-    } catch {
+      const parsed = new URL(url);
+      // SSH and git:// daemons listen on their own ports: for them the host name is what must match.
+      if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+        const name = parsed.hostname.toLowerCase();
+        if ([...trust.primaryHosts].some((primary) => primary.replace(/:\d+$/, '') === name)) continue;
+        throw new UntrustedHostError(`payload names host ${name}, which is not a configured primary`, { data: { host: name } });
+      }
+      host = parsed.host.toLowerCase();
+    } catch (error) {
+      if (error instanceof UntrustedHostError) throw error;
       // scp-like SSH URLs (git@host:group/project.git) name a host too.
       const scp = /^[^@\s]+@([^:\s]+):/.exec(url);
       if (scp?.[1] === undefined) throw new UntrustedHostError('payload has a repository URL that cannot be parsed');
       host = scp[1].toLowerCase();
-      if ([...trust.primaryHosts].some((primary) => primary.split(':')[0] === host)) continue;
+      if ([...trust.primaryHosts].some((primary) => primary.replace(/:\d+$/, '') === host)) continue;
       throw new UntrustedHostError(`payload names host ${host}, which is not a configured primary`, { data: { host } });
     }
     if (!trust.primaryHosts.has(host)) {

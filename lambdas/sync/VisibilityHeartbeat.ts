@@ -35,6 +35,21 @@ export class VisibilityHeartbeat {
     );
   }
 
+  /**
+   * `record` comes back after `delaySeconds`, and so do the records after it in the same message
+   * group: FIFO batch processing skips them, and they would otherwise wait out the whole visibility timeout.
+   */
+  async retryGroupAfter(
+    records: readonly { messageId: string; attributes: { MessageGroupId?: string } }[],
+    record: { messageId: string; attributes: { MessageGroupId?: string } },
+    delaySeconds: number,
+  ): Promise<void> {
+    const group = record.attributes.MessageGroupId;
+    const index = records.indexOf(record);
+    const later = records.filter((other, at) => at > index && group !== undefined && other.attributes.MessageGroupId === group);
+    await Promise.all([record, ...later].map((member) => this.retryAfter(member.messageId, delaySeconds)));
+  }
+
   stop(): void {
     clearInterval(this.timer);
     this.pending.clear();

@@ -14,14 +14,17 @@ import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
-import { GeoError } from '../shared/errors/index.ts';
+import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { DeadLetterQueue } from './DeadLetterQueue.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
-import { syncRepository } from './syncRepository.ts';
+import { retryDelaySeconds } from './retryDelaySeconds.ts';
+import { SyncPostponedError } from './SyncPostponedError.ts';
+import { syncRepository, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
 
 const SyncEnv = AwsEnvSchema.extend({
@@ -29,6 +32,10 @@ const SyncEnv = AwsEnvSchema.extend({
   MIRROR_BUCKET: z.string().min(1),
   QUEUE_URL: z.url(),
   QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200),
+  DEAD_LETTER_QUEUE_URL: z.url(),
+  DELETED_REPOSITORIES: z.enum(['tombstone', 'remove']).default('tombstone'),
+  RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
+  MIN_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
   PRIMARY_URLS: UrlListSchema,
   PRIMARY_CREDENTIALS_SECRET_ID: z.string().min(1).optional(),
   SECRETS_REGION: z.string().min(1).optional(),
@@ -58,13 +65,15 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   const secrets = new SecretReader(
     new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)),
   );
+  const deadLetters = new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL);
   const [primaryUrl] = config.PRIMARY_URLS;
-  const primaryFor = async (): Promise<PrimaryRemote> => {
+  const authenticated = config.PRIMARY_CREDENTIALS_SECRET_ID !== undefined;
+  const primaryFor = async (fresh = false): Promise<{ remote: PrimaryRemote; authorization: string | undefined }> => {
     const authorization =
       config.PRIMARY_CREDENTIALS_SECRET_ID === undefined
         ? undefined
-        : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID));
-    return new PrimaryRemote({ baseUrl: primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' });
+        : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID, { fresh }));
+    return { remote: new PrimaryRemote({ baseUrl: primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' }), authorization };
   };
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
@@ -72,30 +81,66 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const heartbeat = new VisibilityHeartbeat(sqs, config.QUEUE_URL, config.QUEUE_VISIBILITY_SECONDS);
     heartbeat.start(event.Records);
-    const primary = await primaryFor();
-    const deps = { registry, store, primary, refNamespaces: config.REF_NAMESPACES, now: () => new Date() };
+    let primary = await primaryFor();
+    const base = {
+      registry,
+      store,
+      refNamespaces: config.REF_NAMESPACES,
+      now: () => new Date(),
+      deletedRepositories: config.DELETED_REPOSITORIES,
+      authenticated,
+      leaseSeconds: config.QUEUE_VISIBILITY_SECONDS,
+      retryBaseSeconds: config.RETRY_BASE_SECONDS,
+      minSyncIntervalSeconds: config.MIN_SYNC_INTERVAL_SECONDS,
+    };
+    const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
+      try {
+        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change);
+      } catch (error) {
+        if (!authenticated || !(error instanceof SyncFailedError && error.cause instanceof AccessDeniedError)) throw error;
+        // The primary refused the cached credentials: re-read the secret once, so a rotation takes effect now.
+        const refreshed = await primaryFor(true);
+        if (refreshed.authorization === primary.authorization) throw error;
+        primary = refreshed;
+        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change);
+      }
+    };
     const handleRecord = async (record: SQSRecord): Promise<void> => {
       let log: Record<string, unknown> = { messageId: record.messageId };
       try {
         const change = parseChangeEvent(record.body);
-        log = { repository: change.repository, sequence: change.sequence, kind: change.kind };
-        const outcome = await syncRepository(deps, change);
+        log = { messageId: record.messageId, repository: change.repository, sequence: change.sequence, kind: change.kind };
+        const outcome = await sync(record, change);
+        if (outcome.kind === 'postponed') throw new SyncPostponedError(change.repository, outcome.retryInSeconds);
         heartbeat.finished(record.messageId);
         logger.info('sync finished', { ...log, outcome });
-        metrics.addMetric(outcome.kind === 'covered' ? 'EventsCovered' : 'Syncs', MetricUnit.Count, 1);
+        metrics.addMetric(outcome.kind === 'covered' ? 'EventsCovered' : outcome.kind === 'deleted' ? 'Deletions' : 'Syncs', MetricUnit.Count, 1);
         if (outcome.kind === 'synced') metrics.addMetric('FetchedBytes', MetricUnit.Bytes, outcome.fetchedBytes);
       } catch (error) {
         if (error instanceof GeoError && !error.retryable) {
-          // Permanent: recorded in the registry for an operator; retrying would only loop.
           heartbeat.finished(record.messageId);
-          logger.error('sync failed permanently', { ...log, error });
+          if (error.cause instanceof RepositoryMovedError) {
+            // The primary redirects the path: the rename event moves the mirror; replaying this one could not help.
+            logger.warn('repository moved on the primary; event dropped', { ...log, error });
+            metrics.addMetric('EventsForMovedRepositories', MetricUnit.Count, 1);
+            return;
+          }
+          // Permanent: recorded in the registry, and parked in the dead-letter queue for `git-geo redrive`
+          // once an operator has fixed the cause; retrying now would only loop.
+          await deadLetters.send(record, error);
+          logger.error('sync failed permanently; message moved to the dead-letter queue', { ...log, error });
           metrics.addMetric('SyncsFailedPermanently', MetricUnit.Count, 1);
           return;
         }
-        const delay = error instanceof SyncFailedError ? error.retryInSeconds : undefined;
-        logger.warn('sync failed, will retry', { ...log, retryInSeconds: delay, error: error as Error });
-        metrics.addMetric('SyncsFailed', MetricUnit.Count, 1);
-        if (delay !== undefined) await heartbeat.retryAfter(record.messageId, delay);
+        const delay = retryDelaySeconds(error, Number(record.attributes.ApproximateReceiveCount ?? 1));
+        if (error instanceof SyncPostponedError) {
+          logger.info('sync postponed', { ...log, retryInSeconds: delay });
+          metrics.addMetric('SyncsPostponed', MetricUnit.Count, 1);
+        } else {
+          logger.warn('sync failed, will retry', { ...log, retryInSeconds: delay, error: error as Error });
+          metrics.addMetric('SyncsFailed', MetricUnit.Count, 1);
+        }
+        if (delay !== undefined) await heartbeat.retryGroupAfter(event.Records, record, delay);
         else heartbeat.finished(record.messageId);
         throw error;
       }

@@ -67,4 +67,23 @@ describe('parseGeoConfig', () => {
   it('starts every message the same way, so it is clear where the problem is', () => {
     expect(() => parseGeoConfig(undefined)).toThrow(/^invalid git-geo configuration in the CDK context:/);
   });
+
+  it('failure handling defaults: tombstones kept 90 days, 30 s primary timeout, 10 s first retry, republish after 60 s, one sync per repository per 5 s', () => {
+    const config = parseGeoConfig(TEST_CONFIG);
+    expect(config).toMatchObject({
+      deletedRepositories: 'tombstone',
+      tombstoneRetentionDays: 90,
+      primaryTimeoutSeconds: 30,
+      syncRetryBaseSeconds: 10,
+      republishAfterSeconds: 60,
+      minSyncIntervalSeconds: 5,
+    });
+  });
+
+  it('rejects an unknown deletion policy and a primary timeout not shorter than the sync timeout', () => {
+    expect(() => parseGeoConfig({ ...TEST_CONFIG, deletedRepositories: 'shred' as never })).toThrow(/git-geo\.deletedRepositories:/);
+    expect(() => parseGeoConfig({ ...TEST_CONFIG, syncTimeoutSeconds: 60, primaryTimeoutSeconds: 60 })).toThrow(
+      /git-geo\.primaryTimeoutSeconds: primaryTimeoutSeconds must be shorter than syncTimeoutSeconds/,
+    );
+  });
 });

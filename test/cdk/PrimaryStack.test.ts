@@ -98,7 +98,8 @@ describe('PrimaryStack', () => {
   });
 
   it('notify: Node.js 24 on arm64, with its tables, topic, secret and primaries in the environment', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 1);
+    // notify and the republisher.
+    template.resourceCountIs('AWS::Lambda::Function', 2);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
@@ -151,5 +152,51 @@ describe('PrimaryStack', () => {
     expect(all).toContain('sns:Publish');
     expect(all).toContain('secretsmanager:GetSecretValue');
     expect(all).toEqual(expect.arrayContaining(['dynamodb:PutItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']));
+  });
+
+  it('event log: a sparse index of unpublished events, keyed by publishPending and receivedAt', () => {
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'Unpublished',
+          KeySchema: [
+            { AttributeName: 'publishPending', KeyType: 'HASH' },
+            { AttributeName: 'receivedAt', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'ALL' },
+        },
+      ],
+    });
+  });
+
+  it('republisher: runs every minute, with the event log, the topic and the configured age in its environment', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          EVENT_LOG_TABLE: { Ref: id(geo.primary.eventLog) },
+          TOPIC_ARN: { Ref: id(geo.primary.topic) },
+          REPUBLISH_AFTER_SECONDS: '60',
+        }),
+      },
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id(geo.primary.republish), 'Arn'] } })],
+    });
+  });
+
+  it("the republisher's policy: publish to the topic, query only the Unpublished index, update events; nothing else", () => {
+    const statements = roleStatements(template, functionRoleId(template, id(geo.primary.republish)));
+    const eventLogArn = { 'Fn::GetAtt': [id(geo.primary.eventLog), 'Arn'] };
+    const all = statements.flatMap(actionsOf);
+    expect(new Set(all)).toEqual(new Set(['sns:Publish', 'dynamodb:Query', 'dynamodb:UpdateItem']));
+    for (const statement of statements) {
+      for (const action of actionsOf(statement)) {
+        if (action === 'sns:Publish') expect(resourcesOf(statement)).toEqual([{ Ref: id(geo.primary.topic) }]);
+        if (action === 'dynamodb:UpdateItem') expect(resourcesOf(statement)).toEqual([eventLogArn]);
+        if (action === 'dynamodb:Query') expect(resourcesOf(statement)).toEqual([{ 'Fn::Join': ['', [eventLogArn, '/index/Unpublished']] }]);
+      }
+    }
   });
 });

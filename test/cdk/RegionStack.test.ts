@@ -186,6 +186,46 @@ describe('RegionStack', () => {
     expect(typeof visibility).toBe('number');
     expect(timeout).toBeLessThanOrEqual(visibility);
   });
+
+  it("sync's environment carries the failure-handling settings: dead-letter queue, primary timeout, retry base, deletion policy", () => {
+    const other = buildTestApp({ primaryTimeoutSeconds: 7, syncRetryBaseSeconds: 3, deletedRepositories: 'remove', minSyncIntervalSeconds: 0 });
+    try {
+      const otherRegion = other.regions.get('eu-west-1')!;
+      Template.fromStack(otherRegion).hasResourceProperties('AWS::Lambda::Function', {
+        Environment: {
+          Variables: Match.objectLike({
+            DEAD_LETTER_QUEUE_URL: { Ref: otherRegion.getLogicalId(otherRegion.deadLetterQueue.node.defaultChild as CfnElement) },
+            PRIMARY_TIMEOUT_MS: '7000',
+            RETRY_BASE_SECONDS: '3',
+            DELETED_REPOSITORIES: 'remove',
+            MIN_SYNC_INTERVAL_SECONDS: '0',
+          }),
+        },
+      });
+    } finally {
+      other.remove();
+    }
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({ PRIMARY_TIMEOUT_MS: '30000', RETRY_BASE_SECONDS: '10', DELETED_REPOSITORIES: 'tombstone', MIN_SYNC_INTERVAL_SECONDS: '5' }),
+      },
+    });
+  });
+
+  it('sync may send to the dead-letter queue (permanent failures), and to no other queue', () => {
+    const statements = roleStatements(template, functionRoleId(template, id(region.sync)));
+    const sends = statements.filter((statement) => actionsOf(statement).includes('sqs:SendMessage'));
+    expect(sends).toHaveLength(1);
+    expect(resourcesOf(sends[0]!)).toEqual([{ 'Fn::GetAtt': [id(region.deadLetterQueue), 'Arn'] }]);
+  });
+
+  it('tombstoned mirrors expire after tombstoneRetentionDays', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-tombstones', Prefix: '.git-geo/tombstones/', ExpirationInDays: 90, Status: 'Enabled' })]),
+      },
+    });
+  });
 });
 
 describe('RegionStack: the Git endpoint', () => {

@@ -45,6 +45,7 @@ describe('buildApp', () => {
       expect(new Set(factories)).toEqual(
         new Set([
           'lambdas/notify/createNotifyHandler.ts#createNotifyHandler',
+          'lambdas/republish/createRepublishHandler.ts#createRepublishHandler',
           'lambdas/sync/createSyncHandler.ts#createSyncHandler',
           'lambdas/endpoint/createEndpointHandler.ts#createEndpointHandler',
         ]),

@@ -30,7 +30,13 @@ export interface TestBed {
  * The runtime uses the shared emulator (AWS_ENDPOINT_URL, started by the harness).
  */
 export async function startTestBed(
-  options: { config?: Partial<GeoConfigInput>; server?: Partial<GitServerOptions>; primaryCredentials?: { username: string; password: string } } = {},
+  options: {
+    config?: Partial<GeoConfigInput>;
+    server?: Partial<GitServerOptions>;
+    primaryCredentials?: { username: string; password: string };
+    /** Another AWS endpoint than the shared emulator (a fault-injecting proxy in front of it, say). */
+    awsEndpoint?: string;
+  } = {},
 ): Promise<TestBed> {
   const root = await mkdtemp(join(tmpdir(), 'git-geo-test-'));
   const pushes: TestBed['pushes'] = [];
@@ -49,9 +55,12 @@ export async function startTestBed(
       primaryUrls: [primary.url],
       webhookSecretName: 'git-geo/webhook-secret',
       syncTimeoutSeconds: 60,
+      // Tests push and wait step by step; the burst test runs with the default interval.
+      minSyncIntervalSeconds: 0,
       ...options.config,
     }),
     webhookSecret: WEBHOOK_SECRET,
+    ...(options.awsEndpoint ? { awsEndpoint: options.awsEndpoint } : {}),
     ...(options.primaryCredentials ? { primaryCredentials: options.primaryCredentials } : {}),
     onError: (error) => void errors.push(error),
   }).catch(async (error: unknown) => {

@@ -1,7 +1,9 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
 import type { ChangeEvent } from '../events/ChangeEvent.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
+import { UNPUBLISHED_INDEX } from './unpublishedIndex.ts';
 
 /** Event items expire after this long (the per-repository head item never does). */
 export const EVENT_RETENTION_SECONDS = 90 * 24 * 3600;
@@ -13,8 +15,19 @@ export interface RepositoryHead {
   readonly knownRefs: Readonly<Record<string, string>>;
 }
 
+const PENDING = 'pending';
+const UNPUBLISHED_INDEX_KEYS = UNPUBLISHED_INDEX;
+
+export interface RecordedEvent {
+  readonly event: ChangeEvent;
+  readonly published: boolean;
+  /** False when this event id was recorded before (a retried delivery): nothing new was written. */
+  readonly created: boolean;
+}
+
 const repoKey = (repository: RepositoryPath): string => `repo#${repository}`;
 const eventKey = (sequence: number): string => `event#${sequence.toString().padStart(12, '0')}`;
+const idKey = (eventId: string): string => `eventid#${eventId}`;
 
 /**
  * The primary region's log of change events, one partition per repository.
@@ -41,29 +54,96 @@ export class EventLog {
     return Number(Attributes?.latestSequence);
   }
 
-  /** Stores an event, not yet published. */
-  async append(event: ChangeEvent): Promise<void> {
-    await this.db.send(
-      new PutCommand({
-        TableName: this.tableName,
-        Item: {
-          pk: repoKey(event.repository),
-          sk: eventKey(event.sequence),
-          event,
-          published: false,
-          expiration: Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS,
-        },
-      }),
-    );
+  /**
+   * Stores an event, not yet published, exactly once per event id: a retried delivery gets the
+   * event (and sequence) recorded the first time, so the log never holds the same change twice.
+   * `build` turns the sequence number taken for a new event into the event.
+   */
+  async record(repository: RepositoryPath, eventId: string, receivedAt: string, build: (sequence: number) => ChangeEvent): Promise<RecordedEvent> {
+    const existing = await this.byEventId(repository, eventId);
+    if (existing !== undefined) return { ...existing, created: false };
+    const event = build(await this.nextSequence(repository, receivedAt));
+    const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  pk: repoKey(repository),
+                  sk: eventKey(event.sequence),
+                  event,
+                  published: false,
+                  [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
+                  [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
+                  expiration,
+                },
+                ConditionExpression: 'attribute_not_exists(pk)',
+              },
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      // The same delivery is being recorded concurrently: the first writer's event wins; our sequence is a harmless gap.
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const winner = await this.byEventId(repository, eventId);
+      if (winner === undefined) throw error;
+      return { ...winner, created: false };
+    }
+    return { event, published: false, created: true };
   }
 
-  /** Marks an event published, and folds its ref changes into the repository's known refs. */
+  private async byEventId(repository: RepositoryPath, eventId: string): Promise<Omit<RecordedEvent, 'created'> | undefined> {
+    const { Item: id } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: repoKey(repository), sk: idKey(eventId) }, ConsistentRead: true }),
+    );
+    if (id === undefined) return undefined;
+    const { Item } = await this.db.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: repoKey(repository), sk: eventKey(Number(id.sequence)) }, ConsistentRead: true }),
+    );
+    if (Item === undefined) return undefined;
+    return { event: Item.event as ChangeEvent, published: Boolean(Item.published) };
+  }
+
+  /**
+   * Events recorded but not yet published, received before `before`, oldest first: the
+   * republisher's work list. Reads the sparse index, so it costs nothing when all is well.
+   */
+  async *unpublished(before: string): AsyncIterable<ChangeEvent> {
+    let ExclusiveStartKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: UNPUBLISHED_INDEX.name,
+          KeyConditionExpression: '#p = :p AND #r < :before',
+          ExpressionAttributeNames: { '#p': UNPUBLISHED_INDEX_KEYS.partitionKey, '#r': UNPUBLISHED_INDEX_KEYS.sortKey },
+          ExpressionAttributeValues: { ':p': PENDING, ':before': before },
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) yield item.event as ChangeEvent;
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+  }
+
+  /** Marks an event published (it leaves the unpublished index), and folds its ref changes into the repository's known refs. */
   async markPublished(event: ChangeEvent): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
         Key: { pk: repoKey(event.repository), sk: eventKey(event.sequence) },
-        ...updateExpression({ set: { published: true } }),
+        ...updateExpression({ set: { published: true }, remove: [UNPUBLISHED_INDEX_KEYS.partitionKey] }),
       }),
     );
     if (event.changes.length === 0 || event.changes.length > 500) return;

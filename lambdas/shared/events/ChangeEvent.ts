@@ -30,6 +30,9 @@ export const CHANGE_KINDS = [
 ] as const;
 export type ChangeKind = (typeof CHANGE_KINDS)[number];
 
+/** Kinds that a sync of the primary's current state answers; lifecycle kinds need their own handling. */
+export const REF_SYNC_KINDS: ReadonlySet<ChangeKind> = new Set(['push', 'repository.created', 'head.changed', 'sync.requested']);
+
 export const CHANGE_SOURCES = ['gitlab', 'github', 'gitea', 'forgejo', 'generic', 'git-geo'] as const;
 export type ChangeSource = (typeof CHANGE_SOURCES)[number];
 
@@ -42,6 +45,11 @@ export const ChangeDraftSchema = z.object({
   changes: z.array(RefChangeSchema).max(MAX_CHANGES_PER_EVENT).default([]),
   /** The default branch the host reports, as a full ref (refs/heads/main), when it says. */
   defaultBranch: RefNameSchema.optional(),
+  /**
+   * True when the host reported more ref changes than fit in one message and they were left out.
+   * Syncs fetch the primary's current state, so the changes are hints and nothing is lost.
+   */
+  changesOmitted: z.boolean().optional(),
 });
 export type ChangeDraft = z.infer<typeof ChangeDraftSchema>;
 export type ChangeDraftInput = z.input<typeof ChangeDraftSchema>;

@@ -20,6 +20,17 @@ export function mirrorPrefix(repository: RepositoryPath): string {
   return `${repository}.git/`;
 }
 
+/** The files that make a prefix a repository and name its refs, in the order a publish writes them. */
+const REF_FILES = ['packed-refs', 'info/refs', 'HEAD'];
+
+/** Objects first (packs before their indexes), then everything else, the ref files last. */
+function writeRank(relative: string): number {
+  if (relative.endsWith('.pack')) return 0;
+  if (relative.endsWith('.idx')) return 1;
+  const ref = REF_FILES.indexOf(relative);
+  return ref < 0 ? 2 : 3 + ref;
+}
+
 /**
  * One repository's mirror: an ordinary bare repository in an object store, kept
  * readable by stock git over dumb HTTP (`info/refs`, `objects/info/packs`, `HEAD`)
@@ -41,6 +52,34 @@ export class MirrorRepository {
 
   key(relative: string): string {
     return this.prefix + relative;
+  }
+
+  /** Every object of the mirror, as paths relative to its prefix, in the order a writer must write them. */
+  async files(): Promise<string[]> {
+    const files: string[] = [];
+    for await (const object of this.store.list(this.prefix)) files.push(object.key.slice(this.prefix.length));
+    return files.sort((a, b) => writeRank(a) - writeRank(b) || a.localeCompare(b));
+  }
+
+  /**
+   * Copies the mirror under another prefix, server-side (no bytes pass through the sync), in
+   * write order: a crash leaves the target with no refs yet, or complete. Idempotent.
+   */
+  async copyTo(targetPrefix: string): Promise<number> {
+    const files = await this.files();
+    for (const file of files) await this.store.copy(this.key(file), targetPrefix + file);
+    return files.length;
+  }
+
+  /**
+   * Deletes the mirror: the ref files first, so that from the first delete on it is no
+   * longer a repository anyone can read refs from, then its objects. Idempotent.
+   */
+  async remove(): Promise<void> {
+    const files = (await this.files()).reverse();
+    const refFiles = files.filter((file) => REF_FILES.includes(file));
+    await this.store.delete(refFiles.map((file) => this.key(file)));
+    await this.store.delete(files.filter((file) => !REF_FILES.includes(file)).map((file) => this.key(file)));
   }
 
   /** The mirror's current state, or undefined when nothing has been mirrored yet. Three GETs. */

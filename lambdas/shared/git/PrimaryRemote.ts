@@ -1,6 +1,7 @@
 import git, { type HttpClient } from 'isomorphic-git';
-import { AccessDeniedError, RepositoryNotFoundError } from '../errors/index.ts';
+import { AccessDeniedError, RepositoryMovedError, RepositoryNotFoundError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
+import { advertisementWithHead } from './advertisementWithHead.ts';
 import { createPrimaryHttpClient, type PrimaryHttpOptions } from './createPrimaryHttpClient.ts';
 import { MemoryFs } from './MemoryFs.ts';
 import type { PackFiles } from './PackFiles.ts';
@@ -83,6 +84,7 @@ export class PrimaryRemote {
     const recording: HttpClient = {
       request: async (req) => {
         const res = await base.request(req);
+        this.assertNotMoved(repository, res.url);
         const chunks: Uint8Array[] = [];
         for await (const chunk of res.body ?? []) chunks.push(chunk);
         advertisement = Buffer.concat(chunks);
@@ -101,7 +103,8 @@ export class PrimaryRemote {
       refs.set(ref.ref, ref.oid);
       if (ref.peeled !== undefined) peeled.set(ref.ref, ref.peeled);
     }
-    return { snapshot: { head, refs, peeled }, advertisement };
+    // Replayed to isomorphic-git's fetch, which needs a HEAD even where the primary's is unborn.
+    return { snapshot: { head, refs, peeled }, advertisement: head === undefined ? advertisementWithHead(advertisement) : advertisement };
   }
 
   /**
@@ -154,6 +157,19 @@ export class PrimaryRemote {
       return { name, pack, idx };
     }
     return undefined;
+  }
+
+  /**
+   * A redirect to another repository path means it was renamed or transferred (GitLab and GitHub
+   * redirect old paths): mirroring what the redirect serves would resurrect the old path.
+   */
+  private assertNotMoved(repository: RepositoryPath, finalUrl: string): void {
+    const own = `${this.repositoryUrl(repository)}/`;
+    if (finalUrl.startsWith(own)) return;
+    const moved = /^(.+?)\.git\//.exec(finalUrl.startsWith(`${this.baseUrl}/`) ? finalUrl.slice(this.baseUrl.length + 1) : '')?.[1];
+    throw new RepositoryMovedError(`the primary redirects ${repository} to ${moved ?? 'another location'}`, {
+      data: { repository, ...(moved === undefined ? {} : { movedTo: moved }) },
+    });
   }
 
   private http(rewriteUploadPack?: (body: Buffer) => Buffer): HttpClient {

@@ -7,7 +7,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
-import { GeoError } from '../errors/index.ts';
+import { GeoError, LeaseHeldError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import type { RecordedError, RepositoryState } from './RepositoryState.ts';
 
@@ -27,6 +27,27 @@ export interface SyncedRecord {
   /** Whether the primary serves the repository to anonymous readers, as checked at `discoveredAt`. */
   readonly anonymousRead?: boolean;
 }
+
+/** Who holds a repository while a sync works on it, and until when. */
+export interface Lease {
+  readonly owner: string;
+  readonly until: string;
+}
+
+export interface DeletedRecord {
+  readonly at: string;
+  /** When the deletion or rename was received: events received before it are stale for this path. */
+  readonly deletedAt: string;
+  readonly deletedSequence?: number;
+  readonly movedTo?: string;
+  readonly tombstone?: string;
+}
+
+const LEASE_NAMES = { '#leaseOwner': 'leaseOwner', '#leaseUntil': 'leaseUntil' };
+/** Free, expired, or already ours. */
+const LEASE_FREE = 'attribute_not_exists(#leaseOwner) OR #leaseUntil < :now OR #leaseOwner = :owner';
+/** Still ours (or released): a final write after someone else took over would overwrite their state. */
+const LEASE_OURS = 'attribute_not_exists(#leaseOwner) OR #leaseOwner = :owner';
 
 function toRecordedError(error: unknown, at: string): RecordedError {
   if (error instanceof GeoError) return { code: error.code, message: error.message, retryable: error.retryable, at };
@@ -56,11 +77,16 @@ export class Registry {
     return Item === undefined ? undefined : this.fromItem(Item);
   }
 
-  /** Marks a sync as started and counts the attempt; answers the attempt number. */
+  /**
+   * Takes the repository's lease, marks a sync as started and counts the attempt; answers the
+   * attempt number. Throws LeaseHeldError while another sync holds an unexpired lease, so two
+   * syncs never write one mirror at once, whatever the queue does.
+   */
   async recordStarted(
     repository: RepositoryPath,
     event: { sequence: number; receivedAt: string },
     startedAt: string,
+    lease: Lease,
   ): Promise<number> {
     const update = updateExpression({
       set: {
@@ -70,17 +96,109 @@ export class Registry {
         syncStartedAt: startedAt,
         lastEventSequence: event.sequence,
         lastEventReceivedAt: event.receivedAt,
+        leaseOwner: lease.owner,
+        leaseUntil: lease.until,
         updatedAt: startedAt,
       },
       add: { attempts: 1 },
     });
-    const { Attributes } = await this.db.send(
-      new UpdateCommand({ TableName: this.tableName, Key: this.key(repository), ...update, ReturnValues: 'ALL_NEW' }),
-    );
+    const { Attributes } = await this.leased(repository, update, LEASE_FREE, lease.owner, startedAt, 'ALL_NEW');
     return Number(Attributes?.attempts ?? 1);
   }
 
-  async recordSynced(repository: RepositoryPath, record: SyncedRecord): Promise<void> {
+  /** Takes the lease of a repository this sync touches without syncing it (the old path of a rename). */
+  async acquireLease(repository: RepositoryPath, lease: Lease, now: string): Promise<void> {
+    const base = updateExpression({ set: { repository, replicable: this.replicable, leaseOwner: lease.owner, leaseUntil: lease.until, updatedAt: now } });
+    // A repository never seen before gets a status, so every item in the registry has one.
+    const update = {
+      ...base,
+      UpdateExpression: `${base.UpdateExpression}, #status = if_not_exists(#status, :pending)`,
+      ExpressionAttributeNames: { ...base.ExpressionAttributeNames, '#status': 'status' },
+      ExpressionAttributeValues: { ...base.ExpressionAttributeValues, ':pending': 'pending' },
+    };
+    await this.leased(repository, update, LEASE_FREE, lease.owner, now);
+  }
+
+  /** Gives a lease back, if it is still ours. */
+  async releaseLease(repository: RepositoryPath, owner: string): Promise<void> {
+    try {
+      await this.leased(repository, updateExpression({ remove: ['leaseOwner', 'leaseUntil'] }), '#leaseOwner = :owner', owner, new Date().toISOString());
+    } catch (error) {
+      if (!(error instanceof LeaseHeldError)) throw error;
+    }
+  }
+
+  /**
+   * Records that the repository was deleted, or renamed away (`movedTo`), releasing the lease.
+   * Events received before `deletedAt` can no longer bring it back.
+   */
+  async recordDeleted(repository: RepositoryPath, record: DeletedRecord, owner: string): Promise<void> {
+    const update = updateExpression({
+      set: {
+        repository,
+        replicable: this.replicable,
+        status: 'deleted',
+        deletedAt: record.deletedAt,
+        deletedSequence: record.deletedSequence,
+        movedTo: record.movedTo,
+        tombstone: record.tombstone,
+        syncedSequence: record.deletedSequence,
+        attempts: 0,
+        updatedAt: record.at,
+      },
+      remove: [
+        'lastError',
+        'nextAttemptAt',
+        'refs',
+        'refCount',
+        'refsChecksum',
+        'head',
+        'packCount',
+        'discoveredAt',
+        'leaseOwner',
+        'leaseUntil',
+        ...(record.movedTo === undefined ? ['movedTo'] : []),
+        ...(record.tombstone === undefined ? ['tombstone'] : []),
+        ...(record.deletedSequence === undefined ? ['deletedSequence'] : []),
+      ],
+    });
+    await this.leased(repository, update, LEASE_OURS, owner, record.at);
+  }
+
+  /** An update made only under the lease condition; a failed condition is another sync's lease. */
+  private async leased(
+    repository: RepositoryPath,
+    update: ReturnType<typeof updateExpression>,
+    condition: string,
+    owner: string,
+    now: string,
+    returnValues?: 'ALL_NEW',
+  ): Promise<{ Attributes?: Record<string, unknown> }> {
+    try {
+      return await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(repository),
+          ...update,
+          ConditionExpression: condition,
+          // DynamoDB refuses names the expressions do not use.
+          ExpressionAttributeNames: { ...update.ExpressionAttributeNames, ...Object.fromEntries(Object.entries(LEASE_NAMES).filter(([alias]) => condition.includes(alias))) },
+          ExpressionAttributeValues: { ...update.ExpressionAttributeValues, ':owner': owner, ...(condition.includes(':now') ? { ':now': now } : {}) },
+          ...(returnValues ? { ReturnValues: returnValues } : {}),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const holder = (error.Item ?? {}) as { leaseOwner?: { S?: string }; leaseUntil?: { S?: string } };
+      const until = holder.leaseUntil?.S;
+      const retryInSeconds = until === undefined ? 1 : Math.max(1, Math.ceil((Date.parse(until) - Date.parse(now)) / 1000));
+      throw new LeaseHeldError(`another sync holds ${repository} until ${until ?? 'it finishes'}`, retryInSeconds, { repository, leaseUntil: until });
+    }
+  }
+
+  /** Records a successful sync and releases the lease. */
+  async recordSynced(repository: RepositoryPath, record: SyncedRecord, owner: string): Promise<void> {
     const lagMs = Math.max(0, Date.parse(record.syncedAt) - Date.parse(record.receivedAt));
     const keepRefs = record.refs.size <= MAX_REFS_IN_REGISTRY;
     const update = updateExpression({
@@ -103,9 +221,19 @@ export class Registry {
         attempts: 0,
         updatedAt: record.syncedAt,
       },
-      remove: ['lastError', 'nextAttemptAt', ...(keepRefs ? [] : ['refs'])],
+      remove: [
+        'lastError',
+        'nextAttemptAt',
+        'leaseOwner',
+        'leaseUntil',
+        'deletedAt',
+        'deletedSequence',
+        'movedTo',
+        'tombstone',
+        ...(keepRefs ? [] : ['refs']),
+      ],
     });
-    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: this.key(repository), ...update }));
+    await this.leased(repository, update, LEASE_OURS, owner, record.syncedAt);
   }
 
   /**
@@ -128,9 +256,11 @@ export class Registry {
     }
   }
 
+  /** Records a failed attempt and releases the lease. */
   async recordFailed(
     repository: RepositoryPath,
     failure: { error: unknown; at: string; nextAttemptAt: string | undefined },
+    owner: string,
   ): Promise<RecordedError> {
     const lastError = toRecordedError(failure.error, failure.at);
     const update = updateExpression({
@@ -142,9 +272,9 @@ export class Registry {
         nextAttemptAt: failure.nextAttemptAt,
         updatedAt: failure.at,
       },
-      remove: failure.nextAttemptAt === undefined ? ['nextAttemptAt'] : [],
+      remove: ['leaseOwner', 'leaseUntil', ...(failure.nextAttemptAt === undefined ? ['nextAttemptAt'] : [])],
     });
-    await this.db.send(new UpdateCommand({ TableName: this.tableName, Key: this.key(repository), ...update }));
+    await this.leased(repository, update, LEASE_OURS, owner, failure.at);
     return lastError;
   }
 

@@ -51,5 +51,16 @@ export interface RepositoryState {
   readonly accessCheckedAt?: string;
   /** The last push through this region's endpoint began then: reads double-check the primary for a while. */
   readonly writePendingAt?: string;
+  /** For `deleted`: when the deletion (or the rename away) was received; events received before it are stale. */
+  readonly deletedAt?: string;
+  /** For `deleted` by a deletion event of this path: its sequence. */
+  readonly deletedSequence?: number;
+  /** For `deleted` by a rename or transfer: where the repository and its mirror went. */
+  readonly movedTo?: string;
+  /** For `deleted` with tombstones: the key prefix the mirror was moved to. */
+  readonly tombstone?: string;
+  /** The sync holding the repository (a queue message id) and until when; expired leases are free. */
+  readonly leaseOwner?: string;
+  readonly leaseUntil?: string;
   readonly updatedAt: string;
 }

@@ -33,9 +33,12 @@ export class SecretReader {
     return secret;
   }
 
-  /** Read credentials for the primary: JSON `{"username","password"}` or `{"token"}` (user `oauth2`). */
-  async primaryCredentials(secretId: string): Promise<PrimaryCredentials> {
-    const raw = await this.read(secretId);
+  /**
+   * Read credentials for the primary: JSON `{"username","password"}` or `{"token"}` (user `oauth2`).
+   * `fresh` skips the cache: after the primary refused them, rotated credentials take effect at once.
+   */
+  async primaryCredentials(secretId: string, options: { fresh?: boolean } = {}): Promise<PrimaryCredentials> {
+    const raw = await this.read(secretId, options.fresh ?? false);
     const token = this.field(raw, 'token');
     const password = this.field(raw, 'password') ?? token;
     if (password === undefined) {
@@ -44,10 +47,10 @@ export class SecretReader {
     return { username: this.field(raw, 'username') ?? 'oauth2', password };
   }
 
-  private async read(secretId: string): Promise<string> {
+  private async read(secretId: string, forceFetch = false): Promise<string> {
     let value: unknown;
     try {
-      value = await this.provider.get(secretId, { maxAge: MAX_AGE_SECONDS });
+      value = await this.provider.get(secretId, { maxAge: MAX_AGE_SECONDS, forceFetch });
     } catch (cause) {
       throw new ConfigurationError(`cannot read secret ${secretId}`, { cause, data: { secretId } });
     }

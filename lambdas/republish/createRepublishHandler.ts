@@ -1,0 +1,56 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import middy from '@middy/core';
+import type { Context, ScheduledEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { clientConfig } from '../shared/aws/clientConfig.ts';
+import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
+import { parseEnv } from '../shared/config/parseEnv.ts';
+import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
+import { EventLog } from '../shared/eventlog/EventLog.ts';
+import { republishPending, type RepublishResult } from './republishPending.ts';
+
+const RepublishEnv = AwsEnvSchema.extend({
+  EVENT_LOG_TABLE: z.string().min(1),
+  TOPIC_ARN: z.string().startsWith('arn:'),
+  REPUBLISH_AFTER_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+});
+
+export type RepublishHandler = (event: ScheduledEvent, context: Context) => Promise<RepublishResult>;
+
+/** Time left for the last publish when the invocation's deadline nears. */
+const SAFETY_MARGIN_MS = 5000;
+
+/**
+ * Builds the `republish` Lambda, run on a schedule in the primary region: nothing recorded in
+ * the event log is lost when SNS was unavailable at the moment notify published it.
+ */
+export function createRepublishHandler(env: Readonly<Record<string, string | undefined>>): RepublishHandler {
+  const config = parseEnv(RepublishEnv, env, 'republish');
+  const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
+  const db = DynamoDBDocumentClient.from(new DynamoDBClient(aws), { marshallOptions: { removeUndefinedValues: true } });
+  const logger = new Logger({ serviceName: 'git-geo-republish' });
+  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'republish' });
+  const eventLog = new EventLog(db, config.EVENT_LOG_TABLE);
+  const publisher = new ChangePublisher(new SNSClient(aws), config.TOPIC_ARN);
+
+  const handle = async (_event: ScheduledEvent, context: Context): Promise<RepublishResult> => {
+    const result = await republishPending({
+      eventLog,
+      publisher,
+      now: () => new Date(),
+      minAgeSeconds: config.REPUBLISH_AFTER_SECONDS,
+      deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
+    });
+    if (result.published > 0 || result.failed > 0) logger.warn('republished unpublished change events', { ...result });
+    metrics.addMetric('EventsRepublished', MetricUnit.Count, result.published);
+    metrics.addMetric('EventsStillUnpublished', MetricUnit.Count, result.failed);
+    return result;
+  };
+  return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+}

@@ -1,0 +1,94 @@
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { randomBytes } from 'node:crypto';
+import { main } from '../../bin/cli.ts';
+import { regionQueues } from '../../bin/ops/regionQueues.ts';
+import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
+import { eventually } from '../helpers/eventually.ts';
+
+/**
+ * `git-geo redrive --region R` against a deployed region stack: the queues come from the stack's
+ * outputs (a CloudFormation stack on the emulator, shaped like RegionStack's), and every
+ * dead-lettered message goes back to the queue in order, with its message group.
+ */
+describe('git-geo redrive', () => {
+  const region = 'eu-west-1';
+  const prefix = `Redrive${randomBytes(3).toString('hex')}`;
+  const aws = clientConfig(region, process.env.AWS_ENDPOINT_URL);
+  const cloudformation = new CloudFormationClient(aws);
+  const sqs = new SQSClient(aws);
+
+  beforeAll(async () => {
+    const template = {
+      Resources: {
+        // moto's CloudFormation wants FIFO queue names spelled out; CloudFormation itself derives them.
+        DeadLetters: { Type: 'AWS::SQS::Queue', Properties: { FifoQueue: true, QueueName: `${prefix}-dead-letters.fifo` } },
+        Changes: {
+          Type: 'AWS::SQS::Queue',
+          Properties: { FifoQueue: true, QueueName: `${prefix}-changes.fifo`, RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['DeadLetters', 'Arn'] }, maxReceiveCount: 3 } },
+        },
+      },
+      Outputs: { QueueUrl: { Value: { Ref: 'Changes' } }, DeadLetterQueueUrl: { Value: { Ref: 'DeadLetters' } } },
+    };
+    await cloudformation.send(new CreateStackCommand({ StackName: `${prefix}-Region-${region}`, TemplateBody: JSON.stringify(template) }));
+    await eventually(async () => {
+      const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: `${prefix}-Region-${region}` }));
+      return Stacks[0]?.StackStatus === 'CREATE_COMPLETE' ? true : undefined;
+    });
+  });
+  afterAll(() => {
+    cloudformation.destroy();
+    sqs.destroy();
+  });
+
+  async function run(...args: string[]): Promise<Record<string, unknown>> {
+    const out: string[] = [];
+    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+      out.push(String(chunk));
+      return true;
+    });
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await main(['node', 'git-geo', 'redrive', '--region', region, '--stack-prefix', prefix, ...args]);
+    } finally {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    }
+    return JSON.parse(out.join('')) as Record<string, unknown>;
+  }
+
+  it('finds the queues from the stack outputs and moves every message back, in order within its group', async () => {
+    const queues = await regionQueues({ stackPrefix: prefix, region, endpoint: process.env.AWS_ENDPOINT_URL });
+    for (const [group, bodies] of [['a/one', ['1', '2', '3']], ['b/two', ['x']]] as const) {
+      for (const body of bodies) {
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: queues.deadLetterQueueUrl,
+            MessageBody: body,
+            MessageGroupId: group,
+            MessageDeduplicationId: `${group.replace('/', '-')}-${body}`,
+            MessageAttributes: { errorCode: { DataType: 'String', StringValue: 'ERR_ACCESS_DENIED' }, repository: { DataType: 'String', StringValue: group } },
+          }),
+        );
+      }
+    }
+    // One message: moto loses a FIFO group's order when several of its messages become visible again at once.
+    expect(await run('--dry-run', '--max', '1')).toMatchObject({ moved: 0, listed: 1 });
+    expect(await run()).toMatchObject({ moved: 4, queueUrl: queues.queueUrl });
+
+    const received: { group?: string; body?: string; attributes: string[] }[] = [];
+    for (;;) {
+      const { Messages = [] } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queues.queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['MessageGroupId'], MessageAttributeNames: ['All'] }),
+      );
+      if (Messages.length === 0) break;
+      received.push(...Messages.map((message) => ({ group: message.Attributes?.MessageGroupId, body: message.Body, attributes: Object.keys(message.MessageAttributes ?? {}) })));
+    }
+    expect(received.filter((message) => message.group === 'a/one').map((message) => message.body)).toEqual(['1', '2', '3']);
+    expect(received.filter((message) => message.group === 'b/two').map((message) => message.body)).toEqual(['x']);
+    // The original attributes go back; the error the sync added does not.
+    for (const message of received) expect(message.attributes).toEqual(['repository']);
+    expect(await run()).toMatchObject({ moved: 0 });
+  });
+});
