@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { benchCommand } from './commands/benchCommand.ts';
 import { demoCommand } from './commands/demoCommand.ts';
 import { gitServerCommand } from './commands/gitServerCommand.ts';
 import { localCommand } from './commands/localCommand.ts';
@@ -9,6 +10,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .showHelpAfterError()
     .addCommand(localCommand())
     .addCommand(demoCommand())
-    .addCommand(gitServerCommand());
+    .addCommand(gitServerCommand())
+    .addCommand(benchCommand());
   await program.parseAsync([...argv]);
 }

@@ -18,6 +18,8 @@ export interface GitRequestRecord {
   readonly status: number;
   readonly user: string | undefined;
   readonly at: number;
+  /** Response body bytes sent (what the client downloaded). */
+  readonly bytes: number;
 }
 
 /** A fault to inject: answer every request with a status, or hold it open and never answer. */
@@ -90,8 +92,9 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = decodeURIComponent(url.pathname);
     const service = url.searchParams.get('service') ?? (path.endsWith('/git-upload-pack') ? 'git-upload-pack' : path.endsWith('/git-receive-pack') ? 'git-receive-pack' : undefined);
+    let bytes = 0;
     const record = (status: number, user?: string): void => {
-      requests.push({ method: req.method ?? 'GET', path, service, status, user, at: Date.now() });
+      requests.push({ method: req.method ?? 'GET', path, service, status, user, at: Date.now(), bytes });
     };
     if (fault !== undefined) {
       if ('hang' in fault) return; // never answer: the client's timeout must fire
@@ -141,6 +144,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
       let started = false;
       child.stdout.on('data', (chunk: Buffer) => {
         if (started) {
+          bytes += chunk.length;
           res.write(chunk);
           return;
         }
@@ -159,6 +163,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
           else headers[name] = value;
         }
         res.writeHead(code, headers);
+        bytes += pending.length - split - 4;
         res.write(pending.subarray(split + 4));
         resolve(code);
       });

@@ -12,6 +12,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
+import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { GeoError } from '../shared/errors/index.ts';
@@ -44,19 +45,19 @@ export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatc
  * record holds back the rest of its repository (message group) only, and comes back
  * after a growing backoff. Permanent failures are recorded and not retried in a loop.
  */
-export async function createSyncHandler(env: Readonly<Record<string, string | undefined>>): Promise<SyncHandler> {
+export async function createSyncHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): Promise<SyncHandler> {
   const config = parseEnv(SyncEnv, env, 'sync');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const logger = new Logger({ serviceName: 'git-geo-sync' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'sync' });
-  const sqs = new SQSClient(aws);
+  const sqs = withHooks(new SQSClient(aws), hooks);
   const registry = new Registry(
-    DynamoDBDocumentClient.from(new DynamoDBClient(aws), { marshallOptions: { removeUndefinedValues: true } }),
+    DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } }),
     config.REGISTRY_TABLE,
   );
-  const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
+  const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const secrets = new SecretReader(
-    new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)),
+    withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
   );
   const [primaryUrl] = config.PRIMARY_URLS;
   const primaryFor = async (): Promise<PrimaryRemote> => {
