@@ -17,7 +17,7 @@ import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/conf
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { GeoError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
-import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
@@ -35,6 +35,8 @@ const SyncEnv = AwsEnvSchema.extend({
   SECRETS_REGION: z.string().min(1).optional(),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
+  /** How packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
+  FETCH_ENGINE: z.enum(FETCH_ENGINES).default('native'),
 });
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -65,7 +67,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       config.PRIMARY_CREDENTIALS_SECRET_ID === undefined
         ? undefined
         : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID));
-    return new PrimaryRemote({ baseUrl: primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' });
+    return new PrimaryRemote({ baseUrl: primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
   };
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
