@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectConfig } from '../bin/commands/projectConfig.ts';
@@ -57,6 +57,10 @@ export class BenchBed {
         onError: options.onError,
         clientPlugins: (fn) => [counter.plugin(`${fn.factory.includes('createSyncHandler') ? 'sync' : 'notify'}@${fn.region}`)],
       });
+      // The runtime's own pollers (the stand-in for Lambda's event source mappings) are counted too.
+      for (const region of new Set([runtime.primary.region, ...options.regions])) {
+        runtime.clients.region(region).sqs.middlewareStack.use(counter.plugin(`poller@${region}`));
+      }
       return new BenchBed(scratch, primary, runtime, counter, awsEndpoint, moto);
     } catch (error) {
       await moto?.stop();
@@ -97,7 +101,7 @@ export class BenchBed {
    * current refs; answers each region's state. Polls the registries (not timed: lag is
    * taken from the registry's own `lastSyncedAt`).
    */
-  async waitForSync(repository: RepositoryPath, sequence: number, timeoutMs: number, pollMs = 25): Promise<Map<string, RepositoryState>> {
+  async waitForSync(repository: RepositoryPath, sequence: number, timeoutMs: number, pollMs = 100): Promise<Map<string, RepositoryState>> {
     const expected = await this.expectedChecksum(repository);
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -116,6 +120,17 @@ export class BenchBed {
     const path = this.primaryPath(repository);
     await git(['init', '--bare', '-q', '-b', 'main', path]);
     return path;
+  }
+
+  /** CPU seconds the embedded emulator has used so far (it is one Python process: often the bottleneck here). */
+  async emulatorCpuSeconds(): Promise<number | undefined> {
+    if (this.moto === undefined) return undefined;
+    try {
+      const stat = (await readFile(`/proc/${this.moto.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+      return (Number(stat[11]) + Number(stat[12])) / 100;
+    } catch {
+      return undefined;
+    }
   }
 
   async stop(): Promise<void> {

@@ -7,6 +7,8 @@ export interface OperationCount {
   errors: number;
   bytesSent: number;
   bytesReceived: number;
+  /** Time spent waiting for responses, summed over requests. */
+  milliseconds: number;
 }
 
 /** `scope -> service -> operation -> count`; a scope is whatever the caller names (`sync@eu-west-1`). */
@@ -44,13 +46,16 @@ export class RequestCounter {
       const count = this.entry(scope, service, operation);
       count.requests++;
       count.bytesSent += headerBytes((args.request as { headers?: Record<string, string> }).headers);
+      const started = performance.now();
       try {
         const result = await next(args);
+        count.milliseconds += performance.now() - started;
         const response = result.response as { statusCode?: number; headers?: Record<string, string> };
         count.bytesReceived += headerBytes(response.headers);
         if ((response.statusCode ?? 200) >= 400) count.errors++;
         return result;
       } catch (error) {
+        count.milliseconds += performance.now() - started;
         count.errors++;
         throw error;
       }
@@ -70,6 +75,6 @@ export class RequestCounter {
   private entry(scope: string, service: string, operation: string): OperationCount {
     const byService = (this.counts[scope] ??= {});
     const byOperation = (byService[service] ??= {});
-    return (byOperation[operation] ??= { requests: 0, errors: 0, bytesSent: 0, bytesReceived: 0 });
+    return (byOperation[operation] ??= { requests: 0, errors: 0, bytesSent: 0, bytesReceived: 0, milliseconds: 0 });
   }
 }

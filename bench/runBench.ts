@@ -1,5 +1,6 @@
 import Table from 'cli-table3';
 import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../cdk/constructs/GeoFunction.ts';
 import { BenchBed } from './BenchBed.ts';
@@ -26,6 +27,8 @@ export interface BenchOptions {
   readonly fanOutPushes?: number;
   readonly fanOutRepositories?: number;
   readonly resultsDir?: string;
+  /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`). */
+  readonly cpuProfileDir?: string;
   readonly log?: (line: string) => void;
 }
 
@@ -41,6 +44,8 @@ export interface BenchReport {
   readonly durationSeconds: number;
   readonly mode: 'quick' | 'full';
   readonly machine: MachineInfo;
+  /** Load average when the run ended: the machine may be shared, and wall times move with it. */
+  readonly loadAverageAfter: readonly number[];
   readonly inputs: Record<string, unknown>;
   readonly replicationLag?: LagResult;
   readonly costPerSync?: LagResult['cost'];
@@ -50,6 +55,8 @@ export interface BenchReport {
 }
 
 const REGIONS = ['eu-west-1', 'ap-southeast-2', 'us-west-2'];
+/** The initial sync runs git-geo with each engine: isomorphic-git (the original path) beside the native one. */
+const DEFAULT_ENGINES = ['isomorphic-git', 'native'];
 const MiB = 2 ** 20;
 
 function sizes(quick: boolean, options: BenchOptions) {
@@ -65,7 +72,7 @@ function sizes(quick: boolean, options: BenchOptions) {
   };
 }
 
-function targets(report: Omit<BenchReport, 'targets'>): Target[] {
+function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Target[] {
   const list: Target[] = [];
   const lag = report.replicationLag;
   if (lag) {
@@ -106,7 +113,7 @@ export function formatReport(report: BenchReport): string {
   const table = (title: string, head: string[]): Table.Table => new Table({ head: [title, ...head], ...plain });
   const out: string[] = [];
   const m = report.machine;
-  out.push(`git-geo bench (${report.mode}) on ${m.cpus} x ${m.cpuModel}, ${Math.round(m.memoryMiB / 1024)} GiB, node ${m.node}, git ${m.git}, ${m.aws}; ${report.durationSeconds} s`);
+  out.push(`git-geo bench (${report.mode}) on ${m.cpus} x ${m.cpuModel}, ${Math.round(m.memoryMiB / 1024)} GiB, node ${m.node}, git ${m.git}, ${m.aws}; load average ${m.loadAverage[0]} -> ${report.loadAverageAfter[0]}; ${report.durationSeconds} s`);
   const lag = report.replicationLag;
   if (lag) {
     const t = table(`replication lag, ${lag.pushes} pushes, ${lag.regions} regions`, ['git-geo (push -> every region)', 'native git fetch', 'ratio']);
@@ -133,12 +140,11 @@ export function formatReport(report: BenchReport): string {
   const initial = report.initialSync;
   if (initial) {
     const native = initial.nativeCloneMirror;
-    const t = table(`initial sync, ${initial.input.objects} objects, ${mib(initial.input.packBytes)} pack`, ['wall time', 'vs git clone --mirror', 'peak RSS', 'RSS / pack']);
-    t.push(['git clone --mirror (local disk)', ms(native.wallMs), '1x', mib(native.peakRssBytes), x(native.rssPerPackByte)]);
-    t.push(['isomorphic-git clone (local disk)', ms(initial.isomorphicGitClone.wallMs), x(initial.isomorphicGitClone.ratio), mib(initial.isomorphicGitClone.peakRssBytes), x(initial.isomorphicGitClone.rssPerPackByte)]);
-    for (const [engine, run] of Object.entries(initial.gitGeo)) {
-      t.push([`git-geo sync into S3 (${engine})`, ms(run.wallMs), x(run.ratio), mib(run.peakRssBytes), x(run.rssPerPackByte)]);
-    }
+    const t = table(`initial sync, ${initial.input.objects} objects, ${mib(initial.input.packBytes)} pack`, ['wall time', 'vs git clone --mirror', 'CPU time', 'vs git', 'peak RSS', 'RSS / pack']);
+    const row = (label: string, run: InitialSyncResult['nativeCloneMirror']): string[] => [label, ms(run.wallMs), x(run.ratio), ms(run.cpuMs), x(run.cpuRatio), mib(run.peakRssBytes), x(run.rssPerPackByte)];
+    t.push(row('git clone --mirror (local disk)', native));
+    t.push(row('isomorphic-git clone (local disk)', initial.isomorphicGitClone));
+    for (const [engine, run] of Object.entries(initial.gitGeo)) t.push(row(`git-geo sync into S3 (${engine})`, run));
     out.push(t.toString());
   }
   const fan = report.fanOut;
@@ -149,6 +155,10 @@ export function formatReport(report: BenchReport): string {
     t.push(['ref discoveries per push per region', String(fan.discoveriesPerPush), '1', '']);
     t.push(['push phase / drain after last push', `${fan.pushSeconds} s / ${fan.drainSeconds} s`, '', '']);
     t.push(['regions converged, messages lost', `${fan.regionsConverged}/${fan.regions}, ${fan.messagesLost} lost`, '', '']);
+    const total = Object.values(fan.requestsPerPush).reduce((sum, value) => sum + value, 0);
+    const top = Object.entries(fan.requestsPerPush).slice(0, 6).map(([key, value]) => `${key} ${value}`).join(', ');
+    t.push(['AWS requests per push (all regions)', `${Math.round(total * 10) / 10}: ${top}`, '', '']);
+    if (fan.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${fan.emulatorCpuSeconds} s of ${fan.totalSeconds} s`, '', '']);
     out.push(t.toString());
   }
   const goals = table('target', ['goal', 'measured', '']);
@@ -174,12 +184,12 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
   const machine = await machineInfo(awsEndpoint);
   log(`starting git-geo locally with ${REGIONS.length} regions (${awsEndpoint ?? 'embedded moto'})...`);
   const bed = await BenchBed.start({ regions: REGIONS, awsEndpoint, onError: (error) => void errors.push(error) });
-  const report: { -readonly [K in keyof Omit<BenchReport, 'targets'>]: BenchReport[K] } = {
+  const report: { -readonly [K in keyof Omit<BenchReport, 'targets' | 'loadAverageAfter'>]: BenchReport[K] } = {
     startedAt: startedAt.toISOString(),
     durationSeconds: 0,
     mode: options.quick ? 'quick' : 'full',
     machine,
-    inputs: { regions: REGIONS, ...size, initialSyncRepo: options.repo ?? 'generated', engines: options.engines ?? ['isomorphic-git'], awsEndpoint: awsEndpoint ?? 'embedded moto' },
+    inputs: { regions: REGIONS, ...size, initialSyncRepo: options.repo ?? 'generated', engines: options.engines ?? DEFAULT_ENGINES, awsEndpoint: awsEndpoint ?? 'embedded moto' },
   };
   try {
     if (only.has('lag')) {
@@ -190,7 +200,7 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
     }
     if (only.has('initial')) {
       log('initial sync');
-      report.initialSync = await initialSync(bed, { repo: options.repo, ...size.initial, engines: options.engines ?? ['isomorphic-git'], log });
+      report.initialSync = await initialSync(bed, { repo: options.repo, ...size.initial, engines: options.engines ?? DEFAULT_ENGINES, cpuProfileDir: options.cpuProfileDir, log });
     }
     if (only.has('fanout')) {
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);
@@ -199,7 +209,7 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
   } finally {
     await bed.stop();
   }
-  const full: BenchReport = { ...report, durationSeconds: Math.round((performance.now() - started) / 100) / 10, targets: targets(report) };
+  const full: BenchReport = { ...report, loadAverageAfter: loadavg().map((value) => Math.round(value * 100) / 100), durationSeconds: Math.round((performance.now() - started) / 100) / 10, targets: targets(report) };
   const dir = options.resultsDir ?? join(PROJECT_ROOT, 'bench', 'results');
   await mkdir(dir, { recursive: true });
   const file = join(dir, `bench-${full.mode}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);

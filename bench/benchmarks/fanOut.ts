@@ -39,6 +39,10 @@ export interface FanOutResult {
   readonly discoveriesPerPush: number;
   readonly baseline: { readonly repositories: number; readonly pushes: number; readonly pushesPerSecond: number; readonly fetchesPerPush: number };
   readonly throughputRatio: number | undefined;
+  /** AWS requests per push, all functions and pollers together, by `scope service.operation`. */
+  readonly requestsPerPush: Readonly<Record<string, number>>;
+  /** CPU seconds the embedded emulator spent during the run (undefined against another endpoint). */
+  readonly emulatorCpuSeconds: number | undefined;
 }
 
 /** Runs `tasks` with at most `limit` at once. */
@@ -109,6 +113,8 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
   const repositories = await makeRepositories('fan', options.repositories);
   const latest = new Map<string, number>();
   const mark = bed.primary.requests.length;
+  bed.counter.reset();
+  const emulatorBefore = await bed.emulatorCpuSeconds();
   const started = performance.now();
   let done = 0;
   await pool(repositories, options.concurrency, async (repository) => {
@@ -146,6 +152,16 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   const finished = performance.now();
+  const emulatorAfter = await bed.emulatorCpuSeconds();
+  const requestsPerPush: Record<string, number> = {};
+  for (const [scope, services] of Object.entries(bed.counter.snapshot())) {
+    for (const [service, operations] of Object.entries(services)) {
+      for (const [operation, count] of Object.entries(operations)) {
+        const key = `${scope.split('@')[0]} ${service}.${operation}`;
+        requestsPerPush[key] = (requestsPerPush[key] ?? 0) + count.requests;
+      }
+    }
+  }
   let deadLetters = 0;
   for (const [region, info] of Object.entries(bed.runtime.regions)) {
     const { Attributes } = await bed.runtime.clients.region(region).sqs.send(
@@ -175,5 +191,7 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
     discoveriesPerPush: Math.round((discoveries / (pushes * regions)) * 1000) / 1000,
     baseline: { repositories: baselineRepositories.length, pushes: baselinePushes, pushesPerSecond: Math.round(baselineRate * 10) / 10, fetchesPerPush: 1 },
     throughputRatio: ratio(pushesPerSecond, baselineRate),
+    requestsPerPush: Object.fromEntries(Object.entries(requestsPerPush).sort(([, a], [, b]) => b - a).map(([key, total]) => [key, Math.round((total / pushes) * 100) / 100])),
+    emulatorCpuSeconds: emulatorBefore === undefined || emulatorAfter === undefined ? undefined : Math.round((emulatorAfter - emulatorBefore) * 10) / 10,
   };
 }

@@ -22,11 +22,19 @@ export interface InitialSyncOptions {
   readonly files: number;
   /** git-geo fetch engines to run, each into a region of its own. */
   readonly engines: readonly string[];
+  /** Where to write a CPU profile of each child process (`node --cpu-prof`), if anywhere. */
+  readonly cpuProfileDir?: string;
   readonly log: (line: string) => void;
 }
 
 export interface Run {
   readonly wallMs: number;
+  /** User + system CPU time (the process and its children), robust to other load on the machine. */
+  readonly cpuMs: number | undefined;
+  /** CPU time over `git clone --mirror`'s (all of git's processes: fetch, index-pack, and the server side is excluded for both). */
+  readonly cpuRatio: number | undefined;
+  /** RSS of the process before the sync began (modules loaded, clients created). */
+  readonly rssBeforeBytes?: number;
   readonly peakRssBytes: number | undefined;
   /** Peak RSS over the pack size. */
   readonly rssPerPackByte: number | undefined;
@@ -43,15 +51,16 @@ export interface InitialSyncResult {
 }
 
 /** Runs a command; answers its wall time and, when GNU time is there, its peak RSS (children included). */
-async function timed(command: string, args: readonly string[], cwd?: string): Promise<{ wallMs: number; peakRssBytes: number | undefined }> {
+async function timed(command: string, args: readonly string[], cwd?: string): Promise<{ wallMs: number; cpuMs: number | undefined; peakRssBytes: number | undefined }> {
   const gnuTime = await access('/usr/bin/time').then(() => true, () => false);
   const started = performance.now();
   const { stderr } = gnuTime
-    ? await execFileAsync('/usr/bin/time', ['-f', 'maxrss-kb=%M', command, ...args], { cwd, maxBuffer: 64 * 2 ** 20 })
+    ? await execFileAsync('/usr/bin/time', ['-f', 'maxrss-kb=%M cpu-s=%U+%S', command, ...args], { cwd, maxBuffer: 64 * 2 ** 20 })
     : await execFileAsync(command, [...args], { cwd, maxBuffer: 64 * 2 ** 20 });
   const wallMs = performance.now() - started;
   const kb = /maxrss-kb=(\d+)/.exec(stderr)?.[1];
-  return { wallMs, peakRssBytes: kb === undefined ? undefined : Number(kb) * 1024 };
+  const cpu = /cpu-s=([\d.]+)\+([\d.]+)/.exec(stderr);
+  return { wallMs, cpuMs: cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : undefined, peakRssBytes: kb === undefined ? undefined : Number(kb) * 1024 };
 }
 
 /**
@@ -75,8 +84,9 @@ async function bundleChild(outdir: string): Promise<string> {
   return outfile;
 }
 
-async function child(bundle: string, request: ChildRequest): Promise<ChildResult> {
-  const proc = spawn(process.execPath, [bundle, JSON.stringify(request)], {
+async function child(bundle: string, request: ChildRequest, cpuProfileDir: string | undefined): Promise<ChildResult> {
+  const profile = cpuProfileDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfileDir, '--cpu-prof-name', `${request.mode}-${'env' in request ? request.env.FETCH_ENGINE : 'clone'}-${Date.now()}.cpuprofile`];
+  const proc = spawn(process.execPath, [...profile, bundle, JSON.stringify(request)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_DEV: 'true' },
   });
@@ -97,12 +107,20 @@ async function packBytes(gitDir: string): Promise<number> {
   return total;
 }
 
-function run(wallMs: number, peakRssBytes: number | undefined, pack: number, baselineMs: number | undefined): Run {
+function run(
+  measured: { wallMs: number; cpuMs: number | undefined; peakRssBytes: number | undefined; rssBeforeBytes?: number },
+  pack: number,
+  baseline: { wallMs: number; cpuMs: number | undefined },
+): Run {
+  const { wallMs, cpuMs, peakRssBytes } = measured;
   return {
     wallMs: Math.round(wallMs),
+    cpuMs: cpuMs === undefined ? undefined : Math.round(cpuMs),
+    cpuRatio: ratio(cpuMs, baseline.cpuMs),
+    ...(measured.rssBeforeBytes === undefined ? {} : { rssBeforeBytes: measured.rssBeforeBytes }),
     peakRssBytes,
     rssPerPackByte: peakRssBytes === undefined ? undefined : Math.round((peakRssBytes / pack) * 100) / 100,
-    ratio: baselineMs === undefined ? undefined : ratio(wallMs, baselineMs),
+    ratio: ratio(wallMs, baseline.wallMs),
   };
 }
 
@@ -140,7 +158,7 @@ export async function initialSync(bed: BenchBed, options: InitialSyncOptions): P
 
   const isoDir = join(bed.scratch, 'initial-isomorphic-git');
   const bundle = await bundleChild(bed.scratch);
-  const iso = await child(bundle, { mode: 'isomorphic-git-clone', url, dir: isoDir });
+  const iso = await child(bundle, { mode: 'isomorphic-git-clone', url, dir: isoDir }, options.cpuProfileDir);
   await rm(isoDir, { recursive: true, force: true });
   options.log(`  initial sync: isomorphic-git clone ${Math.round(iso.wallMs)} ms`);
 
@@ -158,16 +176,16 @@ export async function initialSync(bed: BenchBed, options: InitialSyncOptions): P
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
       FETCH_ENGINE: engine,
     };
-    const result = await child(bundle, { mode: 'git-geo-sync', env, repository });
+    const result = await child(bundle, { mode: 'git-geo-sync', env, repository }, options.cpuProfileDir);
     const state = await bed.runtime.registry(region).get(repository);
     if (result.failures !== 0 || state?.status !== 'synced') throw new Error(`git-geo initial sync (${engine}) did not sync: ${JSON.stringify(state?.lastError ?? state?.status)}`);
-    gitGeo[engine] = { ...run(result.wallMs, result.peakRssBytes, pack, native.wallMs), rssTargetBytes: 3 * pack + 100 * 2 ** 20 };
+    gitGeo[engine] = { ...run(result, pack, native), rssTargetBytes: 3 * pack + 100 * 2 ** 20 };
     options.log(`  initial sync: git-geo (${engine}) ${Math.round(result.wallMs)} ms, peak RSS ${Math.round(result.peakRssBytes / 2 ** 20)} MiB`);
   }
   return {
     input: { source: options.repo ?? `generated: ${options.commits} commits over ${options.files} files`, objects, packBytes: pack, refs },
-    nativeCloneMirror: run(native.wallMs, native.peakRssBytes, pack, native.wallMs),
-    isomorphicGitClone: run(iso.wallMs, iso.peakRssBytes, pack, native.wallMs),
+    nativeCloneMirror: run(native, pack, native),
+    isomorphicGitClone: run(iso, pack, native),
     gitGeo,
   };
 }

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
 import { BENCHMARKS, formatReport, runBench, type BenchmarkName } from '../../bench/runBench.ts';
 import { splitList } from './projectConfig.ts';
 import { quietLambdaLogs } from './quietLambdaLogs.ts';
@@ -16,12 +17,13 @@ export function benchCommand(): Command {
     .option('--repo <path|url>', 'repository for the initial sync (default: a generated one of about 50,000 objects)')
     .addOption(new Option('--aws-endpoint <url>', 'AWS endpoint to run against instead of an embedded moto').env('AWS_ENDPOINT_URL'))
     .option('--only <list>', `benchmarks to run, comma-separated: ${BENCHMARKS.join(', ')} (cost per sync comes with lag)`)
-    .option('--engines <list>', 'git-geo fetch engines for the initial sync, comma-separated', 'isomorphic-git')
+    .option('--engines <list>', 'git-geo fetch engines for the initial sync, comma-separated', 'isomorphic-git,native')
+    .option('--cpu-prof <dir>', 'write a CPU profile (node --cpu-prof) of each initial sync process into this directory')
     .option('--lag-pushes <n>', 'pushes the lag benchmark measures', integer)
     .option('--fanout-pushes <n>', 'pushes of the fan-out benchmark', integer)
     .option('--fanout-repos <n>', 'repositories of the fan-out benchmark', integer)
     .option('--verbose', 'show Lambda logs', false)
-    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; verbose: boolean }) => {
+    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; cpuProf?: string; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
       const only = splitList(options.only);
       const unknown = only?.filter((name) => !(BENCHMARKS as readonly string[]).includes(name)) ?? [];
@@ -35,6 +37,7 @@ export function benchCommand(): Command {
         lagPushes: options.lagPushes,
         fanOutPushes: options.fanoutPushes,
         fanOutRepositories: options.fanoutRepos,
+        cpuProfileDir: options.cpuProf === undefined ? undefined : resolve(options.cpuProf),
       });
       process.stdout.write(`${formatReport(report)}\nresults: ${file}\n`);
     });

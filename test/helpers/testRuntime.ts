@@ -5,7 +5,7 @@ import { parseGeoConfig, type GeoConfigInput } from '../../cdk/GeoConfig.ts';
 import { git } from '../../bin/local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../../bin/local/gitlabPushHook.ts';
 import { startGitServer, type GitServer, type GitServerOptions, type RefUpdate } from '../../bin/local/startGitServer.ts';
-import { startLocalRuntime, type LocalRuntime } from '../../bin/local/startLocalRuntime.ts';
+import { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '../../bin/local/startLocalRuntime.ts';
 
 export const WEBHOOK_SECRET = 'test-webhook-secret';
 
@@ -30,7 +30,12 @@ export interface TestBed {
  * The runtime uses the shared emulator (AWS_ENDPOINT_URL, started by the harness).
  */
 export async function startTestBed(
-  options: { config?: Partial<GeoConfigInput>; server?: Partial<GitServerOptions>; primaryCredentials?: { username: string; password: string } } = {},
+  options: {
+    config?: Partial<GeoConfigInput>;
+    server?: Partial<GitServerOptions>;
+    primaryCredentials?: { username: string; password: string };
+    clientPlugins?: LocalRuntimeOptions['clientPlugins'];
+  } = {},
 ): Promise<TestBed> {
   const root = await mkdtemp(join(tmpdir(), 'git-geo-test-'));
   const pushes: TestBed['pushes'] = [];
@@ -53,6 +58,7 @@ export async function startTestBed(
     }),
     webhookSecret: WEBHOOK_SECRET,
     ...(options.primaryCredentials ? { primaryCredentials: options.primaryCredentials } : {}),
+    ...(options.clientPlugins ? { clientPlugins: options.clientPlugins } : {}),
     onError: (error) => void errors.push(error),
   }).catch(async (error: unknown) => {
     await primary.stop();

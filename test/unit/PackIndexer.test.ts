@@ -79,12 +79,12 @@ describe('PackIndexer: packs indexed natively, byte for byte as git index-pack',
   it('refuses a pack whose checksum is wrong, a truncated pack, and one with corrupt data', async () => {
     const { pack } = await fixture.repackedPack();
     const badTrailer = Buffer.from(pack);
-    badTrailer[badTrailer.length - 1] ^= 0xff;
+    badTrailer.writeUInt8(badTrailer.readUInt8(badTrailer.length - 1) ^ 0xff, badTrailer.length - 1);
     expect(() => indexInChunks(badTrailer, [4096])).toThrow(/checksum mismatch/);
     expect(() => indexInChunks(pack.subarray(0, pack.length - 100), [4096])).toThrow(ProtocolError);
     expect(() => indexInChunks(pack.subarray(0, 8), [4096])).toThrow(/before its header/);
     const corrupt = Buffer.from(pack);
-    for (let i = 200; i < 260; i++) corrupt[i] ^= 0x5a;
+    for (let i = 200; i < 260; i++) corrupt.writeUInt8(corrupt.readUInt8(i) ^ 0x5a, i);
     expect(() => indexInChunks(corrupt, [4096])).toThrow(ProtocolError);
     expect(() => indexInChunks(Buffer.concat([pack, Buffer.from('extra')]), [4096])).toThrow(/after its checksum/);
     expect(() => indexInChunks(Buffer.from('NOTAPACK00000000'), [16])).toThrow(/not a pack/);
