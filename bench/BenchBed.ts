@@ -7,6 +7,7 @@ import { gitlabPushHook, sendWebhook } from '../bin/local/gitlabPushHook.ts';
 import { startGitServer, type GitServer, type RefUpdate } from '../bin/local/startGitServer.ts';
 import { startLocalRuntime, type LocalRuntime } from '../bin/local/startLocalRuntime.ts';
 import { startMoto, type MotoServer } from '../bin/local/startMoto.ts';
+import { withHooks } from '../lambdas/shared/aws/HandlerHooks.ts';
 import { PrimaryRemote } from '../lambdas/shared/git/PrimaryRemote.ts';
 import { filterRefs, refsChecksum } from '../lambdas/shared/git/RefSnapshot.ts';
 import type { RepositoryPath } from '../lambdas/shared/repositoryPath.ts';
@@ -59,7 +60,7 @@ export class BenchBed {
       });
       // The runtime's own pollers (the stand-in for Lambda's event source mappings) are counted too.
       for (const region of new Set([runtime.primary.region, ...options.regions])) {
-        runtime.clients.region(region).sqs.middlewareStack.use(counter.plugin(`poller@${region}`));
+        withHooks(runtime.clients.region(region).sqs, { clientPlugins: [counter.plugin(`poller@${region}`)] });
       }
       return new BenchBed(scratch, primary, runtime, counter, awsEndpoint, moto);
     } catch (error) {
