@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { projectConfig } from '../bin/commands/projectConfig.ts';
 import { git } from '../bin/local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../bin/local/gitlabPushHook.ts';
-import { startGitServer, type GitServer, type RefUpdate } from '../bin/local/startGitServer.ts';
+import type { RefUpdate } from '../bin/local/startGitServer.ts';
 import { startLocalRuntime, type LocalRuntime } from '../bin/local/startLocalRuntime.ts';
 import { startMoto, type MotoServer } from '../bin/local/startMoto.ts';
 import { withHooks } from '../lambdas/shared/aws/HandlerHooks.ts';
@@ -12,6 +12,7 @@ import { PrimaryRemote } from '../lambdas/shared/git/PrimaryRemote.ts';
 import { filterRefs, refsChecksum } from '../lambdas/shared/git/RefSnapshot.ts';
 import type { RepositoryPath } from '../lambdas/shared/repositoryPath.ts';
 import type { RepositoryState } from '../lambdas/shared/registry/RepositoryState.ts';
+import { PrimaryProcess } from './PrimaryProcess.ts';
 import { RequestCounter } from './RequestCounter.ts';
 
 const SECRET = 'bench-webhook-secret';
@@ -24,14 +25,14 @@ export interface BenchBedOptions {
 }
 
 /**
- * What every benchmark runs on: a primary `git http-backend` server, git-geo's local
+ * What every benchmark runs on: a primary `git http-backend` server (in a process of its own), git-geo's local
  * runtime (every Lambda in-process behind its real event source) on an AWS endpoint,
  * and a request counter on every AWS client the functions create.
  */
 export class BenchBed {
   private constructor(
     readonly scratch: string,
-    readonly primary: GitServer,
+    readonly primary: PrimaryProcess,
     readonly runtime: LocalRuntime,
     readonly counter: RequestCounter,
     readonly awsEndpoint: string,
@@ -40,8 +41,8 @@ export class BenchBed {
 
   static async start(options: BenchBedOptions): Promise<BenchBed> {
     const scratch = await mkdtemp(join(tmpdir(), 'git-geo-bench-'));
-    const primary = await startGitServer({ root: join(scratch, 'primary') });
     await mkdir(join(scratch, 'primary'), { recursive: true });
+    const primary = await PrimaryProcess.start(join(scratch, 'primary'));
     const counter = new RequestCounter();
     let moto: MotoServer | undefined;
     try {

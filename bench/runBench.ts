@@ -121,6 +121,8 @@ export function formatReport(report: BenchReport): string {
     t.push(['p95', ms(lag.lagMs.p95), ms(lag.nativeFetchMs.p95), x(lag.ratioP95)]);
     t.push(['max', ms(lag.lagMs.max), ms(lag.nativeFetchMs.max), x(ratioOf(lag.lagMs.max, lag.nativeFetchMs.max))]);
     t.push(['p50 by phase', `webhook ${ms(lag.phasesP50.pushToWebhook)}, queue ${ms(lag.phasesP50.webhookToSyncStart)}, sync ${ms(lag.phasesP50.syncStartToSynced)}`, '', '']);
+    t.push(['CPU per push: emulator / this process', `${lag.cpuSecondsPerPush.emulator ?? '-'} s / ${lag.cpuSecondsPerPush.bench} s`, '', '']);
+    t.push(['poller requests per push', String(lag.pollerRequestsPerPush), '', '']);
     out.push(t.toString());
   }
   const cost = report.costPerSync;
@@ -135,6 +137,7 @@ export function formatReport(report: BenchReport): string {
     t.push(['bytes to S3', bytes(cost.bytes.toS3), `new objects ${bytes(cost.bytes.newObjects)} (${cost.bytes.newObjectCount} objects)`, x(ratioOf(cost.bytes.toS3, cost.bytes.newObjects))]);
     t.push(['bytes from S3 / DynamoDB', `${bytes(cost.bytes.fromS3)} / ${bytes(cost.bytes.dynamodb)}`, '', '']);
     t.push(['notify, per push', line(cost.notify.byOperation), '', '']);
+    t.push(['time waiting on S3 / DynamoDB', `${ms(cost.waitMs.s3)} / ${ms(cost.waitMs.dynamodb)}`, '', '']);
     out.push(t.toString());
   }
   const initial = report.initialSync;

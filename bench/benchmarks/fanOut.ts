@@ -112,6 +112,7 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
 
   const repositories = await makeRepositories('fan', options.repositories);
   const latest = new Map<string, number>();
+  await bed.primary.flush();
   const mark = bed.primary.requests.length;
   bed.counter.reset();
   const emulatorBefore = await bed.emulatorCpuSeconds();
@@ -169,6 +170,7 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
     );
     deadLetters += Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
   }
+  await bed.primary.flush();
   const requests = bed.primary.requests.slice(mark);
   const regions = bed.regions.length;
   const fetches = requests.filter((request) => request.method === 'POST' && request.service === 'git-upload-pack').length;

@@ -37,6 +37,8 @@ export interface CostResult {
     readonly nativeFetch: number;
   };
   readonly notify: { readonly byOperation: PerOperation };
+  /** Time one sync spent waiting on each service (requests of a sync run one after the other), ms. */
+  readonly waitMs: { readonly s3: number; readonly dynamodb: number };
 }
 
 export interface LagResult {
@@ -55,6 +57,10 @@ export interface LagResult {
     readonly syncStartToSynced: number;
   };
   readonly cost: CostResult;
+  /** Requests the local pollers (Lambda's event source mappings) made per push, all regions. */
+  readonly pollerRequestsPerPush: number;
+  /** CPU seconds per push: the embedded emulator's, and this process's (functions, pollers, git server). */
+  readonly cpuSecondsPerPush: { readonly emulator: number | undefined; readonly bench: number };
 }
 
 function perSync(counts: readonly RequestCounts[], scopePrefix: string, service: string, syncs: number): Record<string, number> {
@@ -68,7 +74,7 @@ function perSync(counts: readonly RequestCounts[], scopePrefix: string, service:
   return Object.fromEntries(Object.entries(totals).map(([operation, total]) => [operation, Math.round((total / syncs) * 100) / 100]));
 }
 
-function bytesPerSync(counts: readonly RequestCounts[], service: string, direction: 'bytesSent' | 'bytesReceived', syncs: number): number {
+function bytesPerSync(counts: readonly RequestCounts[], service: string, direction: 'bytesSent' | 'bytesReceived' | 'milliseconds', syncs: number): number {
   let total = 0;
   for (const snapshot of counts) {
     for (const [scope, services] of Object.entries(snapshot)) {
@@ -101,6 +107,8 @@ export async function replicationLag(bed: BenchBed, options: LagOptions): Promis
   const mirror = join(bed.scratch, 'lag-native-mirror.git');
   await git(['clone', '-q', '--mirror', bed.repositoryUrl(repository), mirror]);
 
+  const emulatorBefore = await bed.emulatorCpuSeconds();
+  const cpuBefore = process.cpuUsage();
   const lags: number[] = [];
   const fetches: number[] = [];
   const phases = { pushToWebhook: [] as number[], webhookToSyncStart: [] as number[], syncStartToSynced: [] as number[] };
@@ -113,12 +121,14 @@ export async function replicationLag(bed: BenchBed, options: LagOptions): Promis
     await generateRepository(work, { commits: 1, files: 60, parent: 'refs/heads/main^0', seed: 1000 + i, startAt: 1_800_000_000 + i * 600 });
     const after = (await git(['rev-parse', 'main'], { cwd: work })).trim();
     bed.counter.reset();
+    await bed.primary.flush();
     const mark = bed.primary.requests.length;
     await git(['push', '-q', bed.repositoryUrl(repository), 'main'], { cwd: work });
     const pushedAt = Date.now();
     const sequence = await bed.notify(repository, { ref: 'refs/heads/main', before: head, after });
     const states = await bed.waitForSync(repository, sequence, options.timeoutMs);
     counts.push(bed.counter.snapshot());
+    await bed.primary.flush();
     fromPrimary += bed.primary.requests.slice(mark).filter((request) => request.method === 'POST' && request.service === 'git-upload-pack').reduce((total, request) => total + request.bytes, 0);
     const slowest = [...states.values()].reduce((a, b) => (Date.parse(a.lastSyncedAt!) >= Date.parse(b.lastSyncedAt!) ? a : b));
     const syncedAt = Date.parse(slowest.lastSyncedAt!);
@@ -127,10 +137,12 @@ export async function replicationLag(bed: BenchBed, options: LagOptions): Promis
     phases.webhookToSyncStart.push(Date.parse(slowest.syncStartedAt!) - Date.parse(slowest.lastEventReceivedAt!));
     phases.syncStartToSynced.push(syncedAt - Date.parse(slowest.syncStartedAt!));
 
+    await bed.primary.flush();
     const fetchMark = bed.primary.requests.length;
     const started = performance.now();
     await git(['fetch', '-q', 'origin'], { cwd: mirror });
     fetches.push(performance.now() - started);
+    await bed.primary.flush();
     nativeBytes += bed.primary.requests.slice(fetchMark).reduce((total, request) => total + request.bytes, 0);
     const objects = await newObjects(primaryDir, after, head);
     newBytes += objects.bytes;
@@ -139,8 +151,11 @@ export async function replicationLag(bed: BenchBed, options: LagOptions): Promis
     if ((i + 1) % 10 === 0 || i + 1 === options.pushes) options.log(`  lag: ${i + 1}/${options.pushes} pushes, last ${lags.at(-1)} ms (native fetch ${Math.round(fetches.at(-1)!)} ms)`);
   }
 
+  const emulatorAfter = await bed.emulatorCpuSeconds();
+  const cpuUsed = process.cpuUsage(cpuBefore);
   const regions = bed.regions.length;
   const syncs = options.pushes * regions;
+  const pollerRequests = counts.reduce((total, snapshot) => total + Object.entries(snapshot).filter(([scope]) => scope.startsWith('poller@')).reduce((sum, [, services]) => sum + Object.values(services).reduce((all, operations) => all + Object.values(operations).reduce((n, count) => n + count.requests, 0), 0), 0), 0);
   const s3 = perSync(counts, 'sync@', 'S3', syncs);
   const dynamodb = perSync(counts, 'sync@', 'DynamoDB', syncs);
   const other = Object.fromEntries(
@@ -160,6 +175,11 @@ export async function replicationLag(bed: BenchBed, options: LagOptions): Promis
       webhookToSyncStart: distribution(phases.webhookToSyncStart).p50,
       syncStartToSynced: distribution(phases.syncStartToSynced).p50,
     },
+    pollerRequestsPerPush: Math.round((pollerRequests / options.pushes) * 10) / 10,
+    cpuSecondsPerPush: {
+      emulator: emulatorBefore === undefined || emulatorAfter === undefined ? undefined : Math.round(((emulatorAfter - emulatorBefore) / options.pushes) * 100) / 100,
+      bench: Math.round(((cpuUsed.user + cpuUsed.system) / 1e6 / options.pushes) * 100) / 100,
+    },
     cost: {
       syncs,
       s3: { total: sum(s3), list: sum(Object.fromEntries(Object.entries(s3).filter(([operation]) => LIST_OPERATIONS.has(operation)))), byOperation: s3 },
@@ -174,6 +194,7 @@ export async function replicationLag(bed: BenchBed, options: LagOptions): Promis
         dynamodb: bytesPerSync(counts, 'DynamoDB', 'bytesSent', syncs) + bytesPerSync(counts, 'DynamoDB', 'bytesReceived', syncs),
         nativeFetch: Math.round(nativeBytes / options.pushes),
       },
+      waitMs: { s3: bytesPerSync(counts, 'S3', 'milliseconds', syncs), dynamodb: bytesPerSync(counts, 'DynamoDB', 'milliseconds', syncs) },
       notify: { byOperation: { ...perSync(counts, 'notify@', 'DynamoDB', options.pushes), ...Object.fromEntries(Object.entries(perSync(counts, 'notify@', 'SNS', options.pushes)).map(([operation, value]) => [`SNS.${operation}`, value])) } },
     },
   };

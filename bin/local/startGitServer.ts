@@ -33,6 +33,8 @@ export interface GitServerOptions {
   readonly users?: Readonly<Record<string, string>>;
   /** Repositories (paths without .git) only an authenticated user may read. */
   readonly isPrivate?: (repository: string) => boolean;
+  /** Called with each request's record once it is answered (the record is in `requests` too). */
+  readonly onRequest?: (record: GitRequestRecord) => void;
   /** Called after a push lands, with the refs it changed, like a post-receive hook. */
   readonly onPush?: (repository: string, updates: readonly RefUpdate[]) => void | Promise<void>;
 }
@@ -94,7 +96,9 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     const service = url.searchParams.get('service') ?? (path.endsWith('/git-upload-pack') ? 'git-upload-pack' : path.endsWith('/git-receive-pack') ? 'git-receive-pack' : undefined);
     let bytes = 0;
     const record = (status: number, user?: string): void => {
-      requests.push({ method: req.method ?? 'GET', path, service, status, user, at: Date.now(), bytes });
+      const entry = { method: req.method ?? 'GET', path, service, status, user, at: Date.now(), bytes };
+      requests.push(entry);
+      options.onRequest?.(entry);
     };
     if (fault !== undefined) {
       if ('hang' in fault) return; // never answer: the client's timeout must fire

@@ -65,9 +65,9 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
   const repository = event.repository;
   // Everything the primary had before this instant is in what we are about to read.
   const discoveredAt = deps.now().toISOString();
-  const discovery = await primary.discover(repository);
   const mirror = new MirrorRepository(deps.store, repository);
-  const current = await mirror.readState();
+  // Independent round trips, one to the primary and one to the bucket: taken together.
+  const [discovery, current] = await Promise.all([primary.discover(repository), mirror.readState()]);
   const wanted = filterRefs(discovery.snapshot, deps.refNamespaces);
   const target: RefSnapshot = {
     head: wanted.head ?? current?.snapshot.head ?? DEFAULT_HEAD,

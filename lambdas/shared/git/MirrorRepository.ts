@@ -26,7 +26,7 @@ export function mirrorPrefix(repository: RepositoryPath): string {
  * and by a plain download (`packed-refs`, `config`).
  *
  * Writes are ordered so that no reader ever sees a ref before its objects:
- * pack, then index, then the pack list, then the refs, then HEAD. A crash at any
+ * pack and index, then the pack list, then the refs, then HEAD. A crash at any
  * point leaves either the old refs or the new ones, each with all its objects.
  */
 export class MirrorRepository {
@@ -59,10 +59,12 @@ export class MirrorRepository {
     };
   }
 
-  /** Uploads a pack, then its index. Neither is visible to readers until it is listed. */
+  /** Uploads a pack and its index, side by side: neither is visible to readers until it is listed. */
   async writePack(files: PackFiles): Promise<void> {
-    await this.store.put(this.key(`objects/pack/${files.name}.pack`), files.pack);
-    await this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx);
+    await Promise.all([
+      this.store.put(this.key(`objects/pack/${files.name}.pack`), files.pack),
+      this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx),
+    ]);
   }
 
   /**
@@ -82,8 +84,11 @@ export class MirrorRepository {
     }
     const infoRefs = formatInfoRefs(next.snapshot);
     if (previous === undefined || infoRefs !== formatInfoRefs(previous.snapshot)) {
-      await this.store.put(this.key('packed-refs'), formatPackedRefs(next.snapshot), TEXT);
-      await this.store.put(this.key('info/refs'), infoRefs, TEXT);
+      // Two views of the same refs, whose objects are all listed by now: either order is safe.
+      await Promise.all([
+        this.store.put(this.key('packed-refs'), formatPackedRefs(next.snapshot), TEXT),
+        this.store.put(this.key('info/refs'), infoRefs, TEXT),
+      ]);
     }
     if (previous === undefined || next.snapshot.head !== previous.snapshot.head) {
       // A repository with no branch still needs a HEAD; git's own default is a branch to be.

@@ -1,0 +1,51 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import type { GitRequestRecord } from '../bin/local/startGitServer.ts';
+
+const ENTRY = fileURLToPath(new URL('./gitServerProcess.ts', import.meta.url));
+
+/** The local git server run in a child process (see gitServerProcess.ts), with its request log mirrored here. */
+export class PrimaryProcess {
+  readonly requests: GitRequestRecord[] = [];
+  private readonly flushes: (() => void)[] = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    readonly url: string,
+  ) {}
+
+  static async start(root: string): Promise<PrimaryProcess> {
+    const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, root], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout! });
+    let primary: PrimaryProcess | undefined;
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once('exit', (code) => reject(new Error(`git server process exited (${code}) before it was ready`)));
+      lines.on('line', (line) => {
+        const message = JSON.parse(line) as { url?: string; request?: GitRequestRecord; flushed?: boolean };
+        if (message.url !== undefined) resolve(message.url);
+        else if (message.request !== undefined) primary?.requests.push(message.request);
+        else if (message.flushed) primary?.flushes.shift()?.();
+      });
+    });
+    primary = new PrimaryProcess(child, url);
+    return primary;
+  }
+
+  /** Waits until every request the server has answered so far is in `requests`. */
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      this.flushes.push(resolve);
+      this.child.stdin!.write('flush\n');
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin!.end();
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
