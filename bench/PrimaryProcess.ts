@@ -17,19 +17,19 @@ export class PrimaryProcess {
 
   static async start(root: string): Promise<PrimaryProcess> {
     const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, root], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: child.stdout! });
-    let primary: PrimaryProcess | undefined;
+    const lines = createInterface({ input: child.stdout });
+    const holder: { primary?: PrimaryProcess } = {};
     const url = await new Promise<string>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`git server process exited (${code}) before it was ready`)));
       lines.on('line', (line) => {
         const message = JSON.parse(line) as { url?: string; request?: GitRequestRecord; flushed?: boolean };
         if (message.url !== undefined) resolve(message.url);
-        else if (message.request !== undefined) primary?.requests.push(message.request);
-        else if (message.flushed) primary?.flushes.shift()?.();
+        else if (message.request !== undefined) holder.primary?.requests.push(message.request);
+        else if (message.flushed) holder.primary?.flushes.shift()?.();
       });
     });
-    primary = new PrimaryProcess(child, url);
-    return primary;
+    holder.primary = new PrimaryProcess(child, url);
+    return holder.primary;
   }
 
   /** Waits until every request the server has answered so far is in `requests`. */
