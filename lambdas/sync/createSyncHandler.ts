@@ -75,6 +75,8 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const heartbeat = new VisibilityHeartbeat(sqs, config.QUEUE_URL, config.QUEUE_VISIBILITY_SECONDS);
     heartbeat.start(event.Records);
+    // Every record of this batch was on the queue by now: a sync from here on covers them all.
+    const batch = { receivedAt: new Date().toISOString() };
     const primary = await primaryFor();
     const deps = { registry, store, primary, refNamespaces: config.REF_NAMESPACES, now: () => new Date() };
     const handleRecord = async (record: SQSRecord): Promise<void> => {
@@ -82,7 +84,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       try {
         const change = parseChangeEvent(record.body);
         log = { repository: change.repository, sequence: change.sequence, kind: change.kind };
-        const outcome = await syncRepository(deps, change);
+        const outcome = await syncRepository(deps, change, batch);
         heartbeat.finished(record.messageId);
         logger.info('sync finished', { ...log, outcome });
         metrics.addMetric(outcome.kind === 'covered' ? 'EventsCovered' : 'Syncs', MetricUnit.Count, 1);

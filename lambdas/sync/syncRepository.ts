@@ -36,11 +36,11 @@ const DEFAULT_HEAD = 'refs/heads/main';
  * whole current state, not the event's delta, so one sync covers every event before it
  * and the events it covers finish without a fetch. A failure is recorded and rethrown.
  */
-export async function syncRepository(deps: SyncDependencies, event: ChangeEvent): Promise<SyncOutcome> {
+export async function syncRepository(deps: SyncDependencies, event: ChangeEvent, batch: { receivedAt?: string } = {}): Promise<SyncOutcome> {
   const { registry } = deps;
   const repository = event.repository;
   const state = await registry.get(repository);
-  if (isCovered(event, state)) {
+  if (isCovered(event, state, batch)) {
     await registry.recordCovered(repository, event.sequence, deps.now().toISOString());
     return { kind: 'covered' };
   }

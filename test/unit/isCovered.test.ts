@@ -93,6 +93,13 @@ describe('isCovered', () => {
     expect(isCovered(event, state({ status: 'deleted', refs: { 'refs/heads/main': 'b'.repeat(40) } }))).toBe(false);
   });
 
+  it('is true when a sync read the refs after the event\'s batch was received, however close to the webhook', () => {
+    expect(isCovered(event, state({ discoveredAt: at(10) }), { receivedAt: at(5) })).toBe(true);
+    expect(isCovered(event, state({ discoveredAt: at(10) }), { receivedAt: at(10) })).toBe(false);
+    expect(isCovered(event, state({ discoveredAt: at(10) }), { receivedAt: at(20) })).toBe(false);
+    expect(isCovered(event, state({ discoveredAt: at(10) }))).toBe(false);
+  });
+
   it('is false for an unparseable discovery time', () => {
     expect(isCovered(event, state({ discoveredAt: 'not a date' }))).toBe(false);
   });
