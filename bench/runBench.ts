@@ -67,7 +67,7 @@ function sizes(quick: boolean, options: BenchOptions) {
       pushes: options.fanOutPushes ?? (quick ? 30 : 1000),
       repositories: options.fanOutRepositories ?? (quick ? 10 : 200),
       concurrency: 6,
-      baselineRepositories: quick ? 2 : 20,
+      baselineRepositories: quick ? 2 : 10,
     },
   };
 }

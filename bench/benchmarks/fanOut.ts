@@ -59,8 +59,8 @@ async function pool<T>(items: readonly T[], limit: number, task: (item: T, index
 
 /**
  * Fan-out at scale: pushes spread over many repositories, all replicated to every region.
- * Each repository takes its pushes in a burst (one after the other, each with its webhook),
- * and several repositories push at once. A push is a ref update on the primary's bare
+ * Each repository takes its pushes in a burst (one after the other, each webhook sent as its
+ * push lands, as a Git host's asynchronous webhooks are), and several repositories push at once. A push is a ref update on the primary's bare
  * repository (the objects are there already) followed by its webhook, so the figure is
  * git-geo's and not the primary's receive-pack. Convergence is checked in every region's registry
  * against the primary's final refs and against the last event sequence of each repository;
@@ -120,12 +120,15 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
   let done = 0;
   await pool(repositories, options.concurrency, async (repository) => {
     let before = base;
+    const webhooks: Promise<number>[] = [];
     for (const step of steps) {
       await push(repository, step, before);
-      latest.set(repository, await bed.notify(repository, { ref: 'refs/heads/main', before, after: step }));
+      // Delivered as a Git host delivers them: after the push lands, without holding up the next push.
+      webhooks.push(bed.notify(repository, { ref: 'refs/heads/main', before, after: step }));
       before = step;
       if (++done % 200 === 0) options.log(`  fan-out: ${done}/${repositories.length * steps.length} pushes`);
     }
+    latest.set(repository, Math.max(...(await Promise.all(webhooks))));
   });
   const pushed = performance.now();
   const pushes = repositories.length * steps.length;
