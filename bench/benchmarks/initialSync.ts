@@ -35,6 +35,8 @@ export interface Run {
   readonly cpuRatio: number | undefined;
   /** RSS of the process before the sync began (modules loaded, clients created). */
   readonly rssBeforeBytes?: number;
+  /** Peak RSS of the whole process, loading the bundle included (peakRssBytes is the sync's own). */
+  readonly processPeakRssBytes?: number;
   readonly peakRssBytes: number | undefined;
   /** Peak RSS over the pack size. */
   readonly rssPerPackByte: number | undefined;
@@ -108,7 +110,7 @@ async function packBytes(gitDir: string): Promise<number> {
 }
 
 function run(
-  measured: { wallMs: number; cpuMs: number | undefined; peakRssBytes: number | undefined; rssBeforeBytes?: number },
+  measured: { wallMs: number; cpuMs: number | undefined; peakRssBytes: number | undefined; rssBeforeBytes?: number; processPeakRssBytes?: number },
   pack: number,
   baseline: { wallMs: number; cpuMs: number | undefined },
 ): Run {
@@ -118,6 +120,7 @@ function run(
     cpuMs: cpuMs === undefined ? undefined : Math.round(cpuMs),
     cpuRatio: ratio(cpuMs, baseline.cpuMs),
     ...(measured.rssBeforeBytes === undefined ? {} : { rssBeforeBytes: measured.rssBeforeBytes }),
+    ...(measured.processPeakRssBytes === undefined ? {} : { processPeakRssBytes: measured.processPeakRssBytes }),
     peakRssBytes,
     rssPerPackByte: peakRssBytes === undefined ? undefined : Math.round((peakRssBytes / pack) * 100) / 100,
     ratio: ratio(wallMs, baseline.wallMs),

@@ -116,7 +116,15 @@ export class PrimaryRemote {
     const indexer = new PackIndexer();
     const sideBand = capabilities.includes('side-band-64k') || capabilities.includes('side-band');
     if (response.body === undefined) throw new ProtocolError('upload-pack answered with no body');
-    for await (const chunk of readPackStream(response.body, { sideBand })) indexer.write(chunk);
+    let yieldedAt = performance.now();
+    for await (const chunk of readPackStream(response.body, { sideBand })) {
+      indexer.write(chunk);
+      // Chunks already buffered arrive as microtasks: let timers (the visibility heartbeat, the idle timeout) run now and then.
+      if (performance.now() - yieldedAt > 50) {
+        await new Promise((resolve) => setImmediate(resolve));
+        yieldedAt = performance.now();
+      }
+    }
     const pack = indexer.finish();
     return pack.objectCount === 0 ? undefined : pack;
   }
