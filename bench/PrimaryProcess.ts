@@ -9,6 +9,8 @@ const ENTRY = fileURLToPath(new URL('./gitServerProcess.ts', import.meta.url));
 export class PrimaryProcess {
   readonly requests: GitRequestRecord[] = [];
   private readonly flushes: (() => void)[] = [];
+  private readonly updates = new Map<number, (error?: string) => void>();
+  private nextUpdate = 0;
 
   private constructor(
     private readonly child: ChildProcess,
@@ -22,10 +24,11 @@ export class PrimaryProcess {
     const url = await new Promise<string>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`git server process exited (${code}) before it was ready`)));
       lines.on('line', (line) => {
-        const message = JSON.parse(line) as { url?: string; request?: GitRequestRecord; flushed?: boolean };
+        const message = JSON.parse(line) as { url?: string; request?: GitRequestRecord; flushed?: boolean; updated?: number; error?: string };
         if (message.url !== undefined) resolve(message.url);
         else if (message.request !== undefined) holder.primary?.requests.push(message.request);
         else if (message.flushed) holder.primary?.flushes.shift()?.();
+        else if (message.updated !== undefined) holder.primary?.settleUpdate(message.updated, message.error);
       });
     });
     holder.primary = new PrimaryProcess(child, url);
@@ -38,6 +41,23 @@ export class PrimaryProcess {
       this.flushes.push(resolve);
       this.child.stdin!.write('flush\n');
     });
+  }
+
+  /**
+   * Moves a ref on the primary, as a push landing there would (its objects must be there
+   * already). Done by the primary's process, so the spawn of git costs this process nothing.
+   */
+  updateRef(repository: string, ref: string, after: string, before: string): Promise<void> {
+    const id = this.nextUpdate++;
+    return new Promise((resolve, reject) => {
+      this.updates.set(id, (error) => (error === undefined ? resolve() : reject(new Error(`update-ref on the primary failed: ${error}`))));
+      this.child.stdin!.write(`${JSON.stringify({ updateRef: { id, repository, ref, after, before } })}\n`);
+    });
+  }
+
+  private settleUpdate(id: number, error: string | undefined): void {
+    this.updates.get(id)?.(error);
+    this.updates.delete(id);
   }
 
   async stop(): Promise<void> {
