@@ -55,6 +55,8 @@ export interface BenchReport {
 }
 
 const REGIONS = ['eu-west-1', 'ap-southeast-2', 'us-west-2'];
+/** Quick mode is a smoke run for CI: two regions provision and sync faster than three. */
+const QUICK_REGIONS = REGIONS.slice(0, 2);
 /** The initial sync runs git-geo with each engine: isomorphic-git (the original path) beside the native one. */
 const DEFAULT_ENGINES = ['isomorphic-git', 'native'];
 const MiB = 2 ** 20;
@@ -62,12 +64,12 @@ const MiB = 2 ** 20;
 function sizes(quick: boolean, options: BenchOptions) {
   return {
     lag: { pushes: options.lagPushes ?? (quick ? 5 : 50), historyCommits: quick ? 50 : 300 },
-    initial: { commits: quick ? 400 : 10_000, files: quick ? 40 : 200 },
+    initial: { commits: quick ? 200 : 10_000, files: quick ? 20 : 200 },
     fanOut: {
-      pushes: options.fanOutPushes ?? (quick ? 30 : 1000),
-      repositories: options.fanOutRepositories ?? (quick ? 10 : 200),
+      pushes: options.fanOutPushes ?? (quick ? 20 : 1000),
+      repositories: options.fanOutRepositories ?? (quick ? 5 : 200),
       concurrency: 6,
-      baselineRepositories: quick ? 2 : 10,
+      baselineRepositories: quick ? 1 : 10,
     },
   };
 }
@@ -185,14 +187,15 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
   const awsEndpoint = options.awsEndpoint ?? process.env.AWS_ENDPOINT_URL;
   for (const [name, value] of Object.entries({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' })) process.env[name] ??= value;
   const machine = await machineInfo(awsEndpoint);
-  log(`starting git-geo locally with ${REGIONS.length} regions (${awsEndpoint ?? 'embedded moto'})...`);
-  const bed = await BenchBed.start({ regions: REGIONS, awsEndpoint, onError: (error) => void errors.push(error) });
+  const regions = options.quick ? QUICK_REGIONS : REGIONS;
+  log(`starting git-geo locally with ${regions.length} regions (${awsEndpoint ?? 'embedded moto'})...`);
+  const bed = await BenchBed.start({ regions, awsEndpoint, onError: (error) => void errors.push(error) });
   const report: { -readonly [K in keyof Omit<BenchReport, 'targets' | 'loadAverageAfter'>]: BenchReport[K] } = {
     startedAt: startedAt.toISOString(),
     durationSeconds: 0,
     mode: options.quick ? 'quick' : 'full',
     machine,
-    inputs: { regions: REGIONS, ...size, initialSyncRepo: options.repo ?? 'generated', engines: options.engines ?? DEFAULT_ENGINES, awsEndpoint: awsEndpoint ?? 'embedded moto' },
+    inputs: { regions, ...size, initialSyncRepo: options.repo ?? 'generated', engines: options.engines ?? DEFAULT_ENGINES, awsEndpoint: awsEndpoint ?? 'embedded moto' },
   };
   try {
     if (only.has('lag')) {
