@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { benchCommand } from './commands/benchCommand.ts';
 import { demoCommand } from './commands/demoCommand.ts';
 import { gitServerCommand } from './commands/gitServerCommand.ts';
 import { localCommand } from './commands/localCommand.ts';
@@ -11,6 +12,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addCommand(localCommand())
     .addCommand(demoCommand())
     .addCommand(gitServerCommand())
-    .addCommand(redriveCommand());
+    .addCommand(redriveCommand())
+    .addCommand(benchCommand());
   await program.parseAsync([...argv]);
 }

@@ -4,8 +4,6 @@ const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS regio
 const RefNamespace = z.string().regex(/^refs\/[^\s]*\/$/, 'must look like refs/<name>/');
 const HttpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
 
-/** Default of `minSyncIntervalSeconds`: a hot repository lags by at most this (plus one sync). */
-export const DEFAULT_MIN_SYNC_INTERVAL_SECONDS = 5;
 
 /**
  * git-geo's deployment configuration, read from the `git-geo` key of the CDK context
@@ -39,9 +37,10 @@ export const GeoConfigSchema = z
     /**
      * At most one read of the primary per repository per region this often. A push to a repository
      * synced less than this long ago waits out the rest, and one fetch then covers every push made
-     * meanwhile: a burst costs a fetch per interval, not per push. An isolated push is not delayed.
+     * meanwhile. Off by default: bursts coalesce anyway (a sync covers the events queued behind it),
+     * and the interval adds up to its length to a hot repository's lag. An isolated push is not delayed.
      */
-    minSyncIntervalSeconds: z.number().int().min(0).max(3600).default(DEFAULT_MIN_SYNC_INTERVAL_SECONDS),
+    minSyncIntervalSeconds: z.number().int().min(0).max(3600).default(0),
     /** First retry delay after a transient failure; it doubles with each attempt, capped at one hour. */
     syncRetryBaseSeconds: z.number().int().min(1).max(3600).default(10),
     /**

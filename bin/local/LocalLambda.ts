@@ -2,12 +2,13 @@ import type { Context } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { HandlerHooks } from '../../lambdas/shared/aws/HandlerHooks.ts';
 import { installAwsLambdaGlobal, isStreamingHandler, type RuntimeResponseStream } from './awslambdaGlobal.ts';
 import type { LocalFunction } from './LocalResources.ts';
 
 export type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
 type StreamingHandler = (event: unknown, responseStream: RuntimeResponseStream, context: Context) => Promise<unknown>;
-type HandlerFactory = (env: Readonly<Record<string, string | undefined>>) => Promise<AnyHandler> | AnyHandler;
+type HandlerFactory = (env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks) => Promise<AnyHandler> | AnyHandler;
 
 // One import per factory module for the whole process, as one bundle per function would be.
 const modules = new Map<string, Promise<Record<string, unknown>>>();
@@ -25,6 +26,8 @@ export class LocalLambda {
     readonly fn: LocalFunction,
     private readonly runtimeEnv: Readonly<Record<string, string>>,
     private readonly projectRoot: string,
+    /** Passed to the handler factory at every cold start (the benchmarks count requests with it). */
+    private readonly hooks?: HandlerHooks,
   ) {}
 
   get name(): string {
@@ -104,7 +107,7 @@ export class LocalLambda {
       AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(this.fn.memoryMiB),
       AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
       ...this.runtimeEnv,
-    });
+    }, this.hooks);
   }
 
   private context(deadline: number): Context {

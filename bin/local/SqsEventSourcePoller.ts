@@ -5,6 +5,10 @@ import type { LocalLambda } from './LocalLambda.ts';
 
 const MIN_IDLE_MS = 20;
 const MAX_IDLE_MS = 200;
+/** Long polls are short enough that a stop or a change of plan is never far off. */
+const LONG_POLL_SECONDS = 2;
+/** SQS's longest visibility timeout: a failed message is back (or in the DLQ) by then. */
+const MAX_INVISIBLE_MS = 12 * 3600 * 1000;
 
 function toRecord(message: Message, source: LocalEventSource): SQSRecord {
   const attributes = message.Attributes ?? {};
@@ -44,13 +48,19 @@ function toRecord(message: Message, source: LocalEventSource): SQSRecord {
  * invokes the function with up to the template's maximum concurrency, and deletes what
  * succeeded. With ReportBatchItemFailures, the failed items stay on the queue until their
  * visibility timeout runs out (or whatever the function set it to); a thrown error fails
- * the whole batch. Short polls with a short idle back-off stand in for Lambda's pollers.
+ * the whole batch.
+ *
+ * When nothing it received is still in flight, it long-polls as Lambda's pollers do, so a
+ * new message is taken the moment it arrives. Otherwise it short-polls with a short idle
+ * back-off: moto's long poll spins while a FIFO group has a message in flight.
  */
 export class SqsEventSourcePoller {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
+  /** Messages that failed and are invisible until their retry, by id, with when they are back at the latest. */
+  private readonly awaitingRetry = new Map<string, number>();
   batches = 0;
 
   constructor(
@@ -81,12 +91,14 @@ export class SqsEventSourcePoller {
         continue;
       }
       let messages: Message[] = [];
+      const longPoll = this.inFlight.size === 0 && !this.hasMessagesAwaitingRetry();
+      let failedToReceive = false;
       try {
         const response = await this.sqs.send(
           new ReceiveMessageCommand({
             QueueUrl: this.source.queueUrl,
             MaxNumberOfMessages: this.source.batchSize,
-            WaitTimeSeconds: 0,
+            WaitTimeSeconds: longPoll ? LONG_POLL_SECONDS : 0,
             MessageSystemAttributeNames: ['All'],
             MessageAttributeNames: ['All'],
           }),
@@ -96,8 +108,11 @@ export class SqsEventSourcePoller {
       } catch (error) {
         if (!this.running) break;
         this.onError(error);
+        failedToReceive = true;
       }
+      for (const message of messages) this.awaitingRetry.delete(message.MessageId!);
       if (messages.length === 0) {
+        if (longPoll && !failedToReceive) continue;
         await new Promise((resolve) => setTimeout(resolve, idleMs));
         idleMs = Math.min(MAX_IDLE_MS, idleMs * 2);
         continue;
@@ -106,6 +121,12 @@ export class SqsEventSourcePoller {
       const batch = this.dispatch(messages).finally(() => this.inFlight.delete(batch));
       this.inFlight.add(batch);
     }
+  }
+
+  private hasMessagesAwaitingRetry(): boolean {
+    const now = Date.now();
+    for (const [id, until] of this.awaitingRetry) if (until < now) this.awaitingRetry.delete(id);
+    return this.awaitingRetry.size > 0;
   }
 
   private async dispatch(messages: Message[]): Promise<void> {
@@ -121,6 +142,7 @@ export class SqsEventSourcePoller {
       this.onError(error);
       failed = new Set(messages.map((message) => message.MessageId!));
     }
+    for (const id of failed) this.awaitingRetry.set(id, Date.now() + MAX_INVISIBLE_MS);
     const succeeded = messages.filter((message) => !failed.has(message.MessageId!));
     if (succeeded.length === 0) return;
     try {

@@ -21,6 +21,8 @@ export interface GitRequestRecord {
   readonly userAgent: string | undefined;
   /** When it arrived: the log is in order of arrival. */
   readonly at: number;
+  /** Response body bytes sent (what the client downloaded). */
+  readonly bytes: number;
 }
 
 /**
@@ -40,6 +42,8 @@ export interface GitServerOptions {
   readonly users?: Readonly<Record<string, string>>;
   /** Repositories (paths without .git) only an authenticated user may read. */
   readonly isPrivate?: (repository: string) => boolean;
+  /** Called with each request's record once it is answered (the record is in `requests` too). */
+  readonly onRequest?: (record: GitRequestRecord) => void;
   /** Called after a push lands, with the refs it changed, like a post-receive hook. */
   readonly onPush?: (repository: string, updates: readonly RefUpdate[]) => void | Promise<void>;
 }
@@ -106,11 +110,23 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     const path = decodeURIComponent(url.pathname);
     const service = url.searchParams.get('service') ?? (path.endsWith('/git-upload-pack') ? 'git-upload-pack' : path.endsWith('/git-receive-pack') ? 'git-receive-pack' : undefined);
     // Logged on arrival, so a request is in the log before its client can have seen an answer.
-    const entry: { -readonly [K in keyof GitRequestRecord]: GitRequestRecord[K] } = { method: req.method ?? 'GET', path, service, status: 0, user: undefined, userAgent: req.headers['user-agent'], at: Date.now() };
+    const entry: { -readonly [K in keyof GitRequestRecord]: GitRequestRecord[K] } = {
+      method: req.method ?? 'GET',
+      path,
+      service,
+      status: 0,
+      user: undefined,
+      userAgent: req.headers['user-agent'],
+      at: Date.now(),
+      bytes: 0,
+    };
     requests.push(entry);
+    let bytes = 0;
     const record = (status: number, user?: string): void => {
       entry.status = status;
       entry.user = user;
+      entry.bytes = bytes;
+      options.onRequest?.(entry);
     };
     if (fault !== undefined) {
       if ('hang' in fault) return; // never answer: the client's timeout must fire
@@ -171,6 +187,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
       let started = false;
       child.stdout.on('data', (chunk: Buffer) => {
         if (started) {
+          bytes += chunk.length;
           res.write(chunk);
           return;
         }
@@ -189,6 +206,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
           else headers[name] = value;
         }
         res.writeHead(code, headers);
+        bytes += pending.length - split - 4;
         res.write(pending.subarray(split + 4));
         resolve(code);
       });

@@ -1,6 +1,7 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
+import type { AnyClientPlugin } from '../../lambdas/shared/aws/HandlerHooks.ts';
 import { randomBytes } from 'node:crypto';
 import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
@@ -10,7 +11,7 @@ import { S3ObjectStore } from '../../lambdas/shared/storage/S3ObjectStore.ts';
 import { AwsClients } from './AwsClients.ts';
 import { FunctionUrlServer } from './FunctionUrlServer.ts';
 import { LocalLambda } from './LocalLambda.ts';
-import type { ProvisionedStack } from './LocalResources.ts';
+import type { LocalFunction, ProvisionedStack } from './LocalResources.ts';
 import { provisionStack } from './provisionStack.ts';
 import { Scheduler } from './Scheduler.ts';
 import { SqsEventSourcePoller } from './SqsEventSourcePoller.ts';
@@ -29,6 +30,11 @@ export interface LocalRuntimeOptions {
   readonly host?: string;
   /** Called with problems inside functions and pollers (the runtime keeps going, as Lambda does). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * SDK plugins for the AWS clients each function creates (see HandlerHooks), chosen per
+   * function: the benchmarks count every request of every function this way.
+   */
+  readonly clientPlugins?: (fn: LocalFunction) => readonly AnyClientPlugin[];
 }
 
 export interface RegionInfo {
@@ -141,7 +147,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     }
 
     const runtimeEnv = { AWS_ENDPOINT_URL: awsEndpoint };
-    const lambdas = stacks.flatMap((stack) => stack.functions.map((fn) => new LocalLambda(fn, runtimeEnv, PROJECT_ROOT)));
+    const lambdas = stacks.flatMap((stack) => stack.functions.map((fn) => new LocalLambda(fn, runtimeEnv, PROJECT_ROOT, options.clientPlugins ? { clientPlugins: options.clientPlugins(fn) } : undefined)));
     const lambdaByName = new Map(lambdas.map((lambda) => [lambda.name, lambda]));
     // Cold-start each function once: a configuration error stops the runtime here.
     // One at a time: module loading is not safe to race under every loader (jest's ESM one).

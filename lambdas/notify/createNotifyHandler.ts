@@ -12,6 +12,7 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
+import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import { AwsEnvSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
@@ -43,16 +44,16 @@ function requestBody(event: APIGatewayProxyEventV2): Buffer {
  * records each change in the event log (once per delivery) and publishes it to the topic.
  * Configuration and the webhook secret are checked here, at cold start.
  */
-export async function createNotifyHandler(env: Readonly<Record<string, string | undefined>>): Promise<NotifyHandler> {
+export async function createNotifyHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): Promise<NotifyHandler> {
   const config = parseEnv(NotifyEnv, env, 'notify');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
-  const dynamo = new DynamoDBClient(aws);
+  const dynamo = withHooks(new DynamoDBClient(aws), hooks);
   const db = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
-  const secrets = new SecretReader(new SecretsManagerClient(aws));
+  const secrets = new SecretReader(withHooks(new SecretsManagerClient(aws), hooks));
   const logger = new Logger({ serviceName: 'git-geo-notify' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'notify' });
   const primaryHosts = primaryHostsOf(config.PRIMARY_URLS);
-  const deps = { eventLog: new EventLog(db, config.EVENT_LOG_TABLE), publisher: new ChangePublisher(new SNSClient(aws), config.TOPIC_ARN), now: () => new Date() };
+  const deps = { eventLog: new EventLog(db, config.EVENT_LOG_TABLE), publisher: new ChangePublisher(withHooks(new SNSClient(aws), hooks), config.TOPIC_ARN), now: () => new Date() };
 
   // Fail at cold start, not on the first webhook, when the secret is missing or empty.
   await secrets.webhookSecret(config.WEBHOOK_SECRET_ID);

@@ -12,11 +12,12 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
+import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
-import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
@@ -41,6 +42,8 @@ const SyncEnv = AwsEnvSchema.extend({
   SECRETS_REGION: z.string().min(1).optional(),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
+  /** How packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
+  FETCH_ENGINE: z.enum(FETCH_ENGINES).default('native'),
 });
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -51,19 +54,19 @@ export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatc
  * record holds back the rest of its repository (message group) only, and comes back
  * after a growing backoff. Permanent failures are recorded and not retried in a loop.
  */
-export async function createSyncHandler(env: Readonly<Record<string, string | undefined>>): Promise<SyncHandler> {
+export async function createSyncHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): Promise<SyncHandler> {
   const config = parseEnv(SyncEnv, env, 'sync');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const logger = new Logger({ serviceName: 'git-geo-sync' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'sync' });
-  const sqs = new SQSClient(aws);
+  const sqs = withHooks(new SQSClient(aws), hooks);
   const registry = new Registry(
-    DynamoDBDocumentClient.from(new DynamoDBClient(aws), { marshallOptions: { removeUndefinedValues: true } }),
+    DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } }),
     config.REGISTRY_TABLE,
   );
-  const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
+  const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const secrets = new SecretReader(
-    new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)),
+    withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
   );
   const deadLetters = new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL);
   const [primaryUrl] = config.PRIMARY_URLS;
@@ -73,7 +76,8 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       config.PRIMARY_CREDENTIALS_SECRET_ID === undefined
         ? undefined
         : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID, { fresh }));
-    return { remote: new PrimaryRemote({ baseUrl: primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' }), authorization };
+    const remote = new PrimaryRemote({ baseUrl: primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
+    return { remote, authorization };
   };
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
@@ -81,6 +85,8 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
     const heartbeat = new VisibilityHeartbeat(sqs, config.QUEUE_URL, config.QUEUE_VISIBILITY_SECONDS);
     heartbeat.start(event.Records);
+    // Every record of this batch was on the queue by now: a sync from here on covers them all.
+    const batch = { receivedAt: new Date().toISOString() };
     let primary = await primaryFor();
     const base = {
       registry,
@@ -95,14 +101,14 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
     };
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
       try {
-        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change);
+        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change, batch);
       } catch (error) {
         if (!authenticated || !(error instanceof SyncFailedError && error.cause instanceof AccessDeniedError)) throw error;
         // The primary refused the cached credentials: re-read the secret once, so a rotation takes effect now.
         const refreshed = await primaryFor(true);
         if (refreshed.authorization === primary.authorization) throw error;
         primary = refreshed;
-        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change);
+        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change, batch);
       }
     };
     const handleRecord = async (record: SQSRecord): Promise<void> => {

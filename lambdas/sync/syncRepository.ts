@@ -17,6 +17,10 @@ import { TOMBSTONE_PREFIX } from './tombstonePrefix.ts';
 /** What happens to the mirror of a deleted repository. */
 export type DeletedRepositoryPolicy = 'tombstone' | 'remove';
 
+/** The SQS batch an event came in: every event in it was on the queue when it was received. */
+export interface SyncBatch {
+  readonly receivedAt?: string;
+}
 
 export interface SyncDependencies {
   readonly registry: Registry;
@@ -73,7 +77,7 @@ const DEFAULT_HEAD = 'refs/heads/main';
  * a stale, replayed or forged one cannot delete or move a repository that still exists.
  * A failure is recorded in the registry and rethrown as SyncFailedError (transient: with a retry delay).
  */
-export async function syncRepository(deps: SyncDependencies, event: ChangeEvent): Promise<SyncOutcome> {
+export async function syncRepository(deps: SyncDependencies, event: ChangeEvent, batch: SyncBatch = {}): Promise<SyncOutcome> {
   const { registry } = deps;
   const repository = event.repository;
   const state = await registry.get(repository);
@@ -85,7 +89,7 @@ export async function syncRepository(deps: SyncDependencies, event: ChangeEvent)
     // redirects to the new path): nothing to mirror, and the path must not come back.
     return { kind: 'covered', reason: 'superseded' };
   }
-  if (await alreadyApplied(deps, event, state)) {
+  if (await alreadyApplied(deps, event, state, batch)) {
     await registry.recordCovered(repository, event.sequence, deps.now().toISOString());
     return { kind: 'covered', reason: 'synced' };
   }
@@ -131,9 +135,10 @@ function lease(deps: SyncDependencies, owner: string): Lease {
 }
 
 /** True when the mirror already reflects the event, so it finishes without touching the primary. */
-async function alreadyApplied(deps: SyncDependencies, event: ChangeEvent, state: RepositoryState | undefined): Promise<boolean> {
+async function alreadyApplied(deps: SyncDependencies, event: ChangeEvent, state: RepositoryState | undefined, batch: SyncBatch): Promise<boolean> {
+  if (REF_SYNC_KINDS.has(event.kind)) return isCovered(event, state, batch);
   // A deletion the last sync already saw past (the repository was read after it) is stale: it was recreated.
-  if (REF_SYNC_KINDS.has(event.kind) || event.kind === 'repository.deleted') return isCovered(event, state);
+  if (event.kind === 'repository.deleted') return isCovered(event, state);
   if (event.kind === 'repository.renamed' && event.previousRepository !== undefined) {
     if (!isCovered(event, state)) return false;
     const previous = await deps.registry.get(event.previousRepository);
@@ -223,9 +228,9 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
   const repository = event.repository;
   // Everything the primary had before this instant is in what we are about to read.
   const discoveredAt = deps.now().toISOString();
-  const discovery = await primary.discover(repository);
   const mirror = new MirrorRepository(deps.store, repository);
-  const current = await mirror.readState();
+  // Independent round trips, one to the primary and one to the bucket: taken together.
+  const [discovery, current] = await Promise.all([primary.discover(repository), mirror.readState()]);
   const wanted = filterRefs(discovery.snapshot, deps.refNamespaces);
   const target: RefSnapshot = {
     // An empty repository advertises no HEAD: keep the mirror's, else take the host's default branch.

@@ -68,7 +68,7 @@ describe('parseGeoConfig', () => {
     expect(() => parseGeoConfig(undefined)).toThrow(/^invalid git-geo configuration in the CDK context:/);
   });
 
-  it('failure handling defaults: tombstones kept 90 days, 30 s primary timeout, 10 s first retry, republish after 60 s, one sync per repository per 5 s', () => {
+  it('failure handling defaults: tombstones kept 90 days, 30 s primary timeout, 10 s first retry, republish after 60 s, no minimum interval between syncs', () => {
     const config = parseGeoConfig(TEST_CONFIG);
     expect(config).toMatchObject({
       deletedRepositories: 'tombstone',
@@ -76,7 +76,7 @@ describe('parseGeoConfig', () => {
       primaryTimeoutSeconds: 30,
       syncRetryBaseSeconds: 10,
       republishAfterSeconds: 60,
-      minSyncIntervalSeconds: 5,
+      minSyncIntervalSeconds: 0,
     });
   });
 

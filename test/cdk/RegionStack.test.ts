@@ -188,7 +188,7 @@ describe('RegionStack', () => {
   });
 
   it("sync's environment carries the failure-handling settings: dead-letter queue, primary timeout, retry base, deletion policy", () => {
-    const other = buildTestApp({ primaryTimeoutSeconds: 7, syncRetryBaseSeconds: 3, deletedRepositories: 'remove', minSyncIntervalSeconds: 0 });
+    const other = buildTestApp({ primaryTimeoutSeconds: 7, syncRetryBaseSeconds: 3, deletedRepositories: 'remove', minSyncIntervalSeconds: 30 });
     try {
       const otherRegion = other.regions.get('eu-west-1')!;
       Template.fromStack(otherRegion).hasResourceProperties('AWS::Lambda::Function', {
@@ -198,7 +198,7 @@ describe('RegionStack', () => {
             PRIMARY_TIMEOUT_MS: '7000',
             RETRY_BASE_SECONDS: '3',
             DELETED_REPOSITORIES: 'remove',
-            MIN_SYNC_INTERVAL_SECONDS: '0',
+            MIN_SYNC_INTERVAL_SECONDS: '30',
           }),
         },
       });
@@ -207,7 +207,7 @@ describe('RegionStack', () => {
     }
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
-        Variables: Match.objectLike({ PRIMARY_TIMEOUT_MS: '30000', RETRY_BASE_SECONDS: '10', DELETED_REPOSITORIES: 'tombstone', MIN_SYNC_INTERVAL_SECONDS: '5' }),
+        Variables: Match.objectLike({ PRIMARY_TIMEOUT_MS: '30000', RETRY_BASE_SECONDS: '10', DELETED_REPOSITORIES: 'tombstone', MIN_SYNC_INTERVAL_SECONDS: '0' }),
       },
     });
   });

@@ -5,7 +5,7 @@ import { parseGeoConfig, type GeoConfigInput } from '../../cdk/GeoConfig.ts';
 import { git } from '../../bin/local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../../bin/local/gitlabPushHook.ts';
 import { startGitServer, type GitServer, type GitServerOptions, type RefUpdate } from '../../bin/local/startGitServer.ts';
-import { startLocalRuntime, type LocalRuntime } from '../../bin/local/startLocalRuntime.ts';
+import { startLocalRuntime, type LocalRuntime, type LocalRuntimeOptions } from '../../bin/local/startLocalRuntime.ts';
 
 export const WEBHOOK_SECRET = 'test-webhook-secret';
 
@@ -36,6 +36,7 @@ export async function startTestBed(
     primaryCredentials?: { username: string; password: string };
     /** Another AWS endpoint than the shared emulator (a fault-injecting proxy in front of it, say). */
     awsEndpoint?: string;
+    clientPlugins?: LocalRuntimeOptions['clientPlugins'];
   } = {},
 ): Promise<TestBed> {
   const root = await mkdtemp(join(tmpdir(), 'git-geo-test-'));
@@ -55,13 +56,12 @@ export async function startTestBed(
       primaryUrls: [primary.url],
       webhookSecretName: 'git-geo/webhook-secret',
       syncTimeoutSeconds: 60,
-      // Tests push and wait step by step; the burst test runs with the default interval.
-      minSyncIntervalSeconds: 0,
       ...options.config,
     }),
     webhookSecret: WEBHOOK_SECRET,
     ...(options.awsEndpoint ? { awsEndpoint: options.awsEndpoint } : {}),
     ...(options.primaryCredentials ? { primaryCredentials: options.primaryCredentials } : {}),
+    ...(options.clientPlugins ? { clientPlugins: options.clientPlugins } : {}),
     onError: (error) => void errors.push(error),
   }).catch(async (error: unknown) => {
     await primary.stop();

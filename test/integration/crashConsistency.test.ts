@@ -109,7 +109,8 @@ describe('crash consistency: a sync killed at any step leaves a readable mirror 
     const isNew = same(view.packedRefs, after.refs);
     expect(isOld || isNew).toBe(true);
     expect(same(view.infoRefs, before.refs) || same(view.infoRefs, after.refs)).toBe(true);
-    expect([before.head, after.head]).toContain(view.head);
+    // HEAD is written last of all: every crash point comes before it.
+    expect(view.head).toBe(before.head);
     if (expected === 'old') expect(isOld && same(view.infoRefs, before.refs) && view.head === before.head).toBe(true);
     if (expected === 'new') expect(isNew && same(view.infoRefs, after.refs)).toBe(true);
     // The registry says what happened: a retryable failure, with the next attempt scheduled.

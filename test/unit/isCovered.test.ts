@@ -76,6 +76,30 @@ describe('isCovered', () => {
     }
   });
 
+  it('is true for a push whose refs the mirror already holds, whatever the times say', () => {
+    expect(isCovered(event, state({ syncedSequence: 3, discoveredAt: at(-60_000), refs: { 'refs/heads/main': 'b'.repeat(40), 'refs/heads/other': 'c'.repeat(40) } }))).toBe(true);
+    const deletion: ChangeEvent = { ...event, changes: [{ ref: 'refs/heads/gone', before: 'a'.repeat(40), after: '0'.repeat(40) }] };
+    expect(isCovered(deletion, state({ refs: { 'refs/heads/main': 'b'.repeat(40) } }))).toBe(true);
+    expect(isCovered(deletion, state({ refs: { 'refs/heads/gone': 'a'.repeat(40) } }))).toBe(false);
+  });
+
+  it('is false when any ref of the push is elsewhere, refs are not recorded, or the event is not a push', () => {
+    const two: ChangeEvent = { ...event, changes: [...event.changes, { ref: 'refs/tags/v1', before: '0'.repeat(40), after: 'd'.repeat(40) }] };
+    expect(isCovered(two, state({ refs: { 'refs/heads/main': 'b'.repeat(40) } }))).toBe(false);
+    expect(isCovered(event, state({ refs: { 'refs/heads/main': 'a'.repeat(40) } }))).toBe(false);
+    expect(isCovered(event, state({}))).toBe(false);
+    expect(isCovered({ ...event, kind: 'sync.requested' }, state({ refs: { 'refs/heads/main': 'b'.repeat(40) } }))).toBe(false);
+    expect(isCovered({ ...event, changes: [] }, state({ refs: {} }))).toBe(false);
+    expect(isCovered(event, state({ status: 'deleted', refs: { 'refs/heads/main': 'b'.repeat(40) } }))).toBe(false);
+  });
+
+  it('is true when a sync read the refs after the event\'s batch was received, however close to the webhook', () => {
+    expect(isCovered(event, state({ discoveredAt: at(10) }), { receivedAt: at(5) })).toBe(true);
+    expect(isCovered(event, state({ discoveredAt: at(10) }), { receivedAt: at(10) })).toBe(false);
+    expect(isCovered(event, state({ discoveredAt: at(10) }), { receivedAt: at(20) })).toBe(false);
+    expect(isCovered(event, state({ discoveredAt: at(10) }))).toBe(false);
+  });
+
   it('is false for an unparseable discovery time', () => {
     expect(isCovered(event, state({ discoveredAt: 'not a date' }))).toBe(false);
   });

@@ -37,7 +37,7 @@ function writeRank(relative: string): number {
  * and by a plain download (`packed-refs`, `config`).
  *
  * Writes are ordered so that no reader ever sees a ref before its objects:
- * pack, then index, then the pack list, then the refs, then HEAD. A crash at any
+ * pack and index, then the pack list, then the refs, then HEAD. A crash at any
  * point leaves either the old refs or the new ones, each with all its objects.
  */
 export class MirrorRepository {
@@ -98,10 +98,12 @@ export class MirrorRepository {
     };
   }
 
-  /** Uploads a pack, then its index. Neither is visible to readers until it is listed. */
+  /** Uploads a pack and its index, side by side: neither is visible to readers until it is listed. */
   async writePack(files: PackFiles): Promise<void> {
-    await this.store.put(this.key(`objects/pack/${files.name}.pack`), files.pack);
-    await this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx);
+    await Promise.all([
+      this.store.put(this.key(`objects/pack/${files.name}.pack`), files.pack),
+      this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx),
+    ]);
   }
 
   /**
@@ -121,6 +123,8 @@ export class MirrorRepository {
     }
     const infoRefs = formatInfoRefs(next.snapshot);
     if (previous === undefined || infoRefs !== formatInfoRefs(previous.snapshot)) {
+      // info/refs last: readState trusts it, so it is written only once packed-refs agrees with it
+      // (written together, a crash could leave packed-refs behind for good).
       await this.store.put(this.key('packed-refs'), formatPackedRefs(next.snapshot), TEXT);
       await this.store.put(this.key('info/refs'), infoRefs, TEXT);
     }

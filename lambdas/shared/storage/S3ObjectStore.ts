@@ -9,20 +9,35 @@ import {
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import type { ObjectStore, PutOptions, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
 const DELETE_BATCH = 1000;
 
+export interface S3ObjectStoreOptions {
+  /** Bodies this big or bigger go up as a multipart upload, several parts at once. @default 64 MiB */
+  readonly multipartThresholdBytes?: number;
+  /** @default 16 MiB (S3's minimum is 5 MiB) */
+  readonly partSizeBytes?: number;
+  /** Parts in flight at once. @default 4 */
+  readonly partConcurrency?: number;
+}
+
 function isNotFound(error: unknown): boolean {
   return error instanceof NoSuchKey || error instanceof NotFound || (error as { name?: string }).name === 'NoSuchKey';
 }
 
-/** ObjectStore on one S3 bucket. */
+/**
+ * ObjectStore on one S3 bucket. Small bodies take one PutObject; big ones (initial syncs
+ * of large repositories) a multipart upload whose parts are views of the body, sent
+ * several at once: no copy, and no 5 GB limit.
+ */
 export class S3ObjectStore implements ObjectStore {
   constructor(
     private readonly s3: S3Client,
     readonly bucket: string,
+    private readonly options: S3ObjectStoreOptions = {},
   ) {}
 
   async get(key: string): Promise<Buffer | undefined> {
@@ -61,13 +76,24 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
+    const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    if (size >= (this.options.multipartThresholdBytes ?? 64 * 2 ** 20)) {
+      await new Upload({
+        client: this.s3,
+        params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType ?? 'application/octet-stream', CacheControl: options.cacheControl },
+        partSize: this.options.partSizeBytes ?? 16 * 2 ** 20,
+        queueSize: this.options.partConcurrency ?? 4,
+        leavePartsOnError: false,
+      }).done();
+      return;
+    }
     await this.s3.send(
       new PutObjectCommand({
         Bucket: this.bucket,
         Key: key,
         Body: body,
         // Explicit, so the SDK never has to guess (it cannot for an empty body).
-        ContentLength: typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+        ContentLength: size,
         ContentType: options.contentType ?? 'application/octet-stream',
         CacheControl: options.cacheControl,
       }),

@@ -1,0 +1,226 @@
+import Table from 'cli-table3';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../cdk/constructs/GeoFunction.ts';
+import { BenchBed } from './BenchBed.ts';
+import { fanOut, type FanOutResult } from './benchmarks/fanOut.ts';
+import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts';
+import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
+import { machineInfo, type MachineInfo } from './machineInfo.ts';
+import { ratio } from './stats.ts';
+
+export const BENCHMARKS = ['lag', 'initial', 'fanout'] as const;
+export type BenchmarkName = (typeof BENCHMARKS)[number];
+
+export interface BenchOptions {
+  readonly quick: boolean;
+  /** Input of the initial sync: a local path or URL; undefined generates one. */
+  readonly repo?: string;
+  /** An AWS endpoint (LocalStack, moto elsewhere); undefined starts an embedded moto. */
+  readonly awsEndpoint?: string;
+  /** Which benchmarks to run (cost per sync is measured during the lag benchmark). */
+  readonly only?: readonly BenchmarkName[];
+  /** Fetch engines the initial sync runs git-geo with. */
+  readonly engines?: readonly string[];
+  readonly lagPushes?: number;
+  readonly fanOutPushes?: number;
+  readonly fanOutRepositories?: number;
+  readonly resultsDir?: string;
+  /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`). */
+  readonly cpuProfileDir?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface Target {
+  readonly name: string;
+  readonly goal: string;
+  readonly value: string;
+  readonly met: boolean;
+}
+
+export interface BenchReport {
+  readonly startedAt: string;
+  readonly durationSeconds: number;
+  readonly mode: 'quick' | 'full';
+  readonly machine: MachineInfo;
+  /** Load average when the run ended: the machine may be shared, and wall times move with it. */
+  readonly loadAverageAfter: readonly number[];
+  readonly inputs: Record<string, unknown>;
+  readonly replicationLag?: LagResult;
+  readonly costPerSync?: LagResult['cost'];
+  readonly initialSync?: InitialSyncResult;
+  readonly fanOut?: FanOutResult;
+  readonly targets: readonly Target[];
+}
+
+const REGIONS = ['eu-west-1', 'ap-southeast-2', 'us-west-2'];
+/** Quick mode is a smoke run for CI: two regions provision and sync faster than three. */
+const QUICK_REGIONS = REGIONS.slice(0, 2);
+/** The initial sync runs git-geo with each engine: isomorphic-git (the original path) beside the native one. */
+const DEFAULT_ENGINES = ['isomorphic-git', 'native'];
+const MiB = 2 ** 20;
+
+function sizes(quick: boolean, options: BenchOptions) {
+  return {
+    lag: { pushes: options.lagPushes ?? (quick ? 5 : 50), historyCommits: quick ? 50 : 300 },
+    initial: { commits: quick ? 200 : 10_000, files: quick ? 20 : 200 },
+    fanOut: {
+      pushes: options.fanOutPushes ?? (quick ? 20 : 1000),
+      repositories: options.fanOutRepositories ?? (quick ? 5 : 200),
+      concurrency: 6,
+      baselineRepositories: quick ? 1 : 10,
+    },
+  };
+}
+
+function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Target[] {
+  const list: Target[] = [];
+  const lag = report.replicationLag;
+  if (lag) {
+    list.push({ name: 'lag p50 vs native fetch', goal: '<= 5x', value: `${lag.ratioP50}x`, met: (lag.ratioP50 ?? Infinity) <= 5 });
+    list.push({ name: 'lag p50', goal: '< 1000 ms', value: `${lag.lagMs.p50} ms`, met: lag.lagMs.p50 < 1000 });
+    list.push({ name: 'S3 requests per incremental sync', goal: '<= 8', value: String(lag.cost.s3.total), met: lag.cost.s3.total <= 8 });
+    list.push({ name: 'S3 LIST per incremental sync', goal: '0', value: String(lag.cost.s3.list), met: lag.cost.s3.list === 0 });
+  }
+  const initial = report.initialSync;
+  if (initial) {
+    for (const [engine, run] of Object.entries(initial.gitGeo)) {
+      list.push({ name: `initial sync (${engine}) vs git clone --mirror`, goal: '<= 2x', value: `${run.ratio}x`, met: (run.ratio ?? Infinity) <= 2 });
+      list.push({
+        name: `initial sync (${engine}) peak RSS`,
+        goal: `< 3 x pack + 100 MiB = ${Math.round(run.rssTargetBytes / MiB)} MiB`,
+        value: `${Math.round((run.peakRssBytes ?? 0) / MiB)} MiB`,
+        met: (run.peakRssBytes ?? Infinity) < run.rssTargetBytes,
+      });
+    }
+  }
+  const fan = report.fanOut;
+  if (fan) {
+    list.push({ name: 'fetches per push (bursts)', goal: '<= 0.5', value: String(fan.fetchesPerPush), met: fan.fetchesPerPush <= 0.5 });
+    list.push({ name: 'messages lost', goal: '0', value: String(fan.messagesLost), met: fan.messagesLost === 0 });
+  }
+  return list;
+}
+
+const ms = (value: number | undefined): string => (value === undefined || !Number.isFinite(value) ? '-' : `${Math.round(value)} ms`);
+const mib = (value: number | undefined): string => (value === undefined ? '-' : `${(value / MiB).toFixed(1)} MiB`);
+const x = (value: number | undefined): string => (value === undefined ? '-' : `${value}x`);
+const bytes = (value: number): string => (value >= 10 * 1024 ? `${(value / 1024).toFixed(1)} KiB` : `${value} B`);
+const ratioOf = (value: number, baseline: number): number | undefined => ratio(value, baseline);
+
+/** The human report: every figure beside its baseline and the ratio, then the targets. */
+export function formatReport(report: BenchReport): string {
+  const plain = process.stdout.isTTY ? {} : { style: { head: [], border: [] } };
+  const table = (title: string, head: string[]): Table.Table => new Table({ head: [title, ...head], ...plain });
+  const out: string[] = [];
+  const m = report.machine;
+  out.push(`git-geo bench (${report.mode}) on ${m.cpus} x ${m.cpuModel}, ${Math.round(m.memoryMiB / 1024)} GiB, node ${m.node}, git ${m.git}, ${m.aws}; load average ${m.loadAverage[0]} -> ${report.loadAverageAfter[0]}; ${report.durationSeconds} s`);
+  const lag = report.replicationLag;
+  if (lag) {
+    const t = table(`replication lag, ${lag.pushes} pushes, ${lag.regions} regions`, ['git-geo (push -> every region)', 'native git fetch', 'ratio']);
+    t.push(['p50', ms(lag.lagMs.p50), ms(lag.nativeFetchMs.p50), x(lag.ratioP50)]);
+    t.push(['p95', ms(lag.lagMs.p95), ms(lag.nativeFetchMs.p95), x(lag.ratioP95)]);
+    t.push(['max', ms(lag.lagMs.max), ms(lag.nativeFetchMs.max), x(ratioOf(lag.lagMs.max, lag.nativeFetchMs.max))]);
+    t.push(['p50 by phase', `webhook ${ms(lag.phasesP50.pushToWebhook)}, queue ${ms(lag.phasesP50.webhookToSyncStart)}, sync ${ms(lag.phasesP50.syncStartToSynced)}`, '', '']);
+    t.push(['CPU per push: emulator / this process', `${lag.cpuSecondsPerPush.emulator ?? '-'} s / ${lag.cpuSecondsPerPush.bench} s`, '', '']);
+    t.push(['poller requests per push', String(lag.pollerRequestsPerPush), '', '']);
+    out.push(t.toString());
+  }
+  const cost = report.costPerSync;
+  if (cost) {
+    const t = table(`cost per incremental sync per region (${cost.syncs} syncs)`, ['git-geo', 'baseline', 'ratio']);
+    const line = (byOperation: Record<string, number>): string => Object.entries(byOperation).map(([operation, count]) => `${operation} ${count}`).join(', ') || '-';
+    t.push(['S3 requests', `${cost.s3.total} (${line(cost.s3.byOperation)})`, '', '']);
+    t.push(['S3 LIST requests', String(cost.s3.list), '', '']);
+    t.push(['DynamoDB requests', `${cost.dynamodb.total} (${line(cost.dynamodb.byOperation)})`, '', '']);
+    if (Object.keys(cost.other).length > 0) t.push(['other requests', line(cost.other), '', '']);
+    t.push(['bytes from the primary', bytes(cost.bytes.fromPrimary), `native fetch ${bytes(cost.bytes.nativeFetch)}`, x(ratioOf(cost.bytes.fromPrimary, cost.bytes.nativeFetch))]);
+    t.push(['bytes to S3', bytes(cost.bytes.toS3), `new objects ${bytes(cost.bytes.newObjects)} (${cost.bytes.newObjectCount} objects)`, x(ratioOf(cost.bytes.toS3, cost.bytes.newObjects))]);
+    t.push(['bytes from S3 / DynamoDB', `${bytes(cost.bytes.fromS3)} / ${bytes(cost.bytes.dynamodb)}`, '', '']);
+    t.push(['notify, per push', line(cost.notify.byOperation), '', '']);
+    t.push(['time waiting on S3 / DynamoDB', `${ms(cost.waitMs.s3)} / ${ms(cost.waitMs.dynamodb)}`, '', '']);
+    out.push(t.toString());
+  }
+  const initial = report.initialSync;
+  if (initial) {
+    const native = initial.nativeCloneMirror;
+    const t = table(`initial sync, ${initial.input.objects} objects, ${mib(initial.input.packBytes)} pack`, ['wall time', 'vs git clone --mirror', 'CPU time', 'vs git', 'peak RSS', 'RSS / pack']);
+    const row = (label: string, run: InitialSyncResult['nativeCloneMirror']): string[] => [label, ms(run.wallMs), x(run.ratio), ms(run.cpuMs), x(run.cpuRatio), mib(run.peakRssBytes), x(run.rssPerPackByte)];
+    t.push(row('git clone --mirror (local disk)', native));
+    t.push(row('isomorphic-git clone (local disk)', initial.isomorphicGitClone));
+    for (const [engine, run] of Object.entries(initial.gitGeo)) t.push(row(`git-geo sync into S3 (${engine})`, run));
+    out.push(t.toString());
+  }
+  const fan = report.fanOut;
+  if (fan) {
+    const t = table(`fan-out, ${fan.pushes} pushes, ${fan.repositories} repositories, ${fan.regions} regions`, ['git-geo', `native fetch-per-push mirrors (${fan.baseline.pushes} pushes)`, 'ratio']);
+    t.push(['pushes replicated / s', fan.pushesPerSecond.toFixed(1), fan.baseline.pushesPerSecond.toFixed(1), x(fan.throughputRatio)]);
+    t.push(['fetches per push per region', String(fan.fetchesPerPush), String(fan.baseline.fetchesPerPush), x(fan.fetchesPerPush)]);
+    t.push(['ref discoveries per push per region', String(fan.discoveriesPerPush), '1', '']);
+    t.push(['push phase / drain after last push', `${fan.pushSeconds} s / ${fan.drainSeconds} s`, '', '']);
+    t.push(['regions converged, messages lost', `${fan.regionsConverged}/${fan.regions}, ${fan.messagesLost} lost`, '', '']);
+    const total = Object.values(fan.requestsPerPush).reduce((sum, value) => sum + value, 0);
+    const top = Object.entries(fan.requestsPerPush).slice(0, 6).map(([key, value]) => `${key} ${value}`).join(', ');
+    t.push(['AWS requests per push (all regions)', `${Math.round(total * 10) / 10}: ${top}`, '', '']);
+    if (fan.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${fan.emulatorCpuSeconds} s of ${fan.totalSeconds} s`, '', '']);
+    out.push(t.toString());
+  }
+  const goals = table('target', ['goal', 'measured', '']);
+  for (const target of report.targets) goals.push([target.name, target.goal, target.value, target.met ? 'met' : 'NOT MET']);
+  out.push(goals.toString());
+  return out.join('\n');
+}
+
+/**
+ * The benchmark suite: replication lag (and the cost of each incremental sync), initial
+ * sync, and fan-out, each beside native git in the same run. Writes the JSON report to
+ * bench/results/ and answers it.
+ */
+export async function runBench(options: BenchOptions): Promise<{ report: BenchReport; file: string }> {
+  const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
+  const only = new Set(options.only ?? BENCHMARKS);
+  const size = sizes(options.quick, options);
+  const startedAt = new Date();
+  const started = performance.now();
+  const errors: unknown[] = [];
+  const awsEndpoint = options.awsEndpoint ?? process.env.AWS_ENDPOINT_URL;
+  for (const [name, value] of Object.entries({ AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' })) process.env[name] ??= value;
+  const machine = await machineInfo(awsEndpoint);
+  const regions = options.quick ? QUICK_REGIONS : REGIONS;
+  log(`starting git-geo locally with ${regions.length} regions (${awsEndpoint ?? 'embedded moto'})...`);
+  const bed = await BenchBed.start({ regions, awsEndpoint, onError: (error) => void errors.push(error) });
+  const report: { -readonly [K in keyof Omit<BenchReport, 'targets' | 'loadAverageAfter'>]: BenchReport[K] } = {
+    startedAt: startedAt.toISOString(),
+    durationSeconds: 0,
+    mode: options.quick ? 'quick' : 'full',
+    machine,
+    inputs: { regions, ...size, initialSyncRepo: options.repo ?? 'generated', engines: options.engines ?? DEFAULT_ENGINES, awsEndpoint: awsEndpoint ?? 'embedded moto' },
+  };
+  try {
+    if (only.has('lag')) {
+      log(`replication lag: ${size.lag.pushes} pushes`);
+      const lag = await replicationLag(bed, { ...size.lag, timeoutMs: 60_000, log });
+      report.replicationLag = lag;
+      report.costPerSync = lag.cost;
+    }
+    if (only.has('initial')) {
+      log('initial sync');
+      report.initialSync = await initialSync(bed, { repo: options.repo, ...size.initial, engines: options.engines ?? DEFAULT_ENGINES, cpuProfileDir: options.cpuProfileDir, log });
+    }
+    if (only.has('fanout')) {
+      log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);
+      report.fanOut = await fanOut(bed, { ...size.fanOut, timeoutMs: options.quick ? 60_000 : 300_000, log });
+    }
+  } finally {
+    await bed.stop();
+  }
+  const full: BenchReport = { ...report, loadAverageAfter: loadavg().map((value) => Math.round(value * 100) / 100), durationSeconds: Math.round((performance.now() - started) / 100) / 10, targets: targets(report) };
+  const dir = options.resultsDir ?? join(PROJECT_ROOT, 'bench', 'results');
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `bench-${full.mode}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const json = `${JSON.stringify({ ...full, runtimeErrors: errors.slice(0, 20).map(String) }, null, 2)}\n`;
+  await writeFile(file, json);
+  await writeFile(join(dir, `latest-${full.mode}.json`), json);
+  return { report: full, file };
+}

@@ -1,0 +1,44 @@
+import { Command, Option } from 'commander';
+import { resolve } from 'node:path';
+import { BENCHMARKS, formatReport, runBench, type BenchmarkName } from '../../bench/runBench.ts';
+import { splitList } from './projectConfig.ts';
+import { quietLambdaLogs } from './quietLambdaLogs.ts';
+
+const integer = (value: string): number => {
+  const parsed = Number.parseInt(value, 10);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new Error(`expected a positive integer, got ${value}`);
+  return parsed;
+};
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('measure replication against native git: lag, initial sync, cost per sync, fan-out (the suite lives in bench/)')
+    .option('--quick', 'small inputs, under a minute (what CI runs)', false)
+    .option('--repo <path|url>', 'repository for the initial sync (default: a generated one of about 50,000 objects)')
+    .addOption(new Option('--aws-endpoint <url>', 'AWS endpoint to run against instead of an embedded moto').env('AWS_ENDPOINT_URL'))
+    .option('--only <list>', `benchmarks to run, comma-separated: ${BENCHMARKS.join(', ')} (cost per sync comes with lag)`)
+    .option('--engines <list>', 'git-geo fetch engines for the initial sync, comma-separated', 'isomorphic-git,native')
+    .option('--cpu-prof <dir>', 'write a CPU profile (node --cpu-prof) of each initial sync process into this directory')
+    .option('--lag-pushes <n>', 'pushes the lag benchmark measures', integer)
+    .option('--fanout-pushes <n>', 'pushes of the fan-out benchmark', integer)
+    .option('--fanout-repos <n>', 'repositories of the fan-out benchmark', integer)
+    .option('--verbose', 'show Lambda logs', false)
+    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; cpuProf?: string; verbose: boolean }) => {
+      quietLambdaLogs(options.verbose);
+      const only = splitList(options.only);
+      const unknown = only?.filter((name) => !(BENCHMARKS as readonly string[]).includes(name)) ?? [];
+      if (unknown.length > 0) throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; choose from ${BENCHMARKS.join(', ')}`);
+      const { report, file } = await runBench({
+        quick: options.quick,
+        repo: options.repo,
+        awsEndpoint: options.awsEndpoint,
+        only: only as BenchmarkName[] | undefined,
+        engines: splitList(options.engines),
+        lagPushes: options.lagPushes,
+        fanOutPushes: options.fanoutPushes,
+        fanOutRepositories: options.fanoutRepos,
+        cpuProfileDir: options.cpuProf === undefined ? undefined : resolve(options.cpuProf),
+      });
+      process.stdout.write(`${formatReport(report)}\nresults: ${file}\n`);
+    });
+}

@@ -1,0 +1,41 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { randomBytes } from 'node:crypto';
+import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
+import { withHooks } from '../../lambdas/shared/aws/HandlerHooks.ts';
+import { RequestCounter } from '../../bench/RequestCounter.ts';
+import { S3ObjectStore } from '../../lambdas/shared/storage/S3ObjectStore.ts';
+
+describe('S3ObjectStore on the emulator', () => {
+  const counter = new RequestCounter();
+  const s3 = withHooks(new S3Client(clientConfig('us-east-1', process.env.AWS_ENDPOINT_URL)), { clientPlugins: [counter.plugin('test')] });
+  const bucket = `git-geo-store-${randomBytes(4).toString('hex')}`;
+
+  beforeAll(async () => {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  });
+  afterAll(() => s3.destroy());
+
+  it('uploads a big body as a multipart upload, parts taken from the body, and reads it back whole', async () => {
+    const store = new S3ObjectStore(s3, bucket, { multipartThresholdBytes: 6 * 2 ** 20, partSizeBytes: 5 * 2 ** 20, partConcurrency: 2 });
+    const body = randomBytes(12 * 2 ** 20 + 123);
+    counter.reset();
+    await store.put('big/pack-1.pack', body);
+    const operations = counter.snapshot().test?.S3 ?? {};
+    expect(operations.CreateMultipartUpload?.requests).toBe(1);
+    expect(operations.UploadPart?.requests).toBe(3);
+    expect(operations.CompleteMultipartUpload?.requests).toBe(1);
+    expect(operations.PutObject).toBeUndefined();
+    expect((await store.get('big/pack-1.pack'))?.equals(body)).toBe(true);
+  });
+
+  it('puts a small body with one PutObject, empty bodies included', async () => {
+    const store = new S3ObjectStore(s3, bucket);
+    counter.reset();
+    await store.put('small/HEAD', 'ref: refs/heads/main\n');
+    await store.put('small/empty', '');
+    expect(counter.snapshot().test?.S3?.PutObject?.requests).toBe(2);
+    expect((await store.get('small/empty'))?.length).toBe(0);
+    expect((await store.head('small/HEAD'))?.size).toBe(21);
+  });
+});
