@@ -1,4 +1,4 @@
-import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import type { RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { ObjectStore, PutOptions, StoredObjectInfo } from '../../lambdas/shared/storage/ObjectStore.ts';
 import { S3ObjectStore } from '../../lambdas/shared/storage/S3ObjectStore.ts';
 import type { SyncDependencies } from '../../lambdas/sync/syncRepository.ts';
+import { createRegistryTable } from './createRegistryTable.ts';
 
 /** The error a fault-injecting store throws: the sync "dies" at that write. */
 export class InjectedCrash extends Error {
@@ -95,20 +96,7 @@ export async function startSyncHarness(): Promise<SyncHarness> {
   const s3Client = new S3Client(aws);
   const dynamo = new DynamoDBClient(aws);
   await s3Client.send(new CreateBucketCommand({ Bucket: bucket, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-    }),
-  );
+  await createRegistryTable(dynamo, table);
   const root = await mkdtemp(join(tmpdir(), 'git-geo-harness-'));
   const primary = await startGitServer({ root: join(root, 'primary') });
   const s3 = new S3ObjectStore(s3Client, bucket);

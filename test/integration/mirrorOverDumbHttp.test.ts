@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { CreateTableCommand, DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import { MemoryObjectStore } from '../../lambdas/shared/storage/MemoryObjectStor
 import type { ObjectStore } from '../../lambdas/shared/storage/ObjectStore.ts';
 import { syncRepository } from '../../lambdas/sync/syncRepository.ts';
 import { commit } from '../helpers/testRuntime.ts';
+import { createRegistryTable } from '../helpers/createRegistryTable.ts';
 
 const repository = parseRepositoryPath('layout/app');
 
@@ -114,20 +115,7 @@ describe('mirrors in the bucket are clonable by stock git over dumb HTTP, even a
     await git(['checkout', '-q', 'main'], { cwd: work });
     dynamo = new DynamoDBClient(clientConfig('eu-west-1', process.env.AWS_ENDPOINT_URL));
     tableName = `git-geo-dumb-${randomBytes(4).toString('hex')}`;
-    await dynamo.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-      }),
-    );
+    await createRegistryTable(dynamo, tableName);
     http = await serveStatically(() => served);
   });
   afterAll(async () => {

@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { isolatedGitEnv } from './isolatedGitEnv.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -21,16 +22,7 @@ export interface PackFixture {
 export async function createPackFixture(options: { commits?: number } = {}): Promise<PackFixture> {
   const root = await mkdtemp(join(tmpdir(), 'git-geo-pack-'));
   const dir = join(root, 'repo.git');
-  const env = {
-    ...process.env,
-    HOME: root,
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_AUTHOR_NAME: 'Unit Test',
-    GIT_AUTHOR_EMAIL: 'unit@example.com',
-    GIT_COMMITTER_NAME: 'Unit Test',
-    GIT_COMMITTER_EMAIL: 'unit@example.com',
-  };
+  const env = isolatedGitEnv(root);
   const run = (args: readonly string[], input?: Buffer | string, cwd = dir): Promise<Buffer> =>
     new Promise((resolve, reject) => {
       const child = spawn('git', [...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { isolatedGitEnv } from './isolatedGitEnv.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -29,18 +30,7 @@ export interface RealGitRepository {
 
 export async function createRealGitRepository(): Promise<RealGitRepository> {
   const root = await mkdtemp(join(tmpdir(), 'git-geo-unit-git-'));
-  const env = {
-    ...process.env,
-    HOME: root,
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_AUTHOR_NAME: 'Unit Test',
-    GIT_AUTHOR_EMAIL: 'unit@example.com',
-    GIT_COMMITTER_NAME: 'Unit Test',
-    GIT_COMMITTER_EMAIL: 'unit@example.com',
-    GIT_AUTHOR_DATE: '2024-01-01T00:00:00Z',
-    GIT_COMMITTER_DATE: '2024-01-01T00:00:00Z',
-  };
+  const env = isolatedGitEnv(root, { GIT_AUTHOR_DATE: '2024-01-01T00:00:00Z', GIT_COMMITTER_DATE: '2024-01-01T00:00:00Z' });
   const run = async (cwd: string, args: string[]): Promise<string> => (await execFileAsync('git', args, { cwd, env, encoding: 'utf8' })).stdout;
   const work = join(root, 'work');
   const dir = join(root, 'repo.git');
