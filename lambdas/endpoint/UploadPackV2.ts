@@ -147,6 +147,13 @@ export class UploadPackV2 {
     if (stranger !== undefined) return this.error('fetch', `upload-pack: not our ref ${stranger.toString('hex')}`);
 
     const packs = await this.mirror.packs();
+    const full = this.wholeMirrorPack(packs, wants, haves, depth);
+    if (full !== undefined) {
+      // A clone of everything: the stored packs are the answer, no object walk needed.
+      if (!args.includes('done')) return this.nak();
+      const body = Buffer.concat([encodePktLine('packfile\n'), ...sideBand(full), encodeFlush()]);
+      return { body, outcome: { command: 'fetch', objects: full.readUInt32BE(8), packBytes: full.length } };
+    }
     const selection = selectObjects(packs, {
       wants,
       haves,
@@ -157,11 +164,8 @@ export class UploadPackV2 {
     const parts: Buffer[] = [];
     if (!args.includes('done')) {
       // Without a common commit, ask for more haves; with one, that is enough to send a pack.
+      if (selection.commons.length === 0) return this.nak();
       parts.push(encodePktLine('acknowledgments\n'));
-      if (selection.commons.length === 0) {
-        parts.push(encodePktLine('NAK\n'), encodeFlush());
-        return { body: Buffer.concat(parts), outcome: { command: 'fetch', negotiating: true } };
-      }
       for (const oid of selection.commons) parts.push(encodePktLine(`ACK ${oid.toString('hex')}\n`));
       parts.push(encodePktLine('ready\n'), DELIM);
     }
@@ -176,6 +180,18 @@ export class UploadPackV2 {
     return { body: Buffer.concat(parts), outcome: { command: 'fetch', objects: selection.objects.length, packBytes: pack.length, stats } };
   }
 
+  /**
+   * The mirror's packs as one, when that is exactly the right answer: the client has nothing
+   * (no haves we hold), wants no depth, and wants every ref the mirror has.
+   */
+  private wholeMirrorPack(packs: PackSet, wants: readonly Buffer[], haves: readonly Buffer[], depth: number | undefined): Buffer | undefined {
+    if (depth !== undefined || haves.some((oid) => packs.has(oid))) return undefined;
+    const wanted = new Set(wants.map((oid) => oid.toString('hex')));
+    const tips = [...this.mirror.snapshot.refs.values()];
+    if (tips.length === 0 || !tips.every((oid) => wanted.has(oid))) return undefined;
+    return packs.concatenated();
+  }
+
   /** Annotated tags among the refs, by the id of what each tags. */
   private tagsByTarget(): Map<string, Buffer[]> {
     const { snapshot } = this.mirror;
@@ -188,6 +204,11 @@ export class UploadPackV2 {
       byTarget.set(peeled, tags);
     }
     return byTarget;
+  }
+
+  /** No common commit yet: the client sends more haves, or `done`. */
+  private nak(): { body: Buffer; outcome: UploadPackOutcome } {
+    return { body: Buffer.concat([encodePktLine('acknowledgments\n'), encodePktLine('NAK\n'), encodeFlush()]), outcome: { command: 'fetch', negotiating: true } };
   }
 
   private error(command: UploadPackOutcome['command'], message: string): { body: Buffer; outcome: UploadPackOutcome } {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import { ProtocolError } from '../../errors/index.ts';
 import { applyDelta } from './applyDelta.ts';
@@ -57,6 +58,38 @@ export class PackSet {
         positions: Uint32Array.from(order),
       };
     });
+  }
+
+  /**
+   * Every object of every pack in one pack, with the stored bytes as they are (OFS deltas stay
+   * valid: each pack's entries keep their relative places). Undefined when two packs hold the
+   * same object, which a pack must not repeat.
+   */
+  concatenated(): Buffer | undefined {
+    const seen = new Set<string>();
+    let count = 0;
+    for (const pack of this.packs) {
+      for (let position = 0; position < pack.index.count; position++) {
+        const id = pack.index.oidAt(position).toString('hex');
+        if (seen.has(id)) return undefined;
+        seen.add(id);
+      }
+      count += pack.index.count;
+    }
+    if (this.packs.length === 1) return this.packs[0]!.bytes;
+    const header = Buffer.alloc(12);
+    header.write('PACK', 0, 'latin1');
+    header.writeUInt32BE(2, 4);
+    header.writeUInt32BE(count, 8);
+    const hash = createHash('sha1').update(header);
+    const parts: Buffer[] = [header];
+    for (const pack of this.packs) {
+      const body = pack.bytes.subarray(12, pack.bytes.length - 20);
+      hash.update(body);
+      parts.push(body);
+    }
+    parts.push(hash.digest());
+    return Buffer.concat(parts);
   }
 
   has(oid: Buffer): boolean {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { ProtocolError } from '../../errors/index.ts';
-import { OBJECT_TYPES, REF_DELTA } from './readEntryHeader.ts';
+import { OBJECT_TYPES, OFS_DELTA, REF_DELTA } from './readEntryHeader.ts';
 import type { PackSet } from './PackSet.ts';
 
 export interface WritePackOptions {
@@ -29,11 +29,24 @@ function entryHeader(type: number, size: number): Buffer {
   return Buffer.from(bytes);
 }
 
+/** An OFS_DELTA's distance back to its base, as git encodes it. */
+function ofsDistance(distance: number): Buffer {
+  const bytes = [distance & 0x7f];
+  let rest = Math.floor(distance / 128);
+  while (rest > 0) {
+    rest -= 1;
+    bytes.unshift(0x80 | (rest & 0x7f));
+    rest = Math.floor(rest / 128);
+  }
+  return Buffer.from(bytes);
+}
+
 /**
  * Writes a pack of `oids` from stored packs, reusing their bytes as git's pack-objects does:
- * a whole object's entry is copied as is; a delta stays a delta (its compressed bytes copied,
- * its base named by id) when its base is in the new pack or the receiver has it; otherwise the
- * object is written whole. Nothing is inflated but those, so a pack costs about its size in copies.
+ * a whole object's entry is copied as is; a delta stays a delta (its compressed bytes copied)
+ * when its base is in the new pack (written before it, as an OFS_DELTA) or the receiver has it
+ * (a REF_DELTA of a thin pack, which the receiver completes); otherwise the object is written
+ * whole. Nothing else is inflated, so a pack costs about its size in copies.
  */
 export function writePack(packs: PackSet, oids: readonly Buffer[], options: WritePackOptions = {}): { pack: Buffer; stats: PackStats } {
   const included = new Set(oids.map((oid) => oid.toString('hex')));
@@ -41,33 +54,58 @@ export function writePack(packs: PackSet, oids: readonly Buffer[], options: Writ
   const header = Buffer.alloc(12);
   header.write('PACK', 0, 'latin1');
   header.writeUInt32BE(2, 4);
-  header.writeUInt32BE(oids.length, 8);
+  header.writeUInt32BE(included.size, 8);
   parts.push(header);
-  let reused = 0;
-  let deltas = 0;
-  let rewritten = 0;
-  for (const oid of oids) {
-    const location = packs.locate(oid);
-    if (location === undefined) throw new ProtocolError('object to send is in no pack', { data: { oid: oid.toString('hex') } });
-    const stored = location.header;
-    if (stored.baseOffset === undefined && stored.baseOid === undefined) {
-      parts.push(packs.rawEntry(location));
-      reused++;
-      continue;
+  let position = header.length;
+  const offsets = new Map<string, number>();
+  const stats = { reused: 0, deltas: 0, rewritten: 0 };
+  const push = (...buffers: Buffer[]): void => {
+    for (const buffer of buffers) {
+      parts.push(buffer);
+      position += buffer.length;
     }
-    const base = stored.baseOid ?? packs.oidAt(location.pack, stored.baseOffset!);
-    const baseId = base.toString('hex');
-    if (included.has(baseId) || options.thinBases?.has(baseId)) {
-      const raw = packs.rawEntry(location);
-      parts.push(entryHeader(REF_DELTA, stored.size), base, raw.subarray(stored.dataOffset - location.offset));
-      deltas++;
-      continue;
+  };
+
+  // Bases go out before their deltas: a stack instead of recursion, as chains can be long.
+  const emit = (first: Buffer): void => {
+    const pending: Buffer[] = [first];
+    while (pending.length > 0) {
+      const oid = pending.at(-1)!;
+      const id = oid.toString('hex');
+      if (offsets.has(id)) {
+        pending.pop();
+        continue;
+      }
+      const location = packs.locate(oid);
+      if (location === undefined) throw new ProtocolError('object to send is in no pack', { data: { oid: id } });
+      const stored = location.header;
+      const isDelta = stored.baseOffset !== undefined || stored.baseOid !== undefined;
+      const base = isDelta ? (stored.baseOid ?? packs.oidAt(location.pack, stored.baseOffset!)) : undefined;
+      const baseId = base?.toString('hex');
+      if (base !== undefined && baseId !== undefined && included.has(baseId) && !offsets.has(baseId)) {
+        pending.push(base);
+        continue;
+      }
+      pending.pop();
+      offsets.set(id, position);
+      if (base === undefined) {
+        push(packs.rawEntry(location));
+        stats.reused++;
+      } else if (baseId !== undefined && (offsets.has(baseId) || options.thinBases?.has(baseId))) {
+        const data = packs.rawEntry(location).subarray(stored.dataOffset - location.offset);
+        const baseOffset = offsets.get(baseId);
+        if (baseOffset !== undefined) push(entryHeader(OFS_DELTA, stored.size), ofsDistance(offsets.get(id)! - baseOffset), data);
+        else push(entryHeader(REF_DELTA, stored.size), base, data);
+        stats.deltas++;
+      } else {
+        const object = packs.read(oid);
+        push(entryHeader(OBJECT_TYPES[object.type], object.data.length), deflateSync(object.data));
+        stats.rewritten++;
+      }
     }
-    const object = packs.read(oid);
-    parts.push(entryHeader(OBJECT_TYPES[object.type], object.data.length), deflateSync(object.data));
-    rewritten++;
-  }
+  };
+  for (const oid of oids) emit(oid);
   const body = Buffer.concat(parts);
   const pack = Buffer.concat([body, createHash('sha1').update(body).digest()]);
-  return { pack, stats: { reused, deltas, rewritten } };
+  return { pack, stats };
 }
