@@ -41,24 +41,13 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
   const clientShallow = new Set(request.clientShallows.map(hex));
   const commons = request.haves.filter((oid) => packs.has(oid));
 
-  // Commits the client has: everything reachable from its commons, up to its shallow boundary.
-  // A shallow fetch ignores them for the walk: the depth decides what is sent.
   const had = new Set<string>();
   const hadRoots: Buffer[] = [];
-  const stack: Buffer[] = [];
+  const hadCommits: Buffer[] = [];
   for (const oid of commons) {
     const target = peel(packs, oid, []);
-    if (packs.read(target).type === 'commit') stack.push(target);
+    if (packs.read(target).type === 'commit') hadCommits.push(target);
     else hadRoots.push(target);
-  }
-  while (stack.length > 0) {
-    const oid = stack.pop()!;
-    const id = hex(oid);
-    if (had.has(id)) continue;
-    const object = packs.read(oid);
-    if (object.type !== 'commit') continue;
-    had.add(id);
-    if (!clientShallow.has(id)) stack.push(...parseObjectLinks(object).parents);
   }
 
   const commits: Buffer[] = [];
@@ -68,12 +57,40 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
   const boundary = new Map<string, Buffer>();
   const tags: Buffer[] = [];
   const roots: Buffer[] = [];
-  const queue: { oid: Buffer; depth: number }[] = [];
+  const wantedCommits: Buffer[] = [];
   for (const want of request.wants) {
     const target = peel(packs, want, tags);
-    if (packs.read(target).type === 'commit') queue.push({ oid: target, depth: 1 });
+    if (packs.read(target).type === 'commit') wantedCommits.push(target);
     else roots.push(target);
   }
+
+  if (request.depth === undefined) {
+    // rev-list wants --not commons: newest first, until only commits the client has are left.
+    const queue = new CommitQueue(packs);
+    for (const oid of hadCommits) queue.add(oid, true);
+    for (const oid of wantedCommits) queue.add(oid, false);
+    while (queue.hasInteresting()) {
+      const { oid, id, uninteresting, commit } = queue.pop();
+      if (uninteresting) {
+        if (had.has(id)) continue;
+        had.add(id);
+        // The client has a shallow commit's tree but not its parents.
+        if (!clientShallow.has(id)) for (const parent of commit.parents) queue.add(parent, true);
+        continue;
+      }
+      if (had.has(id)) {
+        boundary.set(id, oid);
+        continue;
+      }
+      if (sentCommits.has(id)) continue;
+      sentCommits.add(id);
+      commits.push(oid);
+      roots.push(commit.tree!);
+      for (const parent of commit.parents) queue.add(parent, false);
+    }
+  }
+
+  const queue: { oid: Buffer; depth: number }[] = request.depth === undefined ? [] : wantedCommits.map((oid) => ({ oid, depth: 1 }));
   const unshallowed = new Set<string>();
   if (request.depth !== undefined && request.depth >= INFINITE_DEPTH) {
     // --unshallow: every shallow commit of the client gets its history, whatever the wants.
@@ -87,15 +104,12 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
       for (const parent of parents) queue.push({ oid: parent, depth: 2 });
     }
   }
+  // A shallow fetch: breadth first from the wants to the depth; what the client has does not matter.
   for (let next = 0; next < queue.length; next++) {
     const { oid, depth } = queue[next]!;
     const id = hex(oid);
     // Breadth first: the first visit of a commit is at its smallest depth.
     if (sentCommits.has(id)) continue;
-    if (request.depth === undefined && had.has(id)) {
-      boundary.set(id, oid);
-      continue;
-    }
     sentCommits.add(id);
     commits.push(oid);
     const links = parseObjectLinks(packs.read(oid));
@@ -177,4 +191,90 @@ function peel(packs: PackSet, oid: Buffer, tags: Buffer[]): Buffer {
     current = parseObjectLinks(object).target!;
   }
   return current;
+}
+
+/** A commit's date, parents and tree, read once. */
+interface CommitInfo {
+  readonly time: number;
+  readonly tree: Buffer | undefined;
+  readonly parents: readonly Buffer[];
+}
+
+interface QueuedCommit {
+  readonly oid: Buffer;
+  readonly id: string;
+  readonly uninteresting: boolean;
+  readonly commit: CommitInfo;
+  readonly order: number;
+}
+
+/** Commits by committer date, newest first, as git's revision walk takes them. */
+class CommitQueue {
+  private readonly heap: QueuedCommit[] = [];
+  private readonly infos = new Map<string, CommitInfo>();
+  private interesting = 0;
+  private added = 0;
+
+  constructor(private readonly packs: PackSet) {}
+
+  add(oid: Buffer, uninteresting: boolean): void {
+    const id = hex(oid);
+    let commit = this.infos.get(id);
+    if (commit === undefined) {
+      const object = this.packs.read(oid);
+      if (object.type !== 'commit') return;
+      const links = parseObjectLinks(object);
+      commit = { time: committerTime(object.data), tree: links.tree, parents: links.parents };
+      this.infos.set(id, commit);
+    }
+    if (!uninteresting) this.interesting++;
+    this.heap.push({ oid, id, uninteresting, commit, order: this.added++ });
+    let index = this.heap.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!this.before(this.heap[index]!, this.heap[parent]!)) break;
+      [this.heap[index], this.heap[parent]] = [this.heap[parent]!, this.heap[index]!];
+      index = parent;
+    }
+  }
+
+  hasInteresting(): boolean {
+    return this.interesting > 0;
+  }
+
+  pop(): QueuedCommit {
+    const top = this.heap[0]!;
+    const last = this.heap.pop()!;
+    if (this.heap.length > 0) {
+      this.heap[0] = last;
+      let index = 0;
+      for (;;) {
+        const left = index * 2 + 1;
+        const right = left + 1;
+        let best = index;
+        if (left < this.heap.length && this.before(this.heap[left]!, this.heap[best]!)) best = left;
+        if (right < this.heap.length && this.before(this.heap[right]!, this.heap[best]!)) best = right;
+        if (best === index) break;
+        [this.heap[index], this.heap[best]] = [this.heap[best]!, this.heap[index]!];
+        index = best;
+      }
+    }
+    if (!top.uninteresting) this.interesting--;
+    return top;
+  }
+
+  /** Newer first; at the same second, uninteresting first (so a shared commit is known as had), then in order added. */
+  private before(a: QueuedCommit, b: QueuedCommit): boolean {
+    if (a.commit.time !== b.commit.time) return a.commit.time > b.commit.time;
+    if (a.uninteresting !== b.uninteresting) return a.uninteresting;
+    return a.order < b.order;
+  }
+}
+
+/** The committer's timestamp (seconds), or 0 when the line is missing or malformed. */
+function committerTime(data: Buffer): number {
+  const end = data.indexOf('\n\n');
+  const header = data.toString('latin1', 0, end < 0 ? data.length : end);
+  const match = /^committer .* (\d+) [+-]\d{4}$/m.exec(header);
+  return match === null ? 0 : Number(match[1]);
 }
