@@ -70,6 +70,9 @@ function contentType(file: string): string {
 export class RegionalGitEndpoint {
   /** Pack sizes by key: packs never change, so one HEAD each per instance. */
   private readonly knownPackSizes = new Map<string, number>();
+  /** Packs recently read for protocol v2 fetches, least recently used first, within `maxPackBytes`. */
+  private readonly loadedPacks = new Map<string, { pack: Buffer; idx: Buffer }>();
+  private loadedBytes = 0;
 
   constructor(private readonly deps: EndpointDependencies) {}
 
@@ -170,16 +173,7 @@ export class RegionalGitEndpoint {
     const prefix = mirrorPrefix(request.repository);
     const server = new UploadPackV2({
       snapshot: current.snapshot,
-      packs: async () => {
-        const files = await Promise.all(
-          current.packs.map(async (name) => {
-            const [pack, idx] = await Promise.all([this.deps.store.get(`${prefix}objects/pack/${name}.pack`), this.deps.store.get(`${prefix}objects/pack/${name}.idx`)]);
-            if (pack === undefined || idx === undefined) throw new ProtocolError(`pack ${name} of ${request.repository} is listed but missing`, { data: { repository: request.repository } });
-            return { pack, idx };
-          }),
-        );
-        return new PackSet(files);
-      },
+      packs: async () => new PackSet(await Promise.all(current.packs.map((name) => this.loadPack(request, `${prefix}objects/pack/${name}`)))),
     });
     const { body, outcome } = await server.respond(request.body ?? Buffer.alloc(0));
     return {
@@ -245,6 +239,30 @@ export class RegionalGitEndpoint {
       if (error instanceof AccessDeniedError) this.throwUnlessAllowed(request, error.data.status === 401 ? 'unauthenticated' : 'forbidden');
       throw error;
     }
+  }
+
+  /**
+   * A pack and its index, from this instance's memory when a recent fetch loaded them: packs
+   * never change, and CI fleets clone the same repositories over and over.
+   */
+  private async loadPack(request: GitRequest, key: string): Promise<{ pack: Buffer; idx: Buffer }> {
+    const cached = this.loadedPacks.get(key);
+    if (cached !== undefined) {
+      this.loadedPacks.delete(key);
+      this.loadedPacks.set(key, cached);
+      return cached;
+    }
+    const [pack, idx] = await Promise.all([this.deps.store.get(`${key}.pack`), this.deps.store.get(`${key}.idx`)]);
+    if (pack === undefined || idx === undefined) throw new ProtocolError(`a pack of ${request.repository} is listed but missing`, { data: { repository: request.repository, key } });
+    const loaded = { pack, idx };
+    this.loadedPacks.set(key, loaded);
+    this.loadedBytes += pack.length + idx.length;
+    for (const [oldest, value] of this.loadedPacks) {
+      if (this.loadedBytes <= this.deps.settings.maxPackBytes) break;
+      this.loadedPacks.delete(oldest);
+      this.loadedBytes -= value.pack.length + value.idx.length;
+    }
+    return loaded;
   }
 
   /** The sizes of the repository's listed packs (one HEAD each, remembered: packs never change). */
