@@ -1,7 +1,8 @@
-import type { Readable } from 'node:stream';
-import { AccessDeniedError, AuthenticationError, ForbiddenError, RepositoryNotFoundError } from '../shared/errors/index.ts';
+import { Readable } from 'node:stream';
+import { AccessDeniedError, AuthenticationError, ForbiddenError, ProtocolError, RepositoryNotFoundError } from '../shared/errors/index.ts';
 import type { EventLog } from '../shared/eventlog/EventLog.ts';
-import { mirrorPrefix } from '../shared/git/MirrorRepository.ts';
+import { MirrorRepository, mirrorPrefix } from '../shared/git/MirrorRepository.ts';
+import { PackSet } from '../shared/git/pack/PackSet.ts';
 import { parsePacksList } from '../shared/git/packsList.ts';
 import type { PrimaryAccess, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { filterRefs, refsChecksum } from '../shared/git/RefSnapshot.ts';
@@ -11,6 +12,7 @@ import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import type { AccessChecker } from './AccessChecker.ts';
 import { assessFreshness } from './assessFreshness.ts';
 import type { GitRequest } from './parseGitRequest.ts';
+import { uploadPackV2Advertisement, UploadPackV2 } from './UploadPackV2.ts';
 
 /** `redirect`: stale reads and every write go to the primary. `read-only`: this region never sends clients there. */
 export type ReadMode = 'redirect' | 'read-only';
@@ -67,7 +69,10 @@ function contentType(file: string): string {
  */
 export class RegionalGitEndpoint {
   /** Pack sizes by key: packs never change, so one HEAD each per instance. */
-  private readonly packSizes = new Map<string, number>();
+  private readonly knownPackSizes = new Map<string, number>();
+  /** Packs recently read for protocol v2 fetches, least recently used first, within `maxPackBytes`. */
+  private readonly loadedPacks = new Map<string, { pack: Buffer; idx: Buffer }>();
+  private loadedBytes = 0;
 
   constructor(private readonly deps: EndpointDependencies) {}
 
@@ -76,8 +81,9 @@ export class RegionalGitEndpoint {
       case 'write':
         return this.write(request);
       case 'smart-read':
-        // Stock git only POSTs here after a smart advertisement, which this endpoint never gives.
-        return this.redirect(request, 'redirected:smart');
+        // Protocol v2 is served here; a v0 client was never told this endpoint is smart.
+        if (request.protocolVersion !== 2) return this.redirect(request, 'redirected:smart');
+        return this.uploadPack(request);
       case 'refs':
         return this.refs(request);
       case 'absent':
@@ -110,7 +116,7 @@ export class RegionalGitEndpoint {
       if (state?.syncedSequence === undefined) throw this.notReplicated(request);
       await this.authorize(request, state);
       const fresh = assessFreshness(state, latest, this.deps.now(), 0).kind === 'fresh';
-      return this.serveFile(request, { 'x-git-geo-freshness': fresh ? 'current' : 'behind' });
+      return this.serveRefs(request, { 'x-git-geo-freshness': fresh ? 'current' : 'behind' });
     }
 
     const freshness = assessFreshness(state, latest, this.deps.now(), settings.writePendingMs);
@@ -119,7 +125,8 @@ export class RegionalGitEndpoint {
       if (state === undefined && latest === undefined && (await this.primarySaysNotFound(request))) throw this.notFound(request);
       return this.redirect(request, `redirected:${freshness.kind === 'stale' ? freshness.reason : 'not-replicated'}`);
     }
-    if (await this.hasOversizePack(request)) return this.redirect(request, 'redirected:pack-too-large');
+    const packSizes = await this.packSizes(request);
+    if (packSizes.some((size) => size > settings.maxPackBytes)) return this.redirect(request, 'redirected:pack-too-large');
 
     if (freshness.kind === 'write-pending') {
       // Only the primary knows whether the push has landed. Asking it needs the caller's own
@@ -128,11 +135,53 @@ export class RegionalGitEndpoint {
       if (request.authorization === undefined && !this.trustedAnonymous(state)) return this.redirect(request, 'redirected:write-pending');
       const matches = await this.matchesPrimary(request, state);
       if (!matches) return this.redirect(request, 'redirected:write-pending');
-      return this.serveFile(request, { 'x-git-geo-freshness': 'current' });
+      return this.serveRefs(request, { 'x-git-geo-freshness': 'current' }, packSizes);
     }
 
     await this.authorize(request, state);
-    return this.serveFile(request, { 'x-git-geo-freshness': 'current' });
+    return this.serveRefs(request, { 'x-git-geo-freshness': 'current' }, packSizes);
+  }
+
+  /**
+   * The refs, as the client asked: a protocol v2 client of upload-pack gets the smart
+   * capability advertisement (its packs are small enough to build a pack from in memory);
+   * any other gets `info/refs` for dumb HTTP.
+   */
+  private async serveRefs(request: GitRequest, extraHeaders: Record<string, string>, packSizes?: readonly number[]): Promise<EndpointResponse> {
+    if (request.protocolVersion === 2 && request.service === 'git-upload-pack') {
+      const total = (packSizes ?? (await this.packSizes(request))).reduce((sum, size) => sum + size, 0);
+      if (total <= this.deps.settings.maxPackBytes) {
+        return {
+          statusCode: 200,
+          headers: { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, ...extraHeaders },
+          body: Readable.from([uploadPackV2Advertisement()]),
+          outcome: 'served',
+        };
+      }
+    }
+    return this.serveFile(request, extraHeaders);
+  }
+
+  /** A protocol v2 ls-refs or fetch, answered from the mirror after the same checks as a file read. */
+  private async uploadPack(request: GitRequest): Promise<EndpointResponse> {
+    const state = await this.deps.registry.get(request.repository);
+    if (state?.syncedSequence === undefined) throw this.notReplicated(request);
+    await this.authorize(request, state);
+    const mirror = new MirrorRepository(this.deps.store, request.repository);
+    const current = await mirror.readState();
+    if (current === undefined) throw this.notReplicated(request);
+    const prefix = mirrorPrefix(request.repository);
+    const server = new UploadPackV2({
+      snapshot: current.snapshot,
+      packs: async () => new PackSet(await Promise.all(current.packs.map((name) => this.loadPack(request, `${prefix}objects/pack/${name}`)))),
+    });
+    const { body, outcome } = await server.respond(request.body ?? Buffer.alloc(0));
+    return {
+      statusCode: 200,
+      headers: { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region },
+      body: Readable.from([body]),
+      outcome: outcome.command === 'fetch' && outcome.packBytes !== undefined ? 'served' : `served:${outcome.command}`,
+    };
   }
 
   private async file(request: GitRequest): Promise<EndpointResponse> {
@@ -192,22 +241,46 @@ export class RegionalGitEndpoint {
     }
   }
 
-  /** True when a pack of the repository is too large to stream through a Function URL. */
-  private async hasOversizePack(request: GitRequest): Promise<boolean> {
+  /**
+   * A pack and its index, from this instance's memory when a recent fetch loaded them: packs
+   * never change, and CI fleets clone the same repositories over and over.
+   */
+  private async loadPack(request: GitRequest, key: string): Promise<{ pack: Buffer; idx: Buffer }> {
+    const cached = this.loadedPacks.get(key);
+    if (cached !== undefined) {
+      this.loadedPacks.delete(key);
+      this.loadedPacks.set(key, cached);
+      return cached;
+    }
+    const [pack, idx] = await Promise.all([this.deps.store.get(`${key}.pack`), this.deps.store.get(`${key}.idx`)]);
+    if (pack === undefined || idx === undefined) throw new ProtocolError(`a pack of ${request.repository} is listed but missing`, { data: { repository: request.repository, key } });
+    const loaded = { pack, idx };
+    this.loadedPacks.set(key, loaded);
+    this.loadedBytes += pack.length + idx.length;
+    for (const [oldest, value] of this.loadedPacks) {
+      if (this.loadedBytes <= this.deps.settings.maxPackBytes) break;
+      this.loadedPacks.delete(oldest);
+      this.loadedBytes -= value.pack.length + value.idx.length;
+    }
+    return loaded;
+  }
+
+  /** The sizes of the repository's listed packs (one HEAD each, remembered: packs never change). */
+  private async packSizes(request: GitRequest): Promise<number[]> {
     const prefix = mirrorPrefix(request.repository);
     const list = await this.deps.store.get(`${prefix}objects/info/packs`);
     const keys = parsePacksList(list?.toString('utf8') ?? '').map((name) => `${prefix}objects/pack/${name}.pack`);
     const sizes = await Promise.all(
       keys.map(async (key) => {
-        let size = this.packSizes.get(key);
+        let size = this.knownPackSizes.get(key);
         if (size === undefined) {
           size = (await this.deps.store.head(key))?.size ?? 0;
-          this.packSizes.set(key, size);
+          this.knownPackSizes.set(key, size);
         }
         return size;
       }),
     );
-    return sizes.some((size) => size > this.deps.settings.maxPackBytes);
+    return sizes;
   }
 
   private async serveFile(request: GitRequest, extraHeaders: Record<string, string>): Promise<EndpointResponse> {

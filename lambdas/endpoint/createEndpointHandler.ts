@@ -56,7 +56,7 @@ function bodyBytes(event: APIGatewayProxyEventV2): number {
 /**
  * Builds the regional `endpoint` Lambda: a Function URL in response-streaming mode (packs can
  * be far larger than a buffered response's 6 MB) that serves the region's mirrors to stock git
- * over dumb HTTP, and sends stale reads and all writes to the primary.
+ * (protocol v2, shallow clones included, or dumb HTTP), and sends stale reads and all writes to the primary.
  */
 export function createEndpointHandler(env: Readonly<Record<string, string | undefined>>): StreamingEndpointHandler {
   const config = parseEnv(EndpointEnv, env, 'endpoint');
@@ -95,6 +95,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         rawQueryString: event.rawQueryString ?? '',
         headers: event.headers ?? {},
         bodyBytes: bodyBytes(event),
+        ...(event.body === undefined ? {} : { body: Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') }),
       });
       const { outcome, ...response } = await endpoint.handle(request);
       // Never the headers: they carry the caller's credentials.

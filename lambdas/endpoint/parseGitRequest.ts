@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib';
 import {
   MethodNotAllowedError,
   PayloadTooLargeError,
@@ -29,6 +30,10 @@ export interface GitRequest {
   readonly query: string;
   /** The caller's `Authorization` header. Never logged, never stored. */
   readonly authorization: string | undefined;
+  /** 2 when the client asks for Git's protocol v2 (`Git-Protocol: version=2`). */
+  readonly protocolVersion: 2 | undefined;
+  /** An upload-pack POST's request, decompressed. */
+  readonly body?: Buffer;
 }
 
 export interface RawHttpRequest {
@@ -37,6 +42,8 @@ export interface RawHttpRequest {
   readonly rawQueryString: string;
   readonly headers: Readonly<Record<string, string | undefined>>;
   readonly bodyBytes: number;
+  /** The body as sent (after the Function URL's base64), for the upload-pack POST. */
+  readonly body?: Buffer;
 }
 
 export const REQUEST_LIMITS = {
@@ -45,6 +52,8 @@ export const REQUEST_LIMITS = {
   /** Reads carry no body; a few bytes of slack for odd clients. */
   maxReadBodyBytes: 1024,
   maxAuthorizationLength: 8192,
+  /** An upload-pack request: wants and haves, 50 bytes each, for even the largest repositories. */
+  maxUploadPackRequestBytes: 16 * 1024 * 1024,
 } as const;
 
 const FILES: readonly [RegExp, GitAction][] = [
@@ -119,6 +128,7 @@ export function parseGitRequest(raw: RawHttpRequest): GitRequest {
   if (authorization !== undefined && authorization.length > REQUEST_LIMITS.maxAuthorizationLength) {
     throw new ValidationError(`Authorization header longer than ${REQUEST_LIMITS.maxAuthorizationLength} characters`);
   }
+  const protocol = raw.headers['git-protocol'] ?? raw.headers['Git-Protocol'];
   return {
     method: method as GitRequest['method'],
     repository,
@@ -127,5 +137,23 @@ export function parseGitRequest(raw: RawHttpRequest): GitRequest {
     service,
     query: raw.rawQueryString,
     authorization: authorization === undefined || authorization.trim() === '' ? undefined : authorization,
+    protocolVersion: protocol?.split(':').includes('version=2') ? 2 : undefined,
+    ...(action === 'smart-read' ? { body: uploadPackBody(raw) } : {}),
   };
+}
+
+/** The upload-pack request, gunzipped when git compressed it, within the size limit. */
+function uploadPackBody(raw: RawHttpRequest): Buffer {
+  const limit = REQUEST_LIMITS.maxUploadPackRequestBytes;
+  const body = raw.body ?? Buffer.alloc(0);
+  if (body.length > limit) throw new PayloadTooLargeError(`an upload-pack request of ${body.length} bytes; at most ${limit}`);
+  const encoding = (raw.headers['content-encoding'] ?? raw.headers['Content-Encoding'] ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return body;
+  if (encoding !== 'gzip') throw new ValidationError(`unsupported Content-Encoding ${JSON.stringify(encoding.slice(0, 40))}: gzip or none`);
+  try {
+    return gunzipSync(body, { maxOutputLength: limit });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new PayloadTooLargeError(`an upload-pack request inflates past ${limit} bytes`, { cause: error });
+    throw new ValidationError('the upload-pack request is not valid gzip', { cause: error });
+  }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { gzipSync } from 'node:zlib';
 import { parseGitRequest, REQUEST_LIMITS, type RawHttpRequest } from '../../lambdas/endpoint/parseGitRequest.ts';
 import { GeoError } from '../../lambdas/shared/errors/index.ts';
 
@@ -38,6 +39,24 @@ describe('parseGitRequest', () => {
   it('takes the service POSTs, and classifies them as a smart read or a write', () => {
     expect(parseGitRequest(raw({ method: 'POST', rawPath: '/g/p.git/git-upload-pack', bodyBytes: 10_000 }))).toMatchObject({ action: 'smart-read', service: 'git-upload-pack' });
     expect(parseGitRequest(raw({ method: 'POST', rawPath: '/g/p.git/git-receive-pack', bodyBytes: 10_000 }))).toMatchObject({ action: 'write', service: 'git-receive-pack' });
+  });
+
+  it('recognises a protocol v2 client from Git-Protocol, and keeps an upload-pack body, gunzipped if git compressed it', () => {
+    expect(parseGitRequest(raw({ headers: { 'git-protocol': 'version=2' } })).protocolVersion).toBe(2);
+    expect(parseGitRequest(raw({ headers: { 'git-protocol': 'object-format=sha1:version=2' } })).protocolVersion).toBe(2);
+    expect(parseGitRequest(raw({ headers: { 'git-protocol': 'version=1' } })).protocolVersion).toBeUndefined();
+    expect(parseGitRequest(raw({})).protocolVersion).toBeUndefined();
+    const body = Buffer.from('0014command=ls-refs\n0000');
+    const post = (headers: Record<string, string>, sent: Buffer): RawHttpRequest =>
+      raw({ method: 'POST', rawPath: '/g/p.git/git-upload-pack', headers, body: sent, bodyBytes: sent.length });
+    expect(parseGitRequest(post({}, body)).body).toEqual(body);
+    expect(parseGitRequest(post({ 'content-encoding': 'gzip' }, gzipSync(body))).body).toEqual(body);
+    expect(refusal(post({ 'content-encoding': 'gzip' }, body))).toEqual({ status: 400, code: 'ERR_VALIDATION' });
+    expect(refusal(post({ 'content-encoding': 'br' }, body))).toEqual({ status: 400, code: 'ERR_VALIDATION' });
+    // A small body that inflates past the limit is refused before it is held whole.
+    const bomb = gzipSync(Buffer.alloc(REQUEST_LIMITS.maxUploadPackRequestBytes + 1));
+    expect(bomb.length).toBeLessThan(100_000);
+    expect(refusal(post({ 'content-encoding': 'gzip' }, bomb))).toEqual({ status: 413, code: 'ERR_PAYLOAD_TOO_LARGE' });
   });
 
   it('accepts a repository path without .git and deep namespaces, and keeps the query as sent', () => {

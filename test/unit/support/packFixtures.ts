@@ -11,7 +11,8 @@ const execFileAsync = promisify(execFile);
 export interface PackFixture {
   readonly root: string;
   readonly dir: string;
-  git(args: readonly string[], input?: Buffer | string): Promise<Buffer>;
+  /** Runs git in the repository, or in `cwd`. */
+  git(args: readonly string[], input?: Buffer | string, cwd?: string): Promise<Buffer>;
   /** The repository's single pack (after `repack -a -d`) and git's own index of it. */
   repackedPack(): Promise<{ name: string; pack: Buffer; idx: Buffer }>;
   /** Asks git to index a pack; answers git's .idx and the pack name it printed. */
@@ -60,7 +61,7 @@ export async function createPackFixture(options: { commits?: number } = {}): Pro
   return {
     root,
     dir,
-    git: (args, input) => run(args, input),
+    git: (args, input, cwd) => run(args, input, cwd),
     async repackedPack() {
       await run(['repack', '-a', '-d', '-q', '--depth=50', '--window=50']);
       const name = (await readdir(packDir)).find((file) => file.endsWith('.pack'))!.slice(0, -'.pack'.length);

@@ -4,10 +4,8 @@ import { ProtocolError } from '../../errors/index.ts';
 import type { PackFiles } from '../PackFiles.ts';
 import { applyDelta } from './applyDelta.ts';
 import { packIndexV2, type IndexEntry } from './packIndexV2.ts';
+import { OFS_DELTA, readEntryHeader, REF_DELTA, TYPE_NAMES } from './readEntryHeader.ts';
 
-const OFS_DELTA = 6;
-const REF_DELTA = 7;
-const TYPE_NAMES: readonly (string | undefined)[] = [undefined, 'commit', 'tree', 'blob', 'tag'];
 /** A pack's header declares its object count; this many at most (4 billion minus one, as git's 32-bit count allows). */
 const MAX_OBJECTS = 0xffffffff;
 
@@ -176,40 +174,12 @@ export class PackIndexer {
 
   /** Parses entry `entry` at `start`; false when its bytes have not all arrived. */
   private parseEntry(entry: number, start: number): boolean {
-    const buffer = this.buffer;
-    const end = this.length;
-    let position = start;
-    if (position >= end) return false;
-    let byte = buffer[position++]!;
-    const type = (byte >> 4) & 7;
-    let size = byte & 0x0f;
-    let shift = 4;
-    while (byte & 0x80) {
-      if (position >= end) return false;
-      byte = buffer[position++]!;
-      size += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    }
-    let ofsBase = -1;
-    let refBase: string | undefined;
-    if (type === OFS_DELTA) {
-      if (position >= end) return false;
-      byte = buffer[position++]!;
-      let distance = byte & 0x7f;
-      while (byte & 0x80) {
-        if (position >= end) return false;
-        byte = buffer[position++]!;
-        distance = (distance + 1) * 128 + (byte & 0x7f);
-      }
-      ofsBase = distance > 0 && distance <= start ? this.entryAt(start - distance) : -1;
-      if (ofsBase < 0) throw new ProtocolError('pack delta does not point at an entry before it', { data: { offset: start } });
-    } else if (type === REF_DELTA) {
-      if (position + 20 > end) return false;
-      refBase = buffer.toString('hex', position, position + 20);
-      position += 20;
-    } else if (TYPE_NAMES[type] === undefined) {
-      throw new ProtocolError('pack entry has an invalid type', { data: { offset: start, type } });
-    }
+    const header = readEntryHeader(this.buffer, start, this.length);
+    if (header === undefined) return false;
+    const { type, size, dataOffset: position } = header;
+    const ofsBase = header.baseOffset === undefined ? -1 : this.entryAt(header.baseOffset);
+    if (header.baseOffset !== undefined && ofsBase < 0) throw new ProtocolError('pack delta does not point at an entry before it', { data: { offset: start } });
+    const refBase = header.baseOid?.toString('hex');
     const inflated = this.inflate(position, size);
     if (inflated === undefined) return false;
     this.reserve(entry);
@@ -218,7 +188,7 @@ export class PackIndexer {
     this.sizes[entry] = size;
     this.ofsBases[entry] = ofsBase;
     this.offset = position + inflated.consumed;
-    this.crcs[entry] = crc32(buffer.subarray(start, this.offset));
+    this.crcs[entry] = crc32(this.buffer.subarray(start, this.offset));
     if (refBase !== undefined) {
       this.refBases.set(entry, refBase);
       this.indexByOid();

@@ -1,0 +1,280 @@
+import type { PackSet } from '../pack/PackSet.ts';
+import { parseObjectLinks } from './parseObjectLinks.ts';
+
+export interface SelectionRequest {
+  /** What the client asked for: ref tips (commits, or tags of anything). */
+  readonly wants: readonly Buffer[];
+  /** Objects the client says it has; only those the packs hold count. */
+  readonly haves: readonly Buffer[];
+  /** The client's shallow commits: it has them, but not their parents. */
+  readonly clientShallows: readonly Buffer[];
+  /** `deepen N`: at most N commits deep from each want. */
+  readonly depth?: number;
+  /** Tags whose target is sent are sent too (`include-tag`): annotated tag ids by the id of what they tag. */
+  readonly tagsByTarget?: ReadonlyMap<string, readonly Buffer[]>;
+}
+
+export interface Selection {
+  /** Objects to send, commits first (newest first), then trees and blobs, then tags. */
+  readonly objects: readonly Buffer[];
+  /** The haves the packs hold. */
+  readonly commons: readonly Buffer[];
+  /** Sent commits whose parents are not sent (a shallow boundary). */
+  readonly shallow: readonly Buffer[];
+  /** The client's shallow commits whose parents are now sent. */
+  readonly unshallow: readonly Buffer[];
+  /** Objects the client has (reachable from the commons), usable as bases of a thin pack. */
+  readonly clientHas: ReadonlySet<string>;
+}
+
+const hex = (oid: Buffer): string => oid.toString('hex');
+/** What `git fetch --unshallow` asks for: `deepen 2147483647`. */
+const INFINITE_DEPTH = 0x7fffffff;
+
+/**
+ * Chooses what a fetch must send, as `git rev-list --objects wants --not haves` does: the
+ * commits reachable from the wants and not from the client's commons (or, for a shallow fetch,
+ * those within the depth), the trees and blobs of those commits that the boundary commits do not
+ * already hold, and the tags asked for or pointing at what is sent.
+ */
+export function selectObjects(packs: PackSet, request: SelectionRequest): Selection {
+  const clientShallow = new Set(request.clientShallows.map(hex));
+  const commons = request.haves.filter((oid) => packs.has(oid));
+
+  const had = new Set<string>();
+  const hadRoots: Buffer[] = [];
+  const hadCommits: Buffer[] = [];
+  for (const oid of commons) {
+    const target = peel(packs, oid, []);
+    if (packs.read(target).type === 'commit') hadCommits.push(target);
+    else hadRoots.push(target);
+  }
+
+  const commits: Buffer[] = [];
+  const sentCommits = new Set<string>();
+  const shallow: Buffer[] = [];
+  const unshallow: Buffer[] = [];
+  const boundary = new Map<string, Buffer>();
+  const tags: Buffer[] = [];
+  const roots: Buffer[] = [];
+  const wantedCommits: Buffer[] = [];
+  for (const want of request.wants) {
+    const target = peel(packs, want, tags);
+    if (packs.read(target).type === 'commit') wantedCommits.push(target);
+    else roots.push(target);
+  }
+
+  if (request.depth === undefined) {
+    // rev-list wants --not commons: newest first, until only commits the client has are left.
+    const queue = new CommitQueue(packs);
+    for (const oid of hadCommits) queue.add(oid, true);
+    for (const oid of wantedCommits) queue.add(oid, false);
+    while (queue.hasInteresting()) {
+      const { oid, id, uninteresting, commit } = queue.pop();
+      if (uninteresting) {
+        if (had.has(id)) continue;
+        had.add(id);
+        // The client has a shallow commit's tree but not its parents.
+        if (!clientShallow.has(id)) for (const parent of commit.parents) queue.add(parent, true);
+        continue;
+      }
+      if (had.has(id)) {
+        boundary.set(id, oid);
+        continue;
+      }
+      if (sentCommits.has(id)) continue;
+      sentCommits.add(id);
+      commits.push(oid);
+      roots.push(commit.tree!);
+      for (const parent of commit.parents) queue.add(parent, false);
+    }
+  }
+
+  const queue: { oid: Buffer; depth: number }[] = request.depth === undefined ? [] : wantedCommits.map((oid) => ({ oid, depth: 1 }));
+  const unshallowed = new Set<string>();
+  if (request.depth !== undefined && request.depth >= INFINITE_DEPTH) {
+    // --unshallow: every shallow commit of the client gets its history, whatever the wants.
+    for (const oid of request.clientShallows) {
+      if (!packs.has(oid)) continue;
+      const object = packs.read(oid);
+      const parents = object.type === 'commit' ? parseObjectLinks(object).parents : [];
+      if (parents.length === 0) continue;
+      unshallowed.add(hex(oid));
+      unshallow.push(oid);
+      for (const parent of parents) queue.push({ oid: parent, depth: 2 });
+    }
+  }
+  // A shallow fetch: breadth first from the wants to the depth; what the client has does not matter.
+  for (let next = 0; next < queue.length; next++) {
+    const { oid, depth } = queue[next]!;
+    const id = hex(oid);
+    // Breadth first: the first visit of a commit is at its smallest depth.
+    if (sentCommits.has(id)) continue;
+    sentCommits.add(id);
+    commits.push(oid);
+    const links = parseObjectLinks(packs.read(oid));
+    roots.push(links.tree!);
+    if (request.depth !== undefined && depth >= request.depth) {
+      if (links.parents.length > 0) shallow.push(oid);
+      continue;
+    }
+    if (clientShallow.has(id) && links.parents.length > 0 && !unshallowed.has(id)) {
+      unshallowed.add(id);
+      unshallow.push(oid);
+    }
+    for (const parent of links.parents) queue.push({ oid: parent, depth: depth + 1 });
+  }
+
+  // Trees and blobs of the boundary commits (and whole trees the client has): not sent.
+  const clientHas = new Set<string>(had);
+  const markHad = (tree: Buffer): void => {
+    const pending = [tree];
+    while (pending.length > 0) {
+      const oid = pending.pop()!;
+      const id = hex(oid);
+      if (clientHas.has(id) || !packs.has(oid)) continue;
+      clientHas.add(id);
+      const object = packs.read(oid);
+      if (object.type === 'tree') pending.push(...parseObjectLinks(object).entries);
+    }
+  };
+  for (const oid of boundary.values()) markHad(parseObjectLinks(packs.read(oid)).tree!);
+  for (const oid of hadRoots) markHad(oid);
+
+  const others: Buffer[] = [];
+  const sent = new Set<string>(sentCommits);
+  const pending = [...roots].reverse();
+  while (pending.length > 0) {
+    const oid = pending.pop()!;
+    const id = hex(oid);
+    if (sent.has(id) || clientHas.has(id)) continue;
+    sent.add(id);
+    others.push(oid);
+    const object = packs.read(oid);
+    if (object.type === 'tree') {
+      const entries = parseObjectLinks(object).entries;
+      for (let index = entries.length - 1; index >= 0; index--) pending.push(entries[index]!);
+    }
+  }
+
+  const tagObjects: Buffer[] = [];
+  // A tag of a tag needs the inner one too.
+  const addTag = (tag: Buffer): void => {
+    for (let current = tag, hops = 0; hops < 32; hops++) {
+      const id = hex(current);
+      if (sent.has(id) || clientHas.has(id)) return;
+      const object = packs.read(current);
+      if (object.type !== 'tag') return;
+      sent.add(id);
+      tagObjects.push(current);
+      current = parseObjectLinks(object).target!;
+    }
+  };
+  tags.forEach(addTag);
+  // include-tag: annotated tags of anything sent, tags of those tags too.
+  for (let grew = request.tagsByTarget !== undefined; grew; ) {
+    const before = tagObjects.length;
+    for (const [target, tagOids] of request.tagsByTarget!) if (sent.has(target)) tagOids.forEach(addTag);
+    grew = tagObjects.length > before;
+  }
+
+  return { objects: [...commits, ...others, ...tagObjects], commons, shallow, unshallow, clientHas };
+}
+
+/** Follows tags down to what they tag, adding the tags passed through to `tags`. */
+function peel(packs: PackSet, oid: Buffer, tags: Buffer[]): Buffer {
+  let current = oid;
+  for (let hops = 0; hops < 32; hops++) {
+    const object = packs.read(current);
+    if (object.type !== 'tag') return current;
+    tags.push(current);
+    current = parseObjectLinks(object).target!;
+  }
+  return current;
+}
+
+/** A commit's date, parents and tree, read once. */
+interface CommitInfo {
+  readonly time: number;
+  readonly tree: Buffer | undefined;
+  readonly parents: readonly Buffer[];
+}
+
+interface QueuedCommit {
+  readonly oid: Buffer;
+  readonly id: string;
+  readonly uninteresting: boolean;
+  readonly commit: CommitInfo;
+  readonly order: number;
+}
+
+/** Commits by committer date, newest first, as git's revision walk takes them. */
+class CommitQueue {
+  private readonly heap: QueuedCommit[] = [];
+  private readonly infos = new Map<string, CommitInfo>();
+  private interesting = 0;
+  private added = 0;
+
+  constructor(private readonly packs: PackSet) {}
+
+  add(oid: Buffer, uninteresting: boolean): void {
+    const id = hex(oid);
+    let commit = this.infos.get(id);
+    if (commit === undefined) {
+      const object = this.packs.read(oid);
+      if (object.type !== 'commit') return;
+      const links = parseObjectLinks(object);
+      commit = { time: committerTime(object.data), tree: links.tree, parents: links.parents };
+      this.infos.set(id, commit);
+    }
+    if (!uninteresting) this.interesting++;
+    this.heap.push({ oid, id, uninteresting, commit, order: this.added++ });
+    let index = this.heap.length - 1;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (!this.before(this.heap[index]!, this.heap[parent]!)) break;
+      [this.heap[index], this.heap[parent]] = [this.heap[parent]!, this.heap[index]!];
+      index = parent;
+    }
+  }
+
+  hasInteresting(): boolean {
+    return this.interesting > 0;
+  }
+
+  pop(): QueuedCommit {
+    const top = this.heap[0]!;
+    const last = this.heap.pop()!;
+    if (this.heap.length > 0) {
+      this.heap[0] = last;
+      let index = 0;
+      for (;;) {
+        const left = index * 2 + 1;
+        const right = left + 1;
+        let best = index;
+        if (left < this.heap.length && this.before(this.heap[left]!, this.heap[best]!)) best = left;
+        if (right < this.heap.length && this.before(this.heap[right]!, this.heap[best]!)) best = right;
+        if (best === index) break;
+        [this.heap[index], this.heap[best]] = [this.heap[best]!, this.heap[index]!];
+        index = best;
+      }
+    }
+    if (!top.uninteresting) this.interesting--;
+    return top;
+  }
+
+  /** Newer first; at the same second, uninteresting first (so a shared commit is known as had), then in order added. */
+  private before(a: QueuedCommit, b: QueuedCommit): boolean {
+    if (a.commit.time !== b.commit.time) return a.commit.time > b.commit.time;
+    if (a.uninteresting !== b.uninteresting) return a.uninteresting;
+    return a.order < b.order;
+  }
+}
+
+/** The committer's timestamp (seconds), or 0 when the line is missing or malformed. */
+function committerTime(data: Buffer): number {
+  const end = data.indexOf('\n\n');
+  const header = data.toString('latin1', 0, end < 0 ? data.length : end);
+  const match = /^committer .* (\d+) [+-]\d{4}$/m.exec(header);
+  return match === null ? 0 : Number(match[1]);
+}

@@ -1,0 +1,195 @@
+import { createHash } from 'node:crypto';
+import { inflateSync } from 'node:zlib';
+import { ProtocolError } from '../../errors/index.ts';
+import { applyDelta } from './applyDelta.ts';
+import { PackIndex } from './PackIndex.ts';
+import { readEntryHeader, TYPE_NAMES, type EntryHeader, type ObjectType } from './readEntryHeader.ts';
+
+/** An object read from a pack: its type and whole content. */
+export interface GitObject {
+  readonly type: ObjectType;
+  readonly data: Buffer;
+}
+
+/** Where an object's entry is: which pack, and its bytes there. */
+export interface EntryLocation {
+  readonly pack: number;
+  readonly offset: number;
+  /** Where the next entry (or the pack's checksum) starts: the entry's bytes are `[offset, end)`. */
+  readonly end: number;
+  readonly header: EntryHeader;
+}
+
+interface LoadedPack {
+  readonly bytes: Buffer;
+  readonly index: PackIndex;
+  /** Entry offsets in pack order, and beside each the id-order position of its object. */
+  readonly sortedOffsets: Float64Array;
+  readonly positions: Uint32Array;
+}
+
+/** Most whole-object content kept for delta bases and repeated reads. */
+const DEFAULT_CACHE_BYTES = 32 * 2 ** 20;
+
+/**
+ * A repository's packs, held in memory with their indexes, for reading objects by id: delta
+ * chains are resolved (OFS and REF), with a bounded cache of recent contents as git keeps one.
+ * It also answers where each object's raw entry is, so a new pack can reuse stored bytes.
+ */
+export class PackSet {
+  private readonly packs: LoadedPack[];
+  private readonly cache = new Map<string, GitObject>();
+  private cachedBytes = 0;
+
+  constructor(
+    packs: readonly { readonly pack: Buffer; readonly idx: Buffer }[],
+    private readonly cacheBytes = DEFAULT_CACHE_BYTES,
+  ) {
+    this.packs = packs.map(({ pack, idx }) => {
+      const index = new PackIndex(idx);
+      if (!pack.subarray(pack.length - 20).equals(index.packChecksum)) {
+        throw new ProtocolError('pack does not match its index', { data: { bytes: pack.length } });
+      }
+      const order = Array.from({ length: index.count }, (_, position) => position).sort((a, b) => index.offsetAt(a) - index.offsetAt(b));
+      return {
+        bytes: pack,
+        index,
+        sortedOffsets: Float64Array.from(order, (position) => index.offsetAt(position)),
+        positions: Uint32Array.from(order),
+      };
+    });
+  }
+
+  /**
+   * Every object of every pack in one pack, with the stored bytes as they are (OFS deltas stay
+   * valid: each pack's entries keep their relative places). Undefined when two packs hold the
+   * same object, which a pack must not repeat.
+   */
+  concatenated(): Buffer | undefined {
+    const seen = new Set<string>();
+    let count = 0;
+    for (const pack of this.packs) {
+      for (let position = 0; position < pack.index.count; position++) {
+        const id = pack.index.oidAt(position).toString('hex');
+        if (seen.has(id)) return undefined;
+        seen.add(id);
+      }
+      count += pack.index.count;
+    }
+    if (this.packs.length === 1) return this.packs[0]!.bytes;
+    const header = Buffer.alloc(12);
+    header.write('PACK', 0, 'latin1');
+    header.writeUInt32BE(2, 4);
+    header.writeUInt32BE(count, 8);
+    const hash = createHash('sha1').update(header);
+    const parts: Buffer[] = [header];
+    for (const pack of this.packs) {
+      const body = pack.bytes.subarray(12, pack.bytes.length - 20);
+      hash.update(body);
+      parts.push(body);
+    }
+    parts.push(hash.digest());
+    return Buffer.concat(parts);
+  }
+
+  has(oid: Buffer): boolean {
+    return this.packs.some((pack) => pack.index.find(oid) !== undefined);
+  }
+
+  /** Where the object's entry is, or undefined when no pack holds it. */
+  locate(oid: Buffer): EntryLocation | undefined {
+    for (let pack = 0; pack < this.packs.length; pack++) {
+      const offset = this.packs[pack]!.index.find(oid);
+      if (offset !== undefined) return this.entryAt(pack, offset);
+    }
+    return undefined;
+  }
+
+  /** The id of the object whose entry starts at `offset` in pack `pack`. */
+  oidAt(pack: number, offset: number): Buffer {
+    const loaded = this.packs[pack]!;
+    const slot = this.slotOf(loaded, offset);
+    return loaded.index.oidAt(loaded.positions[slot]!);
+  }
+
+  /** The whole object; throws when no pack holds it. */
+  read(oid: Buffer): GitObject {
+    const location = this.locate(oid);
+    if (location === undefined) throw new ProtocolError('object not in any pack', { data: { oid: oid.toString('hex') } });
+    return this.readAt(location);
+  }
+
+  /** The raw bytes of an entry, as stored. */
+  rawEntry(location: EntryLocation): Buffer {
+    return this.packs[location.pack]!.bytes.subarray(location.offset, location.end);
+  }
+
+  /** The entry's data, inflated (for a delta: the delta itself). */
+  inflateEntry(location: EntryLocation): Buffer {
+    const bytes = this.packs[location.pack]!.bytes;
+    const data = inflateSync(bytes.subarray(location.header.dataOffset, location.end));
+    if (data.length !== location.header.size) {
+      throw new ProtocolError('pack entry inflates to the wrong size', { data: { offset: location.offset, expected: location.header.size, actual: data.length } });
+    }
+    return data;
+  }
+
+  private readAt(location: EntryLocation): GitObject {
+    const key = `${location.pack}:${location.offset}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) {
+      this.cache.delete(key);
+      this.cache.set(key, cached);
+      return cached;
+    }
+    const { header } = location;
+    const data = this.inflateEntry(location);
+    let object: GitObject;
+    const type = TYPE_NAMES[header.type];
+    if (type !== undefined) {
+      object = { type, data };
+    } else {
+      const base =
+        header.baseOffset !== undefined
+          ? this.readAt(this.entryAt(location.pack, header.baseOffset))
+          : this.read(header.baseOid!);
+      object = { type: base.type, data: applyDelta(base.data, data) };
+    }
+    this.remember(key, object);
+    return object;
+  }
+
+  private remember(key: string, object: GitObject): void {
+    if (object.data.length > this.cacheBytes / 4) return;
+    this.cache.set(key, object);
+    this.cachedBytes += object.data.length;
+    for (const [oldest, value] of this.cache) {
+      if (this.cachedBytes <= this.cacheBytes) break;
+      this.cache.delete(oldest);
+      this.cachedBytes -= value.data.length;
+    }
+  }
+
+  private entryAt(pack: number, offset: number): EntryLocation {
+    const loaded = this.packs[pack]!;
+    const slot = this.slotOf(loaded, offset);
+    const end = slot + 1 < loaded.sortedOffsets.length ? loaded.sortedOffsets[slot + 1]! : loaded.bytes.length - 20;
+    const header = readEntryHeader(loaded.bytes, offset, end);
+    if (header === undefined) throw new ProtocolError('pack entry is truncated', { data: { offset } });
+    return { pack, offset, end, header };
+  }
+
+  /** The position of the entry starting at `offset` in pack order; throws when no entry starts there. */
+  private slotOf(loaded: LoadedPack, offset: number): number {
+    let low = 0;
+    let high = loaded.sortedOffsets.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const value = loaded.sortedOffsets[middle]!;
+      if (value === offset) return middle;
+      if (value < offset) low = middle + 1;
+      else high = middle - 1;
+    }
+    throw new ProtocolError('no pack entry starts at this offset', { data: { offset } });
+  }
+}
