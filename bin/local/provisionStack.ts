@@ -125,7 +125,8 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
   for (const logicalId of order(stack.template.Resources)) {
     const definition = stack.template.Resources[logicalId]!;
     if (definition.Condition !== undefined) continue;
-    const props = resolveValue(definition.Properties ?? {}, ctx) as Record<string, unknown>;
+    // A resource the runtime does not create needs no property values (AWS Backup's refer to each other).
+    const props = NOT_EMULATED.has(definition.Type) ? {} : (resolveValue(definition.Properties ?? {}, ctx) as Record<string, unknown>);
     const set = (ref: string, attributes: Record<string, string> = {}): void => void resources.set(logicalId, { ref, attributes });
 
     switch (definition.Type) {

@@ -62,5 +62,5 @@ export function createBackupHandler(env: Readonly<Record<string, string | undefi
     return { snapshotId: manifest.id, repositories: manifest.repositories.length, garbage };
   };
 
-  return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics)) as unknown as BackupHandler;
+  return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }
