@@ -75,6 +75,6 @@ export function hostApi(kind: HostKind, baseUrl: string, credentials: PrimaryCre
       };
     }
     case 'none':
-      return { kind, ensureRepository: () => Promise.resolve(), setDefaultBranch: async () => false };
+      return { kind, ensureRepository: () => Promise.resolve(), setDefaultBranch: () => Promise.resolve(false) };
   }
 }
