@@ -1,0 +1,28 @@
+import { Command } from 'commander';
+import { formatDrillReport, runDrill } from '../ops/runDrill.ts';
+import { projectConfig, splitList } from './projectConfig.ts';
+import { quietLambdaLogs } from './quietLambdaLogs.ts';
+
+/** `git-geo drill`: a whole disaster-recovery exercise on this machine, printing the RTO and RPO it measured. */
+export function drillCommand(): Command {
+  return new Command('drill')
+    .description('disaster-recovery exercise on the embedded default: push storm, primary killed, region promoted; prints RTO and RPO')
+    .option('--repositories <n>', 'repositories under the push storm', (value) => Number.parseInt(value, 10), 5)
+    .option('--storm-seconds <n>', 'seconds of pushes before the primary is killed', (value) => Number.parseFloat(value), 10)
+    .option('--regions <list>', 'secondary regions, comma-separated (default: cdk.json)')
+    .option('--region <region>', 'the region to promote (default: the first)')
+    .option('--json', 'print the figures as JSON', false)
+    .option('--verbose', 'show Lambda logs at INFO level on stderr', false)
+    .action(async (options: { repositories: number; stormSeconds: number; regions?: string; region?: string; json: boolean; verbose: boolean }) => {
+      quietLambdaLogs(options.verbose);
+      const config = projectConfig({ secondaryRegions: splitList(options.regions), primaryUrls: ['http://127.0.0.1:1'] });
+      const report = await runDrill({
+        config,
+        repositories: options.repositories,
+        stormSeconds: options.stormSeconds,
+        ...(options.region ? { region: options.region } : {}),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${formatDrillReport(report)}\n`);
+    });
+}

@@ -1,0 +1,208 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { GeoConfig } from '../../cdk/GeoConfig.ts';
+import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { git } from '../local/git.ts';
+import { gitlabPushHook, sendWebhook } from '../local/gitlabPushHook.ts';
+import { startGitServer, type GitServer } from '../local/startGitServer.ts';
+import { startLocalRuntime, type LocalRuntime } from '../local/startLocalRuntime.ts';
+import { waitForConvergence } from '../local/waitForConvergence.ts';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
+import { ChangePublisher } from '../../lambdas/shared/events/ChangePublisher.ts';
+import { PrimaryOverrideStore } from '../../lambdas/shared/primary/PrimaryOverride.ts';
+import { hostApi } from './HostApi.ts';
+import { promoteRegion } from './promoteRegion.ts';
+import { rpoReport } from './rpoReport.ts';
+import { runPool } from './runPool.ts';
+
+const SECRET = 'drill-webhook-secret';
+const PROMOTER = { username: 'drill', password: 'drill-push-secret' };
+
+export interface DrillOptions {
+  readonly config: GeoConfig;
+  readonly repositories: number;
+  /** How long the push storm runs before the primary is killed. */
+  readonly stormSeconds: number;
+  /** The region promoted (default: the first secondary region). */
+  readonly region?: string;
+  readonly log?: (line: string) => void;
+}
+
+export interface DrillReport {
+  readonly repositories: number;
+  readonly region: string;
+  readonly pushesAcknowledged: number;
+  /** Pushes the old primary acknowledged whose commit the new primary does not have. */
+  readonly pushesLost: number;
+  /** From the oldest lost push's acknowledgement to the kill: the window of lost writes (0 when none). */
+  readonly rpoSeconds: number;
+  /** Refs the promoted region lacked, by the RPO report taken before promotion. */
+  readonly refsAtRiskBeforePromotion: number;
+  /** From the kill until every repository could be cloned and pushed at the new primary. */
+  readonly rtoSeconds: number;
+  readonly promotionSeconds: number;
+  readonly repositoriesWritable: number;
+}
+
+interface Acknowledged {
+  readonly repository: RepositoryPath;
+  readonly commit: string;
+  readonly at: number;
+}
+
+/**
+ * A disaster-recovery exercise on the embedded default: a primary with N repositories under
+ * continuous pushes (each push's webhook sent as it lands, as a host does), the primary killed in
+ * the middle of the storm, the region promoted onto a fresh git server. Measures RTO (kill until
+ * every repository can be cloned and pushed at the new primary) and RPO (pushes the old primary
+ * acknowledged that the new one lacks).
+ */
+export async function runDrill(options: DrillOptions): Promise<DrillReport> {
+  const log = options.log ?? (() => undefined);
+  const root = await mkdtemp(join(tmpdir(), 'git-geo-drill-'));
+  const cleanups: (() => Promise<void>)[] = [() => rm(root, { recursive: true, force: true })];
+  try {
+    const webhooks = new Set<Promise<unknown>>();
+    let runtime: LocalRuntime | undefined;
+    let primary: GitServer | undefined;
+    primary = await startGitServer({
+      root: join(root, 'primary'),
+      onPush: (repository, updates) => {
+        if (runtime === undefined || primary === undefined) return;
+        for (const update of updates) {
+          const sent = sendWebhook(runtime.webhookUrl, gitlabPushHook({ primaryUrl: primary.url, repository, update, token: SECRET })).catch(() => undefined);
+          webhooks.add(sent);
+          void sent.finally(() => webhooks.delete(sent));
+        }
+      },
+    });
+    cleanups.push(() => primary!.stop());
+    runtime = await startLocalRuntime({
+      config: { ...options.config, primaryUrls: [primary.url], primaryOverrideCacheSeconds: 1 },
+      webhookSecret: SECRET,
+      onError: () => undefined,
+    });
+    cleanups.push(() => runtime!.stop());
+    const region = options.region ?? Object.keys(runtime.regions)[0]!;
+    const repositories = Array.from({ length: options.repositories }, (_, index) => parseRepositoryPath(`drill/repo-${index}`));
+    const work = new Map<RepositoryPath, string>();
+    log(`primary ${primary.url}, ${repositories.length} repositories, regions ${Object.keys(runtime.regions).join(', ')}`);
+    for (const repository of repositories) {
+      await git(['init', '--bare', '-q', '-b', 'main', join(root, 'primary', `${repository}.git`)]);
+      const dir = join(root, 'work', repository);
+      await mkdir(dir, { recursive: true });
+      await git(['clone', '-q', `${primary.url}/${repository}.git`, dir]);
+      await writeFile(join(dir, 'README'), `${repository}\n`);
+      await git(['add', 'README'], { cwd: dir });
+      await git(['commit', '-q', '-m', 'initial'], { cwd: dir });
+      await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: dir });
+      work.set(repository, dir);
+    }
+    await Promise.all([...webhooks]);
+    for (const repository of repositories) await waitForConvergence({ runtime, repository, primaryUrl: primary.url, timeoutMs: 120_000 });
+    log('every region holds every repository; push storm starts');
+
+    const acknowledged: Acknowledged[] = [];
+    let storming = true;
+    const storm = runPool(repositories, repositories.length, async (repository) => {
+      const dir = work.get(repository)!;
+      for (let i = 0; storming; i++) {
+        await writeFile(join(dir, `storm-${i}.txt`), `${i}\n`);
+        await git(['add', '.'], { cwd: dir });
+        await git(['commit', '-q', '-m', `storm ${i}`], { cwd: dir });
+        const commit = (await git(['rev-parse', 'HEAD'], { cwd: dir })).trim();
+        try {
+          await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: dir });
+          acknowledged.push({ repository, commit, at: Date.now() });
+        } catch {
+          return; // the primary is gone
+        }
+      }
+    });
+    await new Promise((resolve) => setTimeout(resolve, options.stormSeconds * 1000));
+    await primary.stop();
+    const killedAt = Date.now();
+    storming = false;
+    await storm;
+    log(`primary killed after ${acknowledged.length} acknowledged pushes`);
+
+    const clients = runtime.clients.region(runtime.primary.region);
+    const db = DynamoDBDocumentClient.from(clients.dynamodb, { marshallOptions: { removeUndefinedValues: true } });
+    const eventLog = new EventLog(db, runtime.primary.eventLogTable);
+    const registry = runtime.registry(region);
+    const store = runtime.mirrors(region);
+    const before = await rpoReport({ region, eventLog, store, registry, refNamespaces: runtime.config.refNamespaces });
+    log(`RPO report for ${region}: ${before.atRisk} repositories, ${before.refsAtRisk} refs behind the last known state`);
+
+    const fresh = await startGitServer({ root: join(root, 'fresh'), autoCreate: true, users: { [PROMOTER.username]: PROMOTER.password } });
+    cleanups.push(() => fresh.stop());
+    const promotionStarted = Date.now();
+    const result = await promoteRegion({
+      region,
+      to: fresh.url,
+      previousUrl: primary.url,
+      store,
+      registry,
+      eventLog,
+      publisher: new ChangePublisher(clients.sns, runtime.primary.topicArn),
+      overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0),
+      refNamespaces: runtime.config.refNamespaces,
+      host: hostApi('git-geo-local', fresh.url, PROMOTER),
+      credentials: PROMOTER,
+      operator: 'git-geo drill',
+      planned: false,
+      scratch: root,
+      concurrency: 4,
+    });
+    const promotionSeconds = (Date.now() - promotionStarted) / 1000;
+    if (result.failed.length > 0) throw new Error(`promotion failed for ${result.failed.map((entry) => `${entry.repository}: ${entry.error}`).join('; ')}`);
+    log(`promoted ${region} onto ${fresh.url} in ${promotionSeconds.toFixed(1)} s`);
+
+    const pushUrl = fresh.url.replace('http://', `http://${PROMOTER.username}:${PROMOTER.password}@`);
+    const writable = await runPool(repositories, 4, async (repository) => {
+      const dir = join(root, 'after', repository);
+      await git(['clone', '-q', `${fresh.url}/${repository}.git`, dir]);
+      await writeFile(join(dir, 'after-failover.txt'), 'written at the new primary\n');
+      await git(['add', '.'], { cwd: dir });
+      await git(['commit', '-q', '-m', 'after failover'], { cwd: dir });
+      await git(['push', '-q', pushUrl.concat(`/${repository}.git`), 'HEAD:main'], { cwd: dir });
+      return true;
+    });
+    const rtoSeconds = (Date.now() - killedAt) / 1000;
+
+    const lost: Acknowledged[] = [];
+    for (const push of acknowledged) {
+      try {
+        await git(['cat-file', '-e', `${push.commit}^{commit}`], { cwd: join(root, 'fresh', `${push.repository}.git`) });
+      } catch {
+        lost.push(push);
+      }
+    }
+    const oldestLost = Math.min(...lost.map((push) => push.at));
+    return {
+      repositories: repositories.length,
+      region,
+      pushesAcknowledged: acknowledged.length,
+      pushesLost: lost.length,
+      rpoSeconds: lost.length === 0 ? 0 : Math.max(0, (killedAt - oldestLost) / 1000),
+      refsAtRiskBeforePromotion: before.refsAtRisk,
+      rtoSeconds,
+      promotionSeconds,
+      repositoriesWritable: writable.filter(Boolean).length,
+    };
+  } finally {
+    for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  }
+}
+
+/** The drill's figures, as `git-geo drill` prints them. */
+export function formatDrillReport(report: DrillReport): string {
+  return [
+    `disaster-recovery drill: ${report.repositories} repositories, region ${report.region} promoted onto a fresh git server`,
+    `  RTO ${report.rtoSeconds.toFixed(1)} s  (kill -> every repository cloned and pushed at the new primary; promotion ${report.promotionSeconds.toFixed(1)} s)`,
+    `  RPO ${report.pushesLost} of ${report.pushesAcknowledged} acknowledged pushes lost, window ${report.rpoSeconds.toFixed(1)} s  (RPO report before promotion: ${report.refsAtRiskBeforePromotion} refs behind)`,
+    `  ${report.repositoriesWritable}/${report.repositories} repositories writable at the new primary`,
+  ].join('\n');
+}
