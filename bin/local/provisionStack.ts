@@ -3,6 +3,7 @@ import {
   PutBucketEncryptionCommand,
   PutBucketPolicyCommand,
   PutBucketVersioningCommand,
+  PutObjectLockConfigurationCommand,
   PutPublicAccessBlockCommand,
   type BucketLocationConstraint,
 } from '@aws-sdk/client-s3';
@@ -136,11 +137,16 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
           new CreateBucketCommand({
             Bucket: name,
             ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
+            ...(props.ObjectLockEnabled === true ? { ObjectLockEnabledForBucket: true } : {}),
           }),
         );
         const versioning = props.VersioningConfiguration as { Status?: string } | undefined;
         if (versioning?.Status === 'Enabled') {
           await clients.s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
+        }
+        const lock = props.ObjectLockConfiguration as { ObjectLockEnabled?: string; Rule?: { DefaultRetention?: { Mode?: string; Days?: number } } } | undefined;
+        if (lock?.Rule?.DefaultRetention !== undefined) {
+          await clients.s3.send(new PutObjectLockConfigurationCommand({ Bucket: name, ObjectLockConfiguration: lock as never }));
         }
         type CfnRule = { ServerSideEncryptionByDefault?: { SSEAlgorithm: string; KMSMasterKeyID?: string }; BucketKeyEnabled?: boolean };
         const encryption = props.BucketEncryption as { ServerSideEncryptionConfiguration?: CfnRule[] } | undefined;

@@ -65,26 +65,28 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const cleanups: (() => Promise<void>)[] = [() => rm(root, { recursive: true, force: true })];
   try {
     const webhooks = new Set<Promise<unknown>>();
-    let runtime: LocalRuntime | undefined;
-    let primary: GitServer | undefined;
-    primary = await startGitServer({
+    // Set once both are up: pushes before that (none) would send no webhook.
+    const live: { runtime?: LocalRuntime; primary?: GitServer } = {};
+    const primary = await startGitServer({
       root: join(root, 'primary'),
       onPush: (repository, updates) => {
-        if (runtime === undefined || primary === undefined) return;
+        if (live.runtime === undefined || live.primary === undefined) return;
         for (const update of updates) {
-          const sent = sendWebhook(runtime.webhookUrl, gitlabPushHook({ primaryUrl: primary.url, repository, update, token: SECRET })).catch(() => undefined);
+          const sent = sendWebhook(live.runtime.webhookUrl, gitlabPushHook({ primaryUrl: live.primary.url, repository, update, token: SECRET })).catch(() => undefined);
           webhooks.add(sent);
           void sent.finally(() => webhooks.delete(sent));
         }
       },
     });
-    cleanups.push(() => primary!.stop());
-    runtime = await startLocalRuntime({
+    cleanups.push(() => primary.stop());
+    const runtime = await startLocalRuntime({
       config: { ...options.config, primaryUrls: [primary.url], primaryOverrideCacheSeconds: 1 },
       webhookSecret: SECRET,
       onError: () => undefined,
     });
-    cleanups.push(() => runtime!.stop());
+    cleanups.push(() => runtime.stop());
+    live.runtime = runtime;
+    live.primary = primary;
     const region = options.region ?? Object.keys(runtime.regions)[0]!;
     const repositories = Array.from({ length: options.repositories }, (_, index) => parseRepositoryPath(`drill/repo-${index}`));
     const work = new Map<RepositoryPath, string>();
@@ -116,12 +118,18 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         try {
           await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: dir });
           acknowledged.push({ repository, commit, at: Date.now() });
-        } catch {
-          return; // the primary is gone
+        } catch (error) {
+          // The primary is gone (or refused): this worker's storm is over.
+          if (storming) log(`push to ${repository} failed during the storm: ${(error as Error).message.split('\n')[0]}`);
+          return;
         }
       }
     });
     await new Promise((resolve) => setTimeout(resolve, options.stormSeconds * 1000));
+    // On a slow machine: at least one acknowledged push per repository before the kill, so there is something to lose.
+    for (const until = Date.now() + 60_000; acknowledged.length < repositories.length && Date.now() < until; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     await primary.stop();
     const killedAt = Date.now();
     storming = false;
