@@ -11,15 +11,19 @@ export function drillCommand(): Command {
     .option('--storm-seconds <n>', 'seconds of pushes before the primary is killed', (value) => Number.parseFloat(value), 10)
     .option('--regions <list>', 'secondary regions, comma-separated (default: cdk.json)')
     .option('--region <region>', 'the region to promote (default: the first)')
+    .option('--commits <n>', 'commits of generated history per repository', (value) => Number.parseInt(value, 10), 2000)
+    .option('--no-failback', 'skip failing back to the old primary')
     .option('--json', 'print the figures as JSON', false)
     .option('--verbose', 'show Lambda logs at INFO level on stderr', false)
-    .action(async (options: { repositories: number; stormSeconds: number; regions?: string; region?: string; json: boolean; verbose: boolean }) => {
+    .action(async (options: { repositories: number; stormSeconds: number; regions?: string; region?: string; commits: number; failback: boolean; json: boolean; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
       const config = projectConfig({ secondaryRegions: splitList(options.regions), primaryUrls: ['http://127.0.0.1:1'] });
       const report = await runDrill({
         config,
         repositories: options.repositories,
         stormSeconds: options.stormSeconds,
+        commits: options.commits,
+        failback: options.failback,
         ...(options.region ? { region: options.region } : {}),
         log: (line) => process.stderr.write(`${line}\n`),
       });

@@ -49,6 +49,12 @@ export async function pushRepository(options: {
   credentials?: PrimaryCredentials;
 }): Promise<PushResult> {
   const refspecs = options.namespaces.map((namespace) => `+${namespace}*:${namespace}*`);
-  await git(['push', '--quiet', '--prune', '--porcelain', options.url, ...refspecs], { cwd: options.gitDir, env: gitAuthEnv(options.credentials) });
+  const env = gitAuthEnv(options.credentials);
+  // A push negotiates only with the host's ref tips it already has: a host that diverged (a failback
+  // onto a primary holding pushes the region never saw) would get everything again. Fetching its tips
+  // first (only what it has that we lack) makes the push send only the difference.
+  const tracking = options.namespaces.map((namespace) => `+${namespace}*:refs/git-geo/host/${namespace.slice('refs/'.length)}*`);
+  await git(['fetch', '--quiet', '--no-tags', options.url, ...tracking], { cwd: options.gitDir, env }).catch(() => undefined);
+  await git(['push', '--quiet', '--prune', '--porcelain', options.url, ...refspecs], { cwd: options.gitDir, env });
   return { refs: await remoteRefs(options.url, options.namespaces, options.credentials) };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { generateRepository } from '../local/generateRepository.ts';
 import { git } from '../local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../local/gitlabPushHook.ts';
 import { startGitServer, type GitServer } from '../local/startGitServer.ts';
@@ -27,6 +28,10 @@ export interface DrillOptions {
   readonly stormSeconds: number;
   /** The region promoted (default: the first secondary region). */
   readonly region?: string;
+  /** Commits of generated history in each repository before the storm. @default 1 */
+  readonly commits?: number;
+  /** After the failover, bring the old primary back and fail back to it. @default true */
+  readonly failback?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -44,6 +49,14 @@ export interface DrillReport {
   readonly rtoSeconds: number;
   readonly promotionSeconds: number;
   readonly repositoriesWritable: number;
+  /** What the promotion pushed to the fresh host: a full copy of every repository. */
+  readonly fullCopyBytes: number;
+  /** What the other regions fetched from the new primary until they matched it (pack bytes served). */
+  readonly afterPromotionFetchedBytes: number;
+  /** Failback: what was pushed to the returning old primary, and what the regions then fetched from it. */
+  readonly failbackPushedBytes?: number;
+  readonly afterFailbackFetchedBytes?: number;
+  readonly failbackSeconds?: number;
 }
 
 interface Acknowledged {
@@ -92,7 +105,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const work = new Map<RepositoryPath, string>();
     log(`primary ${primary.url}, ${repositories.length} repositories, regions ${Object.keys(runtime.regions).join(', ')}`);
     for (const repository of repositories) {
-      await git(['init', '--bare', '-q', '-b', 'main', join(root, 'primary', `${repository}.git`)]);
+      const bare = join(root, 'primary', `${repository}.git`);
+      await git(['init', '--bare', '-q', '-b', 'main', bare]);
+      if ((options.commits ?? 1) > 1) await generateRepository(bare, { commits: options.commits!, seed: repositories.indexOf(repository) + 1 });
       const dir = join(root, 'work', repository);
       await mkdir(dir, { recursive: true });
       await git(['clone', '-q', `${primary.url}/${repository}.git`, dir]);
@@ -144,7 +159,19 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const before = await rpoReport({ region, eventLog, store, registry, refNamespaces: runtime.config.refNamespaces });
     log(`RPO report for ${region}: ${before.atRisk} repositories, ${before.refsAtRisk} refs behind the last known state`);
 
-    const fresh = await startGitServer({ root: join(root, 'fresh'), autoCreate: true, users: { [PROMOTER.username]: PROMOTER.password } });
+    const fresh = await startGitServer({
+      root: join(root, 'fresh'),
+      autoCreate: true,
+      users: { [PROMOTER.username]: PROMOTER.password },
+      // The new primary sends its webhooks as the old one did.
+      onPush: (repository, updates) => {
+        for (const update of updates) {
+          const sent = sendWebhook(runtime.webhookUrl, gitlabPushHook({ primaryUrl: fresh.url, repository, update, token: SECRET })).catch(() => undefined);
+          webhooks.add(sent);
+          void sent.finally(() => webhooks.delete(sent));
+        }
+      },
+    });
     cleanups.push(() => fresh.stop());
     const promotionStarted = Date.now();
     const result = await promoteRegion({
@@ -189,6 +216,45 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       }
     }
     const oldestLost = Math.min(...lost.map((push) => push.at));
+    const received = (server: GitServer, from: number): number =>
+      server.requests.slice(from).filter((request) => request.service === 'git-receive-pack' && request.method === 'POST').reduce((sum, request) => sum + request.requestBytes, 0);
+    const served = (server: GitServer, from: number): number =>
+      server.requests.slice(from).filter((request) => request.service === 'git-upload-pack' && request.method === 'POST' && request.userAgent?.startsWith('git-geo')).reduce((sum, request) => sum + request.bytes, 0);
+    const fullCopyBytes = received(fresh, 0);
+
+    // Every region (the promoted one included) follows the new primary, fetching only what differs.
+    await Promise.all([...webhooks]);
+    for (const repository of repositories) await waitForConvergence({ runtime, repository, primaryUrl: fresh.url, timeoutMs: 120_000 });
+    const afterPromotionFetchedBytes = served(fresh, 0);
+    log(`every region follows the new primary; they fetched ${afterPromotionFetchedBytes} bytes from it (a full copy is ${fullCopyBytes})`);
+
+    let failback: Pick<DrillReport, 'failbackPushedBytes' | 'afterFailbackFetchedBytes' | 'failbackSeconds'> = {};
+    if (options.failback ?? true) {
+      await primary.start();
+      const from = primary.requests.length;
+      const started = Date.now();
+      const back = await promoteRegion({
+        region,
+        to: primary.url,
+        previousUrl: fresh.url,
+        store,
+        registry,
+        eventLog,
+        publisher: new ChangePublisher(clients.sns, runtime.primary.topicArn),
+        overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0),
+        refNamespaces: runtime.config.refNamespaces,
+        host: hostApi('none', primary.url, undefined),
+        operator: 'git-geo drill',
+        planned: false,
+        scratch: root,
+        concurrency: 4,
+      });
+      if (back.failed.length > 0) throw new Error(`failback failed for ${back.failed.map((entry) => `${entry.repository}: ${entry.error}`).join('; ')}`);
+      await Promise.all([...webhooks]);
+      for (const repository of repositories) await waitForConvergence({ runtime, repository, primaryUrl: primary.url, timeoutMs: 120_000 });
+      failback = { failbackPushedBytes: received(primary, from), afterFailbackFetchedBytes: served(primary, from), failbackSeconds: (Date.now() - started) / 1000 };
+      log(`failed back to ${primary.url}: pushed ${failback.failbackPushedBytes} bytes, regions fetched ${failback.afterFailbackFetchedBytes}`);
+    }
     return {
       repositories: repositories.length,
       region,
@@ -199,6 +265,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       rtoSeconds,
       promotionSeconds,
       repositoriesWritable: writable.filter(Boolean).length,
+      fullCopyBytes,
+      afterPromotionFetchedBytes,
+      ...failback,
     };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
@@ -212,5 +281,9 @@ export function formatDrillReport(report: DrillReport): string {
     `  RTO ${report.rtoSeconds.toFixed(1)} s  (kill -> every repository cloned and pushed at the new primary; promotion ${report.promotionSeconds.toFixed(1)} s)`,
     `  RPO ${report.pushesLost} of ${report.pushesAcknowledged} acknowledged pushes lost, window ${report.rpoSeconds.toFixed(1)} s  (RPO report before promotion: ${report.refsAtRiskBeforePromotion} refs behind)`,
     `  ${report.repositoriesWritable}/${report.repositories} repositories writable at the new primary`,
+    `  promotion pushed ${report.fullCopyBytes} bytes (a full copy); the regions then fetched ${report.afterPromotionFetchedBytes} bytes from the new primary`,
+    ...(report.failbackPushedBytes === undefined
+      ? []
+      : [`  failback pushed ${report.failbackPushedBytes} bytes to the old primary in ${report.failbackSeconds!.toFixed(1)} s; the regions fetched ${report.afterFailbackFetchedBytes} bytes`]),
   ].join('\n');
 }

@@ -13,7 +13,7 @@ describe('git-geo drill', () => {
       syncTimeoutSeconds: 60,
     });
     const lines: string[] = [];
-    const report = await runDrill({ config, repositories: 2, stormSeconds: 2, log: (line) => lines.push(line) });
+    const report = await runDrill({ config, repositories: 2, stormSeconds: 2, commits: 300, log: (line) => lines.push(line) });
     expect(report.repositories).toBe(2);
     expect(report.repositoriesWritable).toBe(2);
     expect(report.pushesAcknowledged).toBeGreaterThan(0);
@@ -21,6 +21,13 @@ describe('git-geo drill', () => {
     expect(report.pushesLost).toBeLessThanOrEqual(report.pushesAcknowledged);
     expect(report.rtoSeconds).toBeGreaterThan(report.promotionSeconds);
     expect(report.pushesLost === 0 ? report.rpoSeconds === 0 : report.rpoSeconds > 0).toBe(true);
+    // Neither following the new primary nor failing back costs a full copy.
+    expect(report.fullCopyBytes).toBeGreaterThan(0);
+    expect(report.afterPromotionFetchedBytes).toBeGreaterThan(0);
+    expect(report.afterPromotionFetchedBytes).toBeLessThan(report.fullCopyBytes / 4);
+    expect(report.failbackPushedBytes).toBeGreaterThan(0);
+    expect(report.failbackPushedBytes).toBeLessThan(report.fullCopyBytes / 4);
+    expect(report.afterFailbackFetchedBytes).toBe(0);
     const printed = formatDrillReport(report);
     expect(printed).toMatch(/RTO \d+\.\d s/);
     expect(printed).toMatch(new RegExp(`RPO ${report.pushesLost} of ${report.pushesAcknowledged} acknowledged pushes lost`));
