@@ -93,7 +93,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     });
     cleanups.push(() => primary.stop());
     const runtime = await startLocalRuntime({
-      config: { ...options.config, primaryUrls: [primary.url], primaryOverrideCacheSeconds: 1 },
+      // The drill's git servers need no read credentials.
+      config: { ...options.config, primaryUrls: [primary.url], primaryOverrideCacheSeconds: 1, primaryCredentialsSecretName: undefined, promotionCredentialsSecretName: undefined },
       webhookSecret: SECRET,
       onError: () => undefined,
     });

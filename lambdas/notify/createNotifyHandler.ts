@@ -17,7 +17,7 @@ import { AwsEnvSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
-import { ConflictError, GeoError } from '../shared/errors/index.ts';
+import { ConflictError, GeoError, UntrustedHostError } from '../shared/errors/index.ts';
 import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { SecretReader } from '../shared/secrets/SecretReader.ts';
@@ -86,10 +86,17 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
       if (event.requestContext.http.method !== 'POST') {
         return jsonResponse(405, { error: 'ERR_METHOD', message: 'webhooks are delivered with POST' });
       }
-      const webhook = parseWebhook(
-        { headers: event.headers, body: requestBody(event) },
-        { secret: await secrets.webhookSecret(config.WEBHOOK_SECRET_ID), maxBodyBytes: config.MAX_BODY_BYTES, primaryHosts: await primaryHosts(), now: deps.now },
-      );
+      const request = { headers: event.headers, body: requestBody(event) };
+      const options = { secret: await secrets.webhookSecret(config.WEBHOOK_SECRET_ID), maxBodyBytes: config.MAX_BODY_BYTES, now: deps.now };
+      let webhook: VerifiedWebhook;
+      try {
+        webhook = parseWebhook(request, { ...options, primaryHosts: await primaryHosts() });
+      } catch (error) {
+        if (!(error instanceof UntrustedHostError)) throw error;
+        // Just after `git-geo promote`, the cached override may predate the new host: read it again once.
+        overrides.invalidate();
+        webhook = parseWebhook(request, { ...options, primaryHosts: await primaryHosts() });
+      }
       if (webhook.ignored !== undefined) {
         // Authenticated, but nothing to replicate (a ping, an issue): accepted, so the host keeps the hook enabled.
         logger.info('webhook ignored', { source: webhook.source, webhookEvent: webhook.eventName, deliveryId: webhook.deliveryId, reason: webhook.ignored });
