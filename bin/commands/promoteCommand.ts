@@ -98,6 +98,7 @@ export function promoteCommand(): Command {
     });
     bar.stop();
     for (const failed of result.failed) process.stderr.write(`FAILED ${failed.repository}: ${failed.error ?? 'refs differ after the push'}\n`);
+    for (const entry of result.repositories.filter((candidate) => candidate.skipped)) process.stderr.write(`skipped ${entry.repository}: ${entry.skipped}\n`);
     for (const entry of result.repositories.filter((candidate) => candidate.defaultBranchToSet)) {
       process.stderr.write(`set the default branch of ${entry.repository} to ${entry.defaultBranchToSet} on the new host (no --host API)\n`);
     }

@@ -26,6 +26,8 @@ export interface PromotedRepository {
   readonly identical: boolean;
   /** The host could not be told the default branch (no host API): set it by hand. */
   readonly defaultBranchToSet?: string;
+  /** Not pushed: the region holds no copy of it (the RPO report lists it as lost). */
+  readonly skipped?: string;
   readonly error?: string;
 }
 
@@ -97,7 +99,7 @@ export async function promoteRegion(options: PromoteOptions): Promise<PromotionR
   const results = await runPool(repositories, options.concurrency ?? 4, async (repository, index): Promise<PromotedRepository> => {
     try {
       const mirror = await new MirrorRepository(options.store, repository).readState();
-      if (mirror === undefined) throw new Error(`region ${options.region} has no mirror of ${repository}`);
+      if (mirror === undefined) return { repository, refs: {}, identical: false, skipped: `region ${options.region} holds no copy` };
       const gitDir = await downloadMirror(options.store, repository, join(workDir, String(index)));
       await options.host.ensureRepository(repository);
       const url = `${to}/${repository}.git`;
@@ -120,7 +122,7 @@ export async function promoteRegion(options: PromoteOptions): Promise<PromotionR
     }
   });
   await rm(workDir, { recursive: true, force: true });
-  const failed = results.filter((result) => result.error !== undefined || !result.identical);
+  const failed = results.filter((result) => result.skipped === undefined && (result.error !== undefined || !result.identical));
   if (failed.length > 0) return { promotionId, repositories: results, failed, override: undefined, eventsPublished: 0 };
 
   const override: PrimaryOverride = {
@@ -136,7 +138,7 @@ export async function promoteRegion(options: PromoteOptions): Promise<PromotionR
   await options.overrides.set(override);
 
   let eventsPublished = 0;
-  await runPool(results, options.concurrency ?? 4, async (result) => {
+  await runPool(results.filter((result) => result.skipped === undefined), options.concurrency ?? 4, async (result) => {
     const repository = parseRepositoryPath(result.repository);
     const known = (await options.eventLog.head(repository))?.knownRefs ?? {};
     const inNamespace = (ref: string): boolean => options.refNamespaces.some((namespace) => ref.startsWith(namespace));

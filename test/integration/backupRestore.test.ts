@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { main } from '../../bin/cli.ts';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadMirror } from '../../bin/local/downloadMirror.ts';
@@ -183,5 +184,38 @@ describe('backup and restore: snapshots bring back a deleted repository and forc
     const current = await readManifest(store(), 'latest');
     expect(current.id).toBe(second.snapshotId);
     expect((await verifySnapshot({ store: store(), manifest: current, scratch: join(bed.root, 'verify2') })).ok).toBe(true);
+  }, 120_000);
+
+  it('the operator commands work against the local runtime: backup, backup verify, restore --bundle, rpo', async () => {
+    const line = bed.runtime.readyLine() as { eventLogTable: string; topicArn: string; regions: Record<string, { bucket: string; registryTable: string }> };
+    const where = ['--event-log-table', line.eventLogTable, '--topic-arn', line.topicArn, '--bucket', line.regions['eu-west-1']!.bucket, '--registry-table', line.regions['eu-west-1']!.registryTable];
+    const run = async (...args: string[]): Promise<Record<string, unknown>> => {
+      const out: string[] = [];
+      const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
+        out.push(String(chunk));
+        return true;
+      });
+      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      try {
+        await main(['node', 'git-geo', ...args, ...where]);
+      } finally {
+        stdout.mockRestore();
+        stderr.mockRestore();
+      }
+      return JSON.parse(out.join('').trim().split('\n').at(-1)!) as Record<string, unknown>;
+    };
+    const taken = await run('backup', '--region', 'eu-west-1');
+    expect(taken).toMatchObject({ region: 'eu-west-1', repositories: 1 });
+    expect(await run('backup', 'verify', '--region', 'eu-west-1', '--snapshot', String(taken.snapshotId), '--scratch', join(bed.root, 'cli'))).toMatchObject({ ok: true, repositories: 1, bad: 0 });
+    const dir = join(bed.root, 'cli-bundles');
+    expect(await run('restore', '--region', 'eu-west-1', '--snapshot', 'latest', '--repo', app, '--bundle', dir, '--scratch', join(bed.root, 'cli'))).toMatchObject({ restored: 1, failed: 0 });
+    const clone = join(bed.root, 'cli-clone');
+    await git(['clone', '-q', join(dir, `${app}.bundle`), clone]);
+    // The mirror's state now (the force push; restoring to the primary sent no webhook).
+    expect((await git(['rev-parse', 'HEAD'], { cwd: clone })).trim()).toBe((await bed.runtime.registry('eu-west-1').get(app))?.refs?.['refs/heads/main']);
+    const report = await run('rpo', '--region', 'eu-west-1', '--repo', app, '--json');
+    expect(report).toMatchObject({ region: 'eu-west-1', atRisk: 0 });
+    await expect(run('restore', '--region', 'eu-west-1', '--snapshot', 'latest', '--in-place', '--bundle', dir)).rejects.toThrow(/choose one of/);
+    process.exitCode = undefined;
   }, 120_000);
 });

@@ -43,7 +43,14 @@ export class PrimaryOverrideStore {
   async current(): Promise<PrimaryOverride | undefined> {
     const now = Date.now();
     if (this.cached !== undefined && this.cached.until > now) return this.cached.value;
-    const { Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: PRIMARY_OVERRIDE_PK, sk: OVERRIDE_SK }, ConsistentRead: true }));
+    let Item: Record<string, unknown> | undefined;
+    try {
+      ({ Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: PRIMARY_OVERRIDE_PK, sk: OVERRIDE_SK }, ConsistentRead: true })));
+    } catch (error) {
+      // The table is unreachable for a moment: keep using the last value read, if there is one.
+      if (this.cached === undefined) throw error;
+      return this.cached.value;
+    }
     const value = Item === undefined || typeof Item.url !== 'string' ? undefined : (Item.override as PrimaryOverride);
     this.cached = { value, until: now + this.cacheMs };
     return value;
