@@ -22,19 +22,26 @@ function regionsOf(flags: RegionFlags, secondaryRegions: readonly string[]): str
  * them too), and its subcommands `list`, `verify` and `gc`.
  */
 export function backupCommand(): Command {
-  const command = withDeploymentOptions(
-    new Command('backup')
-      .description('take a point-in-time snapshot of every mirror in a region (refs and pack names; no data is copied)')
-      .option('--region <region>', 'one secondary region (default: all)'),
-  ).action(async (flags: RegionFlags) => {
-    const config = projectConfig();
-    const deployment = await Deployment.open(config, deploymentFlags(flags));
-    for (const region of regionsOf(flags, config.secondaryRegions)) {
-      const { store, registry } = await deployment.region(region);
-      const manifest = await takeSnapshot({ store, registry, region, now: () => new Date() });
-      process.stdout.write(`${JSON.stringify({ region, snapshotId: manifest.id, repositories: manifest.repositories.length })}\n`);
-    }
-  });
+  const command = new Command('backup').description(
+    'point-in-time snapshots of every mirror in a region (refs and pack names; no data is copied): take one (the default), list, verify, gc',
+  );
+  command.addCommand(
+    withDeploymentOptions(
+      new Command('take')
+        .description('take a point-in-time snapshot of every mirror now (the schedule takes them too)')
+        .option('--region <region>', 'one secondary region (default: all)'),
+    ).action(async (flags: RegionFlags) => {
+      const config = projectConfig();
+      const deployment = await Deployment.open(config, deploymentFlags(flags));
+      for (const region of regionsOf(flags, config.secondaryRegions)) {
+        const { store, registry } = await deployment.region(region);
+        const manifest = await takeSnapshot({ store, registry, region, now: () => new Date() });
+        process.stdout.write(`${JSON.stringify({ region, snapshotId: manifest.id, repositories: manifest.repositories.length })}\n`);
+      }
+    }),
+    // `git-geo backup --region R` takes a snapshot.
+    { isDefault: true },
+  );
 
   command.addCommand(
     withDeploymentOptions(new Command('list').description("a region's snapshots, oldest first").requiredOption('--region <region>', 'the secondary region')).action(

@@ -93,8 +93,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     });
     cleanups.push(() => primary.stop());
     const runtime = await startLocalRuntime({
-      // The drill's git servers need no read credentials.
-      config: { ...options.config, primaryUrls: [primary.url], primaryOverrideCacheSeconds: 1, primaryCredentialsSecretName: undefined, promotionCredentialsSecretName: undefined },
+      // The drill's git servers need no read credentials; syncs that failed against the killed primary retry
+      // after 1, 2, 4 ... s rather than the default 10, 20, 40 ... s, so the regions follow the new one soon.
+      config: { ...options.config, primaryUrls: [primary.url], primaryOverrideCacheSeconds: 1, primaryCredentialsSecretName: undefined, promotionCredentialsSecretName: undefined, syncRetryBaseSeconds: 1 },
       webhookSecret: SECRET,
       onError: () => undefined,
     });
