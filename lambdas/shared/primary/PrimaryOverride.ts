@@ -39,10 +39,16 @@ export class PrimaryOverrideStore {
     private readonly cacheMs = 5000,
   ) {}
 
-  /** The active override, read at most once per cache period. */
+  private reading: Promise<PrimaryOverride | undefined> | undefined;
+
+  /** The active override, read at most once per cache period (concurrent callers share one read). */
   async current(): Promise<PrimaryOverride | undefined> {
-    const now = Date.now();
-    if (this.cached !== undefined && this.cached.until > now) return this.cached.value;
+    if (this.cached !== undefined && this.cached.until > Date.now()) return this.cached.value;
+    this.reading ??= this.read().finally(() => (this.reading = undefined));
+    return await this.reading;
+  }
+
+  private async read(): Promise<PrimaryOverride | undefined> {
     let Item: Record<string, unknown> | undefined;
     try {
       ({ Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: PRIMARY_OVERRIDE_PK, sk: OVERRIDE_SK }, ConsistentRead: true })));
@@ -52,7 +58,7 @@ export class PrimaryOverrideStore {
       return this.cached.value;
     }
     const value = Item === undefined || typeof Item.url !== 'string' ? undefined : (Item.override as PrimaryOverride);
-    this.cached = { value, until: now + this.cacheMs };
+    this.cached = { value, until: Date.now() + this.cacheMs };
     return value;
   }
 
