@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,6 +79,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const cleanups: (() => Promise<void>)[] = [() => rm(root, { recursive: true, force: true })];
   try {
     const webhooks = new Set<Promise<unknown>>();
+    let errors = 0;
     // Set once both are up: pushes before that (none) would send no webhook.
     const live: { runtime?: LocalRuntime; primary?: GitServer } = {};
     const primary = await startGitServer({
@@ -95,9 +97,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const runtime = await startLocalRuntime({
       // The drill's git servers need no read credentials; syncs that failed against the killed primary retry
       // after 1, 2, 4 ... s rather than the default 10, 20, 40 ... s, so the regions follow the new one soon.
-      config: { ...options.config, primaryUrls: [primary.url], primaryOverrideCacheSeconds: 1, primaryCredentialsSecretName: undefined, promotionCredentialsSecretName: undefined, syncRetryBaseSeconds: 1 },
+      config: { ...options.config, primaryUrls: [primary.url], primaryOverrideCacheSeconds: 1, primaryCredentialsSecretName: undefined, promotionCredentialsSecretName: undefined, syncRetryBaseSeconds: 1,
+        // Its own webhook secret: runtimes sharing one emulator must not overwrite each other's.
+        webhookSecretName: `git-geo/drill-webhook-${randomBytes(4).toString('hex')}`,
+      },
       webhookSecret: SECRET,
-      onError: () => undefined,
+      // Failures inside functions are expected once the primary is killed; the first few are shown.
+      onError: (error) => void (errors++ < 5 && log(`runtime: ${error instanceof Error ? error.message : String(error)}`)),
     });
     cleanups.push(() => runtime.stop());
     live.runtime = runtime;
