@@ -1,9 +1,14 @@
 import { Command } from 'commander';
+import { backupCommand } from './commands/backupCommand.ts';
 import { benchCommand } from './commands/benchCommand.ts';
 import { demoCommand } from './commands/demoCommand.ts';
+import { drillCommand } from './commands/drillCommand.ts';
 import { gitServerCommand } from './commands/gitServerCommand.ts';
 import { localCommand } from './commands/localCommand.ts';
+import { promoteCommand } from './commands/promoteCommand.ts';
 import { redriveCommand } from './commands/redriveCommand.ts';
+import { restoreCommand } from './commands/restoreCommand.ts';
+import { rpoCommand } from './commands/rpoCommand.ts';
 
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('git-geo')
@@ -13,6 +18,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addCommand(demoCommand())
     .addCommand(gitServerCommand())
     .addCommand(redriveCommand())
-    .addCommand(benchCommand());
+    .addCommand(benchCommand())
+    .addCommand(promoteCommand())
+    .addCommand(rpoCommand())
+    .addCommand(drillCommand())
+    .addCommand(backupCommand())
+    .addCommand(restoreCommand());
   await program.parseAsync([...argv]);
 }

@@ -68,6 +68,23 @@ export const GeoConfigSchema = z
     accessCacheSeconds: z.number().int().min(0).max(3600).default(60),
     /** How long the sync's finding that the primary serves a repository anonymously is trusted. */
     anonymousTrustSeconds: z.number().int().min(0).max(86_400).default(300),
+    /** How long sync, endpoint and notify cache the runtime primary override `git-geo promote` writes. */
+    primaryOverrideCacheSeconds: z.number().int().min(0).max(300).default(5),
+    /**
+     * Secrets Manager secret (primary region) with credentials that may push to a host being promoted
+     * (`git-geo promote`, `git-geo restore --push`); the promoted host is then read with it too.
+     */
+    promotionCredentialsSecretName: z.string().min(1).optional(),
+    /** Minutes between point-in-time snapshots of every mirror in a region (and garbage collection). */
+    backupIntervalMinutes: z.number().int().min(5).max(1440).default(60),
+    /** Snapshots kept: the newest of each of the last `hourlyForHours` hours and of each of the last `dailyForDays` days. */
+    backupRetention: z
+      .object({ hourlyForHours: z.number().int().min(0).max(24 * 31).default(24), dailyForDays: z.number().int().min(0).max(3660).default(30) })
+      .default({ hourlyForHours: 24, dailyForDays: 30 }),
+    /** S3 Object Lock (governance mode) on mirror buckets for this many days; set at bucket creation only. */
+    mirrorObjectLockDays: z.number().int().min(1).max(3650).optional(),
+    /** Days AWS Backup keeps daily backups of the event log and the registries (besides PITR). */
+    tableBackupRetentionDays: z.number().int().min(1).max(3650).default(35),
   })
   .refine((config) => new Set(config.secondaryRegions).size === config.secondaryRegions.length, {
     message: 'secondaryRegions must not repeat a region',

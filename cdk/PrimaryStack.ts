@@ -11,6 +11,7 @@ import type { Construct } from 'constructs';
 import { UNPUBLISHED_INDEX } from '../lambdas/shared/eventlog/unpublishedIndex.ts';
 import { GeoFunction } from './constructs/GeoFunction.ts';
 import { SECURE_TABLE } from './constructs/secureDefaults.ts';
+import { TableBackupPlan } from './constructs/TableBackupPlan.ts';
 import type { GeoConfig } from './GeoConfig.ts';
 
 export interface PrimaryStackProps extends StackProps {
@@ -54,6 +55,9 @@ export class PrimaryStack extends Stack {
       projectionType: ProjectionType.ALL,
     });
 
+    // Besides PITR: daily AWS Backup recovery points, kept apart from the table.
+    new TableBackupPlan(this, 'EventLogBackups', { tables: [this.eventLog], retentionDays: config.tableBackupRetentionDays });
+
     this.topic = new Topic(this, 'ChangeEvents', {
       topicName: changeTopicName(this.stackName),
       fifo: true,
@@ -76,6 +80,7 @@ export class PrimaryStack extends Stack {
         WEBHOOK_SECRET_ID: config.webhookSecretName,
         PRIMARY_URLS: config.primaryUrls.join(','),
         MAX_BODY_BYTES: String(config.maxWebhookBytes),
+        PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-notify',
       },
     });

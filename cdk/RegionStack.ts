@@ -1,15 +1,18 @@
 import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType, InvokeMode } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { Bucket, ObjectLockRetention } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { GeoFunction } from './constructs/GeoFunction.ts';
+import { TableBackupPlan } from './constructs/TableBackupPlan.ts';
 import { grantMirrorAccess } from './constructs/grantMirrorAccess.ts';
 import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/secureDefaults.ts';
 import type { GeoConfig } from './GeoConfig.ts';
@@ -38,6 +41,8 @@ export class RegionStack extends Stack {
   readonly registry: Table;
   readonly sync: GeoFunction;
   readonly endpoint: GeoFunction;
+  readonly backup: GeoFunction;
+  readonly backupSchedule: Rule;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -53,6 +58,10 @@ export class RegionStack extends Stack {
       versioned: true,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'mirrors/',
+      // Immutability for snapshots and packs: versions cannot be deleted or overwritten before the period ends.
+      ...(config.mirrorObjectLockDays === undefined
+        ? {}
+        : { objectLockEnabled: true, objectLockDefaultRetention: ObjectLockRetention.governance(Duration.days(config.mirrorObjectLockDays)) }),
       lifecycleRules: [
         ...(NONCURRENT_VERSIONS(config.noncurrentVersionDays) ?? []),
         { id: 'expire-tombstones', prefix: TOMBSTONE_PREFIX, expiration: Duration.days(config.tombstoneRetentionDays) },
@@ -60,6 +69,15 @@ export class RegionStack extends Stack {
     });
 
     this.registry = new Table(this, 'Registry', { ...SECURE_TABLE });
+    // Besides PITR: daily AWS Backup recovery points, kept apart from the table.
+    new TableBackupPlan(this, 'RegistryBackups', { tables: [this.registry], retentionDays: config.tableBackupRetentionDays });
+    const eventLogArn = this.formatArn({ service: 'dynamodb', region: primaryRegion, resource: 'table', resourceName: props.eventLogTableName });
+    // The runtime primary override `git-geo promote` writes: one item of the event log, read across regions.
+    const readPrimaryOverride = new PolicyStatement({
+      actions: ['dynamodb:GetItem'],
+      resources: [eventLogArn],
+      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['primary'] } },
+    });
 
     const visibilityTimeout = Duration.seconds(config.syncTimeoutSeconds);
     this.deadLetterQueue = new Queue(this, 'ChangeEventsDeadLetters', {
@@ -102,6 +120,9 @@ export class RegionStack extends Stack {
         PRIMARY_URLS: config.primaryUrls.join(','),
         SECRETS_REGION: primaryRegion,
         REF_NAMESPACES: JSON.stringify(config.refNamespaces),
+        EVENT_LOG_TABLE: props.eventLogTableName,
+        EVENT_LOG_REGION: primaryRegion,
+        PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-sync',
         ...(config.primaryCredentialsSecretName ? { PRIMARY_CREDENTIALS_SECRET_ID: config.primaryCredentialsSecretName } : {}),
       },
@@ -117,11 +138,18 @@ export class RegionStack extends Stack {
     // Permanent failures are parked in the dead-letter queue at once, for `git-geo redrive`.
     this.deadLetterQueue.grantSendMessages(this.sync);
     this.registry.grantReadWriteData(this.sync);
-    if (config.primaryCredentialsSecretName) {
+    this.sync.addToRolePolicy(readPrimaryOverride);
+    const secretNames = [
+      ['PrimaryCredentials', config.primaryCredentialsSecretName],
+      // A promoted host is read with the promotion credentials when the override names them.
+      ['PromotionCredentials', config.promotionCredentialsSecretName],
+    ] as const;
+    for (const [id, name] of secretNames) {
+      if (name === undefined) continue;
       const credentials = Secret.fromSecretPartialArn(
         this,
-        'PrimaryCredentials',
-        this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: config.primaryCredentialsSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        id,
+        this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
       );
       credentials.grantRead(this.sync);
     }
@@ -146,6 +174,7 @@ export class RegionStack extends Stack {
         ACCESS_CACHE_SECONDS: String(config.accessCacheSeconds),
         ANONYMOUS_TRUST_SECONDS: String(config.anonymousTrustSeconds),
         MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
+        PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',
       },
     });
@@ -174,6 +203,31 @@ export class RegionStack extends Stack {
         },
       }),
     );
+    this.endpoint.addToRolePolicy(readPrimaryOverride);
+
+    // Point-in-time snapshots (manifests of refs and pack names; no data copied) and the garbage collector.
+    this.backup = new GeoFunction(this, 'Backup', {
+      entry: 'lambdas/backup/index.ts',
+      handlerFactory: 'lambdas/backup/createBackupHandler.ts#createBackupHandler',
+      description: 'git-geo: point-in-time snapshots of this region\'s mirrors, retention and pack garbage collection',
+      timeout: Duration.minutes(15),
+      memorySize: 1024,
+      environment: {
+        REGISTRY_TABLE: this.registry.tableName,
+        MIRROR_BUCKET: this.bucket.bucketName,
+        RETENTION_HOURLY_FOR_HOURS: String(config.backupRetention.hourlyForHours),
+        RETENTION_DAILY_FOR_DAYS: String(config.backupRetention.dailyForDays),
+        POWERTOOLS_SERVICE_NAME: 'git-geo-backup',
+      },
+    });
+    grantMirrorAccess(this.bucket, this.backup, 'read-write');
+    this.registry.grantReadData(this.backup);
+    this.backupSchedule = new Rule(this, 'BackupSchedule', {
+      description: 'git-geo: snapshot every mirror of this region and collect unreferenced packs',
+      schedule: Schedule.rate(Duration.minutes(config.backupIntervalMinutes)),
+      targets: [new LambdaFunction(this.backup, { retryAttempts: 2 })],
+    });
+
     // Git clients cannot sign requests with SigV4: the handler checks each caller's own
     // credentials against the primary before it serves anything. Packs can be far larger than
     // a buffered response's 6 MB, so responses are streamed.

@@ -58,7 +58,7 @@ export class SqsEventSourcePoller {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly abort = new AbortController();
+  private abort = new AbortController();
   /** Messages that failed and are invisible until their retry, by id, with when they are back at the latest. */
   private readonly awaitingRetry = new Map<string, number>();
   batches = 0;
@@ -70,8 +70,10 @@ export class SqsEventSourcePoller {
     private readonly onError: (error: unknown) => void,
   ) {}
 
+  /** Starts polling; after a stop, polling starts again (as re-enabling an event source mapping does). */
   start(): void {
     if (this.running || !this.source.enabled) return;
+    if (this.abort.signal.aborted) this.abort = new AbortController();
     this.running = true;
     this.loop = this.run();
   }

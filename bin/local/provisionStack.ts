@@ -3,6 +3,7 @@ import {
   PutBucketEncryptionCommand,
   PutBucketPolicyCommand,
   PutBucketVersioningCommand,
+  PutObjectLockConfigurationCommand,
   PutPublicAccessBlockCommand,
   type BucketLocationConstraint,
 } from '@aws-sdk/client-s3';
@@ -125,7 +126,8 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
   for (const logicalId of order(stack.template.Resources)) {
     const definition = stack.template.Resources[logicalId]!;
     if (definition.Condition !== undefined) continue;
-    const props = resolveValue(definition.Properties ?? {}, ctx) as Record<string, unknown>;
+    // A resource the runtime does not create needs no property values (AWS Backup's refer to each other).
+    const props = NOT_EMULATED.has(definition.Type) ? {} : (resolveValue(definition.Properties ?? {}, ctx) as Record<string, unknown>);
     const set = (ref: string, attributes: Record<string, string> = {}): void => void resources.set(logicalId, { ref, attributes });
 
     switch (definition.Type) {
@@ -135,11 +137,16 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
           new CreateBucketCommand({
             Bucket: name,
             ...(region === 'us-east-1' ? {} : { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } }),
+            ...(props.ObjectLockEnabled === true ? { ObjectLockEnabledForBucket: true } : {}),
           }),
         );
         const versioning = props.VersioningConfiguration as { Status?: string } | undefined;
         if (versioning?.Status === 'Enabled') {
           await clients.s3.send(new PutBucketVersioningCommand({ Bucket: name, VersioningConfiguration: { Status: 'Enabled' } }));
+        }
+        const lock = props.ObjectLockConfiguration as { ObjectLockEnabled?: string; Rule?: { DefaultRetention?: { Mode?: string; Days?: number } } } | undefined;
+        if (lock?.Rule?.DefaultRetention !== undefined) {
+          await clients.s3.send(new PutObjectLockConfigurationCommand({ Bucket: name, ObjectLockConfiguration: lock as never }));
         }
         type CfnRule = { ServerSideEncryptionByDefault?: { SSEAlgorithm: string; KMSMasterKeyID?: string }; BucketKeyEnabled?: boolean };
         const encryption = props.BucketEncryption as { ServerSideEncryptionConfiguration?: CfnRule[] } | undefined;

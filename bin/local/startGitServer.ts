@@ -1,6 +1,8 @@
 import { spawn } from 'node:child_process';
 import { timingSafeEqual } from 'node:crypto';
+import { access, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 
@@ -23,6 +25,8 @@ export interface GitRequestRecord {
   readonly at: number;
   /** Response body bytes sent (what the client downloaded). */
   readonly bytes: number;
+  /** Request body bytes received (what the client uploaded: a push's pack). */
+  readonly requestBytes: number;
 }
 
 /**
@@ -46,6 +50,12 @@ export interface GitServerOptions {
   readonly onRequest?: (record: GitRequestRecord) => void;
   /** Called after a push lands, with the refs it changed, like a post-receive hook. */
   readonly onPush?: (repository: string, updates: readonly RefUpdate[]) => void | Promise<void>;
+  /**
+   * Creates a repository on its first push (as GitLab's push-to-create does), and accepts
+   * `PUT /<path>.git/HEAD` with `ref: refs/heads/<branch>` to set its default branch (a host's
+   * API does that): what `git-geo promote` needs from a fresh host.
+   */
+  readonly autoCreate?: boolean;
 }
 
 export interface GitServer {
@@ -77,6 +87,14 @@ function parsePushCommands(body: Buffer): RefUpdate[] {
     offset += length;
   }
   return updates;
+}
+
+async function initBare(gitDir: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('git', ['init', '--bare', '-q', '-b', 'main', gitDir], { stdio: 'ignore' });
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`git init --bare ${gitDir} exited ${code}`))));
+  });
 }
 
 function checkPassword(expected: string, given: string): boolean {
@@ -119,6 +137,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
       userAgent: req.headers['user-agent'],
       at: Date.now(),
       bytes: 0,
+      requestBytes: 0,
     };
     requests.push(entry);
     let bytes = 0;
@@ -147,7 +166,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
       return;
     }
     const user = authenticate(req);
-    const needsUser = service === 'git-receive-pack' && options.users !== undefined;
+    const needsUser = (service === 'git-receive-pack' || req.method === 'PUT') && options.users !== undefined;
     const isPrivate = repository !== undefined && (options.isPrivate?.(repository) ?? false);
     if (user === false || ((isPrivate || needsUser) && user === undefined)) {
       record(401);
@@ -157,6 +176,24 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
+    entry.requestBytes = body.length;
+    if (options.autoCreate && repository !== undefined && !repository.split('/').includes('..')) {
+      const gitDir = join(options.root, `${repository}.git`);
+      const exists = await access(gitDir).then(() => true, () => false);
+      if (!exists && service === 'git-receive-pack') await initBare(gitDir);
+      if (req.method === 'PUT' && path === `/${repository}.git/HEAD`) {
+        const target = /^ref: (refs\/heads\/[^\s]+)\s*$/.exec(body.toString('utf8'))?.[1];
+        if (target === undefined || !exists) {
+          record(target === undefined ? 400 : 404, user || undefined);
+          res.writeHead(target === undefined ? 400 : 404, { 'content-type': 'text/plain' }).end('expected an existing repository and "ref: refs/heads/<branch>"\n');
+          return;
+        }
+        await writeFile(join(gitDir, 'HEAD'), `ref: ${target}\n`);
+        record(204, user || undefined);
+        res.writeHead(204).end();
+        return;
+      }
+    }
     const child = spawn('git', ['http-backend'], {
       env: {
         PATH: process.env.PATH,

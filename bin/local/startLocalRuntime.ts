@@ -60,6 +60,8 @@ export interface LocalRuntime {
   readonly clients: AwsClients;
   /** EventBridge scheduled rules: they fire on their schedules, and `fire` runs one now. */
   readonly scheduler: Scheduler;
+  /** The SQS event source of every function, each with its region: stop one to make a region fall behind. */
+  readonly pollers: readonly SqsEventSourcePoller[];
   /** The registry of a secondary region. */
   registry(region: string): Registry;
   /** The mirror bucket of a secondary region. */
@@ -153,6 +155,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // One at a time: module loading is not safe to race under every loader (jest's ESM one).
     for (const lambda of lambdas) await lambda.warm();
 
+    const pollers: SqsEventSourcePoller[] = [];
     for (const stack of stacks) {
       for (const url of stack.functionUrls) server.mount(url.path, lambdaByName.get(url.functionName)!, url.invokeMode);
       for (const source of stack.eventSources) {
@@ -160,6 +163,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         if (lambda === undefined) throw new Error(`event source for unknown function ${source.functionName}`);
         const poller = new SqsEventSourcePoller(source, clients.region(source.region).sqs, lambda, onError);
         poller.start();
+        pollers.push(poller);
         cleanups.push(() => poller.stop());
       }
     }
@@ -208,6 +212,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       lambdas,
       clients,
       scheduler,
+      pollers,
       registry: (region) =>
         new Registry(
           DynamoDBDocumentClient.from(clients.region(region).dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
@@ -218,6 +223,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         webhookUrl,
         endpoint,
         awsEndpoint,
+        primaryRegion: primaryStack.region,
+        eventLogTable: requireOutput(primaryStack, 'EventLogTable'),
+        topicArn: requireOutput(primaryStack, 'ChangeTopicArn'),
         regions: Object.fromEntries(
           Object.entries(regions).map(([region, info]) => [
             region,

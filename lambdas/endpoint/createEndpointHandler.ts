@@ -16,6 +16,7 @@ import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { GeoError, PrimaryUnavailableError } from '../shared/errors/index.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
+import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { AccessChecker } from './AccessChecker.ts';
@@ -36,6 +37,7 @@ const EndpointEnv = AwsEnvSchema.extend({
   ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
   MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 });
 
 /** A Function URL response whose body is streamed (RESPONSE_STREAM): text or a Node stream. */
@@ -66,25 +68,38 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const logger = new Logger({ serviceName: 'git-geo-endpoint' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'endpoint' });
   const [primaryUrl] = config.PRIMARY_URLS;
-  // Anonymous: callers' own credentials are added per request, never ours.
-  const primary = new PrimaryRemote({ baseUrl: primaryUrl!, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-endpoint' });
-  const endpoint = new RegionalGitEndpoint({
-    registry: new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE),
-    eventLog: new EventLog(documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL))), config.EVENT_LOG_TABLE),
-    store: new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET),
-    primary,
-    access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
-    now: () => new Date(),
-    settings: {
-      region: config.AWS_REGION,
-      primaryUrl: primaryUrl!,
-      mode: config.READ_MODE,
-      writePendingMs: config.WRITE_PENDING_SECONDS * 1000,
-      anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
-      refNamespaces: config.REF_NAMESPACES,
-      maxPackBytes: config.MAX_PACK_BYTES,
-    },
-  });
+  const eventLogDb = documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL)));
+  const registry = new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE);
+  const eventLog = new EventLog(eventLogDb, config.EVENT_LOG_TABLE);
+  const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
+  const overrides = new PrimaryOverrideStore(eventLogDb, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
+  // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
+  const endpoints = new Map<string, RegionalGitEndpoint>();
+  const endpointFor = (url: string): RegionalGitEndpoint => {
+    let endpoint = endpoints.get(url);
+    if (endpoint !== undefined) return endpoint;
+    // Anonymous: callers' own credentials are added per request, never ours.
+    const primary = new PrimaryRemote({ baseUrl: url, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-endpoint' });
+    endpoint = new RegionalGitEndpoint({
+      registry,
+      eventLog,
+      store,
+      primary,
+      access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
+      now: () => new Date(),
+      settings: {
+        region: config.AWS_REGION,
+        primaryUrl: url,
+        mode: config.READ_MODE,
+        writePendingMs: config.WRITE_PENDING_SECONDS * 1000,
+        anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
+        refNamespaces: config.REF_NAMESPACES,
+        maxPackBytes: config.MAX_PACK_BYTES,
+      },
+    });
+    endpoints.set(url, endpoint);
+    return endpoint;
+  };
 
   const handle = async (event: APIGatewayProxyEventV2): Promise<StreamedResult> => {
     let request: GitRequest | undefined;
@@ -97,6 +112,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         bodyBytes: bodyBytes(event),
         ...(event.body === undefined ? {} : { body: Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') }),
       });
+      const endpoint = endpointFor(await overrides.url(primaryUrl!));
       const { outcome, ...response } = await endpoint.handle(request);
       // Never the headers: they carry the caller's credentials.
       logger.info('git request', { repository: request.repository, file: request.file, method: request.method, authenticated: request.authorization !== undefined, outcome, status: response.statusCode });

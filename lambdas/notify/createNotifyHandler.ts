@@ -17,8 +17,9 @@ import { AwsEnvSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
-import { ConflictError, GeoError } from '../shared/errors/index.ts';
+import { ConflictError, GeoError, UntrustedHostError } from '../shared/errors/index.ts';
 import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
+import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { parseWebhook, type VerifiedWebhook } from './parseWebhook.ts';
 import { recordChanges } from './recordChanges.ts';
@@ -30,6 +31,7 @@ const NotifyEnv = AwsEnvSchema.extend({
   WEBHOOK_SECRET_ID: z.string().min(1),
   PRIMARY_URLS: UrlListSchema,
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
+  PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 });
 
 export type NotifyHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
@@ -52,7 +54,12 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
   const secrets = new SecretReader(withHooks(new SecretsManagerClient(aws), hooks));
   const logger = new Logger({ serviceName: 'git-geo-notify' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'notify' });
-  const primaryHosts = primaryHostsOf(config.PRIMARY_URLS);
+  const overrides = new PrimaryOverrideStore(db, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
+  // A host promoted with `git-geo promote` is trusted in payloads as the configured ones are.
+  const primaryHosts = async (): Promise<Set<string>> => {
+    const override = await overrides.current();
+    return primaryHostsOf(override === undefined ? config.PRIMARY_URLS : [...config.PRIMARY_URLS, override.url]);
+  };
   const deps = { eventLog: new EventLog(db, config.EVENT_LOG_TABLE), publisher: new ChangePublisher(withHooks(new SNSClient(aws), hooks), config.TOPIC_ARN), now: () => new Date() };
 
   // Fail at cold start, not on the first webhook, when the secret is missing or empty.
@@ -79,10 +86,17 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
       if (event.requestContext.http.method !== 'POST') {
         return jsonResponse(405, { error: 'ERR_METHOD', message: 'webhooks are delivered with POST' });
       }
-      const webhook = parseWebhook(
-        { headers: event.headers, body: requestBody(event) },
-        { secret: await secrets.webhookSecret(config.WEBHOOK_SECRET_ID), maxBodyBytes: config.MAX_BODY_BYTES, primaryHosts, now: deps.now },
-      );
+      const request = { headers: event.headers, body: requestBody(event) };
+      const options = { secret: await secrets.webhookSecret(config.WEBHOOK_SECRET_ID), maxBodyBytes: config.MAX_BODY_BYTES, now: deps.now };
+      let webhook: VerifiedWebhook;
+      try {
+        webhook = parseWebhook(request, { ...options, primaryHosts: await primaryHosts() });
+      } catch (error) {
+        if (!(error instanceof UntrustedHostError)) throw error;
+        // Just after `git-geo promote`, the cached override may predate the new host: read it again once.
+        overrides.invalidate();
+        webhook = parseWebhook(request, { ...options, primaryHosts: await primaryHosts() });
+      }
       if (webhook.ignored !== undefined) {
         // Authenticated, but nothing to replicate (a ping, an issue): accepted, so the host keeps the hook enabled.
         logger.info('webhook ignored', { source: webhook.source, webhookEvent: webhook.eventName, deliveryId: webhook.deliveryId, reason: webhook.ignored });

@@ -18,6 +18,7 @@ import { parseEnv } from '../shared/config/parseEnv.ts';
 import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
@@ -44,6 +45,10 @@ const SyncEnv = AwsEnvSchema.extend({
   REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
   /** How packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
   FETCH_ENGINE: z.enum(FETCH_ENGINES).default('native'),
+  /** The primary region's event log, where `git-geo promote` records the active primary. */
+  EVENT_LOG_TABLE: z.string().min(1).optional(),
+  EVENT_LOG_REGION: z.string().min(1).optional(),
+  PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 });
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -70,14 +75,26 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   );
   const deadLetters = new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL);
   const [primaryUrl] = config.PRIMARY_URLS;
-  const authenticated = config.PRIMARY_CREDENTIALS_SECRET_ID !== undefined;
-  const primaryFor = async (fresh = false): Promise<{ remote: PrimaryRemote; authorization: string | undefined }> => {
-    const authorization =
-      config.PRIMARY_CREDENTIALS_SECRET_ID === undefined
-        ? undefined
-        : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID, { fresh }));
-    const remote = new PrimaryRemote({ baseUrl: primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
-    return { remote, authorization };
+  const overrides =
+    config.EVENT_LOG_TABLE === undefined
+      ? undefined
+      : new PrimaryOverrideStore(
+          DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks)),
+          config.EVENT_LOG_TABLE,
+          config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000,
+        );
+  interface ActivePrimary {
+    remote: PrimaryRemote;
+    authorization: string | undefined;
+    authenticated: boolean;
+  }
+  // The active primary: the configured one, or the host `git-geo promote` made primary (read every few seconds).
+  const primaryFor = async (fresh = false): Promise<ActivePrimary> => {
+    const override = await overrides?.current();
+    const secretId = override?.credentialsSecretName ?? config.PRIMARY_CREDENTIALS_SECRET_ID;
+    const authorization = secretId === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(secretId, { fresh }));
+    const remote = new PrimaryRemote({ baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
+    return { remote, authorization, authenticated: secretId !== undefined };
   };
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
@@ -94,7 +111,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       refNamespaces: config.REF_NAMESPACES,
       now: () => new Date(),
       deletedRepositories: config.DELETED_REPOSITORIES,
-      authenticated,
+      authenticated: primary.authenticated,
       leaseSeconds: config.QUEUE_VISIBILITY_SECONDS,
       retryBaseSeconds: config.RETRY_BASE_SECONDS,
       minSyncIntervalSeconds: config.MIN_SYNC_INTERVAL_SECONDS,
@@ -103,7 +120,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       try {
         return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change, batch);
       } catch (error) {
-        if (!authenticated || !(error instanceof SyncFailedError && error.cause instanceof AccessDeniedError)) throw error;
+        if (!primary.authenticated || !(error instanceof SyncFailedError && error.cause instanceof AccessDeniedError)) throw error;
         // The primary refused the cached credentials: re-read the secret once, so a rotation takes effect now.
         const refreshed = await primaryFor(true);
         if (refreshed.authorization === primary.authorization) throw error;

@@ -134,7 +134,7 @@ describe('RegionStack', () => {
   });
 
   it("sync's environment names its registry, bucket and queue, reads secrets in the primary region, and lists the ref namespaces", () => {
-    template.resourceCountIs('AWS::Lambda::Function', 2);
+    template.resourceCountIs('AWS::Lambda::Function', 3);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
@@ -302,7 +302,9 @@ describe('RegionStack: the Git endpoint', () => {
   });
 
   it("reads only the head items' sequence attributes of the primary's event log, in the primary region", () => {
-    const onEventLog = endpointStatements().filter((statement) => JSON.stringify(statement.Resource).includes('table/GitGeo-Primary-EventLog'));
+    const onEventLog = endpointStatements().filter(
+      (statement) => JSON.stringify(statement.Resource).includes('table/GitGeo-Primary-EventLog') && JSON.stringify(statement.Condition).includes('repo#'),
+    );
     expect(onEventLog).toHaveLength(1);
     const [statement] = onEventLog as [Statement];
     expect(actionsOf(statement)).toEqual(['dynamodb:GetItem']);
@@ -312,6 +314,13 @@ describe('RegionStack: the Git endpoint', () => {
       'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'latestSequence', 'latestReceivedAt'] },
       StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
     });
+  });
+
+  it('reads the primary override, and nothing else, from the rest of the event log', () => {
+    const override = endpointStatements().filter((statement) => JSON.stringify(statement.Condition ?? {}).includes('"primary"'));
+    expect(override).toHaveLength(1);
+    expect(actionsOf(override[0]!)).toEqual(['dynamodb:GetItem']);
+    expect(override[0]!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['primary'] } });
   });
 
   it('no secrets, queues or topics for the endpoint: it asks the primary with the caller\'s own credentials', () => {

@@ -44,6 +44,7 @@ describe('buildApp', () => {
       expect(HANDLER_FACTORY_METADATA).toBe('git-geo:handler-factory');
       expect(new Set(factories)).toEqual(
         new Set([
+          'lambdas/backup/createBackupHandler.ts#createBackupHandler',
           'lambdas/notify/createNotifyHandler.ts#createNotifyHandler',
           'lambdas/republish/createRepublishHandler.ts#createRepublishHandler',
           'lambdas/sync/createSyncHandler.ts#createSyncHandler',

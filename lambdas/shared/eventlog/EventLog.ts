@@ -1,5 +1,5 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateScan, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
 import type { ChangeEvent } from '../events/ChangeEvent.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
@@ -214,6 +214,28 @@ export class EventLog {
     );
     if (Item === undefined) return undefined;
     return { latestSequence: Number(Item.latestSequence ?? 0), latestReceivedAt: String(Item.latestReceivedAt ?? '') };
+  }
+
+  /** Every repository's head item (an operator's scan: RPO reports, planned promotions). */
+  async *heads(): AsyncIterable<RepositoryHead & { repository: RepositoryPath }> {
+    for await (const page of paginateScan(
+      { client: this.db },
+      {
+        TableName: this.tableName,
+        FilterExpression: 'sk = :head AND begins_with(pk, :repo)',
+        ExpressionAttributeValues: { ':head': 'head', ':repo': 'repo#' },
+        ConsistentRead: true,
+      },
+    )) {
+      for (const item of page.Items ?? []) {
+        yield {
+          repository: String(item.pk).slice('repo#'.length) as RepositoryPath,
+          latestSequence: Number(item.latestSequence ?? 0),
+          latestReceivedAt: String(item.latestReceivedAt ?? ''),
+          knownRefs: (item.knownRefs ?? {}) as Record<string, string>,
+        };
+      }
+    }
   }
 
   /** A repository's events in order, oldest first. */

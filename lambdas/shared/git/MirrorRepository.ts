@@ -6,6 +6,9 @@ import { formatPackedRefs } from './packedRefs.ts';
 import { formatPacksList, parsePacksList } from './packsList.ts';
 import type { RefSnapshot } from './RefSnapshot.ts';
 
+/** Where removed mirrors' packs are kept for snapshots (see lambdas/backup/SnapshotManifest.ts). */
+export const RETIRED_PACKS_PREFIX = '.git-geo/packs/';
+
 /** What a mirror holds: its refs and the packs that carry their objects. */
 export interface MirrorState {
   readonly snapshot: RefSnapshot;
@@ -74,9 +77,16 @@ export class MirrorRepository {
   /**
    * Deletes the mirror: the ref files first, so that from the first delete on it is no
    * longer a repository anyone can read refs from, then its objects. Idempotent.
+   * Packs are first copied (server-side) under `.git-geo/packs/` by name, so point-in-time
+   * snapshots taken before keep their objects; the backup garbage collector drops the ones
+   * no retained snapshot names.
    */
   async remove(): Promise<void> {
     const files = (await this.files()).reverse();
+    for (const file of files) {
+      const pack = /^objects\/pack\/(pack-[0-9a-f]+\.(?:pack|idx))$/.exec(file);
+      if (pack !== null) await this.store.copy(this.key(file), `${RETIRED_PACKS_PREFIX}${pack[1]}`);
+    }
     const refFiles = files.filter((file) => REF_FILES.includes(file));
     await this.store.delete(refFiles.map((file) => this.key(file)));
     await this.store.delete(files.filter((file) => !REF_FILES.includes(file)).map((file) => this.key(file)));

@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 export interface StoredObjectInfo {
   readonly key: string;
   readonly size: number;
+  /** When it was written, where the store knows (listings from S3 do). */
+  readonly lastModified?: Date;
 }
 
 /** An object opened for reading: its size and a stream of its bytes. */

@@ -1,0 +1,32 @@
+import { Command } from 'commander';
+import { formatDrillReport, runDrill } from '../ops/runDrill.ts';
+import { projectConfig, splitList } from './projectConfig.ts';
+import { quietLambdaLogs } from './quietLambdaLogs.ts';
+
+/** `git-geo drill`: a whole disaster-recovery exercise on this machine, printing the RTO and RPO it measured. */
+export function drillCommand(): Command {
+  return new Command('drill')
+    .description('disaster-recovery exercise on the embedded default: push storm, primary killed, region promoted; prints RTO and RPO')
+    .option('--repositories <n>', 'repositories under the push storm', (value) => Number.parseInt(value, 10), 5)
+    .option('--storm-seconds <n>', 'seconds of pushes before the primary is killed', (value) => Number.parseFloat(value), 10)
+    .option('--regions <list>', 'secondary regions, comma-separated (default: cdk.json)')
+    .option('--region <region>', 'the region to promote (default: the first)')
+    .option('--commits <n>', 'commits of generated history per repository', (value) => Number.parseInt(value, 10), 2000)
+    .option('--no-failback', 'skip failing back to the old primary')
+    .option('--json', 'print the figures as JSON', false)
+    .option('--verbose', 'show Lambda logs at INFO level on stderr', false)
+    .action(async (options: { repositories: number; stormSeconds: number; regions?: string; region?: string; commits: number; failback: boolean; json: boolean; verbose: boolean }) => {
+      quietLambdaLogs(options.verbose);
+      const config = projectConfig({ secondaryRegions: splitList(options.regions), primaryUrls: ['http://127.0.0.1:1'] });
+      const report = await runDrill({
+        config,
+        repositories: options.repositories,
+        stormSeconds: options.stormSeconds,
+        commits: options.commits,
+        failback: options.failback,
+        ...(options.region ? { region: options.region } : {}),
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
+      process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${formatDrillReport(report)}\n`);
+    });
+}
