@@ -3,6 +3,8 @@ import type { Readable } from 'node:stream';
 export interface StoredObjectInfo {
   readonly key: string;
   readonly size: number;
+  /** The store's content tag (S3's ETag), when it gives one: a changed object has a changed tag. */
+  readonly etag?: string;
 }
 
 /** An object opened for reading: its size and a stream of its bytes. */

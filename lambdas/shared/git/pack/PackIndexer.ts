@@ -7,7 +7,9 @@ import { packIndexV2, type IndexEntry } from './packIndexV2.ts';
 
 const OFS_DELTA = 6;
 const REF_DELTA = 7;
-const TYPE_NAMES: readonly (string | undefined)[] = [undefined, 'commit', 'tree', 'blob', 'tag'];
+const TYPE_NAMES: readonly (PackObjectType | undefined)[] = [undefined, 'commit', 'tree', 'blob', 'tag'];
+
+export type PackObjectType = 'commit' | 'tree' | 'blob' | 'tag';
 /** A pack's header declares its object count; this many at most (4 billion minus one, as git's 32-bit count allows). */
 const MAX_OBJECTS = 0xffffffff;
 
@@ -71,8 +73,14 @@ export class PackIndexer {
   private readonly cache = new Map<number, Buffer>();
   private cachedBytes = 0;
 
-  /** @param cacheBytes the most object content kept for delta bases: small, so memory stays near the pack size (measured: no slower than 32 MiB). */
-  constructor(private readonly cacheBytes = 8 * 2 ** 20) {}
+  /**
+   * @param cacheBytes the most object content kept for delta bases: small, so memory stays near the pack size (measured: no slower than 32 MiB).
+   * @param onObject sees every object's type, id and content once it is known (deep verification reads the links this way).
+   */
+  constructor(
+    private readonly cacheBytes = 8 * 2 ** 20,
+    private readonly onObject?: (type: PackObjectType, oid: Buffer, content: Buffer) => void,
+  ) {}
 
   /** Objects the pack declares (undefined until its header has arrived). */
   get objectCount(): number | undefined {
@@ -266,9 +274,11 @@ export class PackIndexer {
 
   /** An entry's content is known: record its id, keep the content for the deltas that may follow. */
   private resolved(entry: number, content: Buffer): void {
-    const hash = createHash('sha1').update(`${TYPE_NAMES[this.types[entry]!]} ${content.length}\0`).update(content);
+    const type = TYPE_NAMES[this.types[entry]!]!;
+    const hash = createHash('sha1').update(`${type} ${content.length}\0`).update(content);
     const oid = hash.digest();
     oid.copy(this.oids, entry * 20);
+    this.onObject?.(type, oid, content);
     this.byOid?.set(oid.toString('hex'), entry);
     this.remember(entry, content);
   }
