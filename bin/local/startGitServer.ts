@@ -3,6 +3,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { gitlabProjectsPage } from './gitlabProjects.ts';
 
 export interface RefUpdate {
   readonly ref: string;
@@ -46,6 +47,8 @@ export interface GitServerOptions {
   readonly onRequest?: (record: GitRequestRecord) => void;
   /** Called after a push lands, with the refs it changed, like a post-receive hook. */
   readonly onPush?: (repository: string, updates: readonly RefUpdate[]) => void | Promise<void>;
+  /** Also answer GitLab's projects listing (`GET /api/v4/projects`) for the repositories served, as backfill reads it. */
+  readonly gitlabApi?: boolean;
 }
 
 export interface GitServer {
@@ -138,6 +141,14 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
         res.writeHead(fault.status, { 'content-type': 'text/plain', ...(fault.location ? { location: fault.location } : {}) }).end('injected fault\n');
         return;
       }
+    }
+    if (options.gitlabApi && path === '/api/v4/projects' && (req.method ?? 'GET') === 'GET') {
+      const page = await gitlabProjectsPage(options.root, `http://${req.headers.host ?? '127.0.0.1'}`, url.searchParams, options.isPrivate);
+      const text = JSON.stringify(page.body);
+      bytes = Buffer.byteLength(text);
+      record(200);
+      res.writeHead(200, { 'content-type': 'application/json', ...page.headers }).end(text);
+      return;
     }
     const repository = /^\/(.+?)\.git(\/|$)/.exec(path)?.[1];
     const movedTo = repository === undefined ? undefined : redirects.get(repository);

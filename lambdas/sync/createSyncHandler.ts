@@ -21,6 +21,7 @@ import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { isIncluded, SelectiveSyncRuleEnvSchema } from '../shared/selectiveSync/SelectiveSyncRule.ts';
 import { DeadLetterQueue } from './DeadLetterQueue.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { retryDelaySeconds } from './retryDelaySeconds.ts';
@@ -44,6 +45,8 @@ const SyncEnv = AwsEnvSchema.extend({
   REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
   /** How packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
   FETCH_ENGINE: z.enum(FETCH_ENGINES).default('native'),
+  /** The region's selective-sync rule; events of repositories it excludes are dropped (the filter policy may lag a rule change). */
+  SELECTIVE_SYNC: SelectiveSyncRuleEnvSchema,
 });
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -116,6 +119,12 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       try {
         const change = parseChangeEvent(record.body);
         log = { messageId: record.messageId, repository: change.repository, sequence: change.sequence, kind: change.kind };
+        if (!isIncluded(config.SELECTIVE_SYNC, change.repository)) {
+          heartbeat.finished(record.messageId);
+          logger.info('event dropped: the selective-sync rule excludes the repository', log);
+          metrics.addMetric('EventsExcluded', MetricUnit.Count, 1);
+          return;
+        }
         const outcome = await sync(record, change);
         if (outcome.kind === 'postponed') throw new SyncPostponedError(change.repository, outcome.retryInSeconds);
         heartbeat.finished(record.messageId);

@@ -82,6 +82,13 @@ export class MirrorRepository {
     await this.store.delete(files.filter((file) => !REF_FILES.includes(file)).map((file) => this.key(file)));
   }
 
+  /** Deletes the pack files (and anything else under objects/pack/) of packs not in `keep`: after a repair, the damaged ones. */
+  async removePacksExcept(keep: readonly string[]): Promise<void> {
+    const kept = new Set(keep.flatMap((name) => [`objects/pack/${name}.pack`, `objects/pack/${name}.idx`]));
+    const stale = (await this.files()).filter((file) => file.startsWith('objects/pack/') && !kept.has(file));
+    if (stale.length > 0) await this.store.delete(stale.map((file) => this.key(file)));
+  }
+
   /** The mirror's current state, or undefined when nothing has been mirrored yet. Three GETs. */
   async readState(): Promise<MirrorState | undefined> {
     const [head, infoRefs, packs] = await Promise.all([
