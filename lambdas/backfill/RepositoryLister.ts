@@ -52,7 +52,7 @@ async function getJson(options: ListerOptions, url: string, headers: Record<stri
     const retryable = response.status === 429 || response.status >= 500;
     throw new ListingFailedError(`the primary's repository listing answered ${response.status}`, retryable, { data: { url, status: response.status } });
   }
-  return { body: (await response.json()) as unknown, headers: response.headers };
+  return { body: (await response.json()), headers: response.headers };
 }
 
 function names(body: unknown, field: string): string[] {
