@@ -3,7 +3,11 @@ import { benchCommand } from './commands/benchCommand.ts';
 import { demoCommand } from './commands/demoCommand.ts';
 import { gitServerCommand } from './commands/gitServerCommand.ts';
 import { localCommand } from './commands/localCommand.ts';
+import { backfillCommand } from './commands/backfillCommand.ts';
+import { pauseCommand, resumeCommand } from './commands/pauseCommand.ts';
 import { redriveCommand } from './commands/redriveCommand.ts';
+import { statusCommand } from './commands/statusCommand.ts';
+import { verifyCommand } from './commands/verifyCommand.ts';
 
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('git-geo')
@@ -13,6 +17,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addCommand(demoCommand())
     .addCommand(gitServerCommand())
     .addCommand(redriveCommand())
-    .addCommand(benchCommand());
+    .addCommand(benchCommand())
+    .addCommand(statusCommand())
+    .addCommand(verifyCommand())
+    .addCommand(backfillCommand())
+    .addCommand(pauseCommand())
+    .addCommand(resumeCommand());
   await program.parseAsync([...argv]);
 }

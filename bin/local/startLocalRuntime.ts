@@ -14,7 +14,8 @@ import { LocalLambda } from './LocalLambda.ts';
 import type { LocalFunction, ProvisionedStack } from './LocalResources.ts';
 import { provisionStack } from './provisionStack.ts';
 import { Scheduler } from './Scheduler.ts';
-import { SqsEventSourcePoller } from './SqsEventSourcePoller.ts';
+import { EVENT_SOURCE_MAPPINGS_PATH, LocalEventSourceMappings } from './LocalEventSourceMappings.ts';
+import { INVOKE_PATH, invokeLocally } from './invokeLocally.ts';
 import { startMoto, type MotoServer } from './startMoto.ts';
 import { synthesize } from './synthesize.ts';
 
@@ -44,6 +45,10 @@ export interface RegionInfo {
   readonly registryTable: string;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /** The region's functions (as their stack outputs name them), for the CLI's pause, verify and backfill. */
+  readonly syncFunctionName: string;
+  readonly verifyFunctionName: string;
+  readonly backfillFunctionName?: string;
 }
 
 export interface LocalRuntime {
@@ -153,14 +158,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // One at a time: module loading is not safe to race under every loader (jest's ESM one).
     for (const lambda of lambdas) await lambda.warm();
 
+    const eventSourceMappings = new LocalEventSourceMappings(onError);
+    cleanups.push(() => eventSourceMappings.stop());
+    server.api(EVENT_SOURCE_MAPPINGS_PATH, (req, res, url, body) => eventSourceMappings.handle(req, res, url, body));
+    // Lambda's Invoke (RequestResponse), so the CLI's verify and backfill call functions here as in AWS.
+    server.api(INVOKE_PATH, (req, res, url, body) => invokeLocally(lambdaByName, req, res, url, body));
     for (const stack of stacks) {
       for (const url of stack.functionUrls) server.mount(url.path, lambdaByName.get(url.functionName)!, url.invokeMode);
       for (const source of stack.eventSources) {
         const lambda = lambdaByName.get(source.functionName);
         if (lambda === undefined) throw new Error(`event source for unknown function ${source.functionName}`);
-        const poller = new SqsEventSourcePoller(source, clients.region(source.region).sqs, lambda, onError);
-        poller.start();
-        cleanups.push(() => poller.stop());
+        eventSourceMappings.add(source, clients.region(source.region).sqs, lambda);
       }
     }
 
@@ -184,6 +192,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         registryTable: requireOutput(stack, 'RegistryTable'),
         queueUrl: requireOutput(stack, 'QueueUrl'),
         deadLetterQueueUrl: requireOutput(stack, 'DeadLetterQueueUrl'),
+        syncFunctionName: requireOutput(stack, 'SyncFunctionName'),
+        verifyFunctionName: requireOutput(stack, 'VerifyFunctionName'),
+        ...(stack.outputs.has('BackfillFunctionName') ? { backfillFunctionName: requireOutput(stack, 'BackfillFunctionName') } : {}),
       };
     }
     const webhookUrl = requireOutput(primaryStack, 'WebhookUrl');
@@ -217,11 +228,22 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       readyLine: () => ({
         webhookUrl,
         endpoint,
+        // The runtime answers the Lambda API's event source mapping calls here (git-geo pause/resume --lambda-endpoint).
+        lambdaEndpoint: endpoint,
         awsEndpoint,
         regions: Object.fromEntries(
           Object.entries(regions).map(([region, info]) => [
             region,
-            { gitUrl: info.gitUrl, bucket: info.bucket, registryTable: info.registryTable, queueUrl: info.queueUrl, deadLetterQueueUrl: info.deadLetterQueueUrl },
+            {
+              gitUrl: info.gitUrl,
+              bucket: info.bucket,
+              registryTable: info.registryTable,
+              queueUrl: info.queueUrl,
+              deadLetterQueueUrl: info.deadLetterQueueUrl,
+              syncFunctionName: info.syncFunctionName,
+              verifyFunctionName: info.verifyFunctionName,
+              ...(info.backfillFunctionName ? { backfillFunctionName: info.backfillFunctionName } : {}),
+            },
           ]),
         ),
       }),
