@@ -56,6 +56,8 @@ export function backfillCommand(): Command {
           }
           result = await run;
           if (result.skipped === 'paused') throw new Error(`${flags.region} is paused: git-geo resume --region ${flags.region} first`);
+          // The region's own schedule is backfilling: follow its progress, and ask again shortly.
+          if (result.busy) await new Promise((resolve) => setTimeout(resolve, 2000));
         }
         const final = result.backfill;
         listing.setTotal(Math.max(final.listed, 1));

@@ -39,6 +39,8 @@ export interface BackfillRunResult {
   readonly skipped?: 'paused';
   readonly reconciled?: ReconcileResult;
   readonly backfill?: BackfillProgress;
+  /** Another run (the schedule's) is backfilling: this one did nothing. */
+  readonly busy?: boolean;
 }
 
 export type BackfillHandler = (event: unknown, context: Context) => Promise<BackfillRunResult>;
@@ -82,7 +84,7 @@ export async function createBackfillHandler(env: Readonly<Record<string, string 
       metrics.addMetric('RepositoriesExcludedRemoved', MetricUnit.Count, reconciled.removed.length);
     }
     if (lister === undefined || source === undefined) return { ...(reconciled ? { reconciled } : {}) };
-    const backfill = await runBackfill({
+    const outcome = await runBackfill({
       lister,
       requester,
       registry,
@@ -94,8 +96,8 @@ export async function createBackfillHandler(env: Readonly<Record<string, string 
       deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
       restart,
     });
-    metrics.addMetric('BackfillRequested', MetricUnit.Count, backfill.requested);
-    return { ...(reconciled ? { reconciled } : {}), backfill };
+    if (outcome.progress) metrics.addMetric('BackfillRequested', MetricUnit.Count, outcome.progress.requested);
+    return { ...(reconciled ? { reconciled } : {}), ...(outcome.progress ? { backfill: outcome.progress } : {}), ...(outcome.busy ? { busy: true } : {}) };
   };
   return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 }

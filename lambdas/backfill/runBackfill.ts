@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { SyncRequester } from '../shared/events/SyncRequester.ts';
 import type { BackfillProgress, RegionControl } from '../shared/registry/RegionControl.ts';
 import type { Registry } from '../shared/registry/Registry.ts';
@@ -5,6 +6,13 @@ import { parseRepositoryPath, type RepositoryPath } from '../shared/repositoryPa
 import { isIncluded, type SelectiveSyncRule } from '../shared/selectiveSync/SelectiveSyncRule.ts';
 import type { RepositoryLister } from './RepositoryLister.ts';
 import type { TokenBucket } from './TokenBucket.ts';
+
+export interface BackfillOutcome {
+  /** Where the backfill stands (undefined: never started, and another run holds the lease). */
+  readonly progress: BackfillProgress | undefined;
+  /** Another run holds the backfill's lease: this one did nothing. */
+  readonly busy?: boolean;
+}
 
 /** Requests to the primary one requested sync makes: its ref discovery and its fetch. */
 export const PRIMARY_REQUESTS_PER_SYNC = 2;
@@ -35,11 +43,26 @@ export interface BackfillDependencies {
  * or requested) is not requested again, and a repeated page requests nothing twice.
  * A completed backfill with the same rule is not run again unless asked (`restart`).
  */
-export async function runBackfill(deps: BackfillDependencies): Promise<BackfillProgress> {
-  const { control, registry } = deps;
+export async function runBackfill(deps: BackfillDependencies): Promise<BackfillOutcome> {
+  const { control } = deps;
   const saved = (await control.get()).backfill;
   const fresh = deps.restart === true || saved === undefined || saved.ruleVersion !== deps.ruleVersion;
-  if (!fresh && saved.state === 'complete') return saved;
+  if (!fresh && saved.state === 'complete') return { progress: saved };
+  const owner = randomUUID();
+  const leaseMs = Math.max(60_000, (deps.deadline ?? Date.now() + 900_000) - Date.now() + 60_000);
+  if (!(await control.acquireBackfillLease(owner, new Date(Date.now() + leaseMs).toISOString(), new Date().toISOString()))) {
+    return { progress: saved, busy: true };
+  }
+  try {
+    return { progress: await backfillPages(deps, fresh ? undefined : saved) };
+  } finally {
+    await control.releaseBackfillLease(owner);
+  }
+}
+
+async function backfillPages(deps: BackfillDependencies, saved: BackfillProgress | undefined): Promise<BackfillProgress> {
+  const { control, registry } = deps;
+  const fresh = saved === undefined;
   const startedAt = deps.now().toISOString();
   let progress: BackfillProgress = fresh
     ? { state: 'running', ruleVersion: deps.ruleVersion, listed: 0, requested: 0, excluded: 0, startedAt, updatedAt: startedAt }

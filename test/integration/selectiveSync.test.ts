@@ -34,7 +34,7 @@ describe('selective sync: per-region namespaces at fan-out, at backfill, and whe
         const states: RepositoryState[] = [];
         for await (const state of bed.runtime.registry(region).list()) states.push(state);
         const names = states.map((state) => state.repository).sort();
-        const wanted = atLeast ? expected.every((name) => names.includes(name)) : JSON.stringify(names) === JSON.stringify([...expected].sort());
+        const wanted = atLeast ? expected.every((name) => names.includes(name as RepositoryState["repository"])) : JSON.stringify(names) === JSON.stringify([...expected].sort());
         return wanted && states.every((state) => state.status === 'synced') ? states : undefined;
       },
       { timeoutMs: 120_000, describe: async () => JSON.stringify(await held(region)) },

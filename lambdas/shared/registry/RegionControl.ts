@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
 
@@ -64,6 +65,46 @@ export class RegionControl {
 
   async saveReconciledRuleVersion(version: string): Promise<void> {
     await this.update(updateExpression({ set: { reconciledRuleVersion: version } }));
+  }
+
+  /**
+   * Takes the backfill's lease: one backfill runs per region at a time (the schedule fires every
+   * minute; a run may take longer). False when another run holds it.
+   */
+  async acquireBackfillLease(owner: string, until: string, now: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: REGION_CONTROL_KEY,
+          UpdateExpression: 'SET #owner = :owner, #until = :until',
+          ConditionExpression: 'attribute_not_exists(#owner) OR #until < :now OR #owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'backfillLeaseOwner', '#until': 'backfillLeaseUntil' },
+          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async releaseBackfillLease(owner: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: REGION_CONTROL_KEY,
+          UpdateExpression: 'REMOVE #owner, #until',
+          ConditionExpression: '#owner = :owner',
+          ExpressionAttributeNames: { '#owner': 'backfillLeaseOwner', '#until': 'backfillLeaseUntil' },
+          ExpressionAttributeValues: { ':owner': owner },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
   }
 
   private async update(update: ReturnType<typeof updateExpression>): Promise<void> {
