@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateRepository } from '../bin/local/generateRepository.ts';
 import { git } from '../bin/local/git.ts';
+import { BARE_CONFIG } from '../lambdas/shared/git/MirrorRepository.ts';
 import { verifyMirror } from '../lambdas/shared/git/verifyMirror.ts';
 import { parseRepositoryPath } from '../lambdas/shared/repositoryPath.ts';
 import { MemoryObjectStore } from '../lambdas/shared/storage/MemoryObjectStore.ts';
@@ -27,6 +28,8 @@ try {
   const prefix = 'bench/repo.git/';
   const names = ['HEAD', 'packed-refs', 'info/refs', 'objects/info/packs'];
   for (const name of await readdir(join(dir, 'objects', 'pack'))) if (/\.(pack|idx)$/.test(name)) names.push(`objects/pack/${name}`);
+  await memory.put(`${prefix}config`, BARE_CONFIG);
+  await memory.put(`${prefix}refs/heads/.keep`, '');
   let packBytes = 0;
   for (const name of names) {
     const body = await readFile(join(dir, name));
@@ -39,7 +42,7 @@ try {
     get: (key) => (counts.get++, memory.get(key)),
     stream: (key) => (counts.stream++, memory.stream(key)),
     head: (key) => (counts.head++, memory.head(key)),
-    put: (key, body, options) => (counts.put++, memory.put(key, body, options)),
+    put: (key, body) => (counts.put++, memory.put(key, body)),
     copy: (from, to) => memory.copy(from, to),
     delete: (keys) => memory.delete(keys),
     list: (p) => (counts.list++, memory.list(p)),

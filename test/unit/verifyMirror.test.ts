@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateRepository } from '../../bin/local/generateRepository.ts';
 import { git } from '../../bin/local/git.ts';
+import { BARE_CONFIG } from '../../lambdas/shared/git/MirrorRepository.ts';
 import { verifyMirror, VERIFIED_PACKS_PREFIX } from '../../lambdas/shared/git/verifyMirror.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { MemoryObjectStore } from '../../lambdas/shared/storage/MemoryObjectStore.ts';
@@ -26,9 +27,12 @@ async function mirrorFixture(root: string): Promise<MemoryObjectStore> {
   await git(['pack-refs', '--all'], { cwd: dir });
   await git(['update-server-info'], { cwd: dir });
   const store = new MemoryObjectStore();
-  const files = ['HEAD', 'packed-refs', 'info/refs', 'objects/info/packs', 'config'];
+  const files = ['HEAD', 'packed-refs', 'info/refs', 'objects/info/packs'];
   for (const name of await readdir(join(dir, 'objects', 'pack'))) if (/\.(pack|idx)$/.test(name)) files.push(`objects/pack/${name}`);
   for (const file of files) await store.put(PREFIX + file, await readFile(join(dir, file)));
+  // As MirrorRepository lays out every mirror.
+  await store.put(`${PREFIX}config`, BARE_CONFIG);
+  await store.put(`${PREFIX}refs/heads/.keep`, '');
   return store;
 }
 
@@ -91,6 +95,15 @@ describe('verifyMirror: a mirror proven whole from its bytes', () => {
     const result = await verifyMirror(unlisted, REPOSITORY);
     expect(result.problems.map((problem) => problem.code)).toEqual(expect.arrayContaining(['object-missing']));
     expect(newer).toBeDefined();
+  });
+
+  it('finds a mirror a download would not make a repository of: a changed config, a missing refs/ directory', async () => {
+    const store = await mirrorFixture(join(root, 'files'));
+    await store.put(`${PREFIX}config`, '[core]\n\tbare = false\n');
+    expect((await verifyMirror(store, REPOSITORY)).problems.map((problem) => problem.code)).toEqual(['repository-files']);
+    await store.put(`${PREFIX}config`, BARE_CONFIG);
+    await store.delete([`${PREFIX}refs/heads/.keep`]);
+    expect((await verifyMirror(store, REPOSITORY)).problems.map((problem) => problem.code)).toEqual(['repository-files']);
   });
 
   it('finds refs that disagree: info/refs moved without packed-refs, and a ref pointing at no object', async () => {

@@ -3,7 +3,7 @@ import { GeoError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import type { ObjectStore, StoredObjectInfo } from '../storage/ObjectStore.ts';
 import { parseInfoRefs } from './infoRefs.ts';
-import { mirrorPrefix } from './MirrorRepository.ts';
+import { BARE_CONFIG, mirrorPrefix } from './MirrorRepository.ts';
 import { formatPackedRefs } from './packedRefs.ts';
 import { parsePacksList } from './packsList.ts';
 import { PackIndexer, type PackObjectType } from './pack/PackIndexer.ts';
@@ -13,6 +13,7 @@ import { refsChecksum, type RefSnapshot } from './RefSnapshot.ts';
 export const VERIFIED_PACKS_PREFIX = '.git-geo/verified-packs/';
 
 export type MirrorProblemCode =
+  | 'repository-files'
   | 'refs-missing'
   | 'refs-unreadable'
   | 'refs-inconsistent'
@@ -132,12 +133,18 @@ export async function verifyMirror(store: ObjectStore, repository: RepositoryPat
   const remember = options.remember ?? true;
   const prefix = mirrorPrefix(repository);
   const problems: MirrorProblem[] = [];
-  const [headFile, infoRefsFile, packedRefsFile, packsFile] = await Promise.all([
+  const [headFile, infoRefsFile, packedRefsFile, packsFile, configFile, refsDir] = await Promise.all([
     store.get(`${prefix}HEAD`),
     store.get(`${prefix}info/refs`),
     store.get(`${prefix}packed-refs`),
     store.get(`${prefix}objects/info/packs`),
+    store.get(`${prefix}config`),
+    store.head(`${prefix}refs/heads/.keep`),
   ]);
+  // A download of the prefix must be a bare repository git recognises: its config, and a refs/ directory.
+  if (configFile?.toString('utf8') !== BARE_CONFIG || refsDir === undefined) {
+    problems.push({ code: 'repository-files', message: configFile === undefined ? 'config is missing' : refsDir === undefined ? 'refs/heads/.keep is missing' : 'config is not a bare mirror\'s' });
+  }
   let snapshot: RefSnapshot | undefined;
   if (headFile === undefined || infoRefsFile === undefined) {
     problems.push({ code: 'refs-missing', message: `${headFile === undefined ? 'HEAD' : 'info/refs'} is missing` });
