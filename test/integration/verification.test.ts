@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { main } from '../../bin/cli.ts';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { mkdtemp } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -68,6 +69,20 @@ describe('verification: damaged mirrors are found from their bytes and healed, w
     expect(after.verifiedChecksum).toBe(after.refsChecksum);
     expect(Date.parse(after.verifiedAt!)).toBeGreaterThan(Date.now() - 120_000);
     expect(after.refs?.['refs/merge-requests/1/head']).toMatch(/^[0-9a-f]{40}$/);
+    // The same through the command line, and the status table counts it verified.
+    const runtime = JSON.stringify(bed.runtime.readyLine());
+    const output: string[] = [];
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (output.push(String(chunk)), true));
+    try {
+      await main(['node', 'git-geo', 'verify', '--region', REGION, repository, '--runtime', runtime]);
+      await main(['node', 'git-geo', 'status', '--region', REGION, '--runtime', runtime, '--json']);
+    } finally {
+      write.mockRestore();
+    }
+    expect(process.exitCode ?? 0).toBe(0);
+    expect(output[0]).toMatch(new RegExp(`${repository}.*verified`));
+    const [status] = JSON.parse(output[1]!) as { verified: number; control: { paused: boolean } }[];
+    expect(status).toEqual(expect.objectContaining({ verified: 1, control: { paused: false } }));
     // Moving the merge request on the primary (no webhook: GitLab sends none for these refs) is seen by verification as lag.
     const bare = join(bed.root, 'primary', `${repository}.git`);
     await git(['update-ref', 'refs/merge-requests/1/head', 'main'], { cwd: bare });
