@@ -5,10 +5,14 @@ import { demoCommand } from './commands/demoCommand.ts';
 import { drillCommand } from './commands/drillCommand.ts';
 import { gitServerCommand } from './commands/gitServerCommand.ts';
 import { localCommand } from './commands/localCommand.ts';
+import { backfillCommand } from './commands/backfillCommand.ts';
+import { pauseCommand, resumeCommand } from './commands/pauseCommand.ts';
 import { promoteCommand } from './commands/promoteCommand.ts';
 import { redriveCommand } from './commands/redriveCommand.ts';
 import { restoreCommand } from './commands/restoreCommand.ts';
 import { rpoCommand } from './commands/rpoCommand.ts';
+import { statusCommand } from './commands/statusCommand.ts';
+import { verifyCommand } from './commands/verifyCommand.ts';
 
 export async function main(argv: readonly string[]): Promise<void> {
   const program = new Command('git-geo')
@@ -19,6 +23,11 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addCommand(gitServerCommand())
     .addCommand(redriveCommand())
     .addCommand(benchCommand())
+    .addCommand(statusCommand())
+    .addCommand(verifyCommand())
+    .addCommand(backfillCommand())
+    .addCommand(pauseCommand())
+    .addCommand(resumeCommand())
     .addCommand(promoteCommand())
     .addCommand(rpoCommand())
     .addCommand(drillCommand())

@@ -4,6 +4,32 @@ const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS regio
 const RefNamespace = z.string().regex(/^refs\/[^\s]*\/$/, 'must look like refs/<name>/');
 const HttpUrl = z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, ''));
 
+/** A namespace (group path): `acme` or `acme/platform`; a repository is under it when its path starts with it and a slash. */
+const Namespace = z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a namespace such as acme or acme/platform');
+
+export const SelectiveSyncRuleSchema = z.object({
+  include: z.array(Namespace).default([]),
+  exclude: z.array(Namespace).default([]),
+});
+export type SelectiveSyncRuleConfig = z.infer<typeof SelectiveSyncRuleSchema>;
+
+export const BackfillSourceSchema = z.object({
+  /** The listing API: GitLab projects, GitHub org/user repositories, Gitea search, or a fixed list. */
+  kind: z.enum(['gitlab', 'github', 'gitea', 'static']),
+  /** API base URL; defaults to the first primary URL (GitHub: https://api.github.com). */
+  apiUrl: HttpUrl.optional(),
+  /** GitHub: `orgs/<name>` or `users/<name>`; Gitea: an organisation (else every repository the search shows). */
+  owner: z.string().regex(/^((orgs|users)\/)?[A-Za-z0-9_.-]+$/).optional(),
+  /** `static`: the repository paths. */
+  repositories: z.array(z.string().min(1)).default([]),
+  /** Secrets Manager secret (primary region) with an API token, when the listing needs one. */
+  tokenSecretName: z.string().min(1).optional(),
+  /** Requests to the primary per second the backfill may cause (its listing pages and the syncs it requests). */
+  requestsPerSecond: z.number().positive().max(1000).default(5),
+  /** Requests it may make at once after a pause. */
+  burst: z.number().int().min(1).max(1000).default(10),
+});
+export type BackfillSourceConfig = z.infer<typeof BackfillSourceSchema>;
 
 /**
  * git-geo's deployment configuration, read from the `git-geo` key of the CDK context
@@ -85,6 +111,22 @@ export const GeoConfigSchema = z
     mirrorObjectLockDays: z.number().int().min(1).max(3650).optional(),
     /** Days AWS Backup keeps daily backups of the event log and the registries (besides PITR). */
     tableBackupRetentionDays: z.number().int().min(1).max(3650).default(35),
+    /** How often each region's verifier runs; each run verifies the repositories that are due. */
+    verifyScheduleMinutes: z.number().int().min(1).max(1440).default(60),
+    /** A repository verified less than this long ago is not due again (0: every run verifies everything). */
+    verifyIntervalHours: z.number().int().min(0).max(8760).default(24),
+    /** Repairs (full resyncs) of a damaged mirror before it is flagged for an operator instead. */
+    maxVerificationRepairs: z.number().int().min(0).max(100).default(3),
+    /** Wait after a repair before verifying again; doubles with each repair. */
+    verificationBackoffSeconds: z.number().int().min(1).max(86_400).default(300),
+    /** Where backfill (and a new region's onboarding) lists the primary's repositories. */
+    backfill: BackfillSourceSchema.optional(),
+    /**
+     * Per region: which repositories it holds, by namespace. A repository is held when it is
+     * under an `include` namespace (or `include` is empty) and under no `exclude` one.
+     * Applied at fan-out (the region's SNS filter policy), at backfill, and by reconciliation.
+     */
+    selectiveSync: z.record(z.string(), SelectiveSyncRuleSchema).default({}),
   })
   .refine((config) => new Set(config.secondaryRegions).size === config.secondaryRegions.length, {
     message: 'secondaryRegions must not repeat a region',
@@ -97,6 +139,10 @@ export const GeoConfigSchema = z
   .refine((config) => config.primaryTimeoutSeconds < config.syncTimeoutSeconds, {
     message: 'primaryTimeoutSeconds must be shorter than syncTimeoutSeconds',
     path: ['primaryTimeoutSeconds'],
+  })
+  .refine((config) => Object.keys(config.selectiveSync).every((region) => config.secondaryRegions.includes(region)), {
+    message: 'selectiveSync keys must be secondary regions',
+    path: ['selectiveSync'],
   })
   .refine((config) => config.refNamespaces.includes('refs/heads/') && config.refNamespaces.includes('refs/tags/'), {
     message: 'refNamespaces must include refs/heads/ and refs/tags/',

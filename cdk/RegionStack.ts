@@ -1,5 +1,5 @@
-import { ArnFormat, CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { ArnFormat, CfnOutput, Duration, Stack, Validations, type CfnResource, type StackProps } from 'aws-cdk-lib';
+import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
@@ -7,7 +7,7 @@ import { FunctionUrlAuthType, InvokeMode } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Bucket, ObjectLockRetention } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -17,6 +17,8 @@ import { grantMirrorAccess } from './constructs/grantMirrorAccess.ts';
 import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/secureDefaults.ts';
 import type { GeoConfig } from './GeoConfig.ts';
 import { TOMBSTONE_PREFIX } from '../lambdas/sync/tombstonePrefix.ts';
+import { VERIFIED_PACKS_PREFIX } from '../lambdas/shared/git/verifyMirror.ts';
+import { filterPolicyOf, HOLD_EVERYTHING } from '../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
 
 export interface RegionStackProps extends StackProps {
   readonly config: GeoConfig;
@@ -43,6 +45,10 @@ export class RegionStack extends Stack {
   readonly endpoint: GeoFunction;
   readonly backup: GeoFunction;
   readonly backupSchedule: Rule;
+  readonly verify: GeoFunction;
+  readonly verifySchedule: Rule;
+  readonly watchdogSchedule: Rule;
+  readonly backfill?: GeoFunction;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -99,7 +105,17 @@ export class RegionStack extends Stack {
     const topic = Topic.fromTopicAttributes(this, 'PrimaryChangeEvents', {
       topicArn: this.formatArn({ service: 'sns', region: primaryRegion, resource: props.changeTopicName }),
     });
-    topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: true }));
+    // Selective sync at fan-out: events of repositories this region does not hold never reach its queue.
+    const rule = config.selectiveSync[this.region] ?? HOLD_EVERYTHING;
+    const filterPolicy = filterPolicyOf(rule);
+    topic.addSubscription(
+      new SqsSubscription(this.queue, {
+        rawMessageDelivery: true,
+        ...(filterPolicy === undefined
+          ? {}
+          : { filterPolicy: Object.fromEntries(Object.entries(filterPolicy).map(([attribute, conditions]) => [attribute, new SubscriptionFilter(conditions)])) }),
+      }),
+    );
 
     this.sync = new GeoFunction(this, 'Sync', {
       entry: 'lambdas/sync/index.ts',
@@ -124,6 +140,7 @@ export class RegionStack extends Stack {
         EVENT_LOG_REGION: primaryRegion,
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-sync',
+        SELECTIVE_SYNC: JSON.stringify(rule),
         ...(config.primaryCredentialsSecretName ? { PRIMARY_CREDENTIALS_SECRET_ID: config.primaryCredentialsSecretName } : {}),
       },
     });
@@ -152,6 +169,95 @@ export class RegionStack extends Stack {
         this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
       );
       credentials.grantRead(this.sync);
+    }
+
+    const primaryCredentials = config.primaryCredentialsSecretName
+      ? Secret.fromSecretPartialArn(
+          this,
+          'PrimaryCredentialsForVerify',
+          this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: config.primaryCredentialsSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        )
+      : undefined;
+
+    // Verification: on its schedule every due repository, deep; the watchdog retries syncs stuck in `started`.
+    this.verify = new GeoFunction(this, 'Verify', {
+      entry: 'lambdas/verify/index.ts',
+      handlerFactory: 'lambdas/verify/createVerifyHandler.ts#createVerifyHandler',
+      description: "git-geo: verifies this region's mirrors against their bytes and the primary, and heals them",
+      timeout: Duration.minutes(15),
+      memorySize: config.syncMemoryMiB,
+      environment: {
+        REGISTRY_TABLE: this.registry.tableName,
+        MIRROR_BUCKET: this.bucket.bucketName,
+        QUEUE_URL: this.queue.queueUrl,
+        PRIMARY_URLS: config.primaryUrls.join(','),
+        PRIMARY_TIMEOUT_MS: String(config.primaryTimeoutSeconds * 1000),
+        SECRETS_REGION: primaryRegion,
+        REF_NAMESPACES: JSON.stringify(config.refNamespaces),
+        SYNC_LEASE_SECONDS: String(visibilityTimeout.toSeconds()),
+        VERIFY_INTERVAL_SECONDS: String(config.verifyIntervalHours * 3600),
+        MAX_REPAIRS: String(config.maxVerificationRepairs),
+        REPAIR_BACKOFF_SECONDS: String(config.verificationBackoffSeconds),
+        POWERTOOLS_SERVICE_NAME: 'git-geo-verify',
+        ...(config.primaryCredentialsSecretName ? { PRIMARY_CREDENTIALS_SECRET_ID: config.primaryCredentialsSecretName } : {}),
+      },
+    });
+    grantMirrorAccess(this.bucket, this.verify, 'read');
+    // Its one write to the bucket: the record of packs it has verified.
+    this.verify.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${VERIFIED_PACKS_PREFIX}*`)] }));
+    Validations.of(this.verify).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.bucket.node.defaultChild as CfnResource)}.Arn>/${VERIFIED_PACKS_PREFIX}*]`,
+      reason: 'Verified-pack records are keyed by repository and pack under one prefix; the verifier writes nothing else.',
+    });
+    this.registry.grant(this.verify, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan');
+    this.queue.grantSendMessages(this.verify);
+    primaryCredentials?.grantRead(this.verify);
+    this.verifySchedule = new Rule(this, 'VerifySchedule', {
+      description: "git-geo: verify this region's mirrors that are due",
+      schedule: Schedule.rate(Duration.minutes(config.verifyScheduleMinutes)),
+      targets: [new LambdaFunction(this.verify, { event: RuleTargetInput.fromObject({ action: 'verify' }), retryAttempts: 2 })],
+    });
+    this.watchdogSchedule = new Rule(this, 'WatchdogSchedule', {
+      description: 'git-geo: retry syncs stuck in started',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      targets: [new LambdaFunction(this.verify, { event: RuleTargetInput.fromObject({ action: 'watchdog' }), retryAttempts: 2 })],
+    });
+
+    // Onboarding and selective sync: backfill until complete, remove what the rule excludes.
+    if (config.backfill !== undefined || config.selectiveSync[this.region] !== undefined) {
+      const source = config.backfill === undefined ? undefined : { ...config.backfill, apiUrl: config.backfill.apiUrl ?? (config.backfill.kind === 'github' ? 'https://api.github.com' : config.primaryUrls[0]!) };
+      this.backfill = new GeoFunction(this, 'Backfill', {
+        entry: 'lambdas/backfill/index.ts',
+        handlerFactory: 'lambdas/backfill/createBackfillHandler.ts#createBackfillHandler',
+        description: "git-geo: backfills this region from the primary's repository listing and applies its selective-sync rule",
+        timeout: Duration.minutes(15),
+        environment: {
+          REGISTRY_TABLE: this.registry.tableName,
+          MIRROR_BUCKET: this.bucket.bucketName,
+          QUEUE_URL: this.queue.queueUrl,
+          SELECTIVE_SYNC: JSON.stringify(rule),
+          SECRETS_REGION: primaryRegion,
+          POWERTOOLS_SERVICE_NAME: 'git-geo-backfill',
+          ...(source === undefined ? {} : { BACKFILL_SOURCE: JSON.stringify(source) }),
+        },
+      });
+      // Reconciliation deletes excluded mirrors: read-write on the bucket.
+      grantMirrorAccess(this.bucket, this.backfill, 'read-write');
+      this.registry.grant(this.backfill, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan');
+      this.queue.grantSendMessages(this.backfill);
+      if (source?.tokenSecretName) {
+        Secret.fromSecretPartialArn(
+          this,
+          'BackfillToken',
+          this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: source.tokenSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        ).grantRead(this.backfill);
+      }
+      new Rule(this, 'OnboardingSchedule', {
+        description: 'git-geo: backfill this region until complete; apply selective-sync rule changes',
+        schedule: Schedule.rate(Duration.minutes(1)),
+        targets: [new LambdaFunction(this.backfill, { retryAttempts: 2 })],
+      });
+      new CfnOutput(this, 'BackfillFunctionName', { value: this.backfill.functionName });
     }
 
     this.endpoint = new GeoFunction(this, 'Endpoint', {
@@ -238,5 +344,7 @@ export class RegionStack extends Stack {
     new CfnOutput(this, 'RegistryTable', { value: this.registry.tableName });
     new CfnOutput(this, 'QueueUrl', { value: this.queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
+    new CfnOutput(this, 'SyncFunctionName', { value: this.sync.functionName });
+    new CfnOutput(this, 'VerifyFunctionName', { value: this.verify.functionName });
   }
 }

@@ -31,6 +31,7 @@ function isText(contentType: string | undefined): boolean {
 export class FunctionUrlServer {
   private readonly server: Server;
   private readonly mounts: Mount[] = [];
+  private readonly apis: { prefix: string; handler: (req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) => Promise<void> }[] = [];
   private base = '';
 
   constructor(private readonly onError: (error: unknown) => void) {
@@ -59,8 +60,29 @@ export class FunctionUrlServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /**
+   * Serves an AWS API the runtime emulates itself (the few Lambda calls for event source
+   * mappings) under `prefix`, beside the Function URLs.
+   */
+  api(prefix: string, handler: (req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) => Promise<void>): void {
+    this.apis.push({ prefix, handler });
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.base);
+    const api = this.apis.find((candidate) => url.pathname.startsWith(candidate.prefix));
+    if (api !== undefined) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      try {
+        await api.handler(req, res, url, Buffer.concat(chunks));
+      } catch (error) {
+        this.onError(error);
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ message: (error as Error).message }));
+      }
+      return;
+    }
     const mount = this.mounts.find((candidate) => url.pathname === candidate.path || url.pathname.startsWith(`${candidate.path}/`));
     if (mount === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `nothing is mounted at ${url.pathname}` }));

@@ -21,6 +21,8 @@ const modules = new Map<string, Promise<Record<string, unknown>>>();
 export class LocalLambda {
   private readonly idle: AnyHandler[] = [];
   private invocations = 0;
+  /** Environment changed since the template (UpdateFunctionConfiguration, as a redeploy does). */
+  private environmentUpdates: Record<string, string> = {};
 
   constructor(
     readonly fn: LocalFunction,
@@ -36,6 +38,15 @@ export class LocalLambda {
 
   get invocationCount(): number {
     return this.invocations;
+  }
+
+  /**
+   * Changes environment variables as a deployment's UpdateFunctionConfiguration does: instances
+   * already initialised are discarded, so the next invocation cold-starts with the new values.
+   */
+  updateEnvironment(changes: Readonly<Record<string, string>>): void {
+    this.environmentUpdates = { ...this.environmentUpdates, ...changes };
+    this.idle.length = 0;
   }
 
   /** Cold-starts one instance now, so a configuration error stops the runtime at startup. */
@@ -101,6 +112,7 @@ export class LocalLambda {
     if (typeof factory !== 'function') throw new Error(`${this.fn.name}: ${modulePath} has no export ${exportName}`);
     return await factory({
       ...this.fn.environment,
+      ...this.environmentUpdates,
       AWS_REGION: this.fn.region,
       AWS_DEFAULT_REGION: this.fn.region,
       AWS_LAMBDA_FUNCTION_NAME: this.fn.name,

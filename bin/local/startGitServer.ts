@@ -5,6 +5,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
+import { gitlabProjectsPage } from './gitlabProjects.ts';
 
 export interface RefUpdate {
   readonly ref: string;
@@ -56,6 +57,8 @@ export interface GitServerOptions {
    * API does that): what `git-geo promote` needs from a fresh host.
    */
   readonly autoCreate?: boolean;
+  /** Also answer GitLab's projects listing (`GET /api/v4/projects`) for the repositories served, as backfill reads it. */
+  readonly gitlabApi?: boolean;
 }
 
 export interface GitServer {
@@ -157,6 +160,14 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
         res.writeHead(fault.status, { 'content-type': 'text/plain', ...(fault.location ? { location: fault.location } : {}) }).end('injected fault\n');
         return;
       }
+    }
+    if (options.gitlabApi && path === '/api/v4/projects' && (req.method ?? 'GET') === 'GET') {
+      const page = await gitlabProjectsPage(options.root, `http://${req.headers.host ?? '127.0.0.1'}`, url.searchParams, options.isPrivate);
+      const text = JSON.stringify(page.body);
+      bytes = Buffer.byteLength(text);
+      record(200);
+      res.writeHead(200, { 'content-type': 'application/json', ...page.headers }).end(text);
+      return;
     }
     const repository = /^\/(.+?)\.git(\/|$)/.exec(path)?.[1];
     const movedTo = repository === undefined ? undefined : redirects.get(repository);

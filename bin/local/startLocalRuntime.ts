@@ -14,7 +14,8 @@ import { LocalLambda } from './LocalLambda.ts';
 import type { LocalFunction, ProvisionedStack } from './LocalResources.ts';
 import { provisionStack } from './provisionStack.ts';
 import { Scheduler } from './Scheduler.ts';
-import { SqsEventSourcePoller } from './SqsEventSourcePoller.ts';
+import { EVENT_SOURCE_MAPPINGS_PATH, LocalEventSourceMappings } from './LocalEventSourceMappings.ts';
+import { INVOKE_PATH, invokeLocally } from './invokeLocally.ts';
 import { startMoto, type MotoServer } from './startMoto.ts';
 import { synthesize } from './synthesize.ts';
 
@@ -44,6 +45,10 @@ export interface RegionInfo {
   readonly registryTable: string;
   readonly queueUrl: string;
   readonly deadLetterQueueUrl: string;
+  /** The region's functions (as their stack outputs name them), for the CLI's pause, verify and backfill. */
+  readonly syncFunctionName: string;
+  readonly verifyFunctionName: string;
+  readonly backfillFunctionName?: string;
 }
 
 export interface LocalRuntime {
@@ -60,8 +65,8 @@ export interface LocalRuntime {
   readonly clients: AwsClients;
   /** EventBridge scheduled rules: they fire on their schedules, and `fire` runs one now. */
   readonly scheduler: Scheduler;
-  /** The SQS event source of every function, each with its region: stop one to make a region fall behind. */
-  readonly pollers: readonly SqsEventSourcePoller[];
+  /** The SQS event source mappings of every function: disable a region's to make it fall behind (or pause it). */
+  readonly eventSourceMappings: LocalEventSourceMappings;
   /** The registry of a secondary region. */
   registry(region: string): Registry;
   /** The mirror bucket of a secondary region. */
@@ -155,16 +160,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // One at a time: module loading is not safe to race under every loader (jest's ESM one).
     for (const lambda of lambdas) await lambda.warm();
 
-    const pollers: SqsEventSourcePoller[] = [];
+    const eventSourceMappings = new LocalEventSourceMappings(onError);
+    cleanups.push(() => eventSourceMappings.stop());
+    server.api(EVENT_SOURCE_MAPPINGS_PATH, (req, res, url, body) => eventSourceMappings.handle(req, res, url, body));
+    // Lambda's Invoke (RequestResponse), so the CLI's verify and backfill call functions here as in AWS.
+    server.api(INVOKE_PATH, (req, res, url, body) => invokeLocally(lambdaByName, req, res, url, body));
     for (const stack of stacks) {
       for (const url of stack.functionUrls) server.mount(url.path, lambdaByName.get(url.functionName)!, url.invokeMode);
       for (const source of stack.eventSources) {
         const lambda = lambdaByName.get(source.functionName);
         if (lambda === undefined) throw new Error(`event source for unknown function ${source.functionName}`);
-        const poller = new SqsEventSourcePoller(source, clients.region(source.region).sqs, lambda, onError);
-        poller.start();
-        pollers.push(poller);
-        cleanups.push(() => poller.stop());
+        eventSourceMappings.add(source, clients.region(source.region).sqs, lambda);
       }
     }
 
@@ -188,6 +194,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         registryTable: requireOutput(stack, 'RegistryTable'),
         queueUrl: requireOutput(stack, 'QueueUrl'),
         deadLetterQueueUrl: requireOutput(stack, 'DeadLetterQueueUrl'),
+        syncFunctionName: requireOutput(stack, 'SyncFunctionName'),
+        verifyFunctionName: requireOutput(stack, 'VerifyFunctionName'),
+        ...(stack.outputs.has('BackfillFunctionName') ? { backfillFunctionName: requireOutput(stack, 'BackfillFunctionName') } : {}),
       };
     }
     const webhookUrl = requireOutput(primaryStack, 'WebhookUrl');
@@ -212,7 +221,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       lambdas,
       clients,
       scheduler,
-      pollers,
+      eventSourceMappings,
       registry: (region) =>
         new Registry(
           DynamoDBDocumentClient.from(clients.region(region).dynamodb, { marshallOptions: { removeUndefinedValues: true } }),
@@ -222,6 +231,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       readyLine: () => ({
         webhookUrl,
         endpoint,
+        // The runtime answers the Lambda API's event source mapping calls here (git-geo pause/resume --lambda-endpoint).
+        lambdaEndpoint: endpoint,
         awsEndpoint,
         primaryRegion: primaryStack.region,
         eventLogTable: requireOutput(primaryStack, 'EventLogTable'),
@@ -229,7 +240,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         regions: Object.fromEntries(
           Object.entries(regions).map(([region, info]) => [
             region,
-            { gitUrl: info.gitUrl, bucket: info.bucket, registryTable: info.registryTable, queueUrl: info.queueUrl, deadLetterQueueUrl: info.deadLetterQueueUrl },
+            {
+              gitUrl: info.gitUrl,
+              bucket: info.bucket,
+              registryTable: info.registryTable,
+              queueUrl: info.queueUrl,
+              deadLetterQueueUrl: info.deadLetterQueueUrl,
+              syncFunctionName: info.syncFunctionName,
+              verifyFunctionName: info.verifyFunctionName,
+              ...(info.backfillFunctionName ? { backfillFunctionName: info.backfillFunctionName } : {}),
+            },
           ]),
         ),
       }),

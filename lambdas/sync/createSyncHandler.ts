@@ -22,6 +22,7 @@ import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { isIncluded, SelectiveSyncRuleEnvSchema } from '../shared/selectiveSync/SelectiveSyncRule.ts';
 import { DeadLetterQueue } from './DeadLetterQueue.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { retryDelaySeconds } from './retryDelaySeconds.ts';
@@ -49,6 +50,8 @@ const SyncEnv = AwsEnvSchema.extend({
   EVENT_LOG_TABLE: z.string().min(1).optional(),
   EVENT_LOG_REGION: z.string().min(1).optional(),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  /** The region's selective-sync rule; events of repositories it excludes are dropped (the filter policy may lag a rule change). */
+  SELECTIVE_SYNC: SelectiveSyncRuleEnvSchema,
 });
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -133,6 +136,12 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       try {
         const change = parseChangeEvent(record.body);
         log = { messageId: record.messageId, repository: change.repository, sequence: change.sequence, kind: change.kind };
+        if (!isIncluded(config.SELECTIVE_SYNC, change.repository)) {
+          heartbeat.finished(record.messageId);
+          logger.info('event dropped: the selective-sync rule excludes the repository', log);
+          metrics.addMetric('EventsExcluded', MetricUnit.Count, 1);
+          return;
+        }
         const outcome = await sync(record, change);
         if (outcome.kind === 'postponed') throw new SyncPostponedError(change.repository, outcome.retryInSeconds);
         heartbeat.finished(record.messageId);

@@ -29,7 +29,9 @@ function holdsChanges(event: ChangeEvent, state: RepositoryState): boolean {
  */
 export function isCovered(event: ChangeEvent, state: RepositoryState | undefined, batch: { receivedAt?: string } = {}): boolean {
   if (state === undefined || state.status === 'verification_failed' || state.status === 'deleted') return false;
-  if (state.syncedSequence !== undefined && state.syncedSequence >= event.sequence) return true;
+  // git-geo's own requests (verification, backfill, the watchdog) ask for a read of the primary made after them.
+  const ownRequest = event.kind === 'sync.requested' && event.source === 'git-geo';
+  if (!ownRequest && state.syncedSequence !== undefined && state.syncedSequence >= event.sequence) return true;
   if (holdsChanges(event, state)) return true;
   if (state.discoveredAt === undefined) return false;
   // The event was on the queue before its batch was received, so its push had landed; a discovery

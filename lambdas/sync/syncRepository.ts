@@ -100,7 +100,8 @@ export async function syncRepository(deps: SyncDependencies, event: ChangeEvent,
   try {
     if (event.kind === 'repository.deleted') return await deleteRepository(deps, event, attempt, owner);
     if (event.kind === 'repository.renamed' && event.previousRepository !== undefined) return await renameRepository(deps, event, attempt, owner);
-    return await fetchAndPublish(deps, event, attempt, owner);
+    // Verification found the mirror damaged: it is rebuilt from the primary, trusting nothing it holds.
+    return await fetchAndPublish(deps, event, attempt, owner, state?.status === 'verification_failed');
   } catch (error) {
     if (error instanceof LeaseHeldError) {
       // The old path of a rename is busy: not a failure of this repository; try again shortly.
@@ -223,14 +224,24 @@ async function renameRepository(deps: SyncDependencies, event: ChangeEvent, atte
   return movedFrom === undefined || outcome.kind !== 'synced' ? outcome : { ...outcome, movedFrom };
 }
 
-async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attempt: number, owner: string): Promise<SyncOutcome> {
+/**
+ * Reads the primary and brings the mirror to its refs. `repair`: the mirror's packs and refs are
+ * not trusted (verification failed), so every object is fetched again into one pack and every ref
+ * file is rewritten. The packs it no longer lists are left to the backup garbage collector, which
+ * deletes them unless a retained snapshot still needs them.
+ */
+async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attempt: number, owner: string, repair = false): Promise<SyncOutcome> {
   const { registry, primary } = deps;
   const repository = event.repository;
   // Everything the primary had before this instant is in what we are about to read.
   const discoveredAt = deps.now().toISOString();
   const mirror = new MirrorRepository(deps.store, repository);
   // Independent round trips, one to the primary and one to the bucket: taken together.
-  const [discovery, current] = await Promise.all([primary.discover(repository), mirror.readState()]);
+  const [discovery, readState] = await Promise.all([primary.discover(repository), mirror.readState().catch((error: unknown) => {
+    if (repair) return undefined;
+    throw error;
+  })]);
+  const current = repair ? undefined : readState;
   const wanted = filterRefs(discovery.snapshot, deps.refNamespaces);
   const target: RefSnapshot = {
     // An empty repository advertises no HEAD: keep the mirror's, else take the host's default branch.

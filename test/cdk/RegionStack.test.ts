@@ -134,7 +134,7 @@ describe('RegionStack', () => {
   });
 
   it("sync's environment names its registry, bucket and queue, reads secrets in the primary region, and lists the ref namespaces", () => {
-    template.resourceCountIs('AWS::Lambda::Function', 3);
+    template.resourceCountIs('AWS::Lambda::Function', 5);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],

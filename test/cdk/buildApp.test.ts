@@ -49,6 +49,8 @@ describe('buildApp', () => {
           'lambdas/republish/createRepublishHandler.ts#createRepublishHandler',
           'lambdas/sync/createSyncHandler.ts#createSyncHandler',
           'lambdas/endpoint/createEndpointHandler.ts#createEndpointHandler',
+          'lambdas/verify/createVerifyHandler.ts#createVerifyHandler',
+          'lambdas/backfill/createBackfillHandler.ts#createBackfillHandler',
         ]),
       );
       for (const factory of new Set(factories)) {

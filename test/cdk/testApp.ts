@@ -34,6 +34,11 @@ export const TEST_CONFIG: GeoConfigInput = {
   writePendingSeconds: 120,
   accessCacheSeconds: 45,
   anonymousTrustSeconds: 600,
+  verifyScheduleMinutes: 30,
+  verifyIntervalHours: 12,
+  maxVerificationRepairs: 2,
+  backfill: { kind: 'gitlab', requestsPerSecond: 3, burst: 6, tokenSecretName: 'git-geo/gitlab-api-token' },
+  selectiveSync: { 'eu-west-1': { include: ['acme', 'tools'], exclude: ['legacy', 'acme/secret'] } },
 };
 
 export interface TestGeoApp extends GeoApp {

@@ -40,7 +40,10 @@ describe('disaster recovery: promote a region onto a fresh host, fail back, RPO 
     });
   const converge = (primaryUrl: string, regions?: string[]) =>
     Promise.all([app, lib].map((repository) => waitForConvergence({ runtime: bed.runtime, repository, primaryUrl, timeoutMs: 90_000, ...(regions ? { regions } : {}) })));
-  const pollers = (region: string) => bed.runtime.pollers.filter((poller) => poller.source.region === region);
+  /** Pauses or resumes a region's sync, as `git-geo pause` does: its events wait on its queue. */
+  const setRegionEnabled = async (region: string, enabled: boolean): Promise<void> => {
+    expect(await bed.runtime.eventSourceMappings.setEnabledWhere((source) => source.region === region, enabled)).toBeGreaterThan(0);
+  };
 
   beforeAll(async () => {
     bed = await startTestBed({ config: { primaryOverrideCacheSeconds: 1 } });
@@ -65,7 +68,7 @@ describe('disaster recovery: promote a region onto a fresh host, fail back, RPO 
   });
 
   it('the RPO report names exactly the refs a lagging region lacks, and a current region has none at risk', async () => {
-    await Promise.all(pollers('ap-southeast-2').map((poller) => poller.stop()));
+    await setRegionEnabled('ap-southeast-2', false);
     const work = await bed.workingCopy(app);
     const before = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
     const after = await commit(work, 1, 'lagging');
@@ -109,7 +112,7 @@ describe('disaster recovery: promote a region onto a fresh host, fail back, RPO 
     expect(promoteBytes).toBeGreaterThan(0);
 
     const servedBefore = fresh.requests.length;
-    for (const poller of pollers('ap-southeast-2')) poller.start();
+    await setRegionEnabled('ap-southeast-2', true);
     const states = await converge(fresh.url);
     const [appStates, libStates] = states;
     // The promoted region already had everything: nothing fetched.

@@ -63,7 +63,8 @@ export const ChangeEventSchema = ChangeDraftSchema.extend({
   eventId: z.string().min(1).max(200),
   deliveryId: z.string().min(1).max(200),
   source: z.enum(CHANGE_SOURCES),
-  sequence: z.number().int().positive(),
+  /** 0 only on git-geo's own sync requests for a repository no event has named yet. */
+  sequence: z.number().int().nonnegative(),
   receivedAt: z.iso.datetime(),
 });
 export type ChangeEvent = z.infer<typeof ChangeEventSchema>;

@@ -16,7 +16,8 @@ export interface MirrorState {
 }
 
 const TEXT = { contentType: 'text/plain; charset=utf-8' };
-const BARE_CONFIG = '[core]\n\trepositoryformatversion = 0\n\tfilemode = false\n\tbare = true\n';
+/** A mirror's `config`: a bare repository, as a download of the prefix must be. */
+export const BARE_CONFIG = '[core]\n\trepositoryformatversion = 0\n\tfilemode = false\n\tbare = true\n';
 
 /** Key prefix of a repository's mirror: `<path>.git/`. */
 export function mirrorPrefix(repository: RepositoryPath): string {

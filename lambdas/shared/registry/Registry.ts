@@ -28,6 +28,19 @@ export interface SyncedRecord {
   readonly anonymousRead?: boolean;
 }
 
+export interface VerificationRecord {
+  readonly status: 'verified' | 'verification_failed';
+  readonly at: string;
+  /** The refs checksum the mirror was verified at. */
+  readonly checksum?: string;
+  /** Repairs made since the last successful verification. */
+  readonly repairs: number;
+  readonly failure?: { readonly codes: readonly string[]; readonly message: string; readonly at: string };
+  /** True when the repairs are used up: flagged for an operator, not repaired again. */
+  readonly gaveUp?: boolean;
+  readonly nextVerifyAt?: string;
+}
+
 /** Who holds a repository while a sync works on it, and until when. */
 export interface Lease {
   readonly owner: string;
@@ -279,6 +292,35 @@ export class Registry {
   }
 
   /**
+   * Records a verification's outcome and releases the lease the verifier held. `verified` resets
+   * the repair count; `verification_failed` keeps it (the verifier decides whether to repair again).
+   * Never touches a deleted repository's item.
+   */
+  async recordVerification(repository: RepositoryPath, record: VerificationRecord, owner: string): Promise<void> {
+    const verified = record.status === 'verified';
+    const update = updateExpression({
+      set: {
+        status: record.status,
+        lastVerifiedAt: record.at,
+        verifiedChecksum: verified ? record.checksum : undefined,
+        verifiedAt: verified ? record.at : undefined,
+        verificationRepairs: record.repairs,
+        verificationFailure: verified ? undefined : record.failure,
+        verificationGaveUp: verified ? undefined : record.gaveUp,
+        nextVerifyAt: record.nextVerifyAt,
+        updatedAt: record.at,
+      },
+      remove: [
+        'leaseOwner',
+        'leaseUntil',
+        ...(verified ? ['verificationFailure', 'verificationGaveUp'] : []),
+        ...(record.nextVerifyAt === undefined ? ['nextVerifyAt'] : []),
+      ],
+    });
+    await this.leased(repository, update, LEASE_OURS, owner, record.at);
+  }
+
+  /**
    * Marks that a push through this region's endpoint began at `at`. Only for repositories the
    * registry knows; the endpoint's grant lets it write this one attribute and nothing else.
    */
@@ -292,6 +334,49 @@ export class Registry {
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: { '#w': 'writePendingAt' },
           ExpressionAttributeValues: { ':at': at },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+    }
+  }
+
+  /**
+   * Notes that git-geo asked for a sync of a repository (backfill): a repository never seen
+   * before gets an item in `pending`, so progress and status count it; a known one keeps its status.
+   */
+  async recordRequested(repository: RepositoryPath, at: string, reason: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.key(repository),
+        UpdateExpression:
+          'SET #repository = :repository, #replicable = :replicable, #status = if_not_exists(#status, :pending), #attempts = if_not_exists(#attempts, :zero), #at = :at, #reason = :reason, #updatedAt = if_not_exists(#updatedAt, :at)',
+        ExpressionAttributeNames: {
+          '#repository': 'repository',
+          '#replicable': 'replicable',
+          '#status': 'status',
+          '#attempts': 'attempts',
+          '#at': 'syncRequestedAt',
+          '#reason': 'syncRequestReason',
+          '#updatedAt': 'updatedAt',
+        },
+        ExpressionAttributeValues: { ':repository': repository, ':replicable': this.replicable, ':pending': 'pending', ':zero': 0, ':at': at, ':reason': reason },
+      }),
+    );
+  }
+
+  /** Notes that git-geo asked for a sync of a known repository (so the watchdog does not ask again at once). */
+  async markSyncRequested(repository: RepositoryPath, at: string, reason: string): Promise<void> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.key(repository),
+          UpdateExpression: 'SET #at = :at, #reason = :reason',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: { '#at': 'syncRequestedAt', '#reason': 'syncRequestReason' },
+          ExpressionAttributeValues: { ':at': at, ':reason': reason },
         }),
       );
     } catch (error) {

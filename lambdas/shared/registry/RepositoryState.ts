@@ -63,4 +63,20 @@ export interface RepositoryState {
   readonly leaseOwner?: string;
   readonly leaseUntil?: string;
   readonly updatedAt: string;
+  /** The last verification, whatever it found. */
+  readonly lastVerifiedAt?: string;
+  /** The last successful verification, and the refs checksum it proved. */
+  readonly verifiedAt?: string;
+  readonly verifiedChecksum?: string;
+  /** Repairs (full resyncs) since the last successful verification. */
+  readonly verificationRepairs?: number;
+  /** What the last failed verification found. */
+  readonly verificationFailure?: { readonly codes: readonly string[]; readonly message: string; readonly at: string };
+  /** Repairs used up: the repository waits for an operator (or a verification that passes). */
+  readonly verificationGaveUp?: boolean;
+  /** Verification waits until then (backoff after a repair). */
+  readonly nextVerifyAt?: string;
+  /** When git-geo itself last asked for a sync (watchdog, verification, backfill), and why. */
+  readonly syncRequestedAt?: string;
+  readonly syncRequestReason?: string;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { ObjectStore, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
@@ -17,7 +18,7 @@ export class MemoryObjectStore implements ObjectStore {
 
   head(key: string): Promise<StoredObjectInfo | undefined> {
     const value = this.objects.get(key);
-    return Promise.resolve(value === undefined ? undefined : { key, size: value.length });
+    return Promise.resolve(value === undefined ? undefined : { key, size: value.length, etag: createHash('md5').update(value).digest('hex') });
   }
 
   put(key: string, body: Uint8Array | string): Promise<void> {
@@ -38,7 +39,10 @@ export class MemoryObjectStore implements ObjectStore {
 
   async *list(prefix: string): AsyncIterable<StoredObjectInfo> {
     const keys = [...this.objects.keys()].filter((key) => key.startsWith(prefix)).sort();
-    for (const key of keys) yield { key, size: this.objects.get(key)?.length ?? 0 };
+    for (const key of keys) {
+      const value = this.objects.get(key) ?? Buffer.alloc(0);
+      yield { key, size: value.length, etag: createHash('md5').update(value).digest('hex') };
+    }
     await Promise.resolve();
   }
 }

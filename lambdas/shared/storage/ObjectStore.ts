@@ -5,6 +5,8 @@ export interface StoredObjectInfo {
   readonly size: number;
   /** When it was written, where the store knows (listings from S3 do). */
   readonly lastModified?: Date;
+  /** The store's content tag (S3's ETag), when it gives one: a changed object has a changed tag. */
+  readonly etag?: string;
 }
 
 /** An object opened for reading: its size and a stream of its bytes. */

@@ -66,7 +66,7 @@ export class S3ObjectStore implements ObjectStore {
   async head(key: string): Promise<StoredObjectInfo | undefined> {
     try {
       const response = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }));
-      return { key, size: response.ContentLength ?? 0 };
+      return { key, size: response.ContentLength ?? 0, ...(response.ETag === undefined ? {} : { etag: response.ETag }) };
     } catch (error) {
       if (isNotFound(error) || (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode === 404) {
         return undefined;
@@ -129,7 +129,9 @@ export class S3ObjectStore implements ObjectStore {
   async *list(prefix: string): AsyncIterable<StoredObjectInfo> {
     for await (const page of paginateListObjectsV2({ client: this.s3 }, { Bucket: this.bucket, Prefix: prefix })) {
       for (const item of page.Contents ?? []) {
-        if (item.Key !== undefined) yield { key: item.Key, size: item.Size ?? 0, ...(item.LastModified ? { lastModified: item.LastModified } : {}) };
+        if (item.Key !== undefined) {
+          yield { key: item.Key, size: item.Size ?? 0, ...(item.LastModified ? { lastModified: item.LastModified } : {}), ...(item.ETag === undefined ? {} : { etag: item.ETag }) };
+        }
       }
     }
   }

@@ -4,7 +4,7 @@ import { ProtocolError } from '../../errors/index.ts';
 import type { PackFiles } from '../PackFiles.ts';
 import { applyDelta } from './applyDelta.ts';
 import { packIndexV2, type IndexEntry } from './packIndexV2.ts';
-import { OFS_DELTA, readEntryHeader, REF_DELTA, TYPE_NAMES } from './readEntryHeader.ts';
+import { OFS_DELTA, readEntryHeader, REF_DELTA, TYPE_NAMES, type ObjectType } from './readEntryHeader.ts';
 
 /** A pack's header declares its object count; this many at most (4 billion minus one, as git's 32-bit count allows). */
 const MAX_OBJECTS = 0xffffffff;
@@ -69,8 +69,14 @@ export class PackIndexer {
   private readonly cache = new Map<number, Buffer>();
   private cachedBytes = 0;
 
-  /** @param cacheBytes the most object content kept for delta bases: small, so memory stays near the pack size (measured: no slower than 32 MiB). */
-  constructor(private readonly cacheBytes = 8 * 2 ** 20) {}
+  /**
+   * @param cacheBytes the most object content kept for delta bases: small, so memory stays near the pack size (measured: no slower than 32 MiB).
+   * @param onObject sees every object's type, id and content once it is known (deep verification reads the links this way).
+   */
+  constructor(
+    private readonly cacheBytes = 8 * 2 ** 20,
+    private readonly onObject?: (type: ObjectType, oid: Buffer, content: Buffer) => void,
+  ) {}
 
   /** Objects the pack declares (undefined until its header has arrived). */
   get objectCount(): number | undefined {
@@ -236,9 +242,11 @@ export class PackIndexer {
 
   /** An entry's content is known: record its id, keep the content for the deltas that may follow. */
   private resolved(entry: number, content: Buffer): void {
-    const hash = createHash('sha1').update(`${TYPE_NAMES[this.types[entry]!]} ${content.length}\0`).update(content);
+    const type = TYPE_NAMES[this.types[entry]!]!;
+    const hash = createHash('sha1').update(`${type} ${content.length}\0`).update(content);
     const oid = hash.digest();
     oid.copy(this.oids, entry * 20);
+    this.onObject?.(type, oid, content);
     this.byOid?.set(oid.toString('hex'), entry);
     this.remember(entry, content);
   }

@@ -1,0 +1,40 @@
+import { randomUUID } from 'node:crypto';
+import { LeaseHeldError } from '../shared/errors/index.ts';
+import { MirrorRepository } from '../shared/git/MirrorRepository.ts';
+import type { Registry } from '../shared/registry/Registry.ts';
+import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
+import { isIncluded, type SelectiveSyncRule } from '../shared/selectiveSync/SelectiveSyncRule.ts';
+
+export interface ReconcileResult {
+  readonly removed: readonly string[];
+  /** Excluded repositories a sync held: the next run removes them. */
+  readonly busy: readonly string[];
+}
+
+/**
+ * Makes the registry and the mirrors agree with the selective-sync rule: every repository the
+ * rule now excludes loses its mirror and its registry item (under its lease, so no sync is
+ * writing it). Newly included repositories are the backfill's to add.
+ */
+export async function reconcileSelectiveSync(deps: { registry: Registry; store: ObjectStore; rule: SelectiveSyncRule; now: () => Date }): Promise<ReconcileResult> {
+  const removed: string[] = [];
+  const busy: string[] = [];
+  for await (const state of deps.registry.list()) {
+    if (isIncluded(deps.rule, state.repository)) continue;
+    const owner = `reconcile-${randomUUID()}`;
+    const now = deps.now();
+    try {
+      await deps.registry.acquireLease(state.repository, { owner, until: new Date(now.getTime() + 300_000).toISOString() }, now.toISOString());
+    } catch (error) {
+      if (error instanceof LeaseHeldError) {
+        busy.push(state.repository);
+        continue;
+      }
+      throw error;
+    }
+    await new MirrorRepository(deps.store, state.repository).remove();
+    await deps.registry.remove(state.repository);
+    removed.push(state.repository);
+  }
+  return { removed, busy };
+}

@@ -1,0 +1,37 @@
+import type { SyncRequester } from '../shared/events/SyncRequester.ts';
+import type { Registry } from '../shared/registry/Registry.ts';
+import type { RepositoryState } from '../shared/registry/RepositoryState.ts';
+
+export interface StuckSyncDependencies {
+  readonly registry: Registry;
+  readonly requester: SyncRequester;
+  readonly now: () => Date;
+  /** A sync still `started` this long after its lease ran out (or after it started, without a lease) is stuck. */
+  readonly graceSeconds?: number;
+  /** How long a sync may hold a repository: the sync function's timeout. */
+  readonly leaseSeconds: number;
+}
+
+/** True when a sync has been `started` past its lease: its invocation died, or its message was lost or is held elsewhere. */
+export function isStuck(state: RepositoryState, now: Date, leaseSeconds: number, graceSeconds = 0): boolean {
+  if (state.status !== 'started') return false;
+  const until = state.leaseUntil ?? (state.syncStartedAt === undefined ? undefined : new Date(Date.parse(state.syncStartedAt) + leaseSeconds * 1000).toISOString());
+  if (until === undefined) return true;
+  if (Date.parse(until) + graceSeconds * 1000 > now.getTime()) return false;
+  // Asked for already, and that request has not had its own lease's time to run.
+  return state.syncRequestedAt === undefined || Date.parse(state.syncRequestedAt) + leaseSeconds * 1000 < now.getTime();
+}
+
+/**
+ * Finds syncs stuck in `started` and asks for them again. A sync's lease is the sync function's
+ * timeout, so a sync past it can no longer be running: it is retried within a minute of its
+ * lease running out (the watchdog's schedule), not after hours.
+ */
+export async function watchStuckSyncs(deps: StuckSyncDependencies): Promise<{ readonly requested: readonly string[] }> {
+  const now = deps.now();
+  const stuck: RepositoryState[] = [];
+  for await (const state of deps.registry.list()) if (isStuck(state, now, deps.leaseSeconds, deps.graceSeconds)) stuck.push(state);
+  await deps.requester.request(stuck.map((state) => ({ repository: state.repository, state, reason: 'stuck-sync' as const })));
+  for (const state of stuck) await deps.registry.markSyncRequested(state.repository, now.toISOString(), 'stuck-sync');
+  return { requested: stuck.map((state) => state.repository) };
+}
