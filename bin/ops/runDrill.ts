@@ -182,25 +182,29 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     });
     cleanups.push(() => fresh.stop());
     const promotionStarted = Date.now();
-    const result = await promoteRegion({
-      region,
-      to: fresh.url,
-      previousUrl: primary.url,
-      store,
-      registry,
-      eventLog,
-      publisher: new ChangePublisher(clients.sns, runtime.primary.topicArn),
-      overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0),
-      refNamespaces: runtime.config.refNamespaces,
-      host: hostApi('git-geo-local', fresh.url, PROMOTER),
-      credentials: PROMOTER,
-      operator: 'git-geo drill',
-      planned: false,
-      scratch: root,
-      concurrency: 4,
-    });
+    // Promotion and failback are the same operation, in opposite directions.
+    const promote = async (to: string, previousUrl: string, host: ReturnType<typeof hostApi>, credentials: typeof PROMOTER | undefined, what: string): Promise<void> => {
+      const outcome = await promoteRegion({
+        region,
+        to,
+        previousUrl,
+        store,
+        registry,
+        eventLog,
+        publisher: new ChangePublisher(clients.sns, runtime.primary.topicArn),
+        overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0),
+        refNamespaces: runtime.config.refNamespaces,
+        host,
+        ...(credentials === undefined ? {} : { credentials }),
+        operator: 'git-geo drill',
+        planned: false,
+        scratch: root,
+        concurrency: 4,
+      });
+      if (outcome.failed.length > 0) throw new Error(`${what} failed for ${outcome.failed.map((entry) => `${entry.repository}: ${entry.error}`).join('; ')}`);
+    };
+    await promote(fresh.url, primary.url, hostApi('git-geo-local', fresh.url, PROMOTER), PROMOTER, 'promotion');
     const promotionSeconds = (Date.now() - promotionStarted) / 1000;
-    if (result.failed.length > 0) throw new Error(`promotion failed for ${result.failed.map((entry) => `${entry.repository}: ${entry.error}`).join('; ')}`);
     log(`promoted ${region} onto ${fresh.url} in ${promotionSeconds.toFixed(1)} s`);
 
     const pushUrl = fresh.url.replace('http://', `http://${PROMOTER.username}:${PROMOTER.password}@`);
@@ -241,23 +245,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       await primary.start();
       const from = primary.requests.length;
       const started = Date.now();
-      const back = await promoteRegion({
-        region,
-        to: primary.url,
-        previousUrl: fresh.url,
-        store,
-        registry,
-        eventLog,
-        publisher: new ChangePublisher(clients.sns, runtime.primary.topicArn),
-        overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0),
-        refNamespaces: runtime.config.refNamespaces,
-        host: hostApi('none', primary.url, undefined),
-        operator: 'git-geo drill',
-        planned: false,
-        scratch: root,
-        concurrency: 4,
-      });
-      if (back.failed.length > 0) throw new Error(`failback failed for ${back.failed.map((entry) => `${entry.repository}: ${entry.error}`).join('; ')}`);
+      await promote(primary.url, fresh.url, hostApi('none', primary.url, undefined), undefined, 'failback');
       await Promise.all([...webhooks]);
       for (const repository of repositories) await waitForConvergence({ runtime, repository, primaryUrl: primary.url, timeoutMs: 120_000 });
       failback = { failbackPushedBytes: received(primary, from), afterFailbackFetchedBytes: served(primary, from), failbackSeconds: (Date.now() - started) / 1000 };
