@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { main } from '../../bin/cli.ts';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { downloadMirror } from '../../bin/local/downloadMirror.ts';
@@ -16,6 +15,7 @@ import { mirrorPrefix } from '../../lambdas/shared/git/MirrorRepository.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { deliver, genericDelivery } from '../helpers/webhookSamples.ts';
 import { commit, startTestBed, WEBHOOK_SECRET, type TestBed } from '../helpers/testRuntime.ts';
+import { runCliJson } from '../helpers/runCli.ts';
 
 describe('backup and restore: snapshots bring back a deleted repository and force-pushed-away commits', () => {
   let bed: TestBed;
@@ -189,21 +189,7 @@ describe('backup and restore: snapshots bring back a deleted repository and forc
   it('the operator commands work against the local runtime: backup, backup verify, restore --bundle, rpo', async () => {
     const line = bed.runtime.readyLine() as { eventLogTable: string; topicArn: string; regions: Record<string, { bucket: string; registryTable: string }> };
     const where = ['--event-log-table', line.eventLogTable, '--topic-arn', line.topicArn, '--bucket', line.regions['eu-west-1']!.bucket, '--registry-table', line.regions['eu-west-1']!.registryTable];
-    const run = async (...args: string[]): Promise<Record<string, unknown>> => {
-      const out: string[] = [];
-      const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-        out.push(String(chunk));
-        return true;
-      });
-      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-      try {
-        await main(['node', 'git-geo', ...args, ...where]);
-      } finally {
-        stdout.mockRestore();
-        stderr.mockRestore();
-      }
-      return JSON.parse(out.join('').trim().split('\n').at(-1)!) as Record<string, unknown>;
-    };
+    const run = (...args: string[]): Promise<Record<string, unknown>> => runCliJson(...args, ...where);
     const taken = await run('backup', '--region', 'eu-west-1');
     expect(taken).toMatchObject({ region: 'eu-west-1', repositories: 1 });
     expect(await run('backup', 'verify', '--region', 'eu-west-1', '--snapshot', String(taken.snapshotId), '--scratch', join(bed.root, 'cli'))).toMatchObject({ ok: true, repositories: 1, bad: 0 });

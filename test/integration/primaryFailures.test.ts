@@ -1,10 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { git } from '../../bin/local/git.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
-import { main } from '../../bin/cli.ts';
 import { redriveDeadLetters } from '../../bin/ops/redriveDeadLetters.ts';
 import type { RepositoryState } from '../../lambdas/shared/registry/RepositoryState.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
@@ -12,6 +11,7 @@ import { eventually } from '../helpers/eventually.ts';
 import { expectMirrorsMatchPrimary } from '../helpers/mirrorChecks.ts';
 import { commit, startTestBed, WEBHOOK_SECRET, type TestBed } from '../helpers/testRuntime.ts';
 import { deliver, genericDelivery } from '../helpers/webhookSamples.ts';
+import { runCliJson } from '../helpers/runCli.ts';
 
 const MAX_RECEIVE_COUNT = 3;
 /** Short, so the hanging primary is given up on quickly; long enough for a loaded machine's http-backend. */
@@ -61,20 +61,8 @@ describe('transient and permanent failures of the primary', () => {
     return Number(Attributes?.ApproximateNumberOfMessages ?? 0);
   }
 
-  async function redrive(region: string): Promise<{ moved: number }> {
-    const writes: string[] = [];
-    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      writes.push(String(chunk));
-      return true;
-    });
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      await main(['node', 'git-geo', 'redrive', '--region', region, '--dead-letter-queue-url', bed.runtime.regions[region]!.deadLetterQueueUrl]);
-    } finally {
-      spy.mockRestore();
-      stderr.mockRestore();
-    }
-    return JSON.parse(writes.join('')) as { moved: number };
+  function redrive(region: string): Promise<{ moved: number }> {
+    return runCliJson('redrive', '--region', region, '--dead-letter-queue-url', bed.runtime.regions[region]!.deadLetterQueueUrl);
   }
 
   const transient: [string, () => Promise<void> | void, () => Promise<void> | void, RegExp][] = [

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
-import { main } from '../../bin/cli.ts';
 import { regionQueues } from '../../bin/ops/regionQueues.ts';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { runCliJson } from '../helpers/runCli.ts';
 
 /**
  * `git-geo redrive --region R` against a deployed region stack: the queues come from the stack's
@@ -42,20 +42,8 @@ describe('git-geo redrive', () => {
     sqs.destroy();
   });
 
-  async function run(...args: string[]): Promise<Record<string, unknown>> {
-    const out: string[] = [];
-    const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      out.push(String(chunk));
-      return true;
-    });
-    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-    try {
-      await main(['node', 'git-geo', 'redrive', '--region', region, '--stack-prefix', prefix, ...args]);
-    } finally {
-      stdout.mockRestore();
-      stderr.mockRestore();
-    }
-    return JSON.parse(out.join('')) as Record<string, unknown>;
+  function run(...args: string[]): Promise<Record<string, unknown>> {
+    return runCliJson('redrive', '--region', region, '--stack-prefix', prefix, ...args);
   }
 
   it('finds the queues from the stack outputs and moves every message back, in order within its group', async () => {
