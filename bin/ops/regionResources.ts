@@ -1,16 +1,12 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { readFileSync } from 'node:fs';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
+import type { RegionInfo } from '../local/startLocalRuntime.ts';
 
-/** What the region commands (pause, resume, verify, backfill, status) need of a region. */
-export interface RegionResources {
+/** What the region commands (pause, resume, verify, backfill, status) need of a region: the runtime's own view of it, plus where to call. */
+export interface RegionResources
+  extends Pick<RegionInfo, 'registryTable' | 'queueUrl' | 'deadLetterQueueUrl' | 'syncFunctionName' | 'verifyFunctionName' | 'backfillFunctionName'> {
   readonly region: string;
-  readonly registryTable: string;
-  readonly queueUrl: string;
-  readonly deadLetterQueueUrl: string;
-  readonly syncFunctionName: string;
-  readonly verifyFunctionName: string;
-  readonly backfillFunctionName?: string;
   /** Where to call the Lambda API (the local runtime answers it itself); undefined: AWS's own. */
   readonly lambdaEndpoint?: string;
   /** Where to call the other AWS APIs; undefined: AWS's own (or AWS_ENDPOINT_URL). */

@@ -46,8 +46,7 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
   const hadCommits: Buffer[] = [];
   for (const oid of commons) {
     const target = peel(packs, oid, []);
-    if (packs.read(target).type === 'commit') hadCommits.push(target);
-    else hadRoots.push(target);
+    (target.isCommit ? hadCommits : hadRoots).push(target.oid);
   }
 
   const commits: Buffer[] = [];
@@ -60,8 +59,7 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
   const wantedCommits: Buffer[] = [];
   for (const want of request.wants) {
     const target = peel(packs, want, tags);
-    if (packs.read(target).type === 'commit') wantedCommits.push(target);
-    else roots.push(target);
+    (target.isCommit ? wantedCommits : roots).push(target.oid);
   }
 
   if (request.depth === undefined) {
@@ -181,16 +179,16 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
   return { objects: [...commits, ...others, ...tagObjects], commons, shallow, unshallow, clientHas };
 }
 
-/** Follows tags down to what they tag, adding the tags passed through to `tags`. */
-function peel(packs: PackSet, oid: Buffer, tags: Buffer[]): Buffer {
+/** Follows tags down to what they tag (and says whether that is a commit), adding the tags passed through to `tags`. */
+function peel(packs: PackSet, oid: Buffer, tags: Buffer[]): { oid: Buffer; isCommit: boolean } {
   let current = oid;
   for (let hops = 0; hops < 32; hops++) {
     const object = packs.read(current);
-    if (object.type !== 'tag') return current;
+    if (object.type !== 'tag') return { oid: current, isCommit: object.type === 'commit' };
     tags.push(current);
     current = parseObjectLinks(object).target!;
   }
-  return current;
+  return { oid: current, isCommit: packs.read(current).type === 'commit' };
 }
 
 /** A commit's date, parents and tree, read once. */
