@@ -18,6 +18,7 @@ import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/s
 import type { GeoConfig } from './GeoConfig.ts';
 import { TOMBSTONE_PREFIX } from '../lambdas/sync/tombstonePrefix.ts';
 import { VERIFIED_PACKS_PREFIX } from '../lambdas/shared/git/verifyMirror.ts';
+import { REGION_CONTROL_KEY } from '../lambdas/shared/registry/RegionControl.ts';
 import { filterPolicyOf, HOLD_EVERYTHING } from '../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
 
 export interface RegionStackProps extends StackProps {
@@ -328,6 +329,10 @@ export class RegionStack extends Stack {
     });
     grantMirrorAccess(this.bucket, this.backup, 'read-write');
     this.registry.grantReadData(this.backup);
+    // Its one write: the region's control item records the last backup run (the status page shows it).
+    this.backup.addToRolePolicy(
+      new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [this.registry.tableArn], conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': [REGION_CONTROL_KEY.pk] } } }),
+    );
     this.backupSchedule = new Rule(this, 'BackupSchedule', {
       description: 'git-geo: snapshot every mirror of this region and collect unreferenced packs',
       schedule: Schedule.rate(Duration.minutes(config.backupIntervalMinutes)),

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { geoMetrics, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -59,7 +59,7 @@ export async function createBackfillHandler(env: Readonly<Record<string, string 
   const config = parseEnv(BackfillEnv, env, 'backfill');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const logger = new Logger({ serviceName: 'git-geo-backfill' });
-  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'backfill' });
+  const metrics = geoMetrics(config.AWS_REGION);
   const db = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } });
   const registry = new Registry(db, config.REGISTRY_TABLE);
   const control = new RegionControl(db, config.REGISTRY_TABLE);

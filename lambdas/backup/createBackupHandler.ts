@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
+import { RegionControl } from '../shared/registry/RegionControl.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { collectGarbage, DEFAULT_GRACE_SECONDS, type GarbageCollectionResult } from './collectGarbage.ts';
@@ -40,10 +41,12 @@ export type BackupHandler = (event: ScheduledEvent, context: Context) => Promise
 export function createBackupHandler(env: Readonly<Record<string, string | undefined>>): BackupHandler {
   const config = parseEnv(BackupEnv, env, 'backup');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
-  const registry = new Registry(DynamoDBDocumentClient.from(new DynamoDBClient(aws), { marshallOptions: { removeUndefinedValues: true } }), config.REGISTRY_TABLE);
+  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(aws), { marshallOptions: { removeUndefinedValues: true } });
+  const registry = new Registry(documents, config.REGISTRY_TABLE);
+  const control = new RegionControl(documents, config.REGISTRY_TABLE);
   const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
   const logger = new Logger({ serviceName: 'git-geo-backup' });
-  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'backup' });
+  const metrics = geoMetrics(config.AWS_REGION);
   const retention = { hourlyForHours: config.RETENTION_HOURLY_FOR_HOURS, dailyForDays: config.RETENTION_DAILY_FOR_DAYS };
 
   const handle = async (): Promise<BackupResult> => {
@@ -59,6 +62,12 @@ export function createBackupHandler(env: Readonly<Record<string, string | undefi
     metrics.addMetric('SnapshotRepositories', MetricUnit.Count, manifest.repositories.length);
     metrics.addMetric('PacksCollected', MetricUnit.Count, garbage.packsDeleted.length);
     metrics.addMetric('BytesCollected', MetricUnit.Bytes, garbage.bytesFreed);
+    metrics.addMetric(METRIC.backupsCompleted, MetricUnit.Count, 1);
+    await control.saveRun('lastBackup', {
+      at: new Date().toISOString(),
+      snapshotId: manifest.id,
+      counts: { repositories: manifest.repositories.length, snapshotsDeleted: garbage.snapshotsDeleted.length, packsDeleted: garbage.packsDeleted.length },
+    });
     return { snapshotId: manifest.id, repositories: manifest.repositories.length, garbage };
   };
 

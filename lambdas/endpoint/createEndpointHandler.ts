@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -66,7 +66,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const documents = (client: DynamoDBClient): DynamoDBDocumentClient =>
     DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const logger = new Logger({ serviceName: 'git-geo-endpoint' });
-  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'endpoint' });
+  const metrics = geoMetrics(config.AWS_REGION);
   const [primaryUrl] = config.PRIMARY_URLS;
   const eventLogDb = documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL)));
   const registry = new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE);
@@ -117,6 +117,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       // Never the headers: they carry the caller's credentials.
       logger.info('git request', { repository: request.repository, file: request.file, method: request.method, authenticated: request.authorization !== undefined, outcome, status: response.statusCode });
       metrics.addMetric(outcome === 'served' ? 'ReadsServed' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
+      metrics.addMetric(outcome.startsWith('served') ? METRIC.requestsServedLocally : outcome.startsWith('redirected') ? METRIC.requestsRedirected : METRIC.requestsRefused, MetricUnit.Count, 1);
       return response;
     } catch (error) {
       const status = error instanceof GeoError ? error.status : 500;
@@ -124,11 +125,13 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       if (error instanceof PrimaryUnavailableError) {
         logger.warn('primary unavailable for an access check', { ...context, error });
         metrics.addMetric('AccessChecksFailed', MetricUnit.Count, 1);
+        metrics.addMetric(METRIC.requestsFailed, MetricUnit.Count, 1);
         return jsonResponse(503, { error: error.code, message: 'the primary could not be reached to check access; try again shortly' }) as StreamedResult;
       }
       if (status >= 500) logger.error('git request failed', { ...context, error: error as Error });
       else logger.info('git request refused', { ...context, code: (error as GeoError).code, reason: (error as Error).message });
       metrics.addMetric(status === 401 || status === 403 ? 'ReadsRefused' : status >= 500 ? 'RequestsFailed' : 'RequestsRejected', MetricUnit.Count, 1);
+      metrics.addMetric(status >= 500 ? METRIC.requestsFailed : METRIC.requestsRefused, MetricUnit.Count, 1);
       const response = errorResponse(error) as StreamedResult;
       const extra: Record<string, string> = {};
       if (status === 401) extra['www-authenticate'] = 'Basic realm="git-geo"';

@@ -2,8 +2,8 @@ import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempo
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -53,7 +53,7 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
   const db = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
   const secrets = new SecretReader(withHooks(new SecretsManagerClient(aws), hooks));
   const logger = new Logger({ serviceName: 'git-geo-notify' });
-  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'notify' });
+  const metrics = geoMetrics(config.AWS_REGION);
   const overrides = new PrimaryOverrideStore(db, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
   // A host promoted with `git-geo promote` is trusted in payloads as the configured ones are.
   const primaryHosts = async (): Promise<Set<string>> => {
@@ -111,6 +111,7 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         events: recorded.events,
       });
       metrics.addMetric('ChangeEventsRecorded', MetricUnit.Count, recorded.events.length);
+      metrics.addMetric(METRIC.eventsReceived, MetricUnit.Count, recorded.events.length);
       return jsonResponse(202, { accepted: recorded.events.length, ...recorded });
     } catch (caught) {
       // A duplicate delivery racing the first one: the host should retry, and will then get the first answer.

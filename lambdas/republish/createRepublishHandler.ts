@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { geoMetrics, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -35,7 +35,7 @@ export function createRepublishHandler(env: Readonly<Record<string, string | und
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const db = DynamoDBDocumentClient.from(new DynamoDBClient(aws), { marshallOptions: { removeUndefinedValues: true } });
   const logger = new Logger({ serviceName: 'git-geo-republish' });
-  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'republish' });
+  const metrics = geoMetrics(config.AWS_REGION);
   const eventLog = new EventLog(db, config.EVENT_LOG_TABLE);
   const publisher = new ChangePublisher(new SNSClient(aws), config.TOPIC_ARN);
 

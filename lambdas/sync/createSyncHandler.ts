@@ -1,8 +1,8 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { addSyncOutcome, causeCode, geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -66,7 +66,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   const config = parseEnv(SyncEnv, env, 'sync');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const logger = new Logger({ serviceName: 'git-geo-sync' });
-  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'sync' });
+  const metrics = geoMetrics(config.AWS_REGION);
   const sqs = withHooks(new SQSClient(aws), hooks);
   const registry = new Registry(
     DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } }),
@@ -134,12 +134,14 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
     const handleRecord = async (record: SQSRecord): Promise<void> => {
       let log: Record<string, unknown> = { messageId: record.messageId };
       try {
+        metrics.addMetric(METRIC.eventsReceived, MetricUnit.Count, 1);
         const change = parseChangeEvent(record.body);
         log = { messageId: record.messageId, repository: change.repository, sequence: change.sequence, kind: change.kind };
         if (!isIncluded(config.SELECTIVE_SYNC, change.repository)) {
           heartbeat.finished(record.messageId);
           logger.info('event dropped: the selective-sync rule excludes the repository', log);
           metrics.addMetric('EventsExcluded', MetricUnit.Count, 1);
+          addSyncOutcome(metrics, 'excluded', 'selective-sync');
           return;
         }
         const outcome = await sync(record, change);
@@ -147,7 +149,11 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         heartbeat.finished(record.messageId);
         logger.info('sync finished', { ...log, outcome });
         metrics.addMetric(outcome.kind === 'covered' ? 'EventsCovered' : outcome.kind === 'deleted' ? 'Deletions' : 'Syncs', MetricUnit.Count, 1);
-        if (outcome.kind === 'synced') metrics.addMetric('FetchedBytes', MetricUnit.Bytes, outcome.fetchedBytes);
+        metrics.addMetric(METRIC.syncsSucceeded, MetricUnit.Count, 1);
+        addSyncOutcome(metrics, outcome.kind, outcome.kind === 'covered' ? outcome.reason : change.kind);
+        // Push to replicated: the event's receipt by notify to now, when this region's copy covers it.
+        metrics.addMetric(METRIC.replicationLag, MetricUnit.Milliseconds, Math.max(0, Date.now() - Date.parse(change.receivedAt)));
+        if (outcome.kind === 'synced') metrics.addMetric(METRIC.bytesFetched, MetricUnit.Bytes, outcome.fetchedBytes);
       } catch (error) {
         if (error instanceof GeoError && !error.retryable) {
           heartbeat.finished(record.messageId);
@@ -155,22 +161,26 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
             // The primary redirects the path: the rename event moves the mirror; replaying this one could not help.
             logger.warn('repository moved on the primary; event dropped', { ...log, error });
             metrics.addMetric('EventsForMovedRepositories', MetricUnit.Count, 1);
+            addSyncOutcome(metrics, 'moved', error.code);
             return;
           }
           // Permanent: recorded in the registry, and parked in the dead-letter queue for `git-geo redrive`
           // once an operator has fixed the cause; retrying now would only loop.
           await deadLetters.send(record, error);
           logger.error('sync failed permanently; message moved to the dead-letter queue', { ...log, error });
-          metrics.addMetric('SyncsFailedPermanently', MetricUnit.Count, 1);
+          metrics.addMetric(METRIC.syncsFailedPermanently, MetricUnit.Count, 1);
+          addSyncOutcome(metrics, 'failed-permanent', causeCode(error));
           return;
         }
         const delay = retryDelaySeconds(error, Number(record.attributes.ApproximateReceiveCount ?? 1));
         if (error instanceof SyncPostponedError) {
           logger.info('sync postponed', { ...log, retryInSeconds: delay });
           metrics.addMetric('SyncsPostponed', MetricUnit.Count, 1);
+          addSyncOutcome(metrics, 'postponed', error.code);
         } else {
           logger.warn('sync failed, will retry', { ...log, retryInSeconds: delay, error: error as Error });
-          metrics.addMetric('SyncsFailed', MetricUnit.Count, 1);
+          metrics.addMetric(METRIC.syncsFailedTransient, MetricUnit.Count, 1);
+          addSyncOutcome(metrics, 'failed-transient', causeCode(error));
         }
         if (delay !== undefined) await heartbeat.retryGroupAfter(event.Records, record, delay);
         else heartbeat.finished(record.messageId);

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -17,6 +17,7 @@ import { parseEnv } from '../shared/config/parseEnv.ts';
 import { ValidationError } from '../shared/errors/index.ts';
 import { SyncRequester } from '../shared/events/SyncRequester.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { RegionControl } from '../shared/registry/RegionControl.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
@@ -75,11 +76,10 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
   const config = parseEnv(VerifyEnv, env, 'verify');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const logger = new Logger({ serviceName: 'git-geo-verify' });
-  const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'verify' });
-  const registry = new Registry(
-    DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } }),
-    config.REGISTRY_TABLE,
-  );
+  const metrics = geoMetrics(config.AWS_REGION);
+  const documents = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } });
+  const registry = new Registry(documents, config.REGISTRY_TABLE);
+  const control = new RegionControl(documents, config.REGISTRY_TABLE);
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const requester = new SyncRequester(withHooks(new SQSClient(aws), hooks), config.QUEUE_URL);
   const secrets = new SecretReader(
@@ -102,9 +102,10 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
     const request = parsed.data;
     const now = (): Date => new Date();
     if (request.action === 'watchdog') {
-      const { requested } = await watchStuckSyncs({ registry, requester, now, leaseSeconds: config.SYNC_LEASE_SECONDS });
+      const { requested, oldestUnsyncedAt } = await watchStuckSyncs({ registry, requester, now, leaseSeconds: config.SYNC_LEASE_SECONDS });
       if (requested.length > 0) logger.warn('syncs stuck in started were requested again', { repositories: requested.slice(0, 50), count: requested.length });
-      metrics.addMetric('StuckSyncsRequested', MetricUnit.Count, requested.length);
+      metrics.addMetric(METRIC.stuckSyncs, MetricUnit.Count, requested.length);
+      metrics.addMetric(METRIC.backlogAge, MetricUnit.Seconds, oldestUnsyncedAt === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(oldestUnsyncedAt)) / 1000));
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
     const deps: VerifyDependencies = {
@@ -126,6 +127,9 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       counts[key] = (counts[key] ?? 0) + 1;
       if (outcome.kind !== 'skipped' || request.repository !== undefined) outcomes[repository] = outcome;
       if (outcome.kind === 'repairing' || outcome.kind === 'gave-up') logger.warn('mirror damaged', { repository, outcome });
+      if (outcome.kind === 'verified') metrics.addMetric(METRIC.verificationsPassed, MetricUnit.Count, 1);
+      if (outcome.kind === 'repairing' || outcome.kind === 'gave-up') metrics.addMetric(METRIC.verificationsFailed, MetricUnit.Count, 1);
+      if (outcome.kind === 'gave-up') metrics.addMetric(METRIC.repairsGivenUp, MetricUnit.Count, 1);
     };
     if (request.repository !== undefined) {
       const repository = parseRepositoryPath(request.repository);
@@ -158,6 +162,7 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       );
       if (truncated) logger.warn('verification deadline reached; the next run continues', { due: due.length });
       for (const [kind, count] of Object.entries(counts)) metrics.addMetric(`Verify_${kind.replace(/[^A-Za-z]/g, '_')}`, MetricUnit.Count, count);
+      await control.saveRun('lastVerification', { at: now().toISOString(), counts: { ...counts, ...(truncated ? { truncated: 1 } : {}) } });
       return { action: 'verify', counts, outcomes, ...(truncated ? { truncated } : {}) };
     }
     return { action: 'verify', counts, outcomes };

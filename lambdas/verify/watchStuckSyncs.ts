@@ -27,11 +27,17 @@ export function isStuck(state: RepositoryState, now: Date, leaseSeconds: number,
  * timeout, so a sync past it can no longer be running: it is retried within a minute of its
  * lease running out (the watchdog's schedule), not after hours.
  */
-export async function watchStuckSyncs(deps: StuckSyncDependencies): Promise<{ readonly requested: readonly string[] }> {
+export async function watchStuckSyncs(deps: StuckSyncDependencies): Promise<{ readonly requested: readonly string[]; readonly oldestUnsyncedAt?: string }> {
   const now = deps.now();
   const stuck: RepositoryState[] = [];
-  for await (const state of deps.registry.list()) if (isStuck(state, now, deps.leaseSeconds, deps.graceSeconds)) stuck.push(state);
+  // The same pass finds the backlog's age: the oldest push this region has not replicated yet.
+  let oldestUnsyncedAt: string | undefined;
+  for await (const state of deps.registry.list()) {
+    if (isStuck(state, now, deps.leaseSeconds, deps.graceSeconds)) stuck.push(state);
+    const unsynced = state.status !== 'deleted' && (state.lastEventSequence ?? 0) > (state.syncedSequence ?? 0) ? state.lastEventReceivedAt : undefined;
+    if (unsynced !== undefined && (oldestUnsyncedAt === undefined || unsynced < oldestUnsyncedAt)) oldestUnsyncedAt = unsynced;
+  }
   await deps.requester.request(stuck.map((state) => ({ repository: state.repository, state, reason: 'stuck-sync' as const })));
   for (const state of stuck) await deps.registry.markSyncRequested(state.repository, now.toISOString(), 'stuck-sync');
-  return { requested: stuck.map((state) => state.repository) };
+  return { requested: stuck.map((state) => state.repository), ...(oldestUnsyncedAt === undefined ? {} : { oldestUnsyncedAt }) };
 }

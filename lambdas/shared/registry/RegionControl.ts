@@ -23,6 +23,14 @@ export interface BackfillProgress {
   readonly completedAt?: string;
 }
 
+/** The last run of a scheduled job (backup, verification): when it finished and what it counted. */
+export interface ScheduledRun {
+  readonly at: string;
+  readonly counts: Readonly<Record<string, number>>;
+  /** The snapshot a backup took. */
+  readonly snapshotId?: string;
+}
+
 /** One region's operational state: paused or not, its backfill, the selective-sync rule its registry was reconciled with. */
 export interface RegionControlState {
   readonly paused: boolean;
@@ -31,6 +39,8 @@ export interface RegionControlState {
   readonly backfill?: BackfillProgress;
   /** The selective-sync rule the registry and mirrors last agreed with. */
   readonly reconciledRuleVersion?: string;
+  readonly lastBackup?: ScheduledRun;
+  readonly lastVerification?: ScheduledRun;
 }
 
 /**
@@ -52,6 +62,8 @@ export class RegionControl {
       ...(item.pausedBy ? { pausedBy: item.pausedBy } : {}),
       ...(item.backfill ? { backfill: item.backfill } : {}),
       ...(item.reconciledRuleVersion ? { reconciledRuleVersion: item.reconciledRuleVersion } : {}),
+      ...(item.lastBackup ? { lastBackup: item.lastBackup } : {}),
+      ...(item.lastVerification ? { lastVerification: item.lastVerification } : {}),
     };
   }
 
@@ -61,6 +73,11 @@ export class RegionControl {
 
   async saveBackfill(progress: BackfillProgress | undefined): Promise<void> {
     await this.update(progress === undefined ? updateExpression({ remove: ['backfill'] }) : updateExpression({ set: { backfill: progress } }));
+  }
+
+  /** Records a scheduled job's last run, for the status page and `git-geo status`. */
+  async saveRun(job: 'lastBackup' | 'lastVerification', run: ScheduledRun): Promise<void> {
+    await this.update(updateExpression({ set: { [job]: run } }));
   }
 
   async saveReconciledRuleVersion(version: string): Promise<void> {
