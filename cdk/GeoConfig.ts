@@ -119,6 +119,16 @@ export const GeoConfigSchema = z
     maxVerificationRepairs: z.number().int().min(0).max(100).default(3),
     /** Wait after a repair before verifying again; doubles with each repair. */
     verificationBackoffSeconds: z.number().int().min(1).max(86_400).default(300),
+    /**
+     * Replication lag objective: push to replicated, seconds. The p99 of synced events' lag and the
+     * age of the oldest unreplicated push must stay under it; the alarms and the status page use it.
+     */
+    replicationLagSloSeconds: z.number().int().min(1).max(86_400).default(300),
+    /**
+     * SNS topic (its name, in each secondary region) that every alarm of a region notifies; subscribe
+     * people or a pager to it. When unset, each region stack creates one (output AlarmTopicArn).
+     */
+    alarmTopicName: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic name').optional(),
     /** Where backfill (and a new region's onboarding) lists the primary's repositories. */
     backfill: BackfillSourceSchema.optional(),
     /**

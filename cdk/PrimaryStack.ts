@@ -9,10 +9,12 @@ import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import { UNPUBLISHED_INDEX } from '../lambdas/shared/eventlog/unpublishedIndex.ts';
+import { GeoDashboard } from './constructs/GeoDashboard.ts';
 import { GeoFunction } from './constructs/GeoFunction.ts';
 import { SECURE_TABLE } from './constructs/secureDefaults.ts';
 import { TableBackupPlan } from './constructs/TableBackupPlan.ts';
 import type { GeoConfig } from './GeoConfig.ts';
+import { regionStackName } from './RegionStack.ts';
 
 export interface PrimaryStackProps extends StackProps {
   readonly config: GeoConfig;
@@ -41,6 +43,7 @@ export class PrimaryStack extends Stack {
   readonly notify: GeoFunction;
   readonly republish: GeoFunction;
   readonly republishSchedule: Rule;
+  readonly dashboard: GeoDashboard;
 
   constructor(scope: Construct, id: string, props: PrimaryStackProps) {
     super(scope, id, props);
@@ -124,5 +127,12 @@ export class PrimaryStack extends Stack {
     new CfnOutput(this, 'WebhookUrl', { value: url.url, description: 'Point every Git host webhook here' });
     new CfnOutput(this, 'EventLogTable', { value: this.eventLog.tableName });
     new CfnOutput(this, 'ChangeTopicArn', { value: this.topic.topicArn });
+
+    // One dashboard for the deployment, a row per secondary region.
+    this.dashboard = new GeoDashboard(this, 'Dashboard', {
+      regions: config.secondaryRegions,
+      regionStackName: (region) => regionStackName(config.stackPrefix, region),
+      lagSloSeconds: config.replicationLagSloSeconds,
+    });
   }
 }

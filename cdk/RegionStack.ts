@@ -12,6 +12,7 @@ import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { GeoFunction } from './constructs/GeoFunction.ts';
+import { RegionAlarms } from './constructs/RegionAlarms.ts';
 import { TableBackupPlan } from './constructs/TableBackupPlan.ts';
 import { grantMirrorAccess } from './constructs/grantMirrorAccess.ts';
 import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/secureDefaults.ts';
@@ -27,6 +28,11 @@ export interface RegionStackProps extends StackProps {
   readonly changeTopicName: string;
   /** Name of the primary's event log table (in the primary region, same account). */
   readonly eventLogTableName: string;
+}
+
+/** A secondary region's stack name: the dashboard finds the region's queues by it. */
+export function regionStackName(stackPrefix: string, region: string): string {
+  return `${stackPrefix}-Region-${region}`;
 }
 
 /** Lambda streams responses up to 200 MB; a repository with a larger pack is read from the primary. */
@@ -50,6 +56,7 @@ export class RegionStack extends Stack {
   readonly verifySchedule: Rule;
   readonly watchdogSchedule: Rule;
   readonly backfill?: GeoFunction;
+  readonly alarms: RegionAlarms;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -343,6 +350,15 @@ export class RegionStack extends Stack {
     // credentials against the primary before it serves anything. Packs can be far larger than
     // a buffered response's 6 MB, so responses are streamed.
     const endpointUrl = this.endpoint.addFunctionUrl({ authType: FunctionUrlAuthType.NONE, invokeMode: InvokeMode.RESPONSE_STREAM });
+
+    this.alarms = new RegionAlarms(this, 'Alarms', {
+      deadLetterQueue: this.deadLetterQueue,
+      endpoint: this.endpoint,
+      lagSloSeconds: config.replicationLagSloSeconds,
+      backupIntervalMinutes: config.backupIntervalMinutes,
+      ...(config.alarmTopicName === undefined ? {} : { alarmTopicName: config.alarmTopicName }),
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
 
     new CfnOutput(this, 'GitEndpointUrl', { value: endpointUrl.url, description: 'Clone from <GitEndpointUrl><repository-path>.git' });
     new CfnOutput(this, 'MirrorBucket', { value: this.bucket.bucketName });

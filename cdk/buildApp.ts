@@ -3,7 +3,7 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { GeoConfig } from './GeoConfig.ts';
 import { suppressNagFindings } from './nagSuppressions.ts';
 import { changeTopicName, eventLogTableName, PrimaryStack } from './PrimaryStack.ts';
-import { RegionStack } from './RegionStack.ts';
+import { RegionStack, regionStackName } from './RegionStack.ts';
 
 export interface GeoApp {
   readonly app: App;
@@ -31,7 +31,7 @@ export function buildApp(config: GeoConfig, options: BuildAppOptions = {}): GeoA
   });
   const regions = new Map<string, RegionStack>();
   for (const region of config.secondaryRegions) {
-    const name = `${config.stackPrefix}-Region-${region}`;
+    const name = regionStackName(config.stackPrefix, region);
     const stack = new RegionStack(app, name, {
       stackName: name,
       env: { account, region },

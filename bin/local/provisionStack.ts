@@ -37,6 +37,8 @@ const NOT_EMULATED = new Set([
   'AWS::Backup::BackupPlan',
   'AWS::Backup::BackupSelection',
   'AWS::CloudWatch::Alarm',
+  'AWS::CloudWatch::CompositeAlarm',
+  'AWS::CloudWatch::Dashboard',
 ]);
 
 export interface ProvisionOptions {

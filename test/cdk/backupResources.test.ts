@@ -34,11 +34,14 @@ describe('backup and disaster recovery resources', () => {
     });
   });
 
-  it('the backup function reads the registry and writes only the mirror bucket: no queues, topics or secrets', () => {
-    const actions = roleStatements(template, functionRoleId(template, backupId())).flatMap(actionsOf);
+  it('the backup function reads the registry and writes the mirror bucket and, of the registry, only the control item: no queues, topics or secrets', () => {
+    const statements = roleStatements(template, functionRoleId(template, backupId()));
+    const actions = statements.flatMap(actionsOf);
     expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:ListBucket', 'dynamodb:Scan']));
     expect(actions.filter((action) => /^(sqs|sns|secretsmanager):/.test(action))).toEqual([]);
-    expect(actions.filter((action) => /^dynamodb:(PutItem|UpdateItem|DeleteItem)$/.test(action))).toEqual([]);
+    const writes = statements.filter((statement) => actionsOf(statement).some((action) => /^dynamodb:(PutItem|UpdateItem|DeleteItem|BatchWriteItem)$/.test(action)));
+    // The last backup run is recorded on the region's control item, and nothing else is written.
+    expect(writes).toEqual([expect.objectContaining({ Action: 'dynamodb:UpdateItem', Condition: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['.git-geo/region'] } } })]);
   });
 
   it('AWS Backup: a retained vault, a daily plan kept tableBackupRetentionDays, selecting the registry', () => {
