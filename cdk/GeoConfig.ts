@@ -129,6 +129,8 @@ export const GeoConfigSchema = z
      * people or a pager to it. When unset, each region stack creates one (output AlarmTopicArn).
      */
     alarmTopicName: z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, 'must be an SNS topic name').optional(),
+    /** Seconds between the status page's reloads in the browser. */
+    statusPageRefreshSeconds: z.number().int().min(2).max(3600).default(15),
     /** Where backfill (and a new region's onboarding) lists the primary's repositories. */
     backfill: BackfillSourceSchema.optional(),
     /**

@@ -16,6 +16,7 @@ import { provisionStack } from './provisionStack.ts';
 import { Scheduler } from './Scheduler.ts';
 import { EVENT_SOURCE_MAPPINGS_PATH, LocalEventSourceMappings } from './LocalEventSourceMappings.ts';
 import { INVOKE_PATH, invokeLocally } from './invokeLocally.ts';
+import { localStatusPage, STATUS_PATH } from './localStatusPage.ts';
 import { startMoto, type MotoServer } from './startMoto.ts';
 import { synthesize } from './synthesize.ts';
 
@@ -53,6 +54,8 @@ export interface RegionInfo {
 
 export interface LocalRuntime {
   readonly webhookUrl: string;
+  /** The status page (health of every region, failures, lag, a repository search). */
+  readonly statusUrl: string;
   /** Base URL of the local HTTP server. */
   readonly endpoint: string;
   readonly awsEndpoint: string;
@@ -200,6 +203,10 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       };
     }
     const webhookUrl = requireOutput(primaryStack, 'WebhookUrl');
+    const statusPage = localStatusPage(config, awsEndpoint, regions);
+    cleanups.push(() => statusPage.close());
+    server.api(STATUS_PATH, statusPage.handle);
+    const statusUrl = `${endpoint}${STATUS_PATH}/`;
     const regionInfo = (region: string): RegionInfo => {
       const info = regions[region];
       if (info === undefined) throw new Error(`${region} is not a secondary region of this runtime`);
@@ -207,6 +214,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     };
     return {
       webhookUrl,
+      statusUrl,
       endpoint,
       awsEndpoint,
       account,
@@ -230,6 +238,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       mirrors: (region) => new S3ObjectStore(clients.region(region).s3, regionInfo(region).bucket),
       readyLine: () => ({
         webhookUrl,
+        statusUrl,
         endpoint,
         // The runtime answers the Lambda API's event source mapping calls here (git-geo pause/resume --lambda-endpoint).
         lambdaEndpoint: endpoint,

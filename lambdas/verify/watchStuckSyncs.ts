@@ -23,6 +23,15 @@ export function isStuck(state: RepositoryState, now: Date, leaseSeconds: number,
 }
 
 /**
+ * When the push this region has yet to replicate arrived, if there is one. A permanent failure
+ * is left out: it waits for an operator, and is reported as a failure instead of as backlog.
+ */
+export function unreplicatedSince(state: RepositoryState): string | undefined {
+  if (state.status === 'deleted' || (state.status === 'failed' && state.lastError?.retryable === false)) return undefined;
+  return (state.lastEventSequence ?? 0) > (state.syncedSequence ?? 0) ? state.lastEventReceivedAt : undefined;
+}
+
+/**
  * Finds syncs stuck in `started` and asks for them again. A sync's lease is the sync function's
  * timeout, so a sync past it can no longer be running: it is retried within a minute of its
  * lease running out (the watchdog's schedule), not after hours.
@@ -34,7 +43,7 @@ export async function watchStuckSyncs(deps: StuckSyncDependencies): Promise<{ re
   let oldestUnsyncedAt: string | undefined;
   for await (const state of deps.registry.list()) {
     if (isStuck(state, now, deps.leaseSeconds, deps.graceSeconds)) stuck.push(state);
-    const unsynced = state.status !== 'deleted' && (state.lastEventSequence ?? 0) > (state.syncedSequence ?? 0) ? state.lastEventReceivedAt : undefined;
+    const unsynced = unreplicatedSince(state);
     if (unsynced !== undefined && (oldestUnsyncedAt === undefined || unsynced < oldestUnsyncedAt)) oldestUnsyncedAt = unsynced;
   }
   await deps.requester.request(stuck.map((state) => ({ repository: state.repository, state, reason: 'stuck-sync' as const })));
