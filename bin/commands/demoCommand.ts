@@ -141,7 +141,8 @@ export function demoCommand(): Command {
     .option('--regions <list>', 'secondary regions, comma-separated', 'eu-west-1,ap-southeast-2')
     .option('--commits <n>', 'commits in the generated history', (value) => Number.parseInt(value, 10), 1500)
     .option('--verbose', 'show Lambda logs', false)
-    .action(async (options: { regions: string; commits: number; verbose: boolean }) => {
+    .option('--keep', 'keep git-geo and its status page running at the end, until Ctrl-C', false)
+    .action(async (options: { regions: string; commits: number; verbose: boolean; keep: boolean }) => {
       quietLambdaLogs(options.verbose);
       const started = Date.now();
       const scratch = await mkdtemp(join(tmpdir(), 'git-geo-demo-'));
@@ -167,6 +168,7 @@ export function demoCommand(): Command {
           onError: (error) => options.verbose && process.stderr.write(`[runtime] ${String(error)}\n`),
         });
         say(`ready: webhook ${runtime.webhookUrl}, regions ${Object.keys(runtime.regions).join(', ')}`);
+        say(`status page: ${runtime.statusUrl} (open it in a browser; it reloads itself)`);
 
         say('\n1. initial push of the whole history');
         await git(['push', '-q', 'origin', 'main'], { cwd: work });
@@ -203,6 +205,12 @@ export function demoCommand(): Command {
         const ok = results.every((result) => result.cloned && result.fsck && result.refsMatch) && regional.refsMatch && regional.fsck && regional.primaryRequests === 0 && regional.servedBy === readRegion;
         say(`\n${ok ? 'every region holds a verified copy' : 'SOME REGIONS FAILED'} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         process.exitCode = ok ? 0 : 1;
+        if (options.keep) {
+          say(`status page: ${runtime.statusUrl} — running until Ctrl-C`);
+          await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+        } else {
+          say('(run with --keep to leave git-geo and the status page running at the end)');
+        }
       } finally {
         await runtime?.stop();
         await primary.stop();
