@@ -36,6 +36,7 @@ const EndpointEnv = AwsEnvSchema.extend({
   ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
   ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
   MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
+  ALLOW_REACHABLE_SHA1_IN_WANT: z.enum(['true', 'false']).transform((value) => value === 'true'),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 });
@@ -95,6 +96,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
         refNamespaces: config.REF_NAMESPACES,
         maxPackBytes: config.MAX_PACK_BYTES,
+        allowReachableSha1InWant: config.ALLOW_REACHABLE_SHA1_IN_WANT,
       },
     });
     endpoints.set(url, endpoint);
