@@ -151,9 +151,9 @@ export class UploadPackV2 {
     const builder = new FetchArgumentsBuilder();
     // v2 always takes OFS deltas; other arguments (no-progress, agent…) change nothing here.
     builder.ofsDelta = true;
-    for (const line of lines) builder.add(line);
     let args: FetchArguments;
     try {
+      for (const line of lines) builder.add(line);
       args = builder.build();
     } catch (error) {
       if (error instanceof ValidationError) return this.error('fetch', error.message);

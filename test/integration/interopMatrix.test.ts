@@ -68,6 +68,8 @@ describe('interop matrix: every client, every fetch, region against primary', ()
   let since: number;
   const repository = parseRepositoryPath('interop/app');
   let clones = 0;
+  /** Clones made by each client, fetched into again after new pushes: [client, region clone, primary clone]. */
+  const kept: { client: string; fetch: (dir: string, url: string) => Promise<unknown>; region: string; primary: string }[] = [];
   const fresh = (label: string): string => join(bed.root, `${label}-${clones++}`);
 
   async function pushAndConverge(args: readonly string[]): Promise<void> {
@@ -128,12 +130,16 @@ describe('interop matrix: every client, every fetch, region against primary', ()
           pairs.push([r, p]);
           return [r, p];
         };
-        await both(['--bare'], 'bare');
+        const [bareR, bareP] = await both(['--bare'], 'bare');
+        kept.push({ client: `git v${version}`, fetch: (dir, url) => git([...v, 'fetch', '-q', url, '+refs/heads/*:refs/heads/*', '+refs/tags/*:refs/tags/*'], { cwd: dir }), region: bareR, primary: bareP });
         const [shallowR, shallowP] = await both(['--depth', '1'], 'depth1');
         expect((await git(['rev-list', '--count', 'HEAD'], { cwd: shallowR })).trim()).toBe('1');
-        await both(['--single-branch', '--branch', 'feature'], 'single');
-        await both(['--shallow-since', String(since)], 'since');
-        await both(['--shallow-exclude', 'feature', '--branch', 'main', '--single-branch'], 'exclude');
+        // v1 is v0 with a version line: the negotiation is the same, checked once (under v0).
+        if (version !== 1) {
+          await both(['--single-branch', '--branch', 'feature'], 'single');
+          await both(['--shallow-since', String(since)], 'since');
+          await both(['--shallow-exclude', 'feature', '--branch', 'main', '--single-branch'], 'exclude');
+        }
         for (const [r, p] of pairs) {
           expect(await cloneState(r)).toEqual(await cloneState(p));
           await git(['fsck', '--strict'], { cwd: r });
@@ -182,6 +188,9 @@ describe('interop matrix: every client, every fetch, region against primary', ()
     await isogit.fetch({ fs, http, dir: shallow, depth: 2, relative: true, singleBranch: true });
     expect((await git(['rev-list', '--count', 'HEAD'], { cwd: shallow })).trim()).toBe('3');
     await git(['fsck', '--strict'], { cwd: shallow });
+    const primaryClone = fresh('iso-p');
+    await isogit.clone({ fs, http, dir: primaryClone, url: primary });
+    kept.push({ client: 'isomorphic-git', fetch: (cwd) => isogit.fetch({ fs, http, dir: cwd, tags: true }), region: dir, primary: primaryClone });
     const info = await isogit.getRemoteInfo2({ http, url: region, protocolVersion: 1 });
     expect(new Map((info.refs ?? []).filter((ref) => ref.ref !== 'HEAD').map((ref) => [ref.ref, ref.oid]))).toEqual(new Map([...primaryRefs].filter(([name]) => name !== 'HEAD')));
   });
@@ -190,6 +199,9 @@ describe('interop matrix: every client, every fetch, region against primary', ()
     const primaryRefs = await listRefs(primary);
     const dir = fresh('dulwich');
     const refs = await python('dulwich', ['clone', region, dir]);
+    const primaryClone = fresh('dulwich-p');
+    await python('dulwich', ['clone', primary, primaryClone]);
+    kept.push({ client: 'dulwich', fetch: (cwd) => python('dulwich', ['fetch', '', cwd]), region: dir, primary: primaryClone });
     expect(pick(refs, (name) => name.startsWith('refs/remotes/origin/') || name.startsWith('refs/tags/'))).toEqual(pick(asRemoteTracking(primaryRefs), () => true));
     await git(['fsck', '--strict'], { cwd: dir });
     const shallow = fresh('dulwich-shallow');
@@ -203,9 +215,60 @@ describe('interop matrix: every client, every fetch, region against primary', ()
     const primaryRefs = await listRefs(primary);
     const dir = fresh('pygit2');
     const refs = await python('pygit2', ['clone', region, dir]);
+    const primaryClone = fresh('pygit2-p');
+    await python('pygit2', ['clone', primary, primaryClone]);
+    kept.push({ client: 'pygit2', fetch: (cwd) => python('pygit2', ['fetch', '', cwd]), region: dir, primary: primaryClone });
     expect(pick(refs, (name) => name.startsWith('refs/remotes/origin/') || name.startsWith('refs/tags/'))).toEqual(pick(asRemoteTracking(primaryRefs), () => true));
     await git(['fsck', '--strict'], { cwd: dir });
     expect(await python('pygit2', ['ls-remote', region, fresh('pygit2-ls')])).toEqual(await python('pygit2', ['ls-remote', primary, fresh('pygit2-ls')]));
+  });
+
+  it('every client fetches new pushes from the region as from the primary', async () => {
+    expect(kept.map(({ client }) => client)).toEqual(['git v0', 'git v1', 'git v2', 'isomorphic-git', 'dulwich', 'pygit2']);
+    await dated(2, 'later', 30);
+    await git(['checkout', '-q', 'feature'], { cwd: work });
+    await dated(1, 'later-feature', 31);
+    await git(['checkout', '-q', 'main'], { cwd: work });
+    await pushAndConverge(['main', 'feature']);
+    const newMain = (await listRefs(primary)).get('refs/heads/main');
+    for (const clone of kept) {
+      await regionOnly(() => clone.fetch(clone.region, region));
+      await clone.fetch(clone.primary, primary);
+      expect({ client: clone.client, refs: await gitRefs(clone.region) }).toEqual({ client: clone.client, refs: await gitRefs(clone.primary) });
+      expect(Object.values(await gitRefs(clone.region))).toContain(newMain);
+      await git(['fsck', '--strict'], { cwd: clone.region });
+    }
+  });
+
+  it('CI fetches never fail: refs the region does not mirror (refs/pull/*, refs/pipelines/*) and commits it does not hold yet come from the primary', async () => {
+    await git(['push', '-q', 'origin', 'HEAD~1:refs/pull/1/merge', 'HEAD~2:refs/pipelines/7'], { cwd: work });
+    // A commit pushed to the primary whose event the region has not seen yet.
+    await git(['checkout', '-q', '-b', 'unreplicated'], { cwd: work });
+    await dated(1, 'unreplicated', 40);
+    const unreplicated = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
+    await git(['push', '-q', 'origin', 'unreplicated'], { cwd: work });
+    await git(['checkout', '-q', 'main'], { cwd: work });
+    const dir = fresh('ci');
+    await git(['init', '-q', dir]);
+    for (const ref of ['refs/pull/1/merge', 'refs/pipelines/7']) {
+      const mark = bed.primary.requests.length;
+      await git(['fetch', '-q', region, `+${ref}:refs/remotes/origin/${ref.slice(5)}`], { cwd: dir });
+      expect((await git(['rev-parse', `refs/remotes/origin/${ref.slice(5)}`], { cwd: dir })).trim()).toBe((await listRefs(primary)).get(ref));
+      // Answered by the primary through the region: the client never left the region's URL.
+      expect(primaryUploadPacks(bed, mark)).toContain('POST /interop/app.git/git-upload-pack');
+    }
+    for (const v of ['0', '2']) {
+      await git(['-c', `protocol.version=${v}`, 'fetch', '-q', region, unreplicated], { cwd: dir });
+      expect((await git(['rev-parse', 'FETCH_HEAD'], { cwd: dir })).trim()).toBe(unreplicated);
+    }
+    await git(['fsck', '--strict'], { cwd: dir });
+    // git's size probe before a big request: a lone flush, answered 200 (never a redirect git will not follow).
+    for (const headers of [{}, { 'git-protocol': 'version=2' }] as Record<string, string>[]) {
+      const probe = await fetch(`${region}/git-upload-pack`, { method: 'POST', body: '0000', headers: { 'content-type': 'application/x-git-upload-pack-request', ...headers } });
+      expect(probe.status).toBe(200);
+      expect(probe.headers.get('content-type')).toBe('application/x-git-upload-pack-result');
+    }
+    await bed.notifyPushes();
   });
 });
 
