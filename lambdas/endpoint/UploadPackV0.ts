@@ -1,7 +1,7 @@
 import { ValidationError } from '../shared/errors/index.ts';
 import { decodePktLines, encodeFlush, encodePktLine, FLUSH } from '../shared/git/pktLine.ts';
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
-import { FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
+import { assertLineCount, FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
 import { MirrorFetch, type MirrorContent } from './MirrorFetch.ts';
 import { sideBand, type UploadPackAnswer } from './UploadPackV2.ts';
 
@@ -74,6 +74,7 @@ interface V0Request {
 }
 
 function parseRequest(body: Buffer): V0Request {
+  assertLineCount(body);
   let lines;
   try {
     lines = decodePktLines(body);

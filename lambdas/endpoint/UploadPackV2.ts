@@ -1,7 +1,7 @@
 import { ValidationError } from '../shared/errors/index.ts';
 import type { PackStats } from '../shared/git/pack/writePack.ts';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
-import { FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
+import { assertLineCount, FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
 import { MirrorFetch, type MirrorContent } from './MirrorFetch.ts';
 
 /** What one request did, for logs and metrics. */
@@ -112,6 +112,7 @@ export class UploadPackV2 {
   async respond(body: Buffer): Promise<UploadPackAnswer> {
     // git's size probe before a large request: a lone flush, answered with nothing.
     if (body.equals(encodeFlush())) return { body: Buffer.alloc(0), outcome: { command: 'probe' } };
+    assertLineCount(body);
     const request = parseRequest(body);
     const format = request.capabilities.find((capability) => capability.startsWith('object-format='));
     if (format !== undefined && format !== 'object-format=sha1') return this.error('ls-refs', `this region serves sha1 repositories only, not ${format.slice(14)}`);

@@ -1,5 +1,6 @@
 import { PayloadTooLargeError, ValidationError } from '../shared/errors/index.ts';
 import type { ObjectFilter } from '../shared/git/objects/selectObjects.ts';
+import { countPktLines } from '../shared/git/pktLine.ts';
 
 /**
  * What one upload-pack request may cost, whatever the protocol version. Lines past these are
@@ -17,6 +18,11 @@ export const FETCH_LIMITS = {
   /** Lines of any kind, duplicates included: room for every want and have above, and no more. */
   maxLines: 200_000,
 } as const;
+
+/** Refuses a request of more lines than one may have, before any line is decoded. */
+export function assertLineCount(body: Buffer): void {
+  if (countPktLines(body, FETCH_LIMITS.maxLines) > FETCH_LIMITS.maxLines) throw new PayloadTooLargeError(`an upload-pack request of more than ${FETCH_LIMITS.maxLines} lines`);
+}
 
 /** What a fetch asks for, parsed and checked, with repeated ids counted once. */
 export interface FetchArguments {

@@ -7,7 +7,8 @@ import { FETCH_LIMITS, parseFilter } from '../../lambdas/endpoint/fetchArguments
 import type { MirrorContent } from '../../lambdas/endpoint/MirrorFetch.ts';
 import { uploadPackV0Advertisement, UploadPackV0 } from '../../lambdas/endpoint/UploadPackV0.ts';
 import { UploadPackV2 } from '../../lambdas/endpoint/UploadPackV2.ts';
-import { GeoError, PayloadTooLargeError } from '../../lambdas/shared/errors/index.ts';
+import type { GeoError} from '../../lambdas/shared/errors/index.ts';
+import { PayloadTooLargeError } from '../../lambdas/shared/errors/index.ts';
 import { PackSet } from '../../lambdas/shared/git/pack/PackSet.ts';
 import { decodePktLines, encodeFlush, encodePktLine, FLUSH } from '../../lambdas/shared/git/pktLine.ts';
 import type { RefSnapshot } from '../../lambdas/shared/git/RefSnapshot.ts';
@@ -165,23 +166,51 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
   it('repeated wants cost one; past the line and distinct-want limits a request is refused with a clear error', async () => {
     const wantLine = encodePktLine(`want ${tips.main}\n`);
     const repeated = (count: number): Buffer => Buffer.concat([encodePktLine(`want ${tips.main} ${CAPS}\n`), Buffer.alloc(count * wantLine.length).fill(wantLine), encodeFlush(), encodePktLine('done\n')]);
-    const answer = (await server().respond(repeated(FETCH_LIMITS.maxLines - 10))) as { body: Buffer };
+    const answer = (await server().respond(repeated(50_000))) as { body: Buffer };
     expect(lines(answer.body)[0]).toBe('NAK');
     expect(packOf(answer.body).readUInt32BE(8)).toBeGreaterThan(0);
     // 330,000 repeats: the 48 KB gzip'd request of the issue.
     await expect(server().respond(repeated(330_000))).rejects.toThrow(`an upload-pack request of more than ${FETCH_LIMITS.maxLines} lines`);
-    const distinct = Buffer.concat([
-      encodePktLine(`want ${tips.main} ${CAPS}\n`),
-      ...Array.from({ length: FETCH_LIMITS.maxWants }, (_, i) => encodePktLine(`want ${i.toString(16).padStart(40, '0')}\n`)),
-      encodeFlush(),
-      encodePktLine('done\n'),
-    ]);
+    // One more distinct want than allowed, written straight into one buffer (50 bytes a line).
+    const many = Buffer.alloc(FETCH_LIMITS.maxWants * 50);
+    for (let i = 0; i < FETCH_LIMITS.maxWants; i++) many.write(`0032want ${i.toString(16).padStart(40, '0')}\n`, i * 50, 'latin1');
+    const distinct = Buffer.concat([encodePktLine(`want ${tips.main} ${CAPS}\n`), many, encodeFlush(), encodePktLine('done\n')]);
     const refusal = await server().respond(distinct).then(
       () => undefined,
       (error: unknown) => error,
     );
     expect(refusal).toBeInstanceOf(PayloadTooLargeError);
     expect((refusal as GeoError).message).toBe(`more than ${FETCH_LIMITS.maxWants} distinct want lines in one upload-pack request`);
+  });
+
+  it('filters leave out what they say (blobs, big blobs, trees) but never an object wanted by id', async () => {
+    const count = async (...extra: string[]): Promise<number> => {
+      const answer = (await server().respond(request(`want ${tips.main} side-band-64k ofs-delta filter`, ...extra, null, 'done'))) as { body: Buffer };
+      const pack = packOf(answer.body);
+      await indexPack(pack, false);
+      return pack.readUInt32BE(8);
+    };
+    // 4 commits, 4 trees, 4 blobs of 350 to 400 bytes.
+    expect(await count()).toBe(12);
+    expect(await count('filter blob:none')).toBe(8);
+    expect(await count('filter blob:limit=1k')).toBe(12);
+    expect(await count('filter blob:limit=360')).toBe(10);
+    expect(await count('filter tree:0')).toBe(4);
+    expect(await count('filter tree:1')).toBe(8);
+    const blob = (await git(['rev-parse', `${tips.main}:f0.txt`], { cwd: join(root, 'work') })).trim();
+    const lazy = (await server().respond(request(`want ${blob} side-band-64k ofs-delta`, null, 'done'))) as { body: Buffer };
+    expect(packOf(lazy.body).readUInt32BE(8)).toBe(1);
+  });
+
+  it('deepen-not and deepen-relative draw the boundary as git does', async () => {
+    const shallowList = async (...extra: string[]): Promise<string[]> => lines(((await server().respond(request(`want ${tips.main} ${CAPS}`, ...extra, null))) as { body: Buffer }).body);
+    const second = (await git(['rev-parse', 'main~2'], { cwd: join(root, 'work') })).trim();
+    // Everything reachable from main~2 is excluded: main~1 is the boundary.
+    expect(await shallowList(`deepen-not ${second}`)).toEqual([`shallow ${tips.parent}`, '0000']);
+    expect(await shallowList('deepen-not refs/tags/v1')).toEqual(['ERR no commits selected for shallow requests', '0000']);
+    // The client is shallow at main; two more below it.
+    const relative = lines(((await server().respond(request(`want ${tips.main} ${CAPS} deepen-relative`, `shallow ${tips.main}`, 'deepen 2', null))) as { body: Buffer }).body);
+    expect(relative).toEqual([`shallow ${second}`, `unshallow ${tips.main}`, '0000']);
   });
 
   it('filters: blob:none, blob:limit with units, tree:<depth>; anything else is refused by name', () => {
