@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import * as fs from 'node:fs';
@@ -8,9 +7,8 @@ import { promisify } from 'node:util';
 import isogit from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { git, listRefs } from '../../bin/local/git.ts';
-import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
-import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { convergeAll } from '../helpers/converge.ts';
 import { startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 const execFileAsync = promisify(execFile);
@@ -75,9 +73,8 @@ describe('interop matrix: every client, every fetch, region against primary', ()
   async function pushAndConverge(args: readonly string[]): Promise<void> {
     await git(['push', '-q', 'origin', ...args], { cwd: work });
     expect(new Set(await bed.notifyPushes())).toEqual(new Set([202]));
-    const { dynamodb } = bed.runtime.clients.region(bed.runtime.primary.region);
-    const latest = await new EventLog(DynamoDBDocumentClient.from(dynamodb), bed.runtime.primary.eventLogTable).latest(repository);
-    await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, timeoutMs: 90_000, minSequence: latest?.latestSequence ?? 0 });
+    // Every event processed, or the region rightly sends readers to the primary.
+    await convergeAll(bed, repository);
   }
 
   /** Runs a client operation against the region and checks the primary served no upload-pack for it. */
@@ -257,6 +254,12 @@ describe('interop matrix: every client, every fetch, region against primary', ()
       // Answered by the primary through the region: the client never left the region's URL.
       expect(primaryUploadPacks(bed, mark)).toContain('POST /interop/app.git/git-upload-pack');
     }
+    // What the runners run (GitHub's actions/checkout, GitLab's runner), against the regional URL.
+    const pullMerge = (await listRefs(primary)).get('refs/pull/1/merge')!;
+    await regionOnly(() => git(['fetch', '-q', '--no-tags', '--prune', '--no-recurse-submodules', '--depth=1', region, `+${pullMerge}:refs/remotes/pull/1/merge`], { cwd: dir }));
+    expect((await git(['rev-parse', 'refs/remotes/pull/1/merge'], { cwd: dir })).trim()).toBe(pullMerge);
+    await git(['fetch', '-q', '--depth', '20', '--prune', region, '+refs/pipelines/7:refs/pipelines/7', '+refs/heads/main:refs/remotes/origin/main'], { cwd: dir });
+    expect((await git(['rev-parse', 'refs/pipelines/7'], { cwd: dir })).trim()).toBe((await listRefs(primary)).get('refs/pipelines/7'));
     for (const v of ['0', '2']) {
       await git(['-c', `protocol.version=${v}`, 'fetch', '-q', region, unreplicated], { cwd: dir });
       expect((await git(['rev-parse', 'FETCH_HEAD'], { cwd: dir })).trim()).toBe(unreplicated);

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
-import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
-import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
 import { encodeFlush, encodePktLine } from '../../lambdas/shared/git/pktLine.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { convergeAll } from '../helpers/converge.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 const DELIM = Buffer.from('0001');
@@ -50,9 +48,7 @@ describe('reading from a region over protocol v2: shallow clones, fetches, full 
     await git(['push', '-q', 'origin', ...args], { cwd: work });
     expect(new Set(await bed.notifyPushes())).toEqual(new Set([202]));
     // Every event processed, or the region rightly sends readers to the primary.
-    const { dynamodb } = bed.runtime.clients.region(bed.runtime.primary.region);
-    const latest = await new EventLog(DynamoDBDocumentClient.from(dynamodb), bed.runtime.primary.eventLogTable).latest(repository);
-    await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, timeoutMs: 90_000, minSequence: latest?.latestSequence ?? 0 });
+    await convergeAll(bed, repository);
   }
 
   beforeAll(async () => {
