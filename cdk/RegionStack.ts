@@ -13,6 +13,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { GeoFunction } from './constructs/GeoFunction.ts';
 import { RegionAlarms } from './constructs/RegionAlarms.ts';
+import { StatusPage } from './constructs/StatusPage.ts';
 import { TableBackupPlan } from './constructs/TableBackupPlan.ts';
 import { grantMirrorAccess } from './constructs/grantMirrorAccess.ts';
 import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/secureDefaults.ts';
@@ -360,6 +361,16 @@ export class RegionStack extends Stack {
       ...(config.alarmTopicName === undefined ? {} : { alarmTopicName: config.alarmTopicName }),
     });
     new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn });
+    new StatusPage(this, 'StatusPage', {
+      registry: this.registry,
+      queue: this.queue,
+      deadLetterQueue: this.deadLetterQueue,
+      regionStacks: config.secondaryRegions.map((region) => ({ region, stackName: regionStackName(config.stackPrefix, region) })),
+      syncLeaseSeconds: visibilityTimeout.toSeconds(),
+      lagSloSeconds: config.replicationLagSloSeconds,
+      backupIntervalMinutes: config.backupIntervalMinutes,
+      refreshSeconds: config.statusPageRefreshSeconds,
+    });
 
     new CfnOutput(this, 'GitEndpointUrl', { value: endpointUrl.url, description: 'Clone from <GitEndpointUrl><repository-path>.git' });
     new CfnOutput(this, 'MirrorBucket', { value: this.bucket.bucketName });

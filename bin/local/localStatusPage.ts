@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
 import { serveStatus } from '../../lambdas/status/serveStatus.ts';
-import { CachedRegionClients, statusSettings } from '../ops/regionStatus.ts';
+import { RegionClientCache } from '../../lambdas/status/RegionClientCache.ts';
+import { statusSettings } from '../ops/regionStatus.ts';
 
 /** Where `git-geo local` serves the status page, on its own HTTP port. */
 export const STATUS_PATH = '/status';
@@ -16,7 +17,7 @@ export function localStatusPage(
   awsEndpoint: string,
   regions: Readonly<Record<string, { readonly registryTable: string; readonly deadLetterQueueUrl: string; readonly queueUrl: string }>>,
 ): { handle: (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>; close: () => void } {
-  const clients = new CachedRegionClients(() => awsEndpoint);
+  const clients = new RegionClientCache(() => awsEndpoint);
   // Unanswered reads give up well inside one refresh, so a region that hangs cannot stall the page.
   const settings = statusSettings(config, Math.min(5000, (config.statusPageRefreshSeconds * 1000) / 2));
   const known = config.secondaryRegions.map((region) => {

@@ -1,13 +1,9 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
+import { RegionClientCache } from '../../lambdas/status/RegionClientCache.ts';
 import {
   findRepository,
   readDeploymentStatus,
   readRegionStatus,
   type DeploymentStatus,
-  type RegionClients,
   type RegionSource,
   type RegionStatus,
   type RepositoryInRegion,
@@ -23,37 +19,6 @@ export function statusSettings(config: { syncTimeoutSeconds: number; replication
   return { leaseSeconds: config.syncTimeoutSeconds, lagSloSeconds: config.replicationLagSloSeconds, backupIntervalMinutes: config.backupIntervalMinutes, timeoutMs };
 }
 
-/** Clients per region, created on first use, for the CLI and `git-geo local`; `destroy` ends them. */
-export class CachedRegionClients implements RegionClients {
-  private readonly dynamo = new Map<string, DynamoDBDocumentClient>();
-  private readonly queues = new Map<string, SQSClient>();
-
-  constructor(private readonly endpointOf: (region: string) => string | undefined) {}
-
-  documents(region: string): DynamoDBDocumentClient {
-    let client = this.dynamo.get(region);
-    if (client === undefined) {
-      // One attempt: an unreachable region is reported as such, not retried for the page's whole timeout.
-      client = DynamoDBDocumentClient.from(new DynamoDBClient({ ...clientConfig(region, this.endpointOf(region)), maxAttempts: 1 }), { marshallOptions: { removeUndefinedValues: true } });
-      this.dynamo.set(region, client);
-    }
-    return client;
-  }
-
-  sqs(region: string): SQSClient {
-    let client = this.queues.get(region);
-    if (client === undefined) {
-      client = new SQSClient({ ...clientConfig(region, this.endpointOf(region)), maxAttempts: 1 });
-      this.queues.set(region, client);
-    }
-    return client;
-  }
-
-  destroy(): void {
-    for (const client of [...this.dynamo.values(), ...this.queues.values()]) client.destroy();
-  }
-}
-
 const sourceOf = (resources: RegionResources): RegionSource => ({
   region: resources.region,
   registryTable: resources.registryTable,
@@ -61,9 +26,9 @@ const sourceOf = (resources: RegionResources): RegionSource => ({
   queueUrl: resources.queueUrl,
 });
 
-async function withClients<T>(all: readonly RegionResources[], work: (clients: CachedRegionClients) => Promise<T>): Promise<T> {
+async function withClients<T>(all: readonly RegionResources[], work: (clients: RegionClientCache) => Promise<T>): Promise<T> {
   const endpoints = new Map(all.map((resources) => [resources.region, resources.awsEndpoint]));
-  const clients = new CachedRegionClients((region) => endpoints.get(region));
+  const clients = new RegionClientCache((region) => endpoints.get(region));
   try {
     return await work(clients);
   } finally {

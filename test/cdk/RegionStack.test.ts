@@ -134,7 +134,8 @@ describe('RegionStack', () => {
   });
 
   it("sync's environment names its registry, bucket and queue, reads secrets in the primary region, and lists the ref namespaces", () => {
-    template.resourceCountIs('AWS::Lambda::Function', 5);
+    // sync, verify, backfill, endpoint, backup, and the status page.
+    template.resourceCountIs('AWS::Lambda::Function', 6);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
@@ -270,7 +271,8 @@ describe('RegionStack: the Git endpoint', () => {
   });
 
   it('a Function URL with no IAM auth (callers are checked against the primary) that streams its responses', () => {
-    template.resourceCountIs('AWS::Lambda::Url', 1);
+    // The other is the status page's (IAM auth; test/cdk/constructs/StatusPage.test.ts).
+    template.resourceCountIs('AWS::Lambda::Url', 2);
     template.hasResourceProperties('AWS::Lambda::Url', {
       AuthType: 'NONE',
       InvokeMode: 'RESPONSE_STREAM',
@@ -279,7 +281,7 @@ describe('RegionStack: the Git endpoint', () => {
   });
 
   it('outputs the URL Git clients use', () => {
-    const [urlId] = Object.keys(template.findResources('AWS::Lambda::Url'));
+    const [urlId] = Object.keys(template.findResources('AWS::Lambda::Url', { Properties: { AuthType: 'NONE' } }));
     template.hasOutput('GitEndpointUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
   });
 

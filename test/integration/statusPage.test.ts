@@ -105,6 +105,14 @@ describe('status page in a browser', () => {
     expect(await page.$$eval('h1', (headings) => headings.length)).toBe(1);
     expect(await textOf('label[for="repository"]')).toContain('Find a repository');
     await screenshot('1-healthy');
+
+    // The deployed page: each region's status function behind its Function URL (IAM auth in AWS) serves the same page.
+    const url = bed.runtime.stacks.flatMap((stack) => stack.functionUrls).find((candidate) => candidate.functionName.includes(DAMAGED_REGION) && candidate.functionName.includes('StatusPage'));
+    expect(url).toBeDefined();
+    const deployed = await fetch(url!.url);
+    expect(deployed.status).toBe(200);
+    expect(deployed.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await deployed.text()).toMatch(/<h2 id="region-eu-west-1-heading">eu-west-1<span class="badge healthy">Healthy<\/span>/);
   }, 180_000);
 
   it('a repository that fails permanently: the regions turn unhealthy with the cause and the repository behind it', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { CachedRegionClients } from '../../bin/ops/regionStatus.ts';
+import { RegionClientCache } from '../../lambdas/status/RegionClientCache.ts';
 import { readDeploymentStatus, summarise } from '../../lambdas/status/deploymentStatus.ts';
 import { renderStatusPage } from '../../lambdas/status/renderStatusPage.ts';
 import type { RepositoryState } from '../../lambdas/shared/registry/RepositoryState.ts';
@@ -31,7 +31,7 @@ describe('status page', () => {
     const sockets: Socket[] = [];
     const blackHole = createServer((socket) => void sockets.push(socket));
     await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
-    const clients = new CachedRegionClients(() => `http://127.0.0.1:${(blackHole.address() as AddressInfo).port}`);
+    const clients = new RegionClientCache(() => `http://127.0.0.1:${(blackHole.address() as AddressInfo).port}`);
     try {
       const status = await readDeploymentStatus([{ region: 'eu-west-1', registryTable: 'registry' }], clients, { leaseSeconds: 900, lagSloSeconds: 60, backupIntervalMinutes: 60, timeoutMs: 300 });
       expect(status.regions).toEqual([expect.objectContaining({ region: 'eu-west-1', health: 'unreachable', reasons: ["could not read the region's registry: no answer from eu-west-1 within 0.3 s"] })]);
