@@ -100,6 +100,17 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
+  async putStream(key: string, body: Readable, options: PutOptions = {}): Promise<void> {
+    // Upload buffers one part at a time (a single PutObject below the part size) and aborts on a stream error.
+    await new Upload({
+      client: this.s3,
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType ?? 'application/octet-stream', CacheControl: options.cacheControl },
+      partSize: this.options.partSizeBytes ?? 16 * 2 ** 20,
+      queueSize: this.options.partConcurrency ?? 4,
+      leavePartsOnError: false,
+    }).done();
+  }
+
   async copy(fromKey: string, toKey: string): Promise<void> {
     await this.s3.send(
       new CopyObjectCommand({
