@@ -17,6 +17,8 @@ import { parseEnv } from '../shared/config/parseEnv.ts';
 import { ValidationError } from '../shared/errors/index.ts';
 import { SyncRequester } from '../shared/events/SyncRequester.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { LfsApi } from '../shared/lfs/LfsApi.ts';
+import { verifyLfsObjects } from '../shared/lfs/verifyLfsObjects.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
@@ -85,14 +87,10 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
   const secrets = new SecretReader(
     withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
   );
+  const primaryAuthorization = async (): Promise<string | undefined> =>
+    config.PRIMARY_CREDENTIALS_SECRET_ID === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID));
   const primaryRemote = async (): Promise<PrimaryRemote> =>
-    new PrimaryRemote({
-      baseUrl: config.PRIMARY_URLS[0]!,
-      authorization:
-        config.PRIMARY_CREDENTIALS_SECRET_ID === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID)),
-      timeoutMs: config.PRIMARY_TIMEOUT_MS,
-      userAgent: 'git-geo-verify',
-    });
+    new PrimaryRemote({ baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' });
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryRemote();
 
@@ -107,7 +105,15 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       metrics.addMetric('StuckSyncsRequested', MetricUnit.Count, requested.length);
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
+    const lfsApi = new LfsApi({ baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' });
     const deps: VerifyDependencies = {
+      lfs: async (repository) => {
+        const result = await verifyLfsObjects({ store, api: lfsApi }, repository);
+        if (result.corrupt.length + result.missing.length > 0) logger.warn('LFS objects repaired', { repository, ...result });
+        metrics.addMetric('LfsObjectsVerified', MetricUnit.Count, result.verified);
+        metrics.addMetric('LfsObjectsRepaired', MetricUnit.Count, result.repaired);
+        return result;
+      },
       registry,
       store,
       primary: await primaryRemote(),

@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { AccessDeniedError, PrimaryUnavailableError, ProtocolError, RepositoryNotFoundError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
@@ -110,7 +111,7 @@ export class LfsApi {
       await response.body?.cancel();
       throw new PrimaryUnavailableError(`the LFS download answered ${response.status}`, { data: { status: response.status } });
     }
-    const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    const body = Readable.fromWeb(response.body as WebReadableStream<Uint8Array>);
     const rearm = (): void => {
       clearTimeout(timer);
       timer = setTimeout(() => body.destroy(new PrimaryUnavailableError(`the LFS download stalled for ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
@@ -167,7 +168,8 @@ export class LfsApi {
 function statusError(repository: RepositoryPath, status: number, text: string): Error {
   const message = (() => {
     try {
-      return String((JSON.parse(text) as { message?: unknown }).message ?? '').slice(0, 200);
+      const { message } = JSON.parse(text) as { message?: unknown };
+      return typeof message === 'string' ? message.slice(0, 200) : '';
     } catch {
       return '';
     }
