@@ -18,8 +18,7 @@ import { parseEnv } from '../shared/config/parseEnv.ts';
 import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
-import { LfsApi } from '../shared/lfs/LfsApi.ts';
-import type { LfsReplicationResult } from '../shared/lfs/replicateLfsObjects.ts';
+import { blobSteps, type BlobSteps } from '../replicable/blobSteps.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
@@ -29,7 +28,6 @@ import { DeadLetterQueue } from './DeadLetterQueue.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { retryDelaySeconds } from './retryDelaySeconds.ts';
 import { SyncPostponedError } from './SyncPostponedError.ts';
-import { replicateLfsAfterPack } from './replicateLfsAfterPack.ts';
 import { syncRepository, type SyncDependencies, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
 
@@ -91,7 +89,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         );
   interface ActivePrimary {
     remote: PrimaryRemote;
-    lfs: LfsApi;
+    blobs: BlobSteps;
     authorization: string | undefined;
     authenticated: boolean;
   }
@@ -101,8 +99,12 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
     const secretId = override?.credentialsSecretName ?? config.PRIMARY_CREDENTIALS_SECRET_ID;
     const authorization = secretId === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(secretId, { fresh }));
     const remote = new PrimaryRemote({ baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
-    const lfs = new LfsApi({ baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' });
-    return { remote, lfs, authorization, authenticated: secretId !== undefined };
+    const blobs = blobSteps(store, { baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' }, (type, _step, repository, result) => {
+      logger.info('replicated', { type, repository, ...result, missingOnPrimary: result.missingOnPrimary.length });
+      metrics.addMetric(`Replicated_${type}`, MetricUnit.Count, result.fetched);
+      metrics.addMetric(`ReplicatedBytes_${type}`, MetricUnit.Bytes, result.fetchedBytes);
+    });
+    return { remote, blobs, authorization, authenticated: secretId !== undefined };
   };
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
@@ -124,12 +126,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       retryBaseSeconds: config.RETRY_BASE_SECONDS,
       minSyncIntervalSeconds: config.MIN_SYNC_INTERVAL_SECONDS,
     };
-    const lfsReplicated = (repository: string, result: LfsReplicationResult): void => {
-      logger.info('LFS objects replicated', { repository, ...result, missingOnPrimary: result.missingOnPrimary.length });
-      metrics.addMetric('LfsObjectsReplicated', MetricUnit.Count, result.fetched);
-      metrics.addMetric('LfsBytesReplicated', MetricUnit.Bytes, result.fetchedBytes);
-    };
-    const depsFor = (record: SQSRecord): SyncDependencies => ({ ...base, primary: primary.remote, owner: record.messageId, afterPackStored: replicateLfsAfterPack(store, primary.lfs, lfsReplicated) });
+    const depsFor = (record: SQSRecord): SyncDependencies => ({ ...base, primary: primary.remote, owner: record.messageId, afterPackStored: primary.blobs.afterPackStored });
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
       try {
         return await syncRepository(depsFor(record), change, batch);

@@ -11,7 +11,7 @@ import { AccessDeniedError, GeoError, LeaseHeldError, RepositoryMovedError, Repo
 import { backoffSeconds } from './backoff.ts';
 import { isCovered } from './isCovered.ts';
 import { isSuperseded } from './isSuperseded.ts';
-import type { AfterPackStored } from './replicateLfsAfterPack.ts';
+import type { AfterPackStored } from '../replicable/blobSteps.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { TOMBSTONE_PREFIX } from './tombstonePrefix.ts';
 
@@ -49,7 +49,7 @@ export interface SyncDependencies {
    * An isolated push is not delayed. @default 0
    */
   readonly minSyncIntervalSeconds?: number;
-  /** Runs once a fetched pack is stored, before its refs are published (LFS objects: replicateLfsAfterPack.ts). */
+  /** Runs once a fetched pack is stored, before its refs are published: the replicable blob types' step (LFS objects). */
   readonly afterPackStored?: AfterPackStored;
 }
 

@@ -17,8 +17,7 @@ import { parseEnv } from '../shared/config/parseEnv.ts';
 import { ValidationError } from '../shared/errors/index.ts';
 import { SyncRequester } from '../shared/events/SyncRequester.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
-import { LfsApi } from '../shared/lfs/LfsApi.ts';
-import { verifyLfsObjects } from '../shared/lfs/verifyLfsObjects.ts';
+import { blobSteps } from '../replicable/blobSteps.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
@@ -105,15 +104,13 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       metrics.addMetric('StuckSyncsRequested', MetricUnit.Count, requested.length);
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
-    const lfsApi = new LfsApi({ baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' });
+    const blobs = blobSteps(store, { baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' }, (type, _step, repository, result) => {
+      if (result.failed.length + result.fetched > 0) logger.warn('replicated items repaired', { type, repository, ...result });
+      metrics.addMetric(`Verified_${type}`, MetricUnit.Count, result.items - result.failed.length);
+      metrics.addMetric(`Repaired_${type}`, MetricUnit.Count, result.fetched);
+    });
     const deps: VerifyDependencies = {
-      lfs: async (repository) => {
-        const result = await verifyLfsObjects({ store, api: lfsApi }, repository);
-        if (result.corrupt.length + result.missing.length > 0) logger.warn('LFS objects repaired', { repository, ...result });
-        metrics.addMetric('LfsObjectsVerified', MetricUnit.Count, result.verified);
-        metrics.addMetric('LfsObjectsRepaired', MetricUnit.Count, result.repaired);
-        return result;
-      },
+      blobs: (repository) => blobs.verify(repository),
       registry,
       store,
       primary: await primaryRemote(),

@@ -115,7 +115,7 @@ describe('Git LFS through a region, with the real git-lfs client', () => {
     await s3.send(new PutObjectCommand({ Bucket: name, Key: lfsObjectKey(open, oid), Body: corrupt }));
     const result = (await verify.invoke({ action: 'verify', repository: open, force: true })) as VerifyResult;
     const outcome = result.outcomes?.[open];
-    expect(outcome).toEqual(expect.objectContaining({ kind: 'verified', lfs: expect.objectContaining({ corrupt: [oid], repaired: 1, pointers: 2 }) }));
+    expect(outcome).toEqual(expect.objectContaining({ kind: 'verified', blobs: { 'lfs-object': expect.objectContaining({ items: 2, failed: [oid], fetched: 1 }) } }));
     expect((await stored(open, oid))?.equals(bytes)).toBe(true);
   });
 
