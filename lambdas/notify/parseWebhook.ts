@@ -60,7 +60,7 @@ export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): Ve
   }
   let parsed = source.parse(json, request, policy);
   if (parsed.ignored !== undefined) {
-    // An event the host module does not replicate may concern another replicable type (a wiki's).
+    // An event the host module does not replicate may concern another replicable type (lambdas/replicable/registry.ts).
     const typed = draftsFromTypes({ source: parsed.source, eventName: parsed.eventName, json, request, trust: policy });
     if (typed === undefined) return { ...parsed, drafts: [] };
     parsed = { source: parsed.source, deliveryId: parsed.deliveryId, eventName: parsed.eventName, drafts: typed.drafts };
