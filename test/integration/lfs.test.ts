@@ -12,7 +12,7 @@ import { lfsObjectKey } from '../../lambdas/shared/lfs/LfsPointer.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { basicAuthorization } from '../../lambdas/shared/secrets/SecretReader.ts';
 import type { VerifyResult } from '../../lambdas/verify/createVerifyHandler.ts';
-import { startTestBed, type TestBed } from '../helpers/testRuntime.ts';
+import { startTestBed, WEBHOOK_SECRET, type TestBed } from '../helpers/testRuntime.ts';
 
 const REGION = 'eu-west-1';
 const USERS = { alice: 'alice-password' };
@@ -132,6 +132,39 @@ describe('Git LFS through a region, with the real git-lfs client', () => {
     expect(allowed.status).toBe(200);
     const href = ((await allowed.json()) as { objects: { actions: { download: { href: string } } }[] }).objects[0]!.actions.download.href;
     expect(Buffer.from(await (await fetch(href)).arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
+  it("a wiki is replicated from its own event (GitLab's Wiki Page Hook) and cloned through the region", async () => {
+    const wikiRepository = parseRepositoryPath(`${open}.wiki`);
+    await bed.createRepository(wikiRepository);
+    // The host's wiki editor writes the wiki repository itself; no push hook announces it.
+    const work = join(bed.root, 'wiki-work');
+    await git(['init', '-q', '-b', 'main', work]);
+    await writeFile(join(work, 'Home.md'), '# Assets\n\nWhere the models live.\n');
+    await git(['add', 'Home.md'], { cwd: work });
+    await git(['commit', '-q', '-m', 'Create Home'], { cwd: work });
+    await git(['push', '-q', join(bed.root, 'primary', `${wikiRepository}.git`), 'main'], { cwd: work });
+    const hook = {
+      object_kind: 'wiki_page',
+      project: { path_with_namespace: open, web_url: `${bed.primary.url}/${open}`, git_http_url: `${bed.primary.url}/${open}.git` },
+      wiki: { web_url: `${bed.primary.url}/${open}/-/wikis/home`, default_branch: 'main' },
+      object_attributes: { title: 'Home', action: 'create', slug: 'home' },
+    };
+    const answer = await fetch(bed.runtime.webhookUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gitlab-event': 'Wiki Page Hook', 'x-gitlab-token': WEBHOOK_SECRET, 'x-gitlab-event-uuid': crypto.randomUUID() },
+      body: JSON.stringify(hook),
+    });
+    expect(answer.status).toBeLessThan(300);
+    await waitForConvergence({ runtime: bed.runtime, repository: wikiRepository, primaryUrl: bed.primary.url, authorization: ALICE, regions: [REGION], timeoutMs: 90_000 });
+    await bed.primary.pause();
+    try {
+      const clone = join(bed.root, 'wiki-clone');
+      await git(['clone', '-q', `${gitUrl}/${wikiRepository}.git`, clone]);
+      expect(await readFile(join(clone, 'Home.md'), 'utf8')).toContain('Where the models live.');
+    } finally {
+      await bed.primary.start();
+    }
   });
 
   it('git lfs push through the regional URL lands on the primary', async () => {
