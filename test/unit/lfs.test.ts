@@ -101,11 +101,12 @@ describe('the regional LFS API refuses bad input clearly', () => {
 
   const repository = parseRepositoryPath('g/p');
   const held = randomBytes(10);
-  const endpoint = (primaryFetch: () => never | Promise<never>) => {
+  const endpoint = (primaryFetch: LfsApi['relay']) => {
     const memory = new MemoryObjectStore();
     memory.objects.set(lfsObjectKey(repository, sha256(held)), held);
     const primary = new LfsApi({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000, userAgent: 't' });
-    primary.relay = primaryFetch as never;
+    primary.relay = primaryFetch;
+    primary.withAuthorization = () => primary;
     return new RegionalLfsEndpoint({
       registry: { get: () => Promise.resolve({ repository, syncedSequence: 1, status: 'synced', anonymousRead: true, accessCheckedAt: new Date().toISOString() } as unknown as RepositoryState) },
       store: memory,
@@ -132,7 +133,8 @@ describe('the regional LFS API refuses bad input clearly', () => {
       request(JSON.stringify({ operation: 'download', objects: [{ oid: sha256(held), size: 10 }, { oid: 'ABC', size: 1 }, { oid: missing, size: 7 }] })),
     );
     expect(response.statusCode).toBe(200);
-    const answer = JSON.parse(String(response.body)) as { objects: { oid: string; actions?: { download: { href: string; header?: unknown } }; error?: { code: number } }[] };
+    expect(typeof response.body).toBe('string');
+    const answer = JSON.parse(response.body as string) as { objects: { oid: string; actions?: { download: { href: string; header?: unknown } }; error?: { code: number } }[] };
     expect(answer.objects[0]).toEqual({ oid: sha256(held), size: 10, authenticated: true, actions: { download: { href: expect.stringContaining('?signed'), expires_in: 900 } } });
     expect(answer.objects[1]?.error?.code).toBe(422);
     expect(answer.objects[2]?.error?.code).toBe(404);
