@@ -283,6 +283,7 @@ export class RegionStack extends Stack {
         ACCESS_CACHE_SECONDS: String(config.accessCacheSeconds),
         ANONYMOUS_TRUST_SECONDS: String(config.anonymousTrustSeconds),
         MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
+        ALLOW_REACHABLE_SHA1_IN_WANT: String(config.allowReachableSha1InWant),
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',
       },
