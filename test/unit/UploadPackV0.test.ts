@@ -154,6 +154,9 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
     const v2 = new UploadPackV2(mirror, { refNamespaces: ['refs/heads/', 'refs/tags/'] });
     const lsRefs = (...prefixes: string[]): Buffer => Buffer.concat([encodePktLine('command=ls-refs\n'), DELIM, ...prefixes.map((prefix) => encodePktLine(`ref-prefix ${prefix}\n`)), encodeFlush()]);
     expect(await v2.respond(lsRefs('refs/pull/1/merge', 'refs/heads/refs/pull/1/merge'))).toMatchObject({ primary: 'ls-refs:refs/pull/' });
+    // A region configured to mirror refs/pull/ answers for it itself.
+    const mirroringPulls = new UploadPackV2(mirror, { refNamespaces: ['refs/heads/', 'refs/tags/', 'refs/pull/'] });
+    expect(await mirroringPulls.respond(lsRefs('refs/pull/1/merge'))).toMatchObject({ body: Buffer.from('0000'), outcome: { command: 'ls-refs' } });
     // `git fetch origin main` asks for main, refs/main, refs/tags/main, refs/heads/main, refs/remotes/main…
     const main = await v2.respond(lsRefs('main', 'refs/main', 'refs/tags/main', 'refs/heads/main', 'refs/remotes/main', 'refs/remotes/main/HEAD'));
     expect(main.primary).toBeUndefined();

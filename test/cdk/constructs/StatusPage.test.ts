@@ -18,7 +18,7 @@ describe('StatusPage', () => {
   it('every region serves the page behind a Function URL with IAM auth', () => {
     template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM', TargetFunctionArn: { 'Fn::GetAtt': [functionId, 'Arn'] } });
     Template.fromStack(geo.regions.get('ap-southeast-2')!).hasResourceProperties('AWS::Lambda::Url', { AuthType: 'AWS_IAM' });
-    expect(Object.keys(template.toJSON().Outputs)).toContain('StatusPageUrl');
+    expect(Object.keys((template.toJSON() as { Outputs: Record<string, unknown> }).Outputs)).toContain('StatusPageUrl');
   });
 
   it('gets every region in order with its stack, the objective and the refresh', () => {
