@@ -19,6 +19,7 @@ import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
 import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
@@ -36,6 +37,10 @@ const EndpointEnv = AwsEnvSchema.extend({
   ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
   ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
   MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
+  /** How long a pre-signed pack URL (packfile-uris, dumb HTTP redirects) stays valid; 0 sends packs through the endpoint. */
+  PACK_URL_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(900),
+  /** Pack bytes an instance keeps in /tmp to read objects from (keep it under the function's ephemeral storage). */
+  PACK_CACHE_BYTES: z.coerce.number().int().positive().default(400 * 1024 * 1024),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 });
@@ -71,7 +76,10 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const eventLogDb = documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL)));
   const registry = new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE);
   const eventLog = new EventLog(eventLogDb, config.EVENT_LOG_TABLE);
-  const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
+  const s3 = new S3Client(aws);
+  const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
+  // Signed with the function's own role: a URL reads only what the endpoint may read.
+  const urls = config.PACK_URL_SECONDS > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, config.PACK_URL_SECONDS) : undefined;
   const overrides = new PrimaryOverrideStore(eventLogDb, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
@@ -85,6 +93,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       eventLog,
       store,
       primary,
+      ...(urls === undefined ? {} : { urls }),
       access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
       now: () => new Date(),
       settings: {
@@ -95,6 +104,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
         refNamespaces: config.REF_NAMESPACES,
         maxPackBytes: config.MAX_PACK_BYTES,
+        packCacheBytes: config.PACK_CACHE_BYTES,
       },
     });
     endpoints.set(url, endpoint);
@@ -116,7 +126,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       const { outcome, ...response } = await endpoint.handle(request);
       // Never the headers: they carry the caller's credentials.
       logger.info('git request', { repository: request.repository, file: request.file, method: request.method, authenticated: request.authorization !== undefined, outcome, status: response.statusCode });
-      metrics.addMetric(outcome === 'served' ? 'ReadsServed' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
+      metrics.addMetric(outcome === 'served' || outcome.startsWith('served:') ? 'ReadsServed' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
       return response;
     } catch (error) {
       const status = error instanceof GeoError ? error.status : 500;
