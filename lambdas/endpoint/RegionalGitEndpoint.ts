@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { AccessDeniedError, AuthenticationError, ForbiddenError, LimitExceededError, RepositoryNotFoundError } from '../shared/errors/index.ts';
 import type { EventLog } from '../shared/eventlog/EventLog.ts';
-import { MirrorRepository, mirrorPrefix } from '../shared/git/MirrorRepository.ts';
+import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
+import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import type { PrimaryAccess, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { filterRefs, refsChecksum } from '../shared/git/RefSnapshot.ts';
 import type { Registry } from '../shared/registry/Registry.ts';
@@ -176,6 +177,16 @@ export class RegionalGitEndpoint {
     const prefix = mirrorPrefix(request.repository);
     const packKeys = current.packs.map((name) => `${prefix}objects/pack/${name}`);
     const headers = { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region };
+    try {
+      return await this.fetchOrList(request, current, packKeys, headers);
+    } catch (error) {
+      // Over a limit: an ERR line, which git shows the user, rather than a bare HTTP status.
+      if (!(error instanceof LimitExceededError)) throw error;
+      return { statusCode: 200, headers, body: Readable.from([Buffer.concat([encodePktLine(`ERR ${error.message}\n`), encodeFlush()])]), outcome: 'refused:limit' };
+    }
+  }
+
+  private async fetchOrList(request: GitRequest, current: MirrorState, packKeys: readonly string[], headers: Record<string, string>): Promise<EndpointResponse> {
     // Whole stored packs (clones, by pre-signed URL or streamed from the bucket) need no walk.
     const bulk = await bulkFetch(request.body ?? Buffer.alloc(0), {
       snapshot: current.snapshot,
