@@ -9,6 +9,9 @@ import { FilePackBytes } from '../shared/git/pack/PackBytes.ts';
 import { PackSet } from '../shared/git/pack/PackSet.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 
+/** Pack sets kept between requests (each with up to 32 MB of inflated objects). */
+const KEPT_PACK_SETS = 2;
+
 export interface PackCacheSettings {
   /** Most pack bytes kept on local disk (Lambda's /tmp), least recently used out. */
   readonly maxDiskBytes: number;
@@ -30,6 +33,11 @@ export class MirrorPackCache {
   private indexBytes = 0;
   private readonly files = new Map<string, FilePackBytes>();
   private diskBytes = 0;
+  /**
+   * The last few pack sets, by their packs: a negotiation is several requests, and a CI fleet
+   * fetches the same repository over and over; a set keeps its cache of inflated objects.
+   */
+  private readonly sets = new Map<string, PackSet>();
   private dir: string | undefined;
 
   constructor(
@@ -76,10 +84,23 @@ export class MirrorPackCache {
 
   /** The packs, with their indexes, readable by object id. */
   async packSet(keys: readonly string[]): Promise<PackSet> {
+    const id = keys.join('\n');
+    const known = this.sets.get(id);
+    if (known !== undefined) {
+      this.sets.delete(id);
+      this.sets.set(id, known);
+      return known;
+    }
     const inUse = new Set(keys);
     const packs: { pack: FilePackBytes; idx: Buffer }[] = [];
     for (const key of keys) packs.push({ idx: await this.index(key), pack: await this.pack(key, inUse) });
-    return new PackSet(packs);
+    const set = new PackSet(packs);
+    this.sets.set(id, set);
+    for (const oldest of this.sets.keys()) {
+      if (this.sets.size <= KEPT_PACK_SETS) break;
+      this.sets.delete(oldest);
+    }
+    return set;
   }
 
   private async pack(key: string, inUse: ReadonlySet<string>): Promise<FilePackBytes> {
@@ -121,6 +142,7 @@ export class MirrorPackCache {
       file.close();
       rmSync(file.path, { force: true });
       this.files.delete(key);
+      for (const id of [...this.sets.keys()]) if (id.split('\n').includes(key)) this.sets.delete(id);
       this.diskBytes -= file.length;
     }
     if (this.diskBytes + bytes > this.settings.maxDiskBytes) {
