@@ -9,6 +9,15 @@ import { FilePackBytes } from '../shared/git/pack/PackBytes.ts';
 import { PackSet } from '../shared/git/pack/PackSet.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 
+/** The entry, moved to the most recently used end of the map. */
+function recent<K, V>(map: Map<K, V>, key: K): V | undefined {
+  const value = map.get(key);
+  if (value === undefined) return undefined;
+  map.delete(key);
+  map.set(key, value);
+  return value;
+}
+
 /** Pack sets kept between requests (each with up to 32 MB of inflated objects). */
 const KEPT_PACK_SETS = 2;
 
@@ -64,12 +73,8 @@ export class MirrorPackCache {
 
   /** A pack's index (`key` is the pack's key without `.pack`). */
   async index(key: string): Promise<Buffer> {
-    const cached = this.indexes.get(key);
-    if (cached !== undefined) {
-      this.indexes.delete(key);
-      this.indexes.set(key, cached);
-      return cached;
-    }
+    const cached = recent(this.indexes, key);
+    if (cached !== undefined) return cached;
     const idx = await this.store.get(`${key}.idx`);
     if (idx === undefined) throw new ProtocolError('a listed pack has no index', { data: { key } });
     this.indexes.set(key, idx);
@@ -85,12 +90,8 @@ export class MirrorPackCache {
   /** The packs, with their indexes, readable by object id. */
   async packSet(keys: readonly string[]): Promise<PackSet> {
     const id = keys.join('\n');
-    const known = this.sets.get(id);
-    if (known !== undefined) {
-      this.sets.delete(id);
-      this.sets.set(id, known);
-      return known;
-    }
+    const known = recent(this.sets, id);
+    if (known !== undefined) return known;
     const inUse = new Set(keys);
     const packs: { pack: FilePackBytes; idx: Buffer }[] = [];
     for (const key of keys) packs.push({ idx: await this.index(key), pack: await this.pack(key, inUse) });
@@ -104,12 +105,8 @@ export class MirrorPackCache {
   }
 
   private async pack(key: string, inUse: ReadonlySet<string>): Promise<FilePackBytes> {
-    const cached = this.files.get(key);
-    if (cached !== undefined) {
-      this.files.delete(key);
-      this.files.set(key, cached);
-      return cached;
-    }
+    const cached = recent(this.files, key);
+    if (cached !== undefined) return cached;
     const stored = await this.store.stream(`${key}.pack`);
     if (stored === undefined) throw new ProtocolError('a listed pack is missing', { data: { key } });
     if (stored.size > this.settings.maxDiskBytes) {

@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
-import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
-import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { pushAndConverge } from '../helpers/pushAndConverge.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 /** Names of the packs in a repository (`pack-<checksum>`). */
@@ -32,13 +30,7 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     return bed.primary.requests.slice(mark).filter((request) => request.path.startsWith(`/${repository}.git/`) && request.service === 'git-upload-pack').map((request) => request.path);
   }
 
-  async function pushAndConverge(args: readonly string[]): Promise<void> {
-    await git(['push', '-q', 'origin', ...args], { cwd: work });
-    expect(new Set(await bed.notifyPushes())).toEqual(new Set([202]));
-    const { dynamodb } = bed.runtime.clients.region(bed.runtime.primary.region);
-    const latest = await new EventLog(DynamoDBDocumentClient.from(dynamodb), bed.runtime.primary.eventLogTable).latest(repository);
-    await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, timeoutMs: 90_000, minSequence: latest?.latestSequence ?? 0 });
-  }
+  const push = (args: readonly string[]): Promise<void> => pushAndConverge(bed, work, repository, args);
 
   async function storedPacks(): Promise<Set<string>> {
     const names = new Set<string>();
@@ -57,9 +49,9 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     // Two syncs: two stored packs.
     await commit(work, 6, 'base');
     await git(['tag', '-a', 'v1', '-m', 'first release'], { cwd: work });
-    await pushAndConverge(['main', '--tags']);
+    await push(['main', '--tags']);
     await commit(work, 4, 'more');
-    await pushAndConverge(['main']);
+    await push(['main']);
     mirrorPacks = await storedPacks();
     expect(mirrorPacks.size).toBeGreaterThanOrEqual(2);
   }, 300_000);
@@ -101,7 +93,7 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     expect(primaryUploadPacks(mark)).toEqual([]);
 
     await commit(work, 2, 'later');
-    await pushAndConverge(['main']);
+    await push(['main']);
     const later = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
     const fetchMark = bed.primary.requests.length;
     const before = await packNames(join(shallow, '.git'));
