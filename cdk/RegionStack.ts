@@ -284,6 +284,7 @@ export class RegionStack extends Stack {
         ANONYMOUS_TRUST_SECONDS: String(config.anonymousTrustSeconds),
         MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
         PACK_CACHE_BYTES: String((ENDPOINT_EPHEMERAL_MIB - 512) * 1024 * 1024),
+        ALLOW_REACHABLE_SHA1_IN_WANT: String(config.allowReachableSha1InWant),
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',
       },

@@ -14,6 +14,7 @@ import { assessFreshness } from './assessFreshness.ts';
 import { bulkFetch } from './BulkFetch.ts';
 import { MirrorPackCache } from './MirrorPackCache.ts';
 import type { GitRequest } from './parseGitRequest.ts';
+import { uploadPackV0Advertisement, UploadPackV0 } from './UploadPackV0.ts';
 import { uploadPackV2Advertisement, UploadPackV2 } from './UploadPackV2.ts';
 
 /** `redirect`: stale reads and every write go to the primary. `read-only`: this region never sends clients there. */
@@ -37,6 +38,8 @@ export interface EndpointSettings {
   readonly maxPackBytes: number;
   /** Most pack bytes an instance keeps on local disk to read objects from. @default 400 MiB */
   readonly packCacheBytes?: number;
+  /** git's `uploadpack.allowReachableSHA1InWant` for protocol v0/v1 clients (v2 serves any object held, as git does). */
+  readonly allowReachableSha1InWant: boolean;
 }
 
 export interface EndpointDependencies {
@@ -90,8 +93,6 @@ export class RegionalGitEndpoint {
       case 'write':
         return this.write(request);
       case 'smart-read':
-        // Protocol v2 is served here; a v0 client was never told this endpoint is smart.
-        if (request.protocolVersion !== 2) return this.redirect(request, 'redirected:smart');
         return this.uploadPack(request);
       case 'refs':
         return this.refs(request);
@@ -150,23 +151,39 @@ export class RegionalGitEndpoint {
   }
 
   /**
-   * The refs, as the client asked: a protocol v2 client of upload-pack gets the smart
-   * capability advertisement, whatever the repository's size (big packs go by pre-signed URL);
-   * any other gets `info/refs` for dumb HTTP.
+   * The refs, as the client asked: a smart client of upload-pack (any protocol version) gets
+   * the smart advertisement, whatever the repository's size (big packs go by pre-signed URL);
+   * a dumb client (no `?service=`) gets `info/refs`.
    */
   private async serveRefs(request: GitRequest, extraHeaders: Record<string, string>): Promise<EndpointResponse> {
-    if (request.protocolVersion === 2 && request.service === 'git-upload-pack') {
-      return {
-        statusCode: 200,
-        headers: { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, ...extraHeaders },
-        body: Readable.from([uploadPackV2Advertisement(this.deps.urls === undefined ? [] : ['packfile-uris'])]),
-        outcome: 'served',
-      };
+    if (request.service === 'git-upload-pack') {
+      const advertisement =
+        request.protocolVersion === 2 ? uploadPackV2Advertisement(this.deps.urls === undefined ? [] : ['packfile-uris']) : await this.v0Advertisement(request);
+      if (advertisement !== undefined) {
+        return {
+          statusCode: 200,
+          headers: { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, ...extraHeaders },
+          body: Readable.from([advertisement]),
+          outcome: 'served',
+        };
+      }
     }
     return this.serveFile(request, extraHeaders);
   }
 
-  /** A protocol v2 ls-refs or fetch, answered from the mirror after the same checks as a file read. */
+  /** The v0/v1 ref advertisement from the mirror's refs; undefined when the bucket holds no state (the caller falls back). */
+  private async v0Advertisement(request: GitRequest): Promise<Buffer | undefined> {
+    const current = await new MirrorRepository(this.deps.store, request.repository).readState();
+    if (current === undefined) return undefined;
+    return uploadPackV0Advertisement(current.snapshot, request.protocolVersion === 1 ? 1 : 0, { allowReachableSha1InWant: this.deps.settings.allowReachableSha1InWant });
+  }
+
+  /**
+   * An upload-pack POST (protocol v2 ls-refs or fetch, or a v0/v1 negotiation round), answered
+   * from the mirror after the same checks as a file read. What the mirror lacks (an object not
+   * yet replicated, refs outside the mirrored namespaces) is answered by the primary, asked as
+   * the caller: git does not follow a redirect on a POST, and a CI job must not fail for it.
+   */
   private async uploadPack(request: GitRequest): Promise<EndpointResponse> {
     const state = await this.deps.registry.get(request.repository);
     if (state?.syncedSequence === undefined) throw this.notReplicated(request);
@@ -187,30 +204,58 @@ export class RegionalGitEndpoint {
   }
 
   private async fetchOrList(request: GitRequest, current: MirrorState, packKeys: readonly string[], headers: Record<string, string>): Promise<EndpointResponse> {
-    // Whole stored packs (clones, by pre-signed URL or streamed from the bucket) need no walk.
-    const bulk = await bulkFetch(request.body ?? Buffer.alloc(0), {
-      snapshot: current.snapshot,
-      packKeys,
-      store: this.deps.store,
-      index: (key) => this.packCache.index(key),
-      ...(this.deps.urls === undefined ? {} : { urls: this.deps.urls }),
-      maxInlineBytes: this.deps.settings.maxPackBytes,
-    });
-    if (bulk.kind === 'answer') return { statusCode: 200, headers, body: bulk.body, outcome: bulk.outcome };
-    const server = new UploadPackV2({ snapshot: current.snapshot, packs: () => this.packCache.packSet(packKeys) });
-    const { body, outcome } = await server.respond(bulk.body);
-    if (outcome.packBytes !== undefined && outcome.packBytes > this.deps.settings.maxPackBytes) {
+    const { settings } = this.deps;
+    let body = request.body ?? Buffer.alloc(0);
+    if (request.protocolVersion === 2) {
+      // Whole stored packs (clones, by pre-signed URL or streamed from the bucket) need no walk.
+      const bulk = await bulkFetch(body, {
+        snapshot: current.snapshot,
+        packKeys,
+        store: this.deps.store,
+        index: (key) => this.packCache.index(key),
+        ...(this.deps.urls === undefined ? {} : { urls: this.deps.urls }),
+        maxInlineBytes: settings.maxPackBytes,
+      });
+      if (bulk.kind === 'answer') return { statusCode: 200, headers, body: bulk.body, outcome: bulk.outcome };
+      body = bulk.body;
+    }
+    const content = { snapshot: current.snapshot, packs: () => this.packCache.packSet(packKeys) };
+    const server =
+      request.protocolVersion === 2
+        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces })
+        : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant });
+    const answer = await server.respond(body);
+    if (answer.primary !== undefined) return this.proxyUploadPack(request, answer.primary);
+    const { outcome } = answer;
+    if (outcome.packBytes !== undefined && outcome.packBytes > settings.maxPackBytes) {
       throw new LimitExceededError(
         `this fetch needs a ${(outcome.packBytes / 2 ** 20).toFixed(0)} MB pack, more than a region streams through Lambda: fetch with \`git -c fetch.uriProtocols=https\` or from the primary`,
-        { data: { bytes: outcome.packBytes, limit: this.deps.settings.maxPackBytes } },
+        { data: { bytes: outcome.packBytes, limit: settings.maxPackBytes } },
       );
     }
     return {
       statusCode: 200,
       headers,
-      body: Readable.from([body]),
+      body: Readable.from([answer.body]),
       outcome: outcome.command === 'fetch' && outcome.packBytes !== undefined ? 'served' : `served:${outcome.command}`,
     };
+  }
+
+  /** The request as the client sent it, answered by the primary with the caller's credentials, streamed back. */
+  private async proxyUploadPack(request: GitRequest, reason: string): Promise<EndpointResponse> {
+    try {
+      const answer = await this.deps.primary.withAuthorization(request.authorization).uploadPack(request.repository, request.body ?? Buffer.alloc(0), request.gitProtocol);
+      return {
+        statusCode: 200,
+        headers: { 'content-type': answer.contentType, 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, 'x-git-geo-answered-by': 'primary' },
+        body: Readable.from(answer.body),
+        outcome: `proxied:${reason}`,
+      };
+    } catch (error) {
+      if (error instanceof RepositoryNotFoundError) throw this.notFound(request);
+      if (error instanceof AccessDeniedError) this.throwUnlessAllowed(request, error.data.status === 401 ? 'unauthenticated' : 'forbidden');
+      throw error;
+    }
   }
 
   private async file(request: GitRequest): Promise<EndpointResponse> {
@@ -318,7 +363,12 @@ export class RegionalGitEndpoint {
     return new RepositoryNotFoundError(`no repository ${request.repository} on the primary`, { data: { repository: request.repository } });
   }
 
-  private notReplicated(request: GitRequest): RepositoryNotFoundError {
+  /**
+   * A repository this region does not hold. An anonymous caller gets what a private repository
+   * it holds answers (a credentials challenge), so the answer never tells which ones it holds.
+   */
+  private notReplicated(request: GitRequest): RepositoryNotFoundError | AuthenticationError {
+    if (request.authorization === undefined) return new AuthenticationError('this repository needs credentials', { data: { repository: request.repository } });
     return new RepositoryNotFoundError(`region ${this.deps.settings.region} holds no copy of ${request.repository}`, {
       data: { repository: request.repository },
     });

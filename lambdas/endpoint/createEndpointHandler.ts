@@ -41,6 +41,7 @@ const EndpointEnv = AwsEnvSchema.extend({
   PACK_URL_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(900),
   /** Pack bytes an instance keeps in /tmp to read objects from (keep it under the function's ephemeral storage). */
   PACK_CACHE_BYTES: z.coerce.number().int().positive().default(400 * 1024 * 1024),
+  ALLOW_REACHABLE_SHA1_IN_WANT: z.enum(['true', 'false']).transform((value) => value === 'true'),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 });
@@ -105,6 +106,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         refNamespaces: config.REF_NAMESPACES,
         maxPackBytes: config.MAX_PACK_BYTES,
         packCacheBytes: config.PACK_CACHE_BYTES,
+        allowReachableSha1InWant: config.ALLOW_REACHABLE_SHA1_IN_WANT,
       },
     });
     endpoints.set(url, endpoint);
@@ -126,7 +128,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       const { outcome, ...response } = await endpoint.handle(request);
       // Never the headers: they carry the caller's credentials.
       logger.info('git request', { repository: request.repository, file: request.file, method: request.method, authenticated: request.authorization !== undefined, outcome, status: response.statusCode });
-      metrics.addMetric(outcome === 'served' || outcome.startsWith('served:') ? 'ReadsServed' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
+      metrics.addMetric(outcome.startsWith('served') ? 'ReadsServed' : outcome.startsWith('proxied') ? 'ReadsProxied' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
       return response;
     } catch (error) {
       const status = error instanceof GeoError ? error.status : 500;
