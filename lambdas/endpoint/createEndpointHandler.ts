@@ -22,6 +22,9 @@ import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
+import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
+import { isLfsPath, parseLfsRequest } from './lfs/parseLfsRequest.ts';
+import type { RegionalLfsEndpoint } from './lfs/RegionalLfsEndpoint.ts';
 import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
 
 const EndpointEnv = AwsEnvSchema.extend({
@@ -112,18 +115,38 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
     endpoints.set(url, endpoint);
     return endpoint;
   };
+  const lfsEndpoints = new Map<string, RegionalLfsEndpoint>();
+  const lfsEndpointFor = (url: string): RegionalLfsEndpoint => {
+    let lfs = lfsEndpoints.get(url);
+    if (lfs === undefined) {
+      lfs = createRegionalLfsEndpoint({
+        s3,
+        bucket: config.MIRROR_BUCKET,
+        store,
+        registry,
+        primaryUrl: url,
+        timeoutMs: config.PRIMARY_TIMEOUT_MS,
+        accessCacheSeconds: config.ACCESS_CACHE_SECONDS,
+        settings: { region: config.AWS_REGION, mode: config.READ_MODE, anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000 },
+      });
+      lfsEndpoints.set(url, lfs);
+    }
+    return lfs;
+  };
 
   const handle = async (event: APIGatewayProxyEventV2): Promise<StreamedResult> => {
     let request: GitRequest | undefined;
     try {
-      request = parseGitRequest({
+      const raw = {
         method: event.requestContext.http.method,
         rawPath: event.rawPath,
         rawQueryString: event.rawQueryString ?? '',
         headers: event.headers ?? {},
         bodyBytes: bodyBytes(event),
         ...(event.body === undefined ? {} : { body: Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') }),
-      });
+      };
+      if (isLfsPath(raw.rawPath)) return await serveLfs(lfsEndpointFor(await overrides.url(primaryUrl!)), parseLfsRequest(raw), { logger, metrics });
+      request = parseGitRequest(raw);
       const endpoint = endpointFor(await overrides.url(primaryUrl!));
       const { outcome, ...response } = await endpoint.handle(request);
       // Never the headers: they carry the caller's credentials.
