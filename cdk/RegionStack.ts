@@ -7,7 +7,7 @@ import { FunctionUrlAuthType, InvokeMode } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Bucket, ObjectLockRetention } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -18,7 +18,8 @@ import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/s
 import type { GeoConfig } from './GeoConfig.ts';
 import { TOMBSTONE_PREFIX } from '../lambdas/sync/tombstonePrefix.ts';
 import { VERIFIED_PACKS_PREFIX } from '../lambdas/shared/git/verifyMirror.ts';
-import { filterPolicyOf, HOLD_EVERYTHING } from '../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+import { HOLD_EVERYTHING } from '../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+import { RegionalAnnouncements, syncFilterPolicy } from './constructs/RegionalAnnouncements.ts';
 
 export interface RegionStackProps extends StackProps {
   readonly config: GeoConfig;
@@ -49,6 +50,7 @@ export class RegionStack extends Stack {
   readonly verifySchedule: Rule;
   readonly watchdogSchedule: Rule;
   readonly backfill?: GeoFunction;
+  readonly announcements: RegionalAnnouncements;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -77,14 +79,6 @@ export class RegionStack extends Stack {
     this.registry = new Table(this, 'Registry', { ...SECURE_TABLE });
     // Besides PITR: daily AWS Backup recovery points, kept apart from the table.
     new TableBackupPlan(this, 'RegistryBackups', { tables: [this.registry], retentionDays: config.tableBackupRetentionDays });
-    const eventLogArn = this.formatArn({ service: 'dynamodb', region: primaryRegion, resource: 'table', resourceName: props.eventLogTableName });
-    // The runtime primary override `git-geo promote` writes: one item of the event log, read across regions.
-    const readPrimaryOverride = new PolicyStatement({
-      actions: ['dynamodb:GetItem'],
-      resources: [eventLogArn],
-      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['primary'] } },
-    });
-
     const visibilityTimeout = Duration.seconds(config.syncTimeoutSeconds);
     this.deadLetterQueue = new Queue(this, 'ChangeEventsDeadLetters', {
       fifo: true,
@@ -107,15 +101,9 @@ export class RegionStack extends Stack {
     });
     // Selective sync at fan-out: events of repositories this region does not hold never reach its queue.
     const rule = config.selectiveSync[this.region] ?? HOLD_EVERYTHING;
-    const filterPolicy = filterPolicyOf(rule);
-    topic.addSubscription(
-      new SqsSubscription(this.queue, {
-        rawMessageDelivery: true,
-        ...(filterPolicy === undefined
-          ? {}
-          : { filterPolicy: Object.fromEntries(Object.entries(filterPolicy).map(([attribute, conditions]) => [attribute, new SubscriptionFilter(conditions)])) }),
-      }),
-    );
+    topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: true, filterPolicy: syncFilterPolicy(rule) }));
+    // Freshness and control-plane contact, recorded in this region as announcements arrive.
+    this.announcements = new RegionalAnnouncements(this, 'Announcements', { topics: [topic], registry: this.registry, rule });
 
     this.sync = new GeoFunction(this, 'Sync', {
       entry: 'lambdas/sync/index.ts',
@@ -134,10 +122,7 @@ export class RegionStack extends Stack {
         MIN_SYNC_INTERVAL_SECONDS: String(config.minSyncIntervalSeconds),
         DELETED_REPOSITORIES: config.deletedRepositories,
         PRIMARY_URLS: config.primaryUrls.join(','),
-        SECRETS_REGION: primaryRegion,
         REF_NAMESPACES: JSON.stringify(config.refNamespaces),
-        EVENT_LOG_TABLE: props.eventLogTableName,
-        EVENT_LOG_REGION: primaryRegion,
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-sync',
         SELECTIVE_SYNC: JSON.stringify(rule),
@@ -155,7 +140,6 @@ export class RegionStack extends Stack {
     // Permanent failures are parked in the dead-letter queue at once, for `git-geo redrive`.
     this.deadLetterQueue.grantSendMessages(this.sync);
     this.registry.grantReadWriteData(this.sync);
-    this.sync.addToRolePolicy(readPrimaryOverride);
     const secretNames = [
       ['PrimaryCredentials', config.primaryCredentialsSecretName],
       // A promoted host is read with the promotion credentials when the override names them.
@@ -166,7 +150,7 @@ export class RegionStack extends Stack {
       const credentials = Secret.fromSecretPartialArn(
         this,
         id,
-        this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        this.formatArn({ service: 'secretsmanager', region: this.region, resource: 'secret', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
       );
       credentials.grantRead(this.sync);
     }
@@ -175,7 +159,7 @@ export class RegionStack extends Stack {
       ? Secret.fromSecretPartialArn(
           this,
           'PrimaryCredentialsForVerify',
-          this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: config.primaryCredentialsSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+          this.formatArn({ service: 'secretsmanager', region: this.region, resource: 'secret', resourceName: config.primaryCredentialsSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
         )
       : undefined;
 
@@ -192,7 +176,6 @@ export class RegionStack extends Stack {
         QUEUE_URL: this.queue.queueUrl,
         PRIMARY_URLS: config.primaryUrls.join(','),
         PRIMARY_TIMEOUT_MS: String(config.primaryTimeoutSeconds * 1000),
-        SECRETS_REGION: primaryRegion,
         REF_NAMESPACES: JSON.stringify(config.refNamespaces),
         SYNC_LEASE_SECONDS: String(visibilityTimeout.toSeconds()),
         VERIFY_INTERVAL_SECONDS: String(config.verifyIntervalHours * 3600),
@@ -236,8 +219,7 @@ export class RegionStack extends Stack {
           MIRROR_BUCKET: this.bucket.bucketName,
           QUEUE_URL: this.queue.queueUrl,
           SELECTIVE_SYNC: JSON.stringify(rule),
-          SECRETS_REGION: primaryRegion,
-          POWERTOOLS_SERVICE_NAME: 'git-geo-backfill',
+            POWERTOOLS_SERVICE_NAME: 'git-geo-backfill',
           ...(source === undefined ? {} : { BACKFILL_SOURCE: JSON.stringify(source) }),
         },
       });
@@ -249,7 +231,7 @@ export class RegionStack extends Stack {
         Secret.fromSecretPartialArn(
           this,
           'BackfillToken',
-          this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: source.tokenSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+          this.formatArn({ service: 'secretsmanager', region: this.region, resource: 'secret', resourceName: source.tokenSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
         ).grantRead(this.backfill);
       }
       new Rule(this, 'OnboardingSchedule', {
@@ -271,9 +253,10 @@ export class RegionStack extends Stack {
       environment: {
         REGISTRY_TABLE: this.registry.tableName,
         MIRROR_BUCKET: this.bucket.bucketName,
-        EVENT_LOG_TABLE: props.eventLogTableName,
-        EVENT_LOG_REGION: primaryRegion,
         PRIMARY_URLS: config.primaryUrls.join(','),
+        ON_CONTROL_PLANE_LOSS: config.onControlPlaneLoss,
+        CONTROL_PLANE_LOSS_SECONDS: String(config.controlPlaneLossSeconds),
+        STALENESS_BUDGET_SECONDS: String(config.stalenessBudgetSeconds),
         REF_NAMESPACES: JSON.stringify(config.refNamespaces),
         READ_MODE: config.readOnlyRegions.includes(this.region) ? 'read-only' : 'redirect',
         WRITE_PENDING_SECONDS: String(config.writePendingSeconds),
@@ -297,19 +280,6 @@ export class RegionStack extends Stack {
         },
       }),
     );
-    // The newest event of a repository, across regions: head items only, two attributes.
-    this.endpoint.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem'],
-        resources: [this.formatArn({ service: 'dynamodb', region: primaryRegion, resource: 'table', resourceName: props.eventLogTableName })],
-        conditions: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['repo#*'] },
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'latestSequence', 'latestReceivedAt'] },
-          StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
-        },
-      }),
-    );
-    this.endpoint.addToRolePolicy(readPrimaryOverride);
 
     // Point-in-time snapshots (manifests of refs and pack names; no data copied) and the garbage collector.
     this.backup = new GeoFunction(this, 'Backup', {

@@ -141,9 +141,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     const clients = new AwsClients(awsEndpoint);
     cleanups.push(() => clients.destroy());
-    await putSecret(clients, config.primaryRegion, config.webhookSecretName, options.webhookSecret);
-    if (config.primaryCredentialsSecretName !== undefined && options.primaryCredentials !== undefined) {
-      await putSecret(clients, config.primaryRegion, config.primaryCredentialsSecretName, JSON.stringify(options.primaryCredentials));
+    // Every region reads its own replica of each secret, as Secrets Manager replica regions give it in AWS.
+    for (const region of [config.primaryRegion, ...config.secondaryRegions]) {
+      await putSecret(clients, region, config.webhookSecretName, options.webhookSecret);
+      if (config.primaryCredentialsSecretName !== undefined && options.primaryCredentials !== undefined) {
+        await putSecret(clients, region, config.primaryCredentialsSecretName, JSON.stringify(options.primaryCredentials));
+      }
     }
 
     const exports = new Map<string, string>();

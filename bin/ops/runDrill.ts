@@ -8,6 +8,7 @@ import { generateRepository } from '../local/generateRepository.ts';
 import { git } from '../local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../local/gitlabPushHook.ts';
 import { startGitServer, type GitServer } from '../local/startGitServer.ts';
+import { regionalOverrideCopies } from '../local/regionalOverrideCopies.ts';
 import { startLocalRuntime, type LocalRuntime } from '../local/startLocalRuntime.ts';
 import { waitForConvergence } from '../local/waitForConvergence.ts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -192,7 +193,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         registry,
         eventLog,
         publisher: new ChangePublisher(clients.sns, runtime.primary.topicArn),
-        overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0),
+        overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0, regionalOverrideCopies(runtime)),
         refNamespaces: runtime.config.refNamespaces,
         host,
         ...(credentials === undefined ? {} : { credentials }),

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../../lambdas/shared/events/ChangePublisher.ts';
 import { PrimaryOverrideStore } from '../../lambdas/shared/primary/PrimaryOverride.ts';
+import { regionalOverrideCopies } from '../../bin/local/regionalOverrideCopies.ts';
 import type { LocalRuntime } from '../../bin/local/startLocalRuntime.ts';
 
 /** The primary region's event log, topic and primary override of a local runtime, as the operator's CLI sees them. */
@@ -13,7 +14,7 @@ export function primaryControls(runtime: LocalRuntime): { eventLog: EventLog; pu
   return {
     eventLog: new EventLog(db, runtime.primary.eventLogTable),
     publisher: new ChangePublisher(clients.sns, runtime.primary.topicArn),
-    overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0),
+    overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0, regionalOverrideCopies(runtime)),
   };
 }
 
