@@ -33,6 +33,7 @@ export class FunctionUrlServer {
   private readonly mounts: Mount[] = [];
   private readonly apis: { prefix: string; handler: (req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) => Promise<void> }[] = [];
   private base = '';
+  private unreachable: ((lambda: LocalLambda) => boolean) | undefined;
 
   constructor(private readonly onError: (error: unknown) => void) {
     this.server = createServer((req, res) => void this.handle(req, res));
@@ -58,6 +59,11 @@ export class FunctionUrlServer {
   async close(): Promise<void> {
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Function URLs of functions for which `check` holds drop their connections (a region outage). */
+  refuseWhen(check: (lambda: LocalLambda) => boolean): void {
+    this.unreachable = check;
   }
 
   /**
@@ -86,6 +92,10 @@ export class FunctionUrlServer {
     const mount = this.mounts.find((candidate) => url.pathname === candidate.path || url.pathname.startsWith(`${candidate.path}/`));
     if (mount === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `nothing is mounted at ${url.pathname}` }));
+      return;
+    }
+    if (this.unreachable?.(mount.lambda) === true) {
+      req.socket.destroy();
       return;
     }
     try {
