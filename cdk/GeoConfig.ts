@@ -100,6 +100,12 @@ export const GeoConfigSchema = z
      * `stalenessBudgetSeconds`, then as a read-only copy); `redirect` sends the client to the primary Git host.
      */
     onControlPlaneLoss: z.enum(['serve-stale', 'redirect']).default('serve-stale'),
+    /**
+     * A secondary region that holds a standby control plane (webhook endpoint, event log, topic)
+     * every region's queues also subscribe to, so `git-geo failover-control-plane --to-region` can
+     * move webhooks and fan-out there when the primary region is lost. Unset: no standby.
+     */
+    standbyControlPlaneRegion: Region.optional(),
     /** The control plane announces itself every minute; a region that heard nothing for this long calls it lost. */
     controlPlaneLossSeconds: z.number().int().min(5).max(3600).default(180),
     /** With `serve-stale`: how long after the last announcement a region serves its copy as usual; after it, as a read-only copy. */
@@ -145,6 +151,10 @@ export const GeoConfigSchema = z
   .refine((config) => config.readOnlyRegions.every((region) => config.secondaryRegions.includes(region)), {
     message: 'readOnlyRegions must be secondary regions',
     path: ['readOnlyRegions'],
+  })
+  .refine((config) => config.standbyControlPlaneRegion === undefined || config.secondaryRegions.includes(config.standbyControlPlaneRegion), {
+    message: 'standbyControlPlaneRegion must be a secondary region',
+    path: ['standbyControlPlaneRegion'],
   })
   .refine((config) => config.primaryTimeoutSeconds < config.syncTimeoutSeconds, {
     message: 'primaryTimeoutSeconds must be shorter than syncTimeoutSeconds',

@@ -27,6 +27,8 @@ export interface RegionStackProps extends StackProps {
   readonly changeTopicName: string;
   /** Name of the primary's event log table (in the primary region, same account). */
   readonly eventLogTableName: string;
+  /** The standby control plane's topic, which the region's queues also subscribe to. */
+  readonly standbyTopic?: { readonly region: string; readonly name: string };
 }
 
 /** Lambda streams responses up to 200 MB; a repository with a larger pack is read from the primary. */
@@ -101,9 +103,13 @@ export class RegionStack extends Stack {
     });
     // Selective sync at fan-out: events of repositories this region does not hold never reach its queue.
     const rule = config.selectiveSync[this.region] ?? HOLD_EVERYTHING;
-    topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: true, filterPolicy: syncFilterPolicy(rule) }));
+    const topics = [topic];
+    if (props.standbyTopic !== undefined) {
+      topics.push(Topic.fromTopicAttributes(this, 'StandbyChangeEvents', { topicArn: this.formatArn({ service: 'sns', region: props.standbyTopic.region, resource: props.standbyTopic.name }) }));
+    }
+    for (const source of topics) source.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: true, filterPolicy: syncFilterPolicy(rule) }));
     // Freshness and control-plane contact, recorded in this region as announcements arrive.
-    this.announcements = new RegionalAnnouncements(this, 'Announcements', { topics: [topic], registry: this.registry, rule });
+    this.announcements = new RegionalAnnouncements(this, 'Announcements', { topics, registry: this.registry, rule, primaryRegion });
 
     this.sync = new GeoFunction(this, 'Sync', {
       entry: 'lambdas/sync/index.ts',

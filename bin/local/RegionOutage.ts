@@ -112,29 +112,30 @@ export class RegionOutage {
    * The control: `GET /_git-geo/regions` lists the regions down; `POST /_git-geo/regions/<region>/outage`
    * takes one down; `DELETE` the same path brings it back. `regions` are the runtime's regions.
    */
-  async handleControl(req: IncomingMessage, res: ServerResponse, url: URL, regions: readonly string[]): Promise<void> {
+  handleControl(req: IncomingMessage, res: ServerResponse, url: URL, regions: readonly string[]): Promise<void> {
     const json = (status: number, body: unknown): void => void res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (!this.authorized(req)) {
       json(401, { error: 'ERR_UNAUTHENTICATED', message: 'send the runtime token from the ready line: Authorization: Bearer <controlToken>' });
-      return;
+      return Promise.resolve();
     }
     if (url.pathname === REGIONS_CONTROL_PATH && req.method === 'GET') {
       json(200, { regions, down: this.regionsDown() });
-      return;
+      return Promise.resolve();
     }
     const match = /^\/_git-geo\/regions\/([a-z0-9-]+)\/outage$/.exec(url.pathname);
     if (match === null || (req.method !== 'POST' && req.method !== 'DELETE')) {
       json(404, { error: 'ERR_NOT_FOUND', message: `POST or DELETE ${REGIONS_CONTROL_PATH}/<region>/outage, or GET ${REGIONS_CONTROL_PATH}` });
-      return;
+      return Promise.resolve();
     }
     const region = match[1]!;
     if (!regions.includes(region)) {
       json(400, { error: 'ERR_VALIDATION', message: `${region} is not a region of this runtime (${regions.join(', ')})` });
-      return;
+      return Promise.resolve();
     }
     if (req.method === 'POST') this.takeDown(region);
     else this.bringBack(region);
     json(200, { region, down: this.isDown(region), since: this.down.get(region) ?? null });
+    return Promise.resolve();
   }
 
   /**

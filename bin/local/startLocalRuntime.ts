@@ -52,6 +52,13 @@ export interface RegionInfo {
   readonly backfillFunctionName?: string;
 }
 
+export interface ControlPlaneInfo {
+  readonly role: string;
+  readonly webhookUrl: string;
+  readonly eventLogTable: string;
+  readonly topicArn: string;
+}
+
 export interface LocalRuntime {
   readonly webhookUrl: string;
   /** Base URL of the local HTTP server. */
@@ -65,6 +72,8 @@ export interface LocalRuntime {
   readonly account: string;
   readonly config: GeoConfig;
   readonly primary: { readonly region: string; readonly eventLogTable: string; readonly topicArn: string };
+  /** Every control plane by region: the primary's, and the standby's when one is configured. */
+  readonly controlPlanes: Readonly<Record<string, ControlPlaneInfo>>;
   readonly regions: Readonly<Record<string, RegionInfo>>;
   readonly stacks: readonly ProvisionedStack[];
   readonly lambdas: readonly LocalLambda[];
@@ -206,8 +215,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     scheduler.start();
     cleanups.push(() => scheduler.stop());
 
-    const primaryStack = stacks.find((stack) => stack.outputs.has('WebhookUrl'));
+    const controlPlaneStacks = stacks.filter((stack) => stack.outputs.has('WebhookUrl'));
+    const primaryStack = controlPlaneStacks.find((stack) => stack.outputs.get('ControlPlaneRole') !== 'standby');
     if (primaryStack === undefined) throw new Error('no stack has a WebhookUrl output');
+    // The primary's control plane and the standby's, by region (git-geo failover-control-plane --runtime).
+    const controlPlanes = Object.fromEntries(
+      controlPlaneStacks.map((stack) => [
+        stack.region,
+        {
+          role: stack.outputs.get('ControlPlaneRole') ?? 'primary',
+          webhookUrl: requireOutput(stack, 'WebhookUrl'),
+          eventLogTable: requireOutput(stack, 'EventLogTable'),
+          topicArn: requireOutput(stack, 'ChangeTopicArn'),
+        },
+      ]),
+    );
     const regions: Record<string, RegionInfo> = {};
     for (const stack of stacks.filter((candidate) => candidate.outputs.has('MirrorBucket'))) {
       regions[stack.region] = {
@@ -236,6 +258,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       outage,
       account,
       config,
+      controlPlanes,
       primary: {
         region: primaryStack.region,
         eventLogTable: requireOutput(primaryStack, 'EventLogTable'),
@@ -265,6 +288,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         primaryRegion: primaryStack.region,
         eventLogTable: requireOutput(primaryStack, 'EventLogTable'),
         topicArn: requireOutput(primaryStack, 'ChangeTopicArn'),
+        controlPlanes,
         regions: Object.fromEntries(
           Object.entries(regions).map(([region, info]) => [
             region,

@@ -24,7 +24,7 @@ export interface DeploymentFlags {
   registryTable?: string;
 }
 
-async function stackOutputs(stackName: string, region: string, endpoint: string | undefined): Promise<Map<string, string>> {
+export async function stackOutputs(stackName: string, region: string, endpoint: string | undefined): Promise<Map<string, string>> {
   const cloudformation = new CloudFormationClient(clientConfig(region, endpoint));
   try {
     const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));

@@ -15,6 +15,8 @@ export interface RegionalAnnouncementsProps {
   readonly topics: readonly ITopic[];
   readonly registry: ITable;
   readonly rule: SelectiveSyncRule;
+  /** The control plane that is active until `git-geo failover-control-plane` names another. */
+  readonly primaryRegion: string;
 }
 
 type FilterPolicy = Record<string, SubscriptionFilter>;
@@ -69,7 +71,7 @@ export class RegionalAnnouncements extends Construct {
       description: "git-geo: records each change event's sequence and each control-plane heartbeat in this region's registry",
       timeout: Duration.seconds(20),
       memorySize: 256,
-      environment: { REGISTRY_TABLE: props.registry.tableName, SELECTIVE_SYNC: JSON.stringify(props.rule), POWERTOOLS_SERVICE_NAME: 'git-geo-announce' },
+      environment: { REGISTRY_TABLE: props.registry.tableName, SELECTIVE_SYNC: JSON.stringify(props.rule), PRIMARY_REGION: props.primaryRegion, POWERTOOLS_SERVICE_NAME: 'git-geo-announce' },
     });
     this.handler.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
     // Its only writes: the announced sequence of a repository item (created pending if new), and the heartbeat on the control item.
@@ -79,7 +81,7 @@ export class RegionalAnnouncements extends Construct {
         resources: [props.registry.tableArn],
         conditions: {
           'ForAllValues:StringEquals': {
-            'dynamodb:Attributes': ['pk', 'sk', 'announcedSequence', 'announcedAt', 'repository', 'replicable', 'status', 'controlPlaneHeardAt', 'controlPlaneRegion'],
+            'dynamodb:Attributes': ['pk', 'sk', 'announcedSequence', 'announcedAt', 'repository', 'replicable', 'status', 'controlPlaneHeardAt', 'controlPlaneRegion', 'activeControlPlaneRegion'],
           },
         },
       }),

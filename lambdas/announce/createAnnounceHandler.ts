@@ -19,6 +19,8 @@ import { isIncluded, SelectiveSyncRuleEnvSchema } from '../shared/selectiveSync/
 
 const AnnounceEnv = AwsEnvSchema.extend({
   REGISTRY_TABLE: z.string().min(1),
+  /** The control plane trusted until a failover names another. */
+  PRIMARY_REGION: z.string().min(1),
   SELECTIVE_SYNC: SelectiveSyncRuleEnvSchema,
 });
 
@@ -40,8 +42,8 @@ export function createAnnounceHandler(env: Readonly<Record<string, string | unde
   const handleRecord = async (record: SQSRecord): Promise<void> => {
     const heartbeat = parseHeartbeat(record.body);
     if (heartbeat !== undefined) {
-      await announcements.recordHeartbeat(heartbeat.controlPlaneRegion, heartbeat.at);
-      metrics.addMetric('HeartbeatsHeard', MetricUnit.Count, 1);
+      const active = await announcements.recordHeartbeat(heartbeat.controlPlaneRegion, heartbeat.at, config.PRIMARY_REGION);
+      metrics.addMetric(active ? 'HeartbeatsHeard' : 'HeartbeatsIgnored', MetricUnit.Count, 1);
       return;
     }
     let change;

@@ -51,22 +51,44 @@ export class Announcements {
     }
   }
 
-  /** Records a heartbeat, unless a newer one was recorded already. */
-  async recordHeartbeat(controlPlaneRegion: string, at: string): Promise<void> {
+  /**
+   * Records a heartbeat of the active control plane (the one `setActiveControlPlane` named last,
+   * else `primaryRegion`), unless a newer one was recorded already. A standby's heartbeats, or the
+   * old primary's after a failover, are not contact: they would hide the loss of the active one.
+   * Answers whether it was recorded.
+   */
+  async recordHeartbeat(controlPlaneRegion: string, at: string, primaryRegion: string): Promise<boolean> {
     try {
       await this.db.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: REGION_CONTROL_KEY,
           UpdateExpression: 'SET #heard = :at, #region = :region',
-          ConditionExpression: 'attribute_not_exists(#heard) OR #heard < :at',
-          ExpressionAttributeNames: { '#heard': 'controlPlaneHeardAt', '#region': 'controlPlaneRegion' },
-          ExpressionAttributeValues: { ':at': at, ':region': controlPlaneRegion },
+          ConditionExpression: '((attribute_not_exists(#active) AND :region = :primary) OR #active = :region) AND (attribute_not_exists(#heard) OR #heard < :at)',
+          ExpressionAttributeNames: { '#heard': 'controlPlaneHeardAt', '#region': 'controlPlaneRegion', '#active': 'activeControlPlaneRegion' },
+          ExpressionAttributeValues: { ':at': at, ':region': controlPlaneRegion, ':primary': primaryRegion },
         }),
       );
+      return true;
     } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    } finally {
+      this.cachedContact = undefined;
     }
+  }
+
+  /** Names the control plane whose heartbeats this region trusts from now on (a control-plane failover). */
+  async setActiveControlPlane(region: string): Promise<void> {
+    await this.db.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: REGION_CONTROL_KEY,
+        UpdateExpression: 'SET #active = :region',
+        ExpressionAttributeNames: { '#active': 'activeControlPlaneRegion' },
+        ExpressionAttributeValues: { ':region': region },
+      }),
+    );
     this.cachedContact = undefined;
   }
 

@@ -10,7 +10,7 @@ function build(rule: { include: string[]; exclude: string[] }): Template {
   const stack = new Stack(testApp(), 'Region', { env: { account: '123456789012', region: 'eu-west-1' } });
   const registry = new Table(stack, 'Registry', { partitionKey: { name: 'pk', type: AttributeType.STRING }, sortKey: { name: 'sk', type: AttributeType.STRING } });
   const topic = Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:us-east-1:123456789012:GitGeo-Primary-ChangeEvents.fifo');
-  new RegionalAnnouncements(stack, 'Announcements', { topics: [topic], registry, rule });
+  new RegionalAnnouncements(stack, 'Announcements', { topics: [topic], registry, rule, primaryRegion: 'us-east-1' });
   return Template.fromStack(stack);
 }
 
@@ -25,7 +25,7 @@ describe('RegionalAnnouncements', () => {
 
   it('the announce function reads the queue with partial batch failures, and names its registry', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], BatchSize: 10 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'git-geo-announce', REGISTRY_TABLE: Match.anyValue() }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'git-geo-announce', REGISTRY_TABLE: Match.anyValue(), PRIMARY_REGION: 'us-east-1' }) } });
   });
 
   it('may only update the announcement and heartbeat attributes of the registry', () => {
@@ -34,7 +34,7 @@ describe('RegionalAnnouncements', () => {
     expect(dynamo).toHaveLength(1);
     expect(dynamo[0]!.Action).toBe('dynamodb:UpdateItem');
     expect(dynamo[0]!.Condition).toEqual({
-      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'announcedSequence', 'announcedAt', 'repository', 'replicable', 'status', 'controlPlaneHeardAt', 'controlPlaneRegion'] },
+      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'announcedSequence', 'announcedAt', 'repository', 'replicable', 'status', 'controlPlaneHeardAt', 'controlPlaneRegion', 'activeControlPlaneRegion'] },
     });
   });
 
