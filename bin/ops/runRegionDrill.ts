@@ -1,6 +1,6 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
@@ -11,6 +11,7 @@ import { startGitServer } from '../local/startGitServer.ts';
 import { startLocalRuntime } from '../local/startLocalRuntime.ts';
 import { waitForConvergence } from '../local/waitForConvergence.ts';
 import { failoverControlPlane } from './failoverControlPlane.ts';
+import { initialPush } from './initialPush.ts';
 import { runPool } from './runPool.ts';
 
 const SECRET = 'region-drill-webhook-secret';
@@ -106,14 +107,7 @@ export async function runRegionDrill(options: RegionDrillOptions): Promise<Regio
     const work = new Map<RepositoryPath, string>();
     for (const repository of repositories) {
       await git(['init', '--bare', '-q', '-b', 'main', join(root, 'host', `${repository}.git`)]);
-      const dir = join(root, 'work', repository);
-      await mkdir(dir, { recursive: true });
-      await git(['clone', '-q', `${host.url}/${repository}.git`, dir]);
-      await writeFile(join(dir, 'README'), `${repository}\n`);
-      await git(['add', 'README'], { cwd: dir });
-      await git(['commit', '-q', '-m', 'initial'], { cwd: dir });
-      await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: dir });
-      work.set(repository, dir);
+      work.set(repository, await initialPush(root, host.url, repository));
     }
     await Promise.all([...webhooks]);
     for (const repository of repositories) await waitForConvergence({ runtime, repository, primaryUrl: host.url, timeoutMs: 120_000 });
