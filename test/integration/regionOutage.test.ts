@@ -90,7 +90,7 @@ describe('a region stands alone when the primary AWS region is lost', () => {
     expect(await bed.notifyPushes()).toEqual([202, 202]);
     for (const repository of [app, queued]) await converge(repository, (await eventLog().latest(repository))!.latestSequence);
     await heartbeat();
-  });
+  }, 300_000);
 
   afterAll(async () => {
     await bed?.stop();
@@ -189,7 +189,7 @@ describe('a region stands alone when the primary AWS region is lost', () => {
     expect(delivered.status).toBe(202);
     await converge(app, (await eventLog(STANDBY).latest(app))!.latestSequence);
     expect(statuses.filter((status) => status >= 500)).toEqual([]);
-  });
+  }, 300_000);
 
   it('when the primary region comes back, nothing is lost or duplicated', async () => {
     expect(await (await control('DELETE', PRIMARY)).json()).toMatchObject({ region: PRIMARY, down: false });
@@ -230,5 +230,5 @@ describe('a region stands alone when the primary AWS region is lost', () => {
     })();
     expect(newOldest).toBeGreaterThan(oldNewest);
     expect(statuses.filter((status) => status >= 500)).toEqual([]);
-  });
+  }, 300_000);
 });
