@@ -267,6 +267,7 @@ describe('RegionStack: the Git endpoint', () => {
             ON_CONTROL_PLANE_LOSS: 'serve-stale',
             CONTROL_PLANE_LOSS_SECONDS: '180',
             STALENESS_BUDGET_SECONDS: '3600',
+            ALLOW_REACHABLE_SHA1_IN_WANT: 'true',
           }),
         },
       }),
