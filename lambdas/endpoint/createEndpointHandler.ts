@@ -19,6 +19,7 @@ import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Announcements } from '../shared/registry/Announcements.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
 import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
@@ -36,6 +37,10 @@ const EndpointEnv = AwsEnvSchema.extend({
   ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
   ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
   MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
+  /** How long a pre-signed pack URL (packfile-uris, dumb HTTP redirects) stays valid; 0 sends packs through the endpoint. */
+  PACK_URL_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(900),
+  /** Pack bytes an instance keeps in /tmp to read objects from (keep it under the function's ephemeral storage). */
+  PACK_CACHE_BYTES: z.coerce.number().int().positive().default(400 * 1024 * 1024),
   ALLOW_REACHABLE_SHA1_IN_WANT: z.enum(['true', 'false']).transform((value) => value === 'true'),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
@@ -78,6 +83,8 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const announcements = new Announcements(registryDb, config.REGISTRY_TABLE);
   const s3 = new S3Client(aws);
   const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
+  // Signed with the function's own role: a URL reads only what the endpoint may read.
+  const urls = config.PACK_URL_SECONDS > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, config.PACK_URL_SECONDS) : undefined;
   const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
@@ -91,6 +98,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       announcements,
       store,
       primary,
+      ...(urls === undefined ? {} : { urls }),
       access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
       now: () => new Date(),
       settings: {
@@ -104,6 +112,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         onControlPlaneLoss: config.ON_CONTROL_PLANE_LOSS,
         controlPlaneLossMs: config.CONTROL_PLANE_LOSS_SECONDS * 1000,
         stalenessBudgetMs: config.STALENESS_BUDGET_SECONDS * 1000,
+        packCacheBytes: config.PACK_CACHE_BYTES,
         allowReachableSha1InWant: config.ALLOW_REACHABLE_SHA1_IN_WANT,
       },
     });
