@@ -1,8 +1,10 @@
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, paginateScan, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
-import type { ChangeEvent } from '../events/ChangeEvent.ts';
+import type { ChangeEvent, RefChange } from '../events/ChangeEvent.ts';
+import { BusyError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
+import { KnownRefs } from './KnownRefs.ts';
 import { UNPUBLISHED_INDEX } from './unpublishedIndex.ts';
 
 /** Event items expire after this long (the per-repository head item never does). */
@@ -11,11 +13,13 @@ export const EVENT_RETENTION_SECONDS = 90 * 24 * 3600;
 export interface RepositoryHead {
   readonly latestSequence: number;
   readonly latestReceivedAt: string;
-  /** The primary's refs as the events describe them: ref name to object id. */
+  /** The primary's refs as the published events describe them: ref name to object id (kept in KnownRefs' items). */
   readonly knownRefs: Readonly<Record<string, string>>;
 }
 
 const PENDING = 'pending';
+/** How long record() keeps retrying a sequence other events of the repository keep taking, before BusyError. */
+const RECORD_CONTENTION_MS = 3000;
 const UNPUBLISHED_INDEX_KEYS = UNPUBLISHED_INDEX;
 
 export interface RecordedEvent {
@@ -35,10 +39,14 @@ const idKey = (eventId: string): string => `eventid#${eventId}`;
  * repository are totally ordered, and remembers the newest event.
  */
 export class EventLog {
+  private readonly knownRefs: KnownRefs;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     readonly tableName: string,
-  ) {}
+  ) {
+    this.knownRefs = new KnownRefs(db, tableName);
+  }
 
   /** Takes the repository's next sequence number. Gaps are harmless; order is what matters. */
   async nextSequence(repository: RepositoryPath, receivedAt: string): Promise<number> {
@@ -58,49 +66,72 @@ export class EventLog {
    * Stores an event, not yet published, exactly once per event id: a retried delivery gets the
    * event (and sequence) recorded the first time, so the log never holds the same change twice.
    * `build` turns the sequence number taken for a new event into the event.
+   *
+   * One write: a transaction that puts the event (and its id) and moves the head item's sequence
+   * from the value just read to the next, on condition that no one moved it meanwhile. Concurrent
+   * events of one repository retry with the next number, so sequences have no gaps. Contended for
+   * longer than RECORD_CONTENTION_MS, it answers BusyError (the host retries), never a timeout.
    */
   async record(repository: RepositoryPath, eventId: string, receivedAt: string, build: (sequence: number) => ChangeEvent): Promise<RecordedEvent> {
     const existing = await this.byEventId(repository, eventId);
     if (existing !== undefined) return { ...existing, created: false };
-    const event = build(await this.nextSequence(repository, receivedAt));
-    const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  pk: repoKey(repository),
-                  sk: eventKey(event.sequence),
-                  event,
-                  published: false,
-                  [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
-                  [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
-                  expiration,
+    const giveUpAt = Date.now() + RECORD_CONTENTION_MS;
+    for (let attempt = 1; ; attempt++) {
+      const previous = (await this.latest(repository))?.latestSequence ?? 0;
+      const event = build(previous + 1);
+      const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
+      try {
+        await this.db.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
+                  ConditionExpression: 'attribute_not_exists(pk)',
                 },
-                ConditionExpression: 'attribute_not_exists(pk)',
               },
-            },
-          ],
-        }),
-      );
-    } catch (error) {
-      // The same delivery is being recorded concurrently: the first writer's event wins; our sequence is a harmless gap.
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const winner = await this.byEventId(repository, eventId);
-      if (winner === undefined) throw error;
-      return { ...winner, created: false };
+              {
+                Put: {
+                  TableName: this.tableName,
+                  Item: {
+                    pk: repoKey(repository),
+                    sk: eventKey(event.sequence),
+                    event,
+                    published: false,
+                    [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
+                    [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
+                    expiration,
+                  },
+                  ConditionExpression: 'attribute_not_exists(pk)',
+                },
+              },
+              {
+                Update: {
+                  TableName: this.tableName,
+                  Key: { pk: repoKey(repository), sk: 'head' },
+                  UpdateExpression: 'SET #s = :next, #r = :receivedAt',
+                  ConditionExpression: previous === 0 ? 'attribute_not_exists(#s) OR #s = :previous' : '#s = :previous',
+                  ExpressionAttributeNames: { '#s': 'latestSequence', '#r': 'latestReceivedAt' },
+                  ExpressionAttributeValues: { ':next': event.sequence, ':previous': previous, ':receivedAt': receivedAt },
+                },
+              },
+            ],
+          }),
+        );
+        return { event, published: false, created: true };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        // The same delivery recorded concurrently: the first writer's event wins.
+        const winner = await this.byEventId(repository, eventId);
+        if (winner !== undefined) return { ...winner, created: false };
+        // Another event of this repository took the sequence first: try the next one.
+        if (Date.now() > giveUpAt) {
+          throw new BusyError(`too many concurrent events for ${repository}; retry the delivery`, 1, { cause: error, data: { repository, attempts: attempt } });
+        }
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 10 * attempt)));
+      }
     }
-    return { event, published: false, created: true };
   }
 
   private async byEventId(repository: RepositoryPath, eventId: string): Promise<Omit<RecordedEvent, 'created'> | undefined> {
@@ -137,8 +168,12 @@ export class EventLog {
     } while (ExclusiveStartKey !== undefined);
   }
 
-  /** Marks an event published (it leaves the unpublished index), and folds its ref changes into the repository's known refs. */
-  async markPublished(event: ChangeEvent): Promise<void> {
+  /**
+   * Marks an event published (it leaves the unpublished index), and folds ref changes into the
+   * repository's known refs: the event's own, or `changes` when the caller holds the full list of
+   * an event whose changes were left out for transport (fitForTransport).
+   */
+  async markPublished(event: ChangeEvent, changes: readonly RefChange[] = event.changes): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -146,44 +181,7 @@ export class EventLog {
         ...updateExpression({ set: { published: true }, remove: [UNPUBLISHED_INDEX_KEYS.partitionKey] }),
       }),
     );
-    if (event.changes.length === 0 || event.changes.length > 500) return;
-    // Known refs live in a map on the head item; one SET/REMOVE per changed ref.
-    const names: Record<string, string> = { '#k': 'knownRefs' };
-    const values: Record<string, unknown> = { ':empty': {} };
-    const sets: string[] = [];
-    const removes: string[] = [];
-    event.changes.forEach((change, index) => {
-      names[`#r${index}`] = change.ref;
-      if (/^0+$/.test(change.after)) removes.push(`#k.#r${index}`);
-      else {
-        values[`:o${index}`] = change.after;
-        sets.push(`#k.#r${index} = :o${index}`);
-      }
-    });
-    const key = { pk: repoKey(event.repository), sk: 'head' };
-    // The map must exist before nested paths can be set.
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: 'SET #k = if_not_exists(#k, :empty)',
-        ExpressionAttributeNames: { '#k': 'knownRefs' },
-        ExpressionAttributeValues: { ':empty': {} },
-      }),
-    );
-    delete values[':empty'];
-    const clauses = [sets.length > 0 ? `SET ${sets.join(', ')}` : '', removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '']
-      .filter(Boolean)
-      .join(' ');
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: clauses,
-        ExpressionAttributeNames: names,
-        ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
-      }),
-    );
+    await this.knownRefs.apply(repoKey(event.repository), changes);
   }
 
   async head(repository: RepositoryPath): Promise<RepositoryHead | undefined> {
@@ -194,7 +192,7 @@ export class EventLog {
     return {
       latestSequence: Number(Item.latestSequence ?? 0),
       latestReceivedAt: String(Item.latestReceivedAt ?? ''),
-      knownRefs: (Item.knownRefs ?? {}) as Record<string, string>,
+      knownRefs: await this.knownRefs.read(repoKey(repository)),
     };
   }
 
@@ -232,7 +230,7 @@ export class EventLog {
           repository: String(item.pk).slice('repo#'.length) as RepositoryPath,
           latestSequence: Number(item.latestSequence ?? 0),
           latestReceivedAt: String(item.latestReceivedAt ?? ''),
-          knownRefs: (item.knownRefs ?? {}) as Record<string, string>,
+          knownRefs: await this.knownRefs.read(String(item.pk)),
         };
       }
     }
