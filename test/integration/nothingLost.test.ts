@@ -56,7 +56,7 @@ describe('nothing is lost when publishing fails after the event is recorded', ()
       expect(response.body.events).toEqual([expect.objectContaining({ sequence: 1 })]);
     }
     // Publishing runs after the answer, and fails.
-    await eventually(async () => (proxy.refused >= 2 ? true : undefined), { timeoutMs: 30_000 });
+    await eventually(() => Promise.resolve(proxy.refused >= 2 ? true : undefined), { timeoutMs: 30_000 });
     for (const path of [retried, abandoned]) {
       expect(await recordedEvents(bed.runtime, path)).toEqual([expect.objectContaining({ sequence: 1, published: false })]);
     }
@@ -94,7 +94,7 @@ describe('nothing is lost when publishing fails after the event is recorded', ()
     try {
       const refusedBefore = proxy.refused;
       expect((await sendWebhook(bed.runtime.webhookUrl, hook)).status).toBe(202);
-      await eventually(async () => (proxy.refused > refusedBefore ? true : undefined), { timeoutMs: 30_000 });
+      await eventually(() => Promise.resolve(proxy.refused > refusedBefore ? true : undefined), { timeoutMs: 30_000 });
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const during = await fireRepublisher();
       expect(during).toMatchObject({ published: 0, failed: 1 });
