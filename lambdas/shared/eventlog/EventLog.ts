@@ -2,7 +2,6 @@ import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, paginateScan, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
 import type { ChangeEvent, RefChange } from '../events/ChangeEvent.ts';
-import { BusyError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import { KnownRefs } from './KnownRefs.ts';
 import { UNPUBLISHED_INDEX } from './unpublishedIndex.ts';
@@ -18,8 +17,6 @@ export interface RepositoryHead {
 }
 
 const PENDING = 'pending';
-/** How long record() keeps retrying a sequence other events of the repository keep taking, before BusyError. */
-const RECORD_CONTENTION_MS = 3000;
 const UNPUBLISHED_INDEX_KEYS = UNPUBLISHED_INDEX;
 
 export interface RecordedEvent {
@@ -67,71 +64,52 @@ export class EventLog {
    * event (and sequence) recorded the first time, so the log never holds the same change twice.
    * `build` turns the sequence number taken for a new event into the event.
    *
-   * One write: a transaction that puts the event (and its id) and moves the head item's sequence
-   * from the value just read to the next, on condition that no one moved it meanwhile. Concurrent
-   * events of one repository retry with the next number, so sequences have no gaps. Contended for
-   * longer than RECORD_CONTENTION_MS, it answers BusyError (the host retries), never a timeout.
+   * Two writes: the head item's counter hands out the sequence (an atomic ADD, so concurrent
+   * events of one repository never contend or retry), then one transaction puts the event and its
+   * id. A sequence number is lost only when the same delivery is recorded twice at once.
    */
   async record(repository: RepositoryPath, eventId: string, receivedAt: string, build: (sequence: number) => ChangeEvent): Promise<RecordedEvent> {
     const existing = await this.byEventId(repository, eventId);
     if (existing !== undefined) return { ...existing, created: false };
-    const giveUpAt = Date.now() + RECORD_CONTENTION_MS;
-    for (let attempt = 1; ; attempt++) {
-      const previous = (await this.latest(repository))?.latestSequence ?? 0;
-      const event = build(previous + 1);
-      const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
-      try {
-        await this.db.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              {
-                Put: {
-                  TableName: this.tableName,
-                  Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
-                  ConditionExpression: 'attribute_not_exists(pk)',
-                },
+    const event = build(await this.nextSequence(repository, receivedAt));
+    const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
+    try {
+      await this.db.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
+                ConditionExpression: 'attribute_not_exists(pk)',
               },
-              {
-                Put: {
-                  TableName: this.tableName,
-                  Item: {
-                    pk: repoKey(repository),
-                    sk: eventKey(event.sequence),
-                    event,
-                    published: false,
-                    [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
-                    [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
-                    expiration,
-                  },
-                  ConditionExpression: 'attribute_not_exists(pk)',
+            },
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: {
+                  pk: repoKey(repository),
+                  sk: eventKey(event.sequence),
+                  event,
+                  published: false,
+                  [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
+                  [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
+                  expiration,
                 },
+                ConditionExpression: 'attribute_not_exists(pk)',
               },
-              {
-                Update: {
-                  TableName: this.tableName,
-                  Key: { pk: repoKey(repository), sk: 'head' },
-                  UpdateExpression: 'SET #s = :next, #r = :receivedAt',
-                  ConditionExpression: previous === 0 ? 'attribute_not_exists(#s) OR #s = :previous' : '#s = :previous',
-                  ExpressionAttributeNames: { '#s': 'latestSequence', '#r': 'latestReceivedAt' },
-                  ExpressionAttributeValues: { ':next': event.sequence, ':previous': previous, ':receivedAt': receivedAt },
-                },
-              },
-            ],
-          }),
-        );
-        return { event, published: false, created: true };
-      } catch (error) {
-        if (!(error instanceof TransactionCanceledException)) throw error;
-        // The same delivery recorded concurrently: the first writer's event wins.
-        const winner = await this.byEventId(repository, eventId);
-        if (winner !== undefined) return { ...winner, created: false };
-        // Another event of this repository took the sequence first: try the next one.
-        if (Date.now() > giveUpAt) {
-          throw new BusyError(`too many concurrent events for ${repository}; retry the delivery`, 1, { cause: error, data: { repository, attempts: attempt } });
-        }
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 10 * attempt)));
-      }
+            },
+          ],
+        }),
+      );
+    } catch (error) {
+      // The same delivery is being recorded concurrently: the first writer's event wins; our sequence is a harmless gap.
+      if (!(error instanceof TransactionCanceledException)) throw error;
+      const winner = await this.byEventId(repository, eventId);
+      if (winner === undefined) throw error;
+      return { ...winner, created: false };
     }
+    return { event, published: false, created: true };
   }
 
   private async byEventId(repository: RepositoryPath, eventId: string): Promise<Omit<RecordedEvent, 'created'> | undefined> {
