@@ -17,6 +17,8 @@ export interface RepositoryHead {
 }
 
 const PENDING = 'pending';
+/** Sequences tried for one event before giving up (only a sequence handed out twice needs a second). */
+const SEQUENCE_ATTEMPTS = 5;
 const UNPUBLISHED_INDEX_KEYS = UNPUBLISHED_INDEX;
 
 export interface RecordedEvent {
@@ -71,45 +73,53 @@ export class EventLog {
   async record(repository: RepositoryPath, eventId: string, receivedAt: string, build: (sequence: number) => ChangeEvent): Promise<RecordedEvent> {
     const existing = await this.byEventId(repository, eventId);
     if (existing !== undefined) return { ...existing, created: false };
-    const event = build(await this.nextSequence(repository, receivedAt));
-    const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  pk: repoKey(repository),
-                  sk: eventKey(event.sequence),
-                  event,
-                  published: false,
-                  [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
-                  [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
-                  expiration,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-          ],
-        }),
-      );
-    } catch (error) {
-      // The same delivery is being recorded concurrently: the first writer's event wins; our sequence is a harmless gap.
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const winner = await this.byEventId(repository, eventId);
-      if (winner === undefined) throw error;
-      return { ...winner, created: false };
+    for (let attempt = 1; ; attempt++) {
+      const event = build(await this.nextSequence(repository, receivedAt));
+      try {
+        await this.putEvent(repository, eventId, event);
+        return { event, published: false, created: true };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        // The same delivery is being recorded concurrently: the first writer's event wins; our sequence is a harmless gap.
+        const winner = await this.byEventId(repository, eventId);
+        if (winner !== undefined) return { ...winner, created: false };
+        // The sequence was handed out twice: DynamoDB's ADD never does, but moto's threaded server can. Take another.
+        if (attempt >= SEQUENCE_ATTEMPTS) throw error;
+      }
     }
-    return { event, published: false, created: true };
+  }
+
+  /** One transaction: the event id (so a retried delivery finds it) and the event, neither written before. */
+  private async putEvent(repository: RepositoryPath, eventId: string, event: ChangeEvent): Promise<void> {
+    const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                pk: repoKey(repository),
+                sk: eventKey(event.sequence),
+                event,
+                published: false,
+                [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
+                [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
+                expiration,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    );
   }
 
   private async byEventId(repository: RepositoryPath, eventId: string): Promise<Omit<RecordedEvent, 'created'> | undefined> {
