@@ -439,7 +439,7 @@ export class Registry {
       );
       for (const item of page.Items ?? []) {
         // The cursor after this item: a walk resumed from it starts past it.
-        const lastKey = { pk: item.pk, sk: item.sk, [STATUS_INDEX.partitionKey]: item.status, [STATUS_INDEX.sortKey]: item.updatedAt };
+        const lastKey: Record<string, unknown> = { pk: item.pk as unknown, sk: item.sk as unknown, [STATUS_INDEX.partitionKey]: item.status as unknown, [STATUS_INDEX.sortKey]: item.updatedAt as unknown };
         yield {
           repository: item.pk as RepositoryPath,
           status: item.status as ReplicationStatus,
