@@ -10,6 +10,17 @@ export interface RegistryStatusIndexProps {
   readonly readers: readonly IGrantable[];
 }
 
+/** What a function that reads and writes registry items may do there (the table itself, not its indexes). */
+export const REGISTRY_READ_WRITE_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:ConditionCheckItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable'];
+
+/**
+ * Grants actions on the table's items only. Table.grant would add `index/*` once the table has an
+ * index; the index is granted by name, for Query, to the functions that read it.
+ */
+export function grantOnTableOnly(table: Table, grantee: IGrantable, ...actions: string[]): void {
+  grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [table.tableArn] }));
+}
+
 /**
  * The registry's index of state and update time, so no schedule scans the table: the watchdog
  * queries `started`, the verification the statuses due, the backup every live status. Readers

@@ -409,7 +409,10 @@ export class Registry {
    * first: those updated before `updatedBefore`, and when `verifiedBefore` is given only those
    * never verified or verified before it.
    */
-  async *withStatus(status: ReplicationStatus, options: { updatedBefore?: string; verifiedBefore?: string; startKey?: Record<string, unknown> } = {}): AsyncIterable<StatusEntry & { readonly cursor: StatusCursor }> {
+  async *withStatus(
+    status: ReplicationStatus,
+    options: { updatedBefore?: string; updatedSince?: string; verifiedBefore?: string; startKey?: Record<string, unknown> } = {},
+  ): AsyncIterable<StatusEntry & { readonly cursor: StatusCursor }> {
     let ExclusiveStartKey = options.startKey;
     const names: Record<string, string> = { '#status': STATUS_INDEX.partitionKey, '#sk': 'sk' };
     const values: Record<string, unknown> = { ':status': status, ':replicable': this.replicable };
@@ -418,6 +421,10 @@ export class Registry {
       names['#updatedAt'] = STATUS_INDEX.sortKey;
       values[':before'] = options.updatedBefore;
       condition += ' AND #updatedAt < :before';
+    } else if (options.updatedSince !== undefined) {
+      names['#updatedAt'] = STATUS_INDEX.sortKey;
+      values[':since'] = options.updatedSince;
+      condition += ' AND #updatedAt >= :since';
     }
     let filter = '#sk = :replicable';
     if (options.verifiedBefore !== undefined) {
