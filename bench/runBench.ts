@@ -212,6 +212,10 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);
       report.fanOut = await fanOut(bed, { ...size.fanOut, timeoutMs: options.quick ? 60_000 : 300_000, log });
     }
+  } catch (error) {
+    // What went wrong inside the functions (a 5xx's cause is only there).
+    for (const runtimeError of errors.slice(0, 10)) log(`runtime error: ${runtimeError instanceof Error ? (runtimeError.stack ?? runtimeError.message) : String(runtimeError)}`);
+    throw error;
   } finally {
     await bed.stop();
   }
