@@ -46,11 +46,14 @@ interface AwsLambdaStreaming {
 /** The answer, and what to do once the host has it. */
 interface Answered {
   readonly response: APIGatewayProxyStructuredResultV2;
-  readonly unpublished: readonly ChangeEvent[];
+  /** Changes to publish once the host has its answer (a recording still under way, when the answer could not wait for it). */
+  readonly unpublished: readonly ChangeEvent[] | Promise<readonly ChangeEvent[]>;
 }
 
 /** What a throttled delivery is told to wait before retrying. */
 const RETRY_AFTER_SECONDS = 5;
+/** The answer never waits longer than this for the recording (GitHub gives up on a delivery after 10 s). */
+const ANSWER_WITHIN_MS = 8000;
 
 function requestBody(event: APIGatewayProxyEventV2): Buffer {
   if (event.body === undefined) return Buffer.alloc(0);
@@ -83,8 +86,8 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
   await secrets.webhookSecret(config.WEBHOOK_SECRET_ID);
 
   const none: readonly ChangeEvent[] = [];
-  const handle = async (event: APIGatewayProxyEventV2): Promise<Answered> => {
-    const answer = (response: APIGatewayProxyStructuredResultV2, unpublished = none): Answered => ({ response, unpublished });
+  const handle = async (event: APIGatewayProxyEventV2, context: Context): Promise<Answered> => {
+    const answer = (response: APIGatewayProxyStructuredResultV2, unpublished: Answered['unpublished'] = none): Answered => ({ response, unpublished });
     try {
       if (event.requestContext.http.method !== 'POST') {
         return answer(jsonResponse(405, { error: 'ERR_METHOD', message: 'webhooks are delivered with POST' }));
@@ -107,7 +110,23 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         return answer(jsonResponse(202, { accepted: 0, deliveryId: webhook.deliveryId, ignored: webhook.ignored, events: [] }));
       }
       // Each change's own conditional write (keyed by the delivery) is what makes a retried delivery harmless.
-      const { unpublished, ...recorded } = await recordChanges(deps, webhook);
+      const recording = recordChanges(deps, webhook);
+      // Handled here so a recording that fails after a late answer is never an unhandled rejection.
+      recording.catch(() => undefined);
+      const answerWithinMs = Math.max(0, Math.min(ANSWER_WITHIN_MS, context.getRemainingTimeInMillis() - 2000));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), answerWithinMs);
+      });
+      const first = await Promise.race([recording, late]).finally(() => clearTimeout(timer));
+      if (first === 'late') {
+        // Never a timeout: the host is told to retry (the retry finds what this invocation goes on recording).
+        logger.warn('recording slower than the answer may wait; answered 503', { deliveryId: webhook.deliveryId, answerWithinMs });
+        metrics.addMetric('WebhooksAnsweredLate', MetricUnit.Count, 1);
+        const busy = new BusyError('the change is still being recorded; retry the delivery', RETRY_AFTER_SECONDS);
+        return answer(errorResponse(busy), recording.then((recorded) => recorded.unpublished));
+      }
+      const { unpublished, ...recorded } = first;
       logger.info('webhook recorded', {
         source: webhook.source,
         webhookEvent: webhook.eventName,
@@ -144,11 +163,18 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
   const runtime = (globalThis as { awslambda?: AwsLambdaStreaming }).awslambda;
   if (runtime === undefined) throw new ConfigurationError('notify streams its answers: it needs the Lambda Node.js runtime (awslambda.streamifyResponse)');
   const streaming = async (event: APIGatewayProxyEventV2, responseStream: Writable, context: Context): Promise<void> => {
-    const { response, unpublished } = await answered(event, context);
+    const { response, unpublished: pending } = await answered(event, context);
     const { body = '', ...prelude } = response;
     const stream = runtime.HttpResponseStream.from(responseStream, prelude);
     stream.end(body);
     await finished(stream);
+    let unpublished: readonly ChangeEvent[];
+    try {
+      unpublished = await pending;
+    } catch (error) {
+      logger.error('recording failed after the answer; the host retries the delivery', { error: error as Error });
+      return;
+    }
     if (unpublished.length > 0) await afterAnswer(unpublished);
   };
   return runtime.streamifyResponse(streaming);
