@@ -1,4 +1,4 @@
-import { ArnFormat, CfnOutput, Duration, Stack, Validations, type CfnResource, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Size, Stack, Validations, type CfnResource, type StackProps } from 'aws-cdk-lib';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -30,8 +30,10 @@ export interface RegionStackProps extends StackProps {
   readonly eventLogTableName: string;
 }
 
-/** Lambda streams responses up to 200 MB; a repository with a larger pack is read from the primary. */
+/** Lambda streams responses up to 200 MB: a bigger pack goes by pre-signed URL (packfile-uris) or fails clearly. */
 const MAX_STREAMED_PACK_BYTES = 190 * 1024 * 1024;
+/** /tmp of an endpoint instance, where it keeps packs to read objects from (memory stays bounded). */
+const ENDPOINT_EPHEMERAL_MIB = 4096;
 
 /**
  * One secondary region: a FIFO queue (with its dead-letter queue) subscribed across
@@ -272,6 +274,7 @@ export class RegionStack extends Stack {
       // 200 MB at Lambda's 2 MB/s streaming rate past the first 6 MB, with room to spare.
       timeout: Duration.seconds(300),
       memorySize: 1024,
+      ephemeralStorageSize: Size.mebibytes(ENDPOINT_EPHEMERAL_MIB),
       environment: {
         REGISTRY_TABLE: this.registry.tableName,
         MIRROR_BUCKET: this.bucket.bucketName,
@@ -284,6 +287,7 @@ export class RegionStack extends Stack {
         ACCESS_CACHE_SECONDS: String(config.accessCacheSeconds),
         ANONYMOUS_TRUST_SECONDS: String(config.anonymousTrustSeconds),
         MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
+        PACK_CACHE_BYTES: String((ENDPOINT_EPHEMERAL_MIB - 512) * 1024 * 1024),
         ALLOW_REACHABLE_SHA1_IN_WANT: String(config.allowReachableSha1InWant),
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',

@@ -19,6 +19,7 @@ import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
 import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
@@ -39,6 +40,10 @@ const EndpointEnv = AwsEnvSchema.extend({
   ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
   ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
   MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
+  /** How long a pre-signed pack URL (packfile-uris, dumb HTTP redirects) stays valid; 0 sends packs through the endpoint. */
+  PACK_URL_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(900),
+  /** Pack bytes an instance keeps in /tmp to read objects from (keep it under the function's ephemeral storage). */
+  PACK_CACHE_BYTES: z.coerce.number().int().positive().default(400 * 1024 * 1024),
   ALLOW_REACHABLE_SHA1_IN_WANT: z.enum(['true', 'false']).transform((value) => value === 'true'),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
@@ -77,6 +82,8 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const eventLog = new EventLog(eventLogDb, config.EVENT_LOG_TABLE);
   const s3 = new S3Client(aws);
   const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
+  // Signed with the function's own role: a URL reads only what the endpoint may read.
+  const urls = config.PACK_URL_SECONDS > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, config.PACK_URL_SECONDS) : undefined;
   const overrides = new PrimaryOverrideStore(eventLogDb, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
@@ -90,6 +97,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       eventLog,
       store,
       primary,
+      ...(urls === undefined ? {} : { urls }),
       access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
       now: () => new Date(),
       settings: {
@@ -100,6 +108,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
         refNamespaces: config.REF_NAMESPACES,
         maxPackBytes: config.MAX_PACK_BYTES,
+        packCacheBytes: config.PACK_CACHE_BYTES,
         allowReachableSha1InWant: config.ALLOW_REACHABLE_SHA1_IN_WANT,
       },
     });

@@ -278,6 +278,13 @@ describe('RegionStack: the Git endpoint', () => {
     });
   });
 
+  it('keeps packs in 4 GiB of /tmp, within which its pack cache stays, so memory does not grow with a repository', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      EphemeralStorage: { Size: 4096 },
+      Environment: { Variables: Match.objectLike({ PACK_CACHE_BYTES: String(3584 * 2 ** 20), MAX_PACK_BYTES: String(190 * 2 ** 20) }) },
+    });
+  });
+
   it('outputs the URL Git clients use', () => {
     const [urlId] = Object.keys(template.findResources('AWS::Lambda::Url'));
     template.hasOutput('GitEndpointUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
