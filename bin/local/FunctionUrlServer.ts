@@ -34,6 +34,7 @@ export class FunctionUrlServer {
   private readonly mounts: Mount[] = [];
   private readonly apis: { prefix: string; handler: (req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) => Promise<void> }[] = [];
   private base = '';
+  private unreachable: ((lambda: LocalLambda) => boolean) | undefined;
 
   /**
    * `streaming`: the limits and clock of RESPONSE_STREAM responses; Lambda's own by default
@@ -68,6 +69,11 @@ export class FunctionUrlServer {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
+  /** Function URLs of functions for which `check` holds drop their connections (a region outage). */
+  refuseWhen(check: (lambda: LocalLambda) => boolean): void {
+    this.unreachable = check;
+  }
+
   /**
    * Serves an AWS API the runtime emulates itself (the few Lambda calls for event source
    * mappings) under `prefix`, beside the Function URLs.
@@ -94,6 +100,10 @@ export class FunctionUrlServer {
     const mount = this.mounts.find((candidate) => url.pathname === candidate.path || url.pathname.startsWith(`${candidate.path}/`));
     if (mount === undefined) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ message: `nothing is mounted at ${url.pathname}` }));
+      return;
+    }
+    if (this.unreachable?.(mount.lambda) === true) {
+      req.socket.destroy();
       return;
     }
     try {

@@ -1,16 +1,16 @@
 import { Readable } from 'node:stream';
 import { AccessDeniedError, AuthenticationError, ForbiddenError, LimitExceededError, RepositoryNotFoundError } from '../shared/errors/index.ts';
-import type { EventLog } from '../shared/eventlog/EventLog.ts';
 import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import type { PrimaryAccess, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { filterRefs, refsChecksum } from '../shared/git/RefSnapshot.ts';
+import type { Announcements, ControlPlaneContact } from '../shared/registry/Announcements.ts';
 import type { Registry } from '../shared/registry/Registry.ts';
 import type { RepositoryState } from '../shared/registry/RepositoryState.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import type { ObjectUrls } from '../shared/storage/ObjectUrls.ts';
 import type { AccessChecker } from './AccessChecker.ts';
-import { assessFreshness } from './assessFreshness.ts';
+import { assessFreshness, type ControlPlaneView } from './assessFreshness.ts';
 import { bulkFetch } from './BulkFetch.ts';
 import { MirrorPackCache } from './MirrorPackCache.ts';
 import type { GitRequest } from './parseGitRequest.ts';
@@ -36,6 +36,12 @@ export interface EndpointSettings {
    * bigger ones go by pre-signed URL (packfile-uris, dumb HTTP) or fail with a clear error.
    */
   readonly maxPackBytes: number;
+  /** A read this region cannot prove fresh because the control plane went quiet: served from the copy, or sent to the primary. */
+  readonly onControlPlaneLoss: 'serve-stale' | 'redirect';
+  /** Silence from the control plane longer than this means it is lost. */
+  readonly controlPlaneLossMs: number;
+  /** With `serve-stale`: served as usual this long after the last heartbeat, then as a read-only copy. */
+  readonly stalenessBudgetMs: number;
   /** Most pack bytes an instance keeps on local disk to read objects from. @default 400 MiB */
   readonly packCacheBytes?: number;
   /** git's `uploadpack.allowReachableSHA1InWant` for protocol v0/v1 clients (v2 serves any object held, as git does). */
@@ -44,7 +50,8 @@ export interface EndpointSettings {
 
 export interface EndpointDependencies {
   readonly registry: Pick<Registry, 'get' | 'markWritePending'>;
-  readonly eventLog: Pick<EventLog, 'latest'>;
+  /** What the region last heard from the control plane (its own registry; never another region). */
+  readonly announcements: Pick<Announcements, 'controlPlaneContact'>;
   readonly store: ObjectStore;
   /** The primary, asked anonymously; `withAuthorization` asks it as the caller. */
   readonly primary: PrimaryRemote;
@@ -111,6 +118,11 @@ export class RegionalGitEndpoint {
     if (settings.mode === 'read-only') {
       throw new ForbiddenError(`region ${settings.region} is read-only: push to ${settings.primaryUrl}/${request.repository}.git`);
     }
+    const silence = this.controlPlaneView(await this.controlPlaneContact());
+    if (settings.onControlPlaneLoss === 'serve-stale' && silence.heardAt !== undefined && this.deps.now().getTime() - Date.parse(silence.heardAt) > settings.stalenessBudgetMs) {
+      // Past the staleness budget the region is a read-only copy: a push it sent on could never reach it.
+      throw new ForbiddenError(`region ${settings.region} has not heard from git-geo's control plane since ${silence.heardAt} and serves a read-only copy: push to ${settings.primaryUrl}/${request.repository}.git`);
+    }
     if (request.file === 'info/refs') {
       // Before the push lands: until its webhook has surely arrived, reads here check the primary.
       await this.deps.registry.markWritePending(request.repository, this.deps.now().toISOString());
@@ -119,21 +131,29 @@ export class RegionalGitEndpoint {
   }
 
   private async refs(request: GitRequest): Promise<EndpointResponse> {
-    const { registry, eventLog, settings } = this.deps;
-    const [state, latest] = await Promise.all([registry.get(request.repository), eventLog.latest(request.repository)]);
+    const { registry, settings } = this.deps;
+    const [state, contact] = await Promise.all([registry.get(request.repository), this.controlPlaneContact()]);
+    const controlPlane = this.controlPlaneView(contact);
 
     if (settings.mode === 'read-only') {
       if (state?.syncedSequence === undefined) throw this.notReplicated(request);
       await this.authorize(request, state);
-      const fresh = assessFreshness(state, latest, this.deps.now(), 0).kind === 'fresh';
+      const fresh = assessFreshness(state, this.deps.now(), 0, controlPlane).kind === 'fresh';
       return this.serveRefs(request, { 'x-git-geo-freshness': fresh ? 'current' : 'behind' });
     }
 
-    const freshness = assessFreshness(state, latest, this.deps.now(), settings.writePendingMs);
+    const freshness = assessFreshness(state, this.deps.now(), settings.writePendingMs, controlPlane);
     if (freshness.kind === 'stale' || state === undefined) {
-      // Neither this region nor the event log knows it: a 404 here names the regional URL.
-      if (state === undefined && latest === undefined && (await this.primarySaysNotFound(request))) throw this.notFound(request);
+      // This region never heard of it: a 404 here names the regional URL.
+      if (state === undefined && (await this.primarySaysNotFound(request))) throw this.notFound(request);
       return this.redirect(request, `redirected:${freshness.kind === 'stale' ? freshness.reason : 'not-replicated'}`);
+    }
+    if (freshness.kind === 'unproven' && settings.onControlPlaneLoss === 'redirect') return this.redirect(request, 'redirected:control-plane-lost');
+
+    if (freshness.kind === 'unproven') {
+      // The copy holds every change announced here, but announcements stopped: serve it, and say so.
+      await this.authorize(request, state);
+      return this.serveRefs(request, { 'x-git-geo-freshness': freshness.withinBudget ? 'unproven' : 'read-only', 'x-git-geo-control-plane-heard-at': freshness.since });
     }
 
     if (freshness.kind === 'write-pending') {
@@ -263,6 +283,20 @@ export class RegionalGitEndpoint {
     if (state?.syncedSequence === undefined) throw this.notReplicated(request);
     await this.authorize(request, state);
     return this.serveFile(request, {});
+  }
+
+  /** What the region last heard from the control plane; unreadable counts as nothing heard (never a reason to refuse a read). */
+  private async controlPlaneContact(): Promise<ControlPlaneContact> {
+    try {
+      return await this.deps.announcements.controlPlaneContact();
+    } catch {
+      return {};
+    }
+  }
+
+  private controlPlaneView(contact: ControlPlaneContact): ControlPlaneView {
+    const { controlPlaneLossMs, stalenessBudgetMs } = this.deps.settings;
+    return { ...(contact.heardAt === undefined ? {} : { heardAt: contact.heardAt }), lossAfterMs: controlPlaneLossMs, stalenessBudgetMs };
   }
 
   /** Whether the primary says the repository does not exist; anything else (even no answer) sends the client there. */
