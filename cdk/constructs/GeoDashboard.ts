@@ -71,9 +71,9 @@ function regionRow(region: string, stackName: string, lagSloSeconds: number): IW
       }),
     ]),
     graph(
-      'replication lag (ms)',
+      'replication lag (ms) and backlog age (s)',
       [geo(METRIC.replicationLag, 'lag p50', 'p50'), geo(METRIC.replicationLag, 'lag p99', 'p99')],
-      [geo(METRIC.backlogAge, 'oldest unreplicated push (s)', 'Maximum')],
+      [queueSearch('ApproximateAgeOfOldestMessage', 'ChangeEvents', 'oldest queued event (s)', 'Maximum')],
       { leftAnnotations: [{ value: lagSloSeconds * 1000, label: `objective ${lagSloSeconds} s` }] },
     ),
     graph('Git endpoint requests', [

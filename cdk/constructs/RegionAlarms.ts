@@ -17,7 +17,8 @@ import { Construct } from 'constructs';
 import { METRIC, METRICS_NAMESPACE, metricDimensions, type MetricName } from '../../lambdas/shared/metricNames.ts';
 
 export interface RegionAlarmsProps {
-  /** The dead-letter queue of the region's change events. */
+  /** The region's change-event queue (its oldest message's age is the backlog) and its dead-letter queue. */
+  readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
   /** The region's Git endpoint (its Function URL's 5xx count). */
   readonly endpoint: IFunction;
@@ -78,7 +79,7 @@ export class RegionAlarms extends Construct {
       // Lag is measured when a sync finishes; a region that syncs nothing shows it in the backlog's age.
       BacklogAboveSlo: new Alarm(this, 'BacklogAboveSlo', {
         alarmDescription: `git-geo ${region}: the oldest unreplicated push is older than the ${props.lagSloSeconds} s objective`,
-        metric: geo(METRIC.backlogAge, 'Maximum', fiveMinutes),
+        metric: props.queue.metricApproximateAgeOfOldestMessage({ statistic: 'Maximum', period: fiveMinutes }),
         threshold: props.lagSloSeconds,
         evaluationPeriods: LAG_PERIODS,
         comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,

@@ -34,8 +34,6 @@ export const METRIC = {
   requestsFailed: 'RequestsFailed',
   /** Syncs found stuck in `started` by the watchdog (each minute). */
   stuckSyncs: 'StuckSyncs',
-  /** Age of the oldest push the region has not replicated yet, seconds (the watchdog, each minute). */
-  backlogAge: 'BacklogAge',
   /** One per completed backup run: its absence for two intervals is the alarm. */
   backupsCompleted: 'BackupsCompleted',
 } as const;

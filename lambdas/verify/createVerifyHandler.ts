@@ -20,6 +20,7 @@ import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { blobSteps } from '../replicable/blobSteps.ts';
 import { RegionControl } from '../shared/registry/RegionControl.ts';
 import { Registry } from '../shared/registry/Registry.ts';
+import { REPLICATION_STATUSES } from '../shared/registry/RepositoryState.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
@@ -99,10 +100,9 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
     const request = parsed.data;
     const now = (): Date => new Date();
     if (request.action === 'watchdog') {
-      const { requested, oldestUnsyncedAt } = await watchStuckSyncs({ registry, requester, now, leaseSeconds: config.SYNC_LEASE_SECONDS });
+      const { requested } = await watchStuckSyncs({ registry, requester, now, leaseSeconds: config.SYNC_LEASE_SECONDS });
       if (requested.length > 0) logger.warn('syncs stuck in started were requested again', { repositories: requested.slice(0, 50), count: requested.length });
       metrics.addMetric(METRIC.stuckSyncs, MetricUnit.Count, requested.length);
-      metrics.addMetric(METRIC.backlogAge, MetricUnit.Seconds, oldestUnsyncedAt === undefined ? 0 : Math.max(0, (Date.now() - Date.parse(oldestUnsyncedAt)) / 1000));
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
     const blobs = blobSteps(store, { baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' }, (type, _step, repository, result) => {
@@ -138,11 +138,12 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       const repository = parseRepositoryPath(request.repository);
       record(repository, await verifyRepository(deps, repository, { force: request.force }));
     } else {
+      // Due: every repository not verified, and the verified ones last verified before the interval (the status index: no Scan).
       const due: string[] = [];
-      const cutoff = Date.now() - config.VERIFY_INTERVAL_SECONDS * 1000;
-      for await (const state of registry.list()) {
-        const recent = state.status === 'verified' && state.lastVerifiedAt !== undefined && Date.parse(state.lastVerifiedAt) > cutoff;
-        if (request.force || !recent) due.push(state.repository);
+      const cutoff = new Date(Date.now() - config.VERIFY_INTERVAL_SECONDS * 1000).toISOString();
+      for (const status of REPLICATION_STATUSES) {
+        const options = status === 'verified' && !request.force ? { verifiedBefore: cutoff } : {};
+        for await (const entry of registry.withStatus(status, options)) due.push(entry.repository);
       }
       let next = 0;
       let truncated = false;

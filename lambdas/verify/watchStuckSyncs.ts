@@ -36,17 +36,16 @@ export function unreplicatedSince(state: RepositoryState): string | undefined {
  * timeout, so a sync past it can no longer be running: it is retried within a minute of its
  * lease running out (the watchdog's schedule), not after hours.
  */
-export async function watchStuckSyncs(deps: StuckSyncDependencies): Promise<{ readonly requested: readonly string[]; readonly oldestUnsyncedAt?: string }> {
+export async function watchStuckSyncs(deps: StuckSyncDependencies): Promise<{ readonly requested: readonly string[] }> {
   const now = deps.now();
   const stuck: RepositoryState[] = [];
-  // The same pass finds the backlog's age: the oldest push this region has not replicated yet.
-  let oldestUnsyncedAt: string | undefined;
-  for await (const state of deps.registry.list()) {
-    if (isStuck(state, now, deps.leaseSeconds, deps.graceSeconds)) stuck.push(state);
-    const unsynced = unreplicatedSince(state);
-    if (unsynced !== undefined && (oldestUnsyncedAt === undefined || unsynced < oldestUnsyncedAt)) oldestUnsyncedAt = unsynced;
+  // Only syncs `started` at least a lease ago can be stuck: a query of the status index, never a scan.
+  const updatedBefore = new Date(now.getTime() - deps.leaseSeconds * 1000).toISOString();
+  for await (const entry of deps.registry.withStatus('started', { updatedBefore })) {
+    const state = await deps.registry.get(entry.repository);
+    if (state !== undefined && isStuck(state, now, deps.leaseSeconds, deps.graceSeconds)) stuck.push(state);
   }
   await deps.requester.request(stuck.map((state) => ({ repository: state.repository, state, reason: 'stuck-sync' as const })));
   for (const state of stuck) await deps.registry.markSyncRequested(state.repository, now.toISOString(), 'stuck-sync');
-  return { requested: stuck.map((state) => state.repository), ...(oldestUnsyncedAt === undefined ? {} : { oldestUnsyncedAt }) };
+  return { requested: stuck.map((state) => state.repository) };
 }

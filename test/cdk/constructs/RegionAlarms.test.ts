@@ -17,8 +17,9 @@ const DIMENSIONS = [
 function alarmsIn(props: { alarmTopicName?: string } = {}): { template: Template; stack: Stack; alarms: RegionAlarms } {
   const stack = new Stack(testApp(), 'Alarms', { env: { account: '111111111111', region: 'eu-west-1' } });
   const deadLetterQueue = new Queue(stack, 'DeadLetters');
+  const queue = new Queue(stack, 'ChangeEvents');
   const endpoint = new LambdaFunction(stack, 'Endpoint', { runtime: Runtime.NODEJS_22_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => ({})') });
-  const alarms = new RegionAlarms(stack, 'RegionAlarms', { deadLetterQueue, endpoint, lagSloSeconds: 120, backupIntervalMinutes: 30, ...props });
+  const alarms = new RegionAlarms(stack, 'RegionAlarms', { queue, deadLetterQueue, endpoint, lagSloSeconds: 120, backupIntervalMinutes: 30, ...props });
   return { template: Template.fromStack(stack), stack, alarms };
 }
 
@@ -47,7 +48,7 @@ describe('RegionAlarms', () => {
 
   it('lag p99 above the objective alarms, and so does a backlog older than it', () => {
     alarm({ Namespace: METRICS_NAMESPACE, MetricName: METRIC.replicationLag, ExtendedStatistic: 'p99', Dimensions: DIMENSIONS, Threshold: 120_000, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3 });
-    alarm({ Namespace: METRICS_NAMESPACE, MetricName: METRIC.backlogAge, Statistic: 'Maximum', Dimensions: DIMENSIONS, Threshold: 120, ComparisonOperator: 'GreaterThanThreshold' });
+    alarm({ Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Statistic: 'Maximum', Threshold: 120, ComparisonOperator: 'GreaterThanThreshold' });
   });
 
   it('permanent sync failures, verification failures and repairs given up alarm at the first one', () => {
