@@ -49,7 +49,7 @@ export class StatusPage extends Construct {
       },
     });
     // Reads only: the registry's items and the queues' depths.
-    props.registry.grant(this.function, 'dynamodb:Scan', 'dynamodb:GetItem');
+    this.function.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Scan', 'dynamodb:GetItem'], resources: [props.registry.tableArn] }));
     for (const queue of [props.queue, props.deadLetterQueue]) queue.grant(this.function, 'sqs:GetQueueAttributes');
     const others = props.regionStacks.filter(({ region }) => region !== stack.region);
     if (others.length > 0) {
