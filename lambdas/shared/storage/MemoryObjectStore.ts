@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ObjectStore, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
@@ -24,6 +25,10 @@ export class MemoryObjectStore implements ObjectStore {
   put(key: string, body: Uint8Array | string): Promise<void> {
     this.objects.set(key, Buffer.from(body));
     return Promise.resolve();
+  }
+
+  async putFile(key: string, path: string): Promise<void> {
+    this.objects.set(key, await readFile(path));
   }
 
   async copy(fromKey: string, toKey: string): Promise<void> {

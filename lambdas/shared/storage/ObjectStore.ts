@@ -29,6 +29,11 @@ export interface ObjectStore {
   stream(key: string): Promise<StoredObjectStream | undefined>;
   head(key: string): Promise<StoredObjectInfo | undefined>;
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
+  /**
+   * Uploads a local file by streaming it (a spooled pack): memory stays bounded whatever its size.
+   * Optional: without it, callers read the file and `put` it.
+   */
+  putFile?(key: string, path: string, options?: PutOptions): Promise<void>;
   /** Server-side copy: no bytes pass through the caller. */
   copy(fromKey: string, toKey: string): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;

@@ -12,7 +12,7 @@ export interface EntryHeader {
   readonly type: number;
   readonly size: number;
   readonly dataOffset: number;
-  /** OFS_DELTA: the base entry's offset in the same pack. */
+  /** OFS_DELTA: the base entry's offset in the same pack (a pack offset, whatever the window). */
   readonly baseOffset?: number;
   /** REF_DELTA: the base object's id. */
   readonly baseOid?: Buffer;
@@ -21,8 +21,10 @@ export interface EntryHeader {
 /**
  * Reads the header of the pack entry at `start` from `buffer[0, end)`; undefined when the
  * header's bytes have not all arrived. Throws on an invalid type or a delta pointing forward.
+ * `origin` is the pack offset of `buffer[0]` (a window of a pack): `baseOffset` is a pack offset,
+ * `dataOffset` an index into `buffer`.
  */
-export function readEntryHeader(buffer: Uint8Array, start: number, end = buffer.length): EntryHeader | undefined {
+export function readEntryHeader(buffer: Uint8Array, start: number, end = buffer.length, origin = 0): EntryHeader | undefined {
   let position = start;
   if (position >= end) return undefined;
   let byte = buffer[position++]!;
@@ -44,8 +46,8 @@ export function readEntryHeader(buffer: Uint8Array, start: number, end = buffer.
       byte = buffer[position++]!;
       distance = (distance + 1) * 128 + (byte & 0x7f);
     }
-    if (distance <= 0 || distance > start) throw new ProtocolError('pack delta does not point at an entry before it', { data: { offset: start } });
-    return { type, size, dataOffset: position, baseOffset: start - distance };
+    if (distance <= 0 || distance > start + origin) throw new ProtocolError('pack delta does not point at an entry before it', { data: { offset: start + origin } });
+    return { type, size, dataOffset: position, baseOffset: start + origin - distance };
   }
   if (type === REF_DELTA) {
     if (position + 20 > end) return undefined;
