@@ -1,4 +1,4 @@
-import { ArnFormat, CfnOutput, Duration, Stack, Validations, type CfnResource, type StackProps } from 'aws-cdk-lib';
+import { ArnFormat, CfnOutput, Duration, Size, Stack, Validations, type CfnResource, type StackProps } from 'aws-cdk-lib';
 import { Rule, RuleTargetInput, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { Table } from 'aws-cdk-lib/aws-dynamodb';
@@ -123,11 +123,13 @@ export class RegionStack extends Stack {
       description: 'git-geo: fetches changed repositories from the primary into this region',
       timeout: visibilityTimeout,
       memorySize: config.syncMemoryMiB,
+      ephemeralStorageSize: Size.mebibytes(config.syncEphemeralStorageMiB),
       environment: {
         REGISTRY_TABLE: this.registry.tableName,
         MIRROR_BUCKET: this.bucket.bucketName,
         QUEUE_URL: this.queue.queueUrl,
         QUEUE_VISIBILITY_SECONDS: String(visibilityTimeout.toSeconds()),
+        PACK_MAINTENANCE: JSON.stringify(config.packMaintenance),
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
         PRIMARY_TIMEOUT_MS: String(config.primaryTimeoutSeconds * 1000),
         RETRY_BASE_SECONDS: String(config.syncRetryBaseSeconds),

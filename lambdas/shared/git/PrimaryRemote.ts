@@ -1,8 +1,5 @@
 import git, { type HttpClient } from 'isomorphic-git';
-import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { AccessDeniedError, ProtocolError, RepositoryMovedError, RepositoryNotFoundError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import { advertisementWithHead } from './advertisementWithHead.ts';
@@ -10,6 +7,7 @@ import { createPrimaryHttpClient, type PrimaryHttpOptions } from './createPrimar
 import { MemoryFs } from './MemoryFs.ts';
 import { PackIndexer, type SpooledPack } from './pack/PackIndexer.ts';
 import { readPackStream } from './pack/readPackStream.ts';
+import { spoolError, spoolPath } from './pack/spool.ts';
 import { chooseCapabilities, uploadPackRequestBody } from './pack/uploadPackRequestBody.ts';
 import type { FetchedPack, PackFiles } from './PackFiles.ts';
 import { fetchRequest, lsRefsRequest, parseInfoRefsAnswer, parseLsRefs, type RefusedRef } from './protocolV2.ts';
@@ -225,7 +223,8 @@ export class PrimaryRemote {
       },
       body: single(v2 ? fetchRequest(request, request.discovery.capabilities) : uploadPackRequestBody({ wants: request.wants, haves: request.haves, capabilities })),
     });
-    const indexer = new PackIndexer({ spoolPath: join(this.options.spoolDir ?? tmpdir(), `git-geo-${randomUUID()}.pack`) });
+    const path = await spoolPath('fetch', this.options.spoolDir);
+    const indexer = new PackIndexer({ spoolPath: path });
     // Protocol v2 always uses side-band-64k for the packfile section.
     const sideBand = v2 || capabilities.includes('side-band-64k') || capabilities.includes('side-band');
     if (response.body === undefined) throw new ProtocolError('upload-pack answered with no body');
@@ -243,7 +242,7 @@ export class PrimaryRemote {
       pack = indexer.finishToFile();
     } catch (error) {
       indexer.abort();
-      throw error;
+      throw spoolError(error, path, indexer.receivedBytes);
     }
     if (pack.objectCount > 0) return pack;
     await discardPack(pack);

@@ -1,9 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { MirrorRepository, MirrorState } from './MirrorRepository.ts';
 import { mergePacks, type PackSource } from './pack/mergePacks.ts';
+import { spoolError, spoolPath } from './pack/spool.ts';
 
 /** How a mirror's packs are kept few. Defaults are written once, in cdk/GeoConfig.ts's schema; these mirror them for direct callers. */
 export interface PackMaintenancePolicy {
@@ -94,7 +92,10 @@ export async function maintainPacks(mirror: MirrorRepository, state: MirrorState
       };
     }),
   );
-  const merged = await mergePacks(sources, join(policy.spoolDir ?? tmpdir(), `git-geo-repack-${randomUUID()}.pack`));
+  const path = await spoolPath('repack', policy.spoolDir);
+  const merged = await mergePacks(sources, path).catch((error: unknown) => {
+    throw spoolError(error, path, 0);
+  });
   try {
     await mirror.writePack(merged);
   } finally {
