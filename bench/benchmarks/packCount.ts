@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { git } from '../../bin/local/git.ts';
 import type { ChangeEvent } from '../../lambdas/shared/events/ChangeEvent.ts';
 import { MirrorRepository } from '../../lambdas/shared/git/MirrorRepository.ts';
@@ -42,7 +44,10 @@ export async function packCount(bed: BenchBed, options: PackCountOptions): Promi
   const registry = bed.runtime.registry(region);
   const primary = new PrimaryRemote({ baseUrl: bed.primary.url, userAgent: 'git-geo', timeoutMs: 30_000 });
   const mirror = new MirrorRepository(store, repository);
-  const tree = (await git(['mktree'], { cwd: primaryDir })).trim();
+  // The empty tree, written as an object (each round's commit is what its pack carries).
+  const empty = join(bed.scratch, 'empty-tree');
+  await writeFile(empty, '');
+  const tree = (await git(['hash-object', '-w', '-t', 'tree', empty], { cwd: primaryDir })).trim();
   let parent: string | undefined;
   let mostPacks = 0;
   let repacks = 0;
