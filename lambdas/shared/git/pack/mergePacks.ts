@@ -6,6 +6,7 @@ import type { SpooledPack } from './PackIndexer.ts';
 import { PackIndex } from './PackIndex.ts';
 import { packIndexV2, type IndexEntry } from './packIndexV2.ts';
 import { OFS_DELTA, readEntryHeader } from './readEntryHeader.ts';
+import { ofsDistance } from './writePack.ts';
 
 /** One pack to merge: its index, and its bytes as a stream (read once, front to back). */
 export interface PackSource {
@@ -13,18 +14,6 @@ export interface PackSource {
   readonly idx: Buffer;
   readonly size: number;
   open(): Promise<AsyncIterable<Uint8Array>>;
-}
-
-/** An OFS_DELTA's distance to its base, as git encodes it (big-endian base-128, each continuation adds one). */
-function encodeOfsDistance(distance: number): Buffer {
-  const bytes = [distance & 0x7f];
-  let rest = Math.floor(distance / 128);
-  while (rest > 0) {
-    rest -= 1;
-    bytes.unshift(0x80 | (rest & 0x7f));
-    rest = Math.floor(rest / 128);
-  }
-  return Buffer.from(bytes);
 }
 
 /** Reads a stream in pieces of exactly the lengths asked for, holding at most the current piece. */
@@ -124,7 +113,7 @@ export async function mergePacks(sources: readonly PackSource[], spoolPath: stri
             while (entry[sizeEnd]! & 0x80) sizeEnd++;
             let distanceEnd = sizeEnd + 1;
             while (entry[distanceEnd]! & 0x80) distanceEnd++;
-            bytes = Buffer.concat([entry.subarray(0, sizeEnd + 1), encodeOfsDistance(position - baseAt), entry.subarray(distanceEnd + 1)]);
+            bytes = Buffer.concat([entry.subarray(0, sizeEnd + 1), ofsDistance(position - baseAt), entry.subarray(distanceEnd + 1)]);
           }
           newOffset.set(oid, position);
           entries.push({ oid: Buffer.from(oid, 'hex'), offset: position, crc32: crc32(bytes) });

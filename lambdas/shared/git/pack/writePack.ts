@@ -30,7 +30,7 @@ function entryHeader(type: number, size: number): Buffer {
 }
 
 /** An OFS_DELTA's distance back to its base, as git encodes it. */
-function ofsDistance(distance: number): Buffer {
+export function ofsDistance(distance: number): Buffer {
   const bytes = [distance & 0x7f];
   let rest = Math.floor(distance / 128);
   while (rest > 0) {
