@@ -155,8 +155,9 @@ export async function initialSync(bed: BenchBed, options: InitialSyncOptions): P
     options.log(`  initial sync: generating ${options.commits} commits over ${options.files} files`);
     await generateRepository(primaryDir, { commits: options.commits, files: options.files });
   } else {
-    options.log(`  initial sync: copying ${options.repo}`);
-    await git(['clone', '-q', '--mirror', options.repo, primaryDir]);
+    // Heads and tags, what git-geo mirrors (a snapshot may be a partial clone whose other refs lack objects).
+    options.log(`  initial sync: copying the heads and tags of ${options.repo}`);
+    await git(['clone', '-q', '--bare', options.repo, primaryDir]);
   }
   // Served as a primary would serve it: one packed, delta-compressed pack.
   await git(['repack', '-a', '-d', '-q'], { cwd: primaryDir });
