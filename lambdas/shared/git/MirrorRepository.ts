@@ -127,12 +127,10 @@ export class MirrorRepository {
    */
   async writePack(files: FetchedPack): Promise<void> {
     const packKey = this.key(`objects/pack/${files.name}.pack`);
-    const uploadPack = async (): Promise<void> => {
-      if (!('packPath' in files)) return await this.store.put(packKey, files.pack);
-      if (this.store.putFile !== undefined) return await this.store.putFile(packKey, files.packPath);
-      await this.store.put(packKey, await readFile(files.packPath));
-    };
-    await Promise.all([uploadPack(), this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx)]);
+    // A store that cannot stream a file gets its bytes (read first, so the pack's upload still starts first).
+    const body = !('packPath' in files) ? files.pack : this.store.putFile === undefined ? await readFile(files.packPath) : undefined;
+    const uploadPack = body !== undefined ? this.store.put(packKey, body) : this.store.putFile!(packKey, (files as { packPath: string }).packPath);
+    await Promise.all([uploadPack, this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx)]);
   }
 
   /**
