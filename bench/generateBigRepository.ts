@@ -15,7 +15,6 @@ export async function generateBigRepository(gitDir: string, mib: number): Promis
   for (let blob = 0, commit = 0; blob < mib; commit++) {
     const message = `add blobs ${blob} to ${Math.min(mib, blob + perCommit) - 1}\n`;
     await write(`commit refs/heads/main\ncommitter git-geo bench <bench@git-geo.example> ${1_700_000_000 + commit * 600} +0000\ndata ${Buffer.byteLength(message)}\n${message}`);
-    if (commit > 0) await write(`from refs/heads/main^0\n`);
     for (let i = 0; i < perCommit && blob < mib; i++, blob++) {
       await write(`M 100644 inline data/blob-${blob}.bin\ndata ${2 ** 20}\n`);
       await write(randomBytes(2 ** 20));
