@@ -6,12 +6,13 @@ import { PROJECT_ROOT } from '../cdk/constructs/GeoFunction.ts';
 import { BenchBed } from './BenchBed.ts';
 import { fanOut, type FanOutResult } from './benchmarks/fanOut.ts';
 import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts';
+import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { packCount, type PackCountResult } from './benchmarks/packCount.ts';
 import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
 import { machineInfo, type MachineInfo } from './machineInfo.ts';
 import { ratio } from './stats.ts';
 
-export const BENCHMARKS = ['lag', 'initial', 'fanout', 'packs'] as const;
+export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'packs'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -56,6 +57,7 @@ export interface BenchReport {
   readonly costPerSync?: LagResult['cost'];
   readonly initialSync?: InitialSyncResult;
   readonly fanOut?: FanOutResult;
+  readonly lfs?: LfsReplicationResult;
   readonly packCount?: PackCountResult;
   readonly targets: readonly Target[];
 }
@@ -111,6 +113,11 @@ function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Tar
   if (fan) {
     list.push({ name: 'fetches per push (bursts)', goal: '<= 0.5', value: String(fan.fetchesPerPush), met: fan.fetchesPerPush <= 0.5 });
     list.push({ name: 'messages lost', goal: '0', value: String(fan.messagesLost), met: fan.messagesLost === 0 });
+  }
+  for (const run of report.lfs?.sizes ?? []) {
+    const size = `${Math.round(run.bytes / MiB)} MiB`;
+    list.push({ name: `LFS replication of ${size} vs plain S3 upload`, goal: '<= 2x', value: `${run.ratio}x`, met: run.ratio <= 2 });
+    list.push({ name: `LFS replication of ${size}: peak RSS`, goal: '< 300 MiB', value: `${Math.round(run.lfs.peakRssBytes / MiB)} MiB`, met: run.lfs.peakRssBytes < 300 * MiB });
   }
   return list;
 }
@@ -186,6 +193,13 @@ export function formatReport(report: BenchReport): string {
     if (fan.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${fan.emulatorCpuSeconds} s of ${fan.totalSeconds} s`, '', '']);
     out.push(t.toString());
   }
+  if (report.lfs) {
+    const t = table('LFS object replication', ['git-geo (primary LFS API -> verified -> bucket)', 'plain S3 upload from disk', 'ratio', 'peak RSS git-geo / S3']);
+    for (const run of report.lfs.sizes) {
+      t.push([mib(run.bytes), `${ms(run.lfs.wallMs)} (${run.lfsMiBPerSecond} MiB/s)`, `${ms(run.s3.wallMs)} (${run.s3MiBPerSecond} MiB/s)`, x(run.ratio), `${mib(run.lfs.peakRssBytes)} / ${mib(run.s3.peakRssBytes)}`]);
+    }
+    out.push(t.toString());
+  }
   const goals = table('target', ['goal', 'measured', '']);
   for (const target of report.targets) goals.push([target.name, target.goal, target.value, target.met ? 'met' : 'NOT MET']);
   out.push(goals.toString());
@@ -244,6 +258,11 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
     if (only.has('fanout')) {
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);
       report.fanOut = await fanOut(bed, { ...size.fanOut, timeoutMs: options.quick ? 60_000 : 300_000, log });
+    }
+    // Full mode only: writing and moving a 1 GiB object takes longer than quick mode's budget.
+    if (only.has('lfs') && !options.quick) {
+      log('LFS replication: 100 MiB and 1 GiB objects');
+      report.lfs = await lfsReplication(bed, { sizesMiB: [100, 1024], log });
     }
   } finally {
     await bed.stop();

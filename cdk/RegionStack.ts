@@ -13,6 +13,7 @@ import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { GeoFunction } from './constructs/GeoFunction.ts';
 import { TableBackupPlan } from './constructs/TableBackupPlan.ts';
+import { grantLfsObjectWrites } from './constructs/grantLfsObjectWrites.ts';
 import { grantMirrorAccess } from './constructs/grantMirrorAccess.ts';
 import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/secureDefaults.ts';
 import type { GeoConfig } from './GeoConfig.ts';
@@ -154,6 +155,7 @@ export class RegionStack extends Stack {
       }),
     );
     grantMirrorAccess(this.bucket, this.sync, 'read-write');
+    grantLfsObjectWrites(this.bucket, this.sync);
     // Permanent failures are parked in the dead-letter queue at once, for `git-geo redrive`.
     this.deadLetterQueue.grantSendMessages(this.sync);
     this.registry.grantReadWriteData(this.sync);
@@ -205,6 +207,7 @@ export class RegionStack extends Stack {
       },
     });
     grantMirrorAccess(this.bucket, this.verify, 'read');
+    grantLfsObjectWrites(this.bucket, this.verify);
     // Its one write to the bucket: the record of packs it has verified.
     this.verify.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject'], resources: [this.bucket.arnForObjects(`${VERIFIED_PACKS_PREFIX}*`)] }));
     Validations.of(this.verify).acknowledge({
@@ -282,6 +285,7 @@ export class RegionStack extends Stack {
         ACCESS_CACHE_SECONDS: String(config.accessCacheSeconds),
         ANONYMOUS_TRUST_SECONDS: String(config.anonymousTrustSeconds),
         MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
+        ALLOW_REACHABLE_SHA1_IN_WANT: String(config.allowReachableSha1InWant),
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',
       },

@@ -21,6 +21,9 @@ import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { AccessChecker } from './AccessChecker.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
+import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
+import { isLfsPath, parseLfsRequest } from './lfs/parseLfsRequest.ts';
+import type { RegionalLfsEndpoint } from './lfs/RegionalLfsEndpoint.ts';
 import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
 
 const EndpointEnv = AwsEnvSchema.extend({
@@ -36,6 +39,7 @@ const EndpointEnv = AwsEnvSchema.extend({
   ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
   ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
   MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
+  ALLOW_REACHABLE_SHA1_IN_WANT: z.enum(['true', 'false']).transform((value) => value === 'true'),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 });
@@ -71,7 +75,8 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const eventLogDb = documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL)));
   const registry = new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE);
   const eventLog = new EventLog(eventLogDb, config.EVENT_LOG_TABLE);
-  const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
+  const s3 = new S3Client(aws);
+  const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
   const overrides = new PrimaryOverrideStore(eventLogDb, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
@@ -95,28 +100,49 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
         refNamespaces: config.REF_NAMESPACES,
         maxPackBytes: config.MAX_PACK_BYTES,
+        allowReachableSha1InWant: config.ALLOW_REACHABLE_SHA1_IN_WANT,
       },
     });
     endpoints.set(url, endpoint);
     return endpoint;
   };
+  const lfsEndpoints = new Map<string, RegionalLfsEndpoint>();
+  const lfsEndpointFor = (url: string): RegionalLfsEndpoint => {
+    let lfs = lfsEndpoints.get(url);
+    if (lfs === undefined) {
+      lfs = createRegionalLfsEndpoint({
+        s3,
+        bucket: config.MIRROR_BUCKET,
+        store,
+        registry,
+        primaryUrl: url,
+        timeoutMs: config.PRIMARY_TIMEOUT_MS,
+        accessCacheSeconds: config.ACCESS_CACHE_SECONDS,
+        settings: { region: config.AWS_REGION, mode: config.READ_MODE, anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000 },
+      });
+      lfsEndpoints.set(url, lfs);
+    }
+    return lfs;
+  };
 
   const handle = async (event: APIGatewayProxyEventV2): Promise<StreamedResult> => {
     let request: GitRequest | undefined;
     try {
-      request = parseGitRequest({
+      const raw = {
         method: event.requestContext.http.method,
         rawPath: event.rawPath,
         rawQueryString: event.rawQueryString ?? '',
         headers: event.headers ?? {},
         bodyBytes: bodyBytes(event),
         ...(event.body === undefined ? {} : { body: Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') }),
-      });
+      };
+      if (isLfsPath(raw.rawPath)) return await serveLfs(lfsEndpointFor(await overrides.url(primaryUrl!)), parseLfsRequest(raw), { logger, metrics });
+      request = parseGitRequest(raw);
       const endpoint = endpointFor(await overrides.url(primaryUrl!));
       const { outcome, ...response } = await endpoint.handle(request);
       // Never the headers: they carry the caller's credentials.
       logger.info('git request', { repository: request.repository, file: request.file, method: request.method, authenticated: request.authorization !== undefined, outcome, status: response.statusCode });
-      metrics.addMetric(outcome === 'served' ? 'ReadsServed' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
+      metrics.addMetric(outcome.startsWith('served') ? 'ReadsServed' : outcome.startsWith('proxied') ? 'ReadsProxied' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
       return response;
     } catch (error) {
       const status = error instanceof GeoError ? error.status : 500;

@@ -18,6 +18,7 @@ import { parseEnv } from '../shared/config/parseEnv.ts';
 import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { blobSteps, type BlobSteps } from '../replicable/blobSteps.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
@@ -27,8 +28,13 @@ import { DeadLetterQueue } from './DeadLetterQueue.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { retryDelaySeconds } from './retryDelaySeconds.ts';
 import { SyncPostponedError } from './SyncPostponedError.ts';
-import { syncRepository, type SyncOutcome } from './syncRepository.ts';
+import { syncRepository, type SyncDependencies, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
+import { MAX_POINTER_BYTES } from '../shared/lfs/LfsPointer.ts';
+
+/** Blobs LFS pointer discovery reads: pointer-sized, starting as the pointer spec says. */
+const LFS_POINTER_START = Buffer.from('version ');
+const isLfsPointerCandidate = (content: Buffer): boolean => content.length <= MAX_POINTER_BYTES && content.subarray(0, LFS_POINTER_START.length).equals(LFS_POINTER_START);
 
 const SyncEnv = AwsEnvSchema.extend({
   REGISTRY_TABLE: z.string().min(1),
@@ -93,6 +99,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         );
   interface ActivePrimary {
     remote: PrimaryRemote;
+    blobs: BlobSteps;
     authorization: string | undefined;
     authenticated: boolean;
   }
@@ -102,7 +109,12 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
     const secretId = override?.credentialsSecretName ?? config.PRIMARY_CREDENTIALS_SECRET_ID;
     const authorization = secretId === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(secretId, { fresh }));
     const remote = new PrimaryRemote({ baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
-    return { remote, authorization, authenticated: secretId !== undefined };
+    const blobs = blobSteps(store, { baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' }, (type, _step, repository, result) => {
+      logger.info('replicated', { type, repository, ...result, missingOnPrimary: result.missingOnPrimary.length });
+      metrics.addMetric(`Replicated_${type}`, MetricUnit.Count, result.fetched);
+      metrics.addMetric(`ReplicatedBytes_${type}`, MetricUnit.Bytes, result.fetchedBytes);
+    });
+    return { remote, blobs, authorization, authenticated: secretId !== undefined };
   };
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
@@ -127,16 +139,17 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         ? {}
         : { packMaintenance: { minPacks: config.PACK_MAINTENANCE.minPacks, factor: config.PACK_MAINTENANCE.factor, maxBytes: config.PACK_MAINTENANCE.maxMiB * 2 ** 20 } }),
     };
+    const depsFor = (record: SQSRecord): SyncDependencies => ({ ...base, primary: primary.remote, owner: record.messageId, afterPackStored: primary.blobs.afterPackStored, blobStepCandidate: isLfsPointerCandidate });
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
       try {
-        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change, batch);
+        return await syncRepository(depsFor(record), change, batch);
       } catch (error) {
         if (!primary.authenticated || !(error instanceof SyncFailedError && error.cause instanceof AccessDeniedError)) throw error;
         // The primary refused the cached credentials: re-read the secret once, so a rotation takes effect now.
         const refreshed = await primaryFor(true);
         if (refreshed.authorization === primary.authorization) throw error;
         primary = refreshed;
-        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change, batch);
+        return await syncRepository(depsFor(record), change, batch);
       }
     };
     const handleRecord = async (record: SQSRecord): Promise<void> => {

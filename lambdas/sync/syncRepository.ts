@@ -3,6 +3,7 @@ import { REF_SYNC_KINDS, type ChangeEvent } from '../shared/events/ChangeEvent.t
 import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
 import { maintainPacks, type PackMaintenancePolicy } from '../shared/git/maintainPacks.ts';
 import { packSize } from '../shared/git/PackFiles.ts';
+import { blobsPack } from '../shared/git/pack/blobsPack.ts';
 import { discardPack, type PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import type { RefusedRef } from '../shared/git/protocolV2.ts';
 import { filterRefs, refsChecksum, type RefSnapshot } from '../shared/git/RefSnapshot.ts';
@@ -15,6 +16,7 @@ import { backoffSeconds } from './backoff.ts';
 import { isCovered } from './isCovered.ts';
 import { isSuperseded } from './isSuperseded.ts';
 import { acceptRefs, tipsWorthStoring } from './refsToMirror.ts';
+import type { AfterPackStored } from '../replicable/blobSteps.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { TOMBSTONE_PREFIX } from './tombstonePrefix.ts';
 
@@ -54,6 +56,10 @@ export interface SyncDependencies {
   readonly minSyncIntervalSeconds?: number;
   /** Geometric repacking of the mirror's packs after a sync, under the sync's lease. */
   readonly packMaintenance?: PackMaintenancePolicy;
+  /** Runs once a fetched pack is stored, before its refs are published: the replicable blob types' step (LFS objects). */
+  readonly afterPackStored?: AfterPackStored;
+  /** Which blobs that step reads: kept aside while a spooled pack is indexed. */
+  readonly blobStepCandidate?: (content: Buffer) => boolean;
 }
 
 export type SyncOutcome =
@@ -267,10 +273,17 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
   let next: MirrorState = { snapshot: target, packs: current?.packs ?? [], storedTips: current?.storedTips, packBytes: current?.packBytes };
   let fetchedBytes = 0;
   if (missing.length > 0) {
-    const pack = await primary.fetchPack(repository, { discovery, wants: missing, haves: [...new Set([...held, ...stored])] });
+    const pack = await primary.fetchPack(repository, {
+      discovery,
+      wants: missing,
+      haves: [...new Set([...held, ...stored])],
+      ...(deps.afterPackStored === undefined || deps.blobStepCandidate === undefined ? {} : { keepBlob: deps.blobStepCandidate }),
+    });
     if (pack !== undefined) {
       try {
         await mirror.writePack(pack);
+        // Blob steps (LFS pointers) read the pack's small blobs; a spooled pack kept those aside.
+        if (deps.afterPackStored !== undefined) await deps.afterPackStored(repository, 'packPath' in pack ? blobsPack(pack.keptBlobs ?? []) : pack);
       } finally {
         await discardPack(pack);
       }

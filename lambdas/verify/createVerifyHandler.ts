@@ -17,6 +17,7 @@ import { parseEnv } from '../shared/config/parseEnv.ts';
 import { ValidationError } from '../shared/errors/index.ts';
 import { SyncRequester } from '../shared/events/SyncRequester.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { blobSteps } from '../replicable/blobSteps.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
@@ -85,14 +86,10 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
   const secrets = new SecretReader(
     withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
   );
+  const primaryAuthorization = async (): Promise<string | undefined> =>
+    config.PRIMARY_CREDENTIALS_SECRET_ID === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID));
   const primaryRemote = async (): Promise<PrimaryRemote> =>
-    new PrimaryRemote({
-      baseUrl: config.PRIMARY_URLS[0]!,
-      authorization:
-        config.PRIMARY_CREDENTIALS_SECRET_ID === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID)),
-      timeoutMs: config.PRIMARY_TIMEOUT_MS,
-      userAgent: 'git-geo-verify',
-    });
+    new PrimaryRemote({ baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' });
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryRemote();
 
@@ -107,7 +104,13 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       metrics.addMetric('StuckSyncsRequested', MetricUnit.Count, requested.length);
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
+    const blobs = blobSteps(store, { baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' }, (type, _step, repository, result) => {
+      if (result.failed.length + result.fetched > 0) logger.warn('replicated items repaired', { type, repository, ...result });
+      metrics.addMetric(`Verified_${type}`, MetricUnit.Count, result.items - result.failed.length);
+      metrics.addMetric(`Repaired_${type}`, MetricUnit.Count, result.fetched);
+    });
     const deps: VerifyDependencies = {
+      blobs: (repository) => blobs.verify(repository),
       registry,
       store,
       primary: await primaryRemote(),

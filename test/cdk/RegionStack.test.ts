@@ -278,6 +278,7 @@ describe('RegionStack: the Git endpoint', () => {
             WRITE_PENDING_SECONDS: '120',
             ACCESS_CACHE_SECONDS: '45',
             ANONYMOUS_TRUST_SECONDS: '600',
+            ALLOW_REACHABLE_SHA1_IN_WANT: 'true',
           }),
         },
       }),

@@ -1,8 +1,9 @@
+import type { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { git } from '../../bin/local/git.ts';
@@ -55,9 +56,9 @@ export class FaultyObjectStore implements ObjectStore {
     this.check('put', key);
     await this.inner.put(key, body, options);
   }
-  async putFile(key: string, path: string, options?: PutOptions): Promise<void> {
+  async putStream(key: string, body: Readable, options?: PutOptions): Promise<void> {
     this.check('put', key);
-    await (this.inner.putFile ? this.inner.putFile(key, path, options) : this.inner.put(key, await readFile(path), options));
+    await this.inner.putStream(key, body, options);
   }
   async copy(fromKey: string, toKey: string): Promise<void> {
     this.check('copy', toKey);

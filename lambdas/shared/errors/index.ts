@@ -8,6 +8,7 @@ export { MethodNotAllowedError } from './MethodNotAllowedError.ts';
 export { PayloadTooLargeError } from './PayloadTooLargeError.ts';
 export { PrimaryUnavailableError } from './PrimaryUnavailableError.ts';
 export { LeaseHeldError } from './LeaseHeldError.ts';
+export { LfsIntegrityError } from './LfsIntegrityError.ts';
 export { ProtocolError } from './ProtocolError.ts';
 export { PublishFailedError } from './PublishFailedError.ts';
 export { RepositoryMovedError } from './RepositoryMovedError.ts';

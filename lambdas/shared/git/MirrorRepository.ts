@@ -1,7 +1,7 @@
 import type { RepositoryPath } from '../repositoryPath.ts';
 import type { ObjectStore } from '../storage/ObjectStore.ts';
 import { formatInfoRefs, parseInfoRefs } from './infoRefs.ts';
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import type { FetchedPack } from './PackFiles.ts';
 import { formatPackedRefs } from './packedRefs.ts';
 import { formatPacksList, parsePackListNotes, parsePacksList } from './packsList.ts';
@@ -127,9 +127,7 @@ export class MirrorRepository {
    */
   async writePack(files: FetchedPack): Promise<void> {
     const packKey = this.key(`objects/pack/${files.name}.pack`);
-    // A store that cannot stream a file gets its bytes (read first, so the pack's upload still starts first).
-    const body = !('packPath' in files) ? files.pack : this.store.putFile === undefined ? await readFile(files.packPath) : undefined;
-    const uploadPack = body !== undefined ? this.store.put(packKey, body) : this.store.putFile!(packKey, (files as { packPath: string }).packPath);
+    const uploadPack = 'packPath' in files ? this.store.putStream(packKey, createReadStream(files.packPath, { highWaterMark: 1 << 20 })) : this.store.put(packKey, files.pack);
     await Promise.all([uploadPack, this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx)]);
   }
 

@@ -65,6 +65,8 @@ export interface FetchRequest {
   readonly wants: readonly string[];
   /** Objects the mirror already holds. */
   readonly haves: readonly string[];
+  /** Small blobs to keep aside while the pack is indexed (the native engine spools the pack itself to disk). */
+  readonly keepBlob?: (content: Buffer) => boolean;
 }
 
 const GITDIR = '/mirror.git';
@@ -196,6 +198,26 @@ export class PrimaryRemote {
   }
 
   /**
+   * Sends an upload-pack request to the primary as it came from a client (with the credentials
+   * this remote carries) and answers its response as it streams: a region's answer for what it
+   * does not hold. `gitProtocol` is the client's `Git-Protocol` header.
+   */
+  async uploadPack(repository: RepositoryPath, body: Buffer, gitProtocol: string | undefined): Promise<{ contentType: string; body: AsyncIterable<Uint8Array> }> {
+    const response = await this.http().request({
+      url: `${this.repositoryUrl(repository)}/git-upload-pack`,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-git-upload-pack-request',
+        accept: 'application/x-git-upload-pack-result',
+        ...(gitProtocol === undefined ? {} : { 'git-protocol': gitProtocol }),
+      },
+      body: single(body),
+    });
+    this.assertNotMoved(repository, response.url);
+    return { contentType: response.headers?.['content-type'] ?? 'application/x-git-upload-pack-result', body: response.body ?? single(Buffer.alloc(0)) };
+  }
+
+  /**
    * Fetches one pack holding every object in `wants` that is not reachable from `haves`,
    * with the configured engine. Answers undefined when the primary had nothing new to send.
    */
@@ -224,7 +246,12 @@ export class PrimaryRemote {
       body: single(v2 ? fetchRequest(request, request.discovery.capabilities) : uploadPackRequestBody({ wants: request.wants, haves: request.haves, capabilities })),
     });
     const path = await spoolPath('fetch', this.options.spoolDir);
-    const indexer = new PackIndexer({ spoolPath: path });
+    const kept: { oid: Buffer; content: Buffer }[] = [];
+    const keepBlob = request.keepBlob;
+    const indexer = new PackIndexer({
+      spoolPath: path,
+      ...(keepBlob === undefined ? {} : { onObject: (type, oid, content) => void (type === 'blob' && keepBlob(content) && kept.push({ oid: Buffer.from(oid), content: Buffer.from(content) })) }),
+    });
     // Protocol v2 always uses side-band-64k for the packfile section.
     const sideBand = v2 || capabilities.includes('side-band-64k') || capabilities.includes('side-band');
     if (response.body === undefined) throw new ProtocolError('upload-pack answered with no body');
@@ -244,7 +271,7 @@ export class PrimaryRemote {
       indexer.abort();
       throw spoolError(error, path, indexer.receivedBytes);
     }
-    if (pack.objectCount > 0) return pack;
+    if (pack.objectCount > 0) return keepBlob === undefined ? pack : { ...pack, keptBlobs: kept };
     await discardPack(pack);
     return undefined;
   }

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ObjectStore, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
@@ -27,8 +26,10 @@ export class MemoryObjectStore implements ObjectStore {
     return Promise.resolve();
   }
 
-  async putFile(key: string, path: string): Promise<void> {
-    this.objects.set(key, await readFile(path));
+  async putStream(key: string, body: Readable): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
+    this.objects.set(key, Buffer.concat(chunks));
   }
 
   async copy(fromKey: string, toKey: string): Promise<void> {

@@ -30,10 +30,10 @@ export interface ObjectStore {
   head(key: string): Promise<StoredObjectInfo | undefined>;
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
   /**
-   * Uploads a local file by streaming it (a spooled pack): memory stays bounded whatever its size.
-   * Optional: without it, callers read the file and `put` it.
+   * Streams a body of any length into an object, holding at most a few parts in memory.
+   * A body that errors before its end stores nothing.
    */
-  putFile?(key: string, path: string, options?: PutOptions): Promise<void>;
+  putStream(key: string, body: Readable, options?: PutOptions): Promise<void>;
   /** Server-side copy: no bytes pass through the caller. */
   copy(fromKey: string, toKey: string): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;

@@ -10,8 +10,6 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import type { ObjectStore, PutOptions, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
@@ -80,13 +78,7 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     if (size >= (this.options.multipartThresholdBytes ?? 64 * 2 ** 20)) {
-      await new Upload({
-        client: this.s3,
-        params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType ?? 'application/octet-stream', CacheControl: options.cacheControl },
-        partSize: this.options.partSizeBytes ?? 16 * 2 ** 20,
-        queueSize: this.options.partConcurrency ?? 4,
-        leavePartsOnError: false,
-      }).done();
+      await this.upload(key, body, options);
       return;
     }
     await this.s3.send(
@@ -102,20 +94,16 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
-  /**
-   * Streams a local file up: one PutObject below the multipart threshold, otherwise a multipart
-   * upload that reads the file part by part (memory: part size x parts in flight, whatever the file).
-   */
-  async putFile(key: string, path: string, options: PutOptions = {}): Promise<void> {
-    const { size } = await stat(path);
-    const contentType = options.contentType ?? 'application/octet-stream';
-    if (size < (this.options.multipartThresholdBytes ?? 64 * 2 ** 20)) {
-      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: createReadStream(path), ContentLength: size, ContentType: contentType, CacheControl: options.cacheControl }));
-      return;
-    }
+  async putStream(key: string, body: Readable, options: PutOptions = {}): Promise<void> {
+    // Upload buffers one part at a time (a single PutObject below the part size) and aborts on a stream error.
+    await this.upload(key, body, options);
+  }
+
+  /** A multipart upload with several parts in flight; an error aborts it and leaves no parts. */
+  private async upload(key: string, body: Uint8Array | string | Readable, options: PutOptions): Promise<void> {
     await new Upload({
       client: this.s3,
-      params: { Bucket: this.bucket, Key: key, Body: createReadStream(path, { highWaterMark: 1 << 20 }), ContentType: contentType, CacheControl: options.cacheControl },
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType ?? 'application/octet-stream', CacheControl: options.cacheControl },
       partSize: this.options.partSizeBytes ?? 16 * 2 ** 20,
       queueSize: this.options.partConcurrency ?? 4,
       leavePartsOnError: false,

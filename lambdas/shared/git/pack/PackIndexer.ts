@@ -24,6 +24,8 @@ export interface SpooledPack {
   readonly packSize: number;
   readonly idx: Buffer;
   readonly objectCount: number;
+  /** Blobs the caller asked to keep aside (`keepBlob`), for steps that read them after the pack is stored. */
+  readonly keptBlobs?: readonly { readonly oid: Buffer; readonly content: Buffer }[];
 }
 
 export interface PackIndexerOptions {
