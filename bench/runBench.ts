@@ -6,13 +6,15 @@ import { PROJECT_ROOT } from '../cdk/constructs/GeoFunction.ts';
 import { BenchBed } from './BenchBed.ts';
 import { fanOut, type FanOutResult } from './benchmarks/fanOut.ts';
 import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts';
+import { regionReads, type ReadSource, type RegionReadsResult } from './benchmarks/regionReads.ts';
 import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { packCount, type PackCountResult } from './benchmarks/packCount.ts';
 import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
 import { machineInfo, type MachineInfo } from './machineInfo.ts';
+import { existsSync } from 'node:fs';
 import { ratio } from './stats.ts';
 
-export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'packs'] as const;
+export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -57,6 +59,8 @@ export interface BenchReport {
   readonly costPerSync?: LagResult['cost'];
   readonly initialSync?: InitialSyncResult;
   readonly fanOut?: FanOutResult;
+  /** Clones and fetches through a region against the primary, per repository. */
+  readonly regionReads?: readonly RegionReadsResult[];
   readonly lfs?: LfsReplicationResult;
   readonly packCount?: PackCountResult;
   readonly targets: readonly Target[];
@@ -80,7 +84,19 @@ function sizes(quick: boolean, options: BenchOptions) {
       concurrency: 6,
       baselineRepositories: quick ? 1 : 10,
     },
+    reads: { runs: quick ? 1 : 3, sources: readSources(quick) },
   };
+}
+
+/** Local snapshots of real repositories (bare), used in full mode when present. */
+const REAL_REPOSITORIES = [
+  { label: 'expressjs/express', path: '/work/.mirror/expressjs+express/repo' },
+  { label: 'git/git', path: '/work/.mirror/git+git/repo' },
+];
+
+function readSources(quick: boolean): ReadSource[] {
+  if (quick) return [{ label: 'generated (200 commits)', commits: 200, files: 20 }];
+  return [{ label: 'generated (10,000 commits)', commits: 10_000, files: 200 }, ...REAL_REPOSITORIES.filter((source) => existsSync(source.path))];
 }
 
 function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Target[] {
@@ -108,6 +124,19 @@ function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Tar
   if (packs) {
     const bound = packs.policy.minPacks + Math.ceil(Math.log2(packs.syncs)) + 1;
     list.push({ name: `packs after ${packs.syncs} syncs (most at any time)`, goal: `<= minPacks + log2(syncs) + 1 = ${bound}`, value: `${packs.packsAtEnd} (${packs.mostPacks})`, met: packs.mostPacks <= bound });
+  }
+  for (const reads of report.regionReads ?? []) {
+    for (const operation of reads.operations) {
+      list.push({ name: `${reads.label}: ${operation.operation}, region vs primary`, goal: '<= 1.2x', value: `${operation.ratio}x`, met: (operation.ratio ?? Infinity) <= 1.2 });
+    }
+    list.push({ name: `${reads.label}: primary upload-pack requests while reading a fresh region`, goal: '0', value: String(reads.primaryUploadPacks), met: reads.primaryUploadPacks === 0 });
+    const growth = reads.rssPeakBytes - reads.rssBeforeBytes;
+    list.push({
+      name: `${reads.label}: process RSS growth while the region served (pack ${Math.round(reads.packBytes / MiB)} MiB)`,
+      goal: '< 256 MiB, whatever the pack size',
+      value: `${Math.round(growth / MiB)} MiB`,
+      met: growth < 256 * MiB,
+    });
   }
   const fan = report.fanOut;
   if (fan) {
@@ -193,6 +222,14 @@ export function formatReport(report: BenchReport): string {
     if (fan.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${fan.emulatorCpuSeconds} s of ${fan.totalSeconds} s`, '', '']);
     out.push(t.toString());
   }
+  for (const reads of report.regionReads ?? []) {
+    const t = table(`region vs primary, ${reads.label}: ${mib(reads.packBytes)} pack, ${reads.objects} objects (Lambda streaming limits honoured)`, ['region', 'primary', 'ratio']);
+    for (const operation of reads.operations) t.push([operation.operation, ms(operation.regionMs), ms(operation.primaryMs), x(operation.ratio)]);
+    t.push(['initial sync into the region', ms(reads.initialSyncMs), '', '']);
+    t.push(['primary upload-pack requests during region reads', String(reads.primaryUploadPacks), '', '']);
+    t.push(['process RSS before / peak while serving', `${mib(reads.rssBeforeBytes)} / ${mib(reads.rssPeakBytes)}`, '', '']);
+    out.push(t.toString());
+  }
   if (report.lfs) {
     const t = table('LFS object replication', ['git-geo (primary LFS API -> verified -> bucket)', 'plain S3 upload from disk', 'ratio', 'peak RSS git-geo / S3']);
     for (const run of report.lfs.sizes) {
@@ -254,6 +291,10 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
     if (only.has('packs')) {
       log(`pack count: ${size.packs.syncs} syncs of one repository`);
       report.packCount = await packCount(bed, { ...size.packs, log });
+    }
+    if (only.has('reads')) {
+      log(`region reads: ${size.reads.sources.map((source) => source.label).join(', ')}`);
+      report.regionReads = await regionReads(bed, { ...size.reads, syncTimeoutMs: options.quick ? 60_000 : 900_000, log });
     }
     if (only.has('fanout')) {
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);

@@ -3,6 +3,7 @@ import { backupCommand } from './commands/backupCommand.ts';
 import { benchCommand } from './commands/benchCommand.ts';
 import { demoCommand } from './commands/demoCommand.ts';
 import { drillCommand } from './commands/drillCommand.ts';
+import { failoverControlPlaneCommand } from './commands/failoverControlPlaneCommand.ts';
 import { gitServerCommand } from './commands/gitServerCommand.ts';
 import { localCommand } from './commands/localCommand.ts';
 import { backfillCommand } from './commands/backfillCommand.ts';
@@ -31,6 +32,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     .addCommand(promoteCommand())
     .addCommand(rpoCommand())
     .addCommand(drillCommand())
+    .addCommand(failoverControlPlaneCommand())
     .addCommand(backupCommand())
     .addCommand(restoreCommand());
   await program.parseAsync([...argv]);

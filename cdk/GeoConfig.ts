@@ -118,6 +118,22 @@ export const GeoConfigSchema = z
     accessCacheSeconds: z.number().int().min(0).max(3600).default(60),
     /** How long the sync's finding that the primary serves a repository anonymously is trusted. */
     anonymousTrustSeconds: z.number().int().min(0).max(86_400).default(300),
+    /**
+     * What a region's endpoint does with a read it cannot prove fresh because the control plane
+     * (notify, event log, topic) has gone quiet: `serve-stale` serves the region's copy (within
+     * `stalenessBudgetSeconds`, then as a read-only copy); `redirect` sends the client to the primary Git host.
+     */
+    onControlPlaneLoss: z.enum(['serve-stale', 'redirect']).default('serve-stale'),
+    /**
+     * A secondary region that holds a standby control plane (webhook endpoint, event log, topic)
+     * every region's queues also subscribe to, so `git-geo failover-control-plane --to-region` can
+     * move webhooks and fan-out there when the primary region is lost. Unset: no standby.
+     */
+    standbyControlPlaneRegion: Region.optional(),
+    /** The control plane announces itself every minute; a region that heard nothing for this long calls it lost. */
+    controlPlaneLossSeconds: z.number().int().min(5).max(3600).default(180),
+    /** With `serve-stale`: how long after the last announcement a region serves its copy as usual; after it, as a read-only copy. */
+    stalenessBudgetSeconds: z.number().int().min(0).max(7 * 86_400).default(3600),
     /** How long sync, endpoint and notify cache the runtime primary override `git-geo promote` writes. */
     primaryOverrideCacheSeconds: z.number().int().min(0).max(300).default(5),
     /**
@@ -159,6 +175,10 @@ export const GeoConfigSchema = z
   .refine((config) => config.readOnlyRegions.every((region) => config.secondaryRegions.includes(region)), {
     message: 'readOnlyRegions must be secondary regions',
     path: ['readOnlyRegions'],
+  })
+  .refine((config) => config.standbyControlPlaneRegion === undefined || config.secondaryRegions.includes(config.standbyControlPlaneRegion), {
+    message: 'standbyControlPlaneRegion must be a secondary region',
+    path: ['standbyControlPlaneRegion'],
   })
   .refine((config) => config.primaryTimeoutSeconds < config.syncTimeoutSeconds, {
     message: 'primaryTimeoutSeconds must be shorter than syncTimeoutSeconds',

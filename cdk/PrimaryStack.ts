@@ -16,6 +16,12 @@ import type { GeoConfig } from './GeoConfig.ts';
 
 export interface PrimaryStackProps extends StackProps {
   readonly config: GeoConfig;
+  /**
+   * `primary`: the control plane webhooks go to. `standby`: the same resources in another region,
+   * which every region's queues also subscribe to; `git-geo failover-control-plane` makes it active.
+   * @default 'primary'
+   */
+  readonly role?: 'primary' | 'standby';
 }
 
 /** The FIFO topic's name: derived from the stack name, so secondary stacks can address it across regions. */
@@ -71,7 +77,7 @@ export class PrimaryStack extends Stack {
     this.notify = new GeoFunction(this, 'Notify', {
       entry: 'lambdas/notify/index.ts',
       handlerFactory: 'lambdas/notify/createNotifyHandler.ts#createNotifyHandler',
-      localUrlPath: '/webhook',
+      localUrlPath: props.role === 'standby' ? `/webhook-${this.region}` : '/webhook',
       description: 'git-geo: receives Git host webhooks, records change events and publishes them',
       timeout: Duration.seconds(30),
       environment: {
@@ -124,5 +130,6 @@ export class PrimaryStack extends Stack {
     new CfnOutput(this, 'WebhookUrl', { value: url.url, description: 'Point every Git host webhook here' });
     new CfnOutput(this, 'EventLogTable', { value: this.eventLog.tableName });
     new CfnOutput(this, 'ChangeTopicArn', { value: this.topic.topicArn });
+    new CfnOutput(this, 'ControlPlaneRole', { value: props.role ?? 'primary' });
   }
 }

@@ -7,7 +7,7 @@ import { FunctionUrlAuthType, InvokeMode } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { Bucket, ObjectLockRetention } from 'aws-cdk-lib/aws-s3';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { SubscriptionFilter, Topic } from 'aws-cdk-lib/aws-sns';
+import { Topic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -19,7 +19,8 @@ import { NONCURRENT_VERSIONS, SECURE_BUCKET, SECURE_TABLE } from './constructs/s
 import type { GeoConfig } from './GeoConfig.ts';
 import { TOMBSTONE_PREFIX } from '../lambdas/sync/tombstonePrefix.ts';
 import { VERIFIED_PACKS_PREFIX } from '../lambdas/shared/git/verifyMirror.ts';
-import { filterPolicyOf, HOLD_EVERYTHING } from '../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+import { HOLD_EVERYTHING } from '../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+import { RegionalAnnouncements, syncFilterPolicy } from './constructs/RegionalAnnouncements.ts';
 
 export interface RegionStackProps extends StackProps {
   readonly config: GeoConfig;
@@ -27,10 +28,14 @@ export interface RegionStackProps extends StackProps {
   readonly changeTopicName: string;
   /** Name of the primary's event log table (in the primary region, same account). */
   readonly eventLogTableName: string;
+  /** The standby control plane's topic, which the region's queues also subscribe to. */
+  readonly standbyTopic?: { readonly region: string; readonly name: string };
 }
 
-/** Lambda streams responses up to 200 MB; a repository with a larger pack is read from the primary. */
+/** Lambda streams responses up to 200 MB: a bigger pack goes by pre-signed URL (packfile-uris) or fails clearly. */
 const MAX_STREAMED_PACK_BYTES = 190 * 1024 * 1024;
+/** /tmp of an endpoint instance, where it keeps packs to read objects from (memory stays bounded). */
+const ENDPOINT_EPHEMERAL_MIB = 4096;
 
 /**
  * One secondary region: a FIFO queue (with its dead-letter queue) subscribed across
@@ -50,6 +55,7 @@ export class RegionStack extends Stack {
   readonly verifySchedule: Rule;
   readonly watchdogSchedule: Rule;
   readonly backfill?: GeoFunction;
+  readonly announcements: RegionalAnnouncements;
 
   constructor(scope: Construct, id: string, props: RegionStackProps) {
     super(scope, id, props);
@@ -78,14 +84,6 @@ export class RegionStack extends Stack {
     this.registry = new Table(this, 'Registry', { ...SECURE_TABLE });
     // Besides PITR: daily AWS Backup recovery points, kept apart from the table.
     new TableBackupPlan(this, 'RegistryBackups', { tables: [this.registry], retentionDays: config.tableBackupRetentionDays });
-    const eventLogArn = this.formatArn({ service: 'dynamodb', region: primaryRegion, resource: 'table', resourceName: props.eventLogTableName });
-    // The runtime primary override `git-geo promote` writes: one item of the event log, read across regions.
-    const readPrimaryOverride = new PolicyStatement({
-      actions: ['dynamodb:GetItem'],
-      resources: [eventLogArn],
-      conditions: { 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['primary'] } },
-    });
-
     const visibilityTimeout = Duration.seconds(config.syncTimeoutSeconds);
     this.deadLetterQueue = new Queue(this, 'ChangeEventsDeadLetters', {
       fifo: true,
@@ -108,15 +106,13 @@ export class RegionStack extends Stack {
     });
     // Selective sync at fan-out: events of repositories this region does not hold never reach its queue.
     const rule = config.selectiveSync[this.region] ?? HOLD_EVERYTHING;
-    const filterPolicy = filterPolicyOf(rule);
-    topic.addSubscription(
-      new SqsSubscription(this.queue, {
-        rawMessageDelivery: true,
-        ...(filterPolicy === undefined
-          ? {}
-          : { filterPolicy: Object.fromEntries(Object.entries(filterPolicy).map(([attribute, conditions]) => [attribute, new SubscriptionFilter(conditions)])) }),
-      }),
-    );
+    const topics = [topic];
+    if (props.standbyTopic !== undefined) {
+      topics.push(Topic.fromTopicAttributes(this, 'StandbyChangeEvents', { topicArn: this.formatArn({ service: 'sns', region: props.standbyTopic.region, resource: props.standbyTopic.name }) }));
+    }
+    for (const source of topics) source.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: true, filterPolicy: syncFilterPolicy(rule) }));
+    // Freshness and control-plane contact, recorded in this region as announcements arrive.
+    this.announcements = new RegionalAnnouncements(this, 'Announcements', { topics, registry: this.registry, rule, primaryRegion });
 
     this.sync = new GeoFunction(this, 'Sync', {
       entry: 'lambdas/sync/index.ts',
@@ -137,10 +133,7 @@ export class RegionStack extends Stack {
         MIN_SYNC_INTERVAL_SECONDS: String(config.minSyncIntervalSeconds),
         DELETED_REPOSITORIES: config.deletedRepositories,
         PRIMARY_URLS: config.primaryUrls.join(','),
-        SECRETS_REGION: primaryRegion,
         REF_NAMESPACES: JSON.stringify(config.refNamespaces),
-        EVENT_LOG_TABLE: props.eventLogTableName,
-        EVENT_LOG_REGION: primaryRegion,
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-sync',
         SELECTIVE_SYNC: JSON.stringify(rule),
@@ -159,7 +152,6 @@ export class RegionStack extends Stack {
     // Permanent failures are parked in the dead-letter queue at once, for `git-geo redrive`.
     this.deadLetterQueue.grantSendMessages(this.sync);
     this.registry.grantReadWriteData(this.sync);
-    this.sync.addToRolePolicy(readPrimaryOverride);
     const secretNames = [
       ['PrimaryCredentials', config.primaryCredentialsSecretName],
       // A promoted host is read with the promotion credentials when the override names them.
@@ -170,7 +162,7 @@ export class RegionStack extends Stack {
       const credentials = Secret.fromSecretPartialArn(
         this,
         id,
-        this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+        this.formatArn({ service: 'secretsmanager', region: this.region, resource: 'secret', resourceName: name, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
       );
       credentials.grantRead(this.sync);
     }
@@ -179,7 +171,7 @@ export class RegionStack extends Stack {
       ? Secret.fromSecretPartialArn(
           this,
           'PrimaryCredentialsForVerify',
-          this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: config.primaryCredentialsSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+          this.formatArn({ service: 'secretsmanager', region: this.region, resource: 'secret', resourceName: config.primaryCredentialsSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
         )
       : undefined;
 
@@ -196,7 +188,6 @@ export class RegionStack extends Stack {
         QUEUE_URL: this.queue.queueUrl,
         PRIMARY_URLS: config.primaryUrls.join(','),
         PRIMARY_TIMEOUT_MS: String(config.primaryTimeoutSeconds * 1000),
-        SECRETS_REGION: primaryRegion,
         REF_NAMESPACES: JSON.stringify(config.refNamespaces),
         SYNC_LEASE_SECONDS: String(visibilityTimeout.toSeconds()),
         VERIFY_INTERVAL_SECONDS: String(config.verifyIntervalHours * 3600),
@@ -241,8 +232,7 @@ export class RegionStack extends Stack {
           MIRROR_BUCKET: this.bucket.bucketName,
           QUEUE_URL: this.queue.queueUrl,
           SELECTIVE_SYNC: JSON.stringify(rule),
-          SECRETS_REGION: primaryRegion,
-          POWERTOOLS_SERVICE_NAME: 'git-geo-backfill',
+            POWERTOOLS_SERVICE_NAME: 'git-geo-backfill',
           ...(source === undefined ? {} : { BACKFILL_SOURCE: JSON.stringify(source) }),
         },
       });
@@ -254,7 +244,7 @@ export class RegionStack extends Stack {
         Secret.fromSecretPartialArn(
           this,
           'BackfillToken',
-          this.formatArn({ service: 'secretsmanager', region: primaryRegion, resource: 'secret', resourceName: source.tokenSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+          this.formatArn({ service: 'secretsmanager', region: this.region, resource: 'secret', resourceName: source.tokenSecretName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
         ).grantRead(this.backfill);
       }
       new Rule(this, 'OnboardingSchedule', {
@@ -273,18 +263,21 @@ export class RegionStack extends Stack {
       // 200 MB at Lambda's 2 MB/s streaming rate past the first 6 MB, with room to spare.
       timeout: Duration.seconds(300),
       memorySize: 1024,
+      ephemeralStorageSize: Size.mebibytes(ENDPOINT_EPHEMERAL_MIB),
       environment: {
         REGISTRY_TABLE: this.registry.tableName,
         MIRROR_BUCKET: this.bucket.bucketName,
-        EVENT_LOG_TABLE: props.eventLogTableName,
-        EVENT_LOG_REGION: primaryRegion,
         PRIMARY_URLS: config.primaryUrls.join(','),
+        ON_CONTROL_PLANE_LOSS: config.onControlPlaneLoss,
+        CONTROL_PLANE_LOSS_SECONDS: String(config.controlPlaneLossSeconds),
+        STALENESS_BUDGET_SECONDS: String(config.stalenessBudgetSeconds),
         REF_NAMESPACES: JSON.stringify(config.refNamespaces),
         READ_MODE: config.readOnlyRegions.includes(this.region) ? 'read-only' : 'redirect',
         WRITE_PENDING_SECONDS: String(config.writePendingSeconds),
         ACCESS_CACHE_SECONDS: String(config.accessCacheSeconds),
         ANONYMOUS_TRUST_SECONDS: String(config.anonymousTrustSeconds),
         MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
+        PACK_CACHE_BYTES: String((ENDPOINT_EPHEMERAL_MIB - 512) * 1024 * 1024),
         ALLOW_REACHABLE_SHA1_IN_WANT: String(config.allowReachableSha1InWant),
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',
@@ -303,19 +296,6 @@ export class RegionStack extends Stack {
         },
       }),
     );
-    // The newest event of a repository, across regions: head items only, two attributes.
-    this.endpoint.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:GetItem'],
-        resources: [this.formatArn({ service: 'dynamodb', region: primaryRegion, resource: 'table', resourceName: props.eventLogTableName })],
-        conditions: {
-          'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['repo#*'] },
-          'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'latestSequence', 'latestReceivedAt'] },
-          StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
-        },
-      }),
-    );
-    this.endpoint.addToRolePolicy(readPrimaryOverride);
 
     // Point-in-time snapshots (manifests of refs and pack names; no data copied) and the garbage collector.
     this.backup = new GeoFunction(this, 'Backup', {

@@ -8,6 +8,8 @@ import { RegionStack } from './RegionStack.ts';
 export interface GeoApp {
   readonly app: App;
   readonly primary: PrimaryStack;
+  /** The standby control plane, when `standbyControlPlaneRegion` is set. */
+  readonly standby?: PrimaryStack;
   /** One stack per secondary region, by region. */
   readonly regions: ReadonlyMap<string, RegionStack>;
 }
@@ -29,6 +31,8 @@ export function buildApp(config: GeoConfig, options: BuildAppOptions = {}): GeoA
     config,
     description: 'git-geo primary: webhook endpoint, event log, change topic',
   });
+  // A standby control plane in another region: recoverable webhooks and fan-out (git-geo failover-control-plane).
+  const standby = config.standbyControlPlaneRegion === undefined ? undefined : standbyControlPlane(app, config, account, config.standbyControlPlaneRegion);
   const regions = new Map<string, RegionStack>();
   for (const region of config.secondaryRegions) {
     const name = `${config.stackPrefix}-Region-${region}`;
@@ -38,12 +42,30 @@ export function buildApp(config: GeoConfig, options: BuildAppOptions = {}): GeoA
       config,
       changeTopicName: changeTopicName(primary.stackName),
       eventLogTableName: eventLogTableName(primary.stackName),
+      ...(standby === undefined ? {} : { standbyTopic: { region: standby.region, name: changeTopicName(standby.stackName) } }),
       description: `git-geo secondary region ${region}: queue, mirrors, registry, sync, Git endpoint`,
     });
     stack.addStackDependency(primary);
+    if (standby !== undefined) stack.addStackDependency(standby);
     regions.set(region, stack);
   }
-  suppressNagFindings([primary, ...regions.values()]);
+  suppressNagFindings([primary, ...(standby === undefined ? [] : [standby]), ...regions.values()]);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
-  return { app, primary, regions };
+  return { app, primary, ...(standby === undefined ? {} : { standby }), regions };
+}
+
+/** The standby control plane's stack: the primary stack's resources, in `region`, not yet receiving webhooks. */
+export function standbyControlPlaneStackName(config: Pick<GeoConfig, 'stackPrefix'>, region: string): string {
+  return `${config.stackPrefix}-ControlPlane-${region}`;
+}
+
+function standbyControlPlane(app: App, config: GeoConfig, account: string | undefined, region: string): PrimaryStack {
+  const name = standbyControlPlaneStackName(config, region);
+  return new PrimaryStack(app, name, {
+    stackName: name,
+    env: { account, region },
+    config,
+    role: 'standby',
+    description: `git-geo standby control plane in ${region}: webhook endpoint, event log and change topic for a control-plane failover`,
+  });
 }

@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { formatDrillReport, runDrill } from '../ops/runDrill.ts';
+import { formatRegionDrillReport, runRegionDrill } from '../ops/runRegionDrill.ts';
 import { projectConfig, splitList } from './projectConfig.ts';
 import { quietLambdaLogs } from './quietLambdaLogs.ts';
 
@@ -13,10 +14,24 @@ export function drillCommand(): Command {
     .option('--region <region>', 'the region to promote (default: the first)')
     .option('--commits <n>', 'commits of generated history per repository', (value) => Number.parseInt(value, 10), 2000)
     .option('--no-failback', 'skip failing back to the old primary')
+    .option('--kill-region <region>', 'instead: take this AWS region (the primary region) offline, keep reading every secondary region, move the control plane to the standby; prints read availability, control-plane RTO and RPO in pushes')
+    .option('--decision-seconds <n>', 'with --kill-region: seconds before the operator runs the failover', (value) => Number.parseFloat(value), 10)
     .option('--json', 'print the figures as JSON', false)
     .option('--verbose', 'show Lambda logs at INFO level on stderr', false)
-    .action(async (options: { repositories: number; stormSeconds: number; regions?: string; region?: string; commits: number; failback: boolean; json: boolean; verbose: boolean }) => {
+    .action(async (options: { repositories: number; stormSeconds: number; regions?: string; region?: string; commits: number; failback: boolean; killRegion?: string; decisionSeconds: number; json: boolean; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
+      if (options.killRegion !== undefined) {
+        const report = await runRegionDrill({
+          config: projectConfig({ secondaryRegions: splitList(options.regions), primaryUrls: ['http://127.0.0.1:1'] }),
+          killRegion: options.killRegion,
+          repositories: options.repositories,
+          stormSeconds: options.stormSeconds,
+          decisionSeconds: options.decisionSeconds,
+          log: (line) => process.stderr.write(`${line}\n`),
+        });
+        process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : `${formatRegionDrillReport(report)}\n`);
+        return;
+      }
       const config = projectConfig({ secondaryRegions: splitList(options.regions), primaryUrls: ['http://127.0.0.1:1'] });
       const report = await runDrill({
         config,

@@ -46,7 +46,7 @@ export function promoteCommand(): Command {
     const deployment = await Deployment.open(config, deploymentFlags(flags));
     const { store, registry } = await deployment.region(flags.region);
     const eventLog = deployment.eventLog;
-    const overrides = deployment.overrides;
+    const overrides = await deployment.promotionOverrides();
     const current = await overrides.current();
     const previousUrl = current?.url ?? config.primaryUrls[0]!;
     const secretName = flags.credentialsSecret ?? config.promotionCredentialsSecretName;

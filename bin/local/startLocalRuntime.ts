@@ -13,6 +13,7 @@ import { FunctionUrlServer } from './FunctionUrlServer.ts';
 import { LocalLambda } from './LocalLambda.ts';
 import type { LocalFunction, ProvisionedStack } from './LocalResources.ts';
 import { provisionStack } from './provisionStack.ts';
+import { LAMBDA_API_PREFIX, REGIONS_CONTROL_PATH, RegionOutage } from './RegionOutage.ts';
 import { Scheduler } from './Scheduler.ts';
 import { EVENT_SOURCE_MAPPINGS_PATH, LocalEventSourceMappings } from './LocalEventSourceMappings.ts';
 import { INVOKE_PATH, invokeLocally } from './invokeLocally.ts';
@@ -51,14 +52,28 @@ export interface RegionInfo {
   readonly backfillFunctionName?: string;
 }
 
+export interface ControlPlaneInfo {
+  readonly role: string;
+  readonly webhookUrl: string;
+  readonly eventLogTable: string;
+  readonly topicArn: string;
+}
+
 export interface LocalRuntime {
   readonly webhookUrl: string;
   /** Base URL of the local HTTP server. */
   readonly endpoint: string;
+  /** The AWS endpoint every client of the runtime uses: the region outage proxy. */
   readonly awsEndpoint: string;
+  /** The AWS endpoint behind the proxy (what no outage reaches). */
+  readonly directAwsEndpoint: string;
+  /** Takes whole regions offline and brings them back (also over HTTP, with the ready line's token). */
+  readonly outage: RegionOutage;
   readonly account: string;
   readonly config: GeoConfig;
   readonly primary: { readonly region: string; readonly eventLogTable: string; readonly topicArn: string };
+  /** Every control plane by region: the primary's, and the standby's when one is configured. */
+  readonly controlPlanes: Readonly<Record<string, ControlPlaneInfo>>;
   readonly regions: Readonly<Record<string, RegionInfo>>;
   readonly stacks: readonly ProvisionedStack[];
   readonly lambdas: readonly LocalLambda[];
@@ -126,6 +141,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       awsEndpoint = moto.endpoint;
     }
     for (const [name, value] of Object.entries(LOCAL_CREDENTIALS)) process.env[name] ??= value;
+    // Every AWS call goes through the outage proxy, so a whole region can be taken offline while the runtime runs.
+    const outage = new RegionOutage();
+    await outage.start(awsEndpoint);
+    cleanups.push(() => outage.stop());
+    const directEndpoint = awsEndpoint;
+    awsEndpoint = outage.endpoint;
     const sts = new STSClient({ region: options.config.primaryRegion, endpoint: awsEndpoint });
     const { Account: account } = await sts.send(new GetCallerIdentityCommand({}));
     sts.destroy();
@@ -141,9 +162,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     const clients = new AwsClients(awsEndpoint);
     cleanups.push(() => clients.destroy());
-    await putSecret(clients, config.primaryRegion, config.webhookSecretName, options.webhookSecret);
-    if (config.primaryCredentialsSecretName !== undefined && options.primaryCredentials !== undefined) {
-      await putSecret(clients, config.primaryRegion, config.primaryCredentialsSecretName, JSON.stringify(options.primaryCredentials));
+    // Every region reads its own replica of each secret, as Secrets Manager replica regions give it in AWS.
+    for (const region of [config.primaryRegion, ...config.secondaryRegions]) {
+      await putSecret(clients, region, config.webhookSecretName, options.webhookSecret);
+      if (config.primaryCredentialsSecretName !== undefined && options.primaryCredentials !== undefined) {
+        await putSecret(clients, region, config.primaryCredentialsSecretName, JSON.stringify(options.primaryCredentials));
+      }
     }
 
     const exports = new Map<string, string>();
@@ -162,9 +186,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     const eventSourceMappings = new LocalEventSourceMappings(onError);
     cleanups.push(() => eventSourceMappings.stop());
-    server.api(EVENT_SOURCE_MAPPINGS_PATH, (req, res, url, body) => eventSourceMappings.handle(req, res, url, body));
-    // Lambda's Invoke (RequestResponse), so the CLI's verify and backfill call functions here as in AWS.
-    server.api(INVOKE_PATH, (req, res, url, body) => invokeLocally(lambdaByName, req, res, url, body));
+    // The Lambda API (event source mappings; Invoke, RequestResponse) so the CLI's pause, verify and
+    // backfill call functions here as in AWS: only under /_lambda/<token>/ (lambdaEndpoint in the ready line).
+    server.api(
+      LAMBDA_API_PREFIX,
+      outage.lambdaApi((req, res, url, body) =>
+        url.pathname.startsWith(EVENT_SOURCE_MAPPINGS_PATH) ? eventSourceMappings.handle(req, res, url, body) : url.pathname.startsWith(INVOKE_PATH) ? invokeLocally(lambdaByName, req, res, url, body) : Promise.resolve(void res.writeHead(404).end()),
+      ),
+    );
+    server.api(REGIONS_CONTROL_PATH, (req, res, url) => outage.handleControl(req, res, url, [config.primaryRegion, ...config.secondaryRegions]));
+    server.refuseWhen((lambda) => outage.isDown(lambda.fn.region));
     for (const stack of stacks) {
       for (const url of stack.functionUrls) server.mount(url.path, lambdaByName.get(url.functionName)!, url.invokeMode);
       for (const source of stack.eventSources) {
@@ -184,8 +215,21 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     scheduler.start();
     cleanups.push(() => scheduler.stop());
 
-    const primaryStack = stacks.find((stack) => stack.outputs.has('WebhookUrl'));
+    const controlPlaneStacks = stacks.filter((stack) => stack.outputs.has('WebhookUrl'));
+    const primaryStack = controlPlaneStacks.find((stack) => stack.outputs.get('ControlPlaneRole') !== 'standby');
     if (primaryStack === undefined) throw new Error('no stack has a WebhookUrl output');
+    // The primary's control plane and the standby's, by region (git-geo failover-control-plane --runtime).
+    const controlPlanes = Object.fromEntries(
+      controlPlaneStacks.map((stack) => [
+        stack.region,
+        {
+          role: stack.outputs.get('ControlPlaneRole') ?? 'primary',
+          webhookUrl: requireOutput(stack, 'WebhookUrl'),
+          eventLogTable: requireOutput(stack, 'EventLogTable'),
+          topicArn: requireOutput(stack, 'ChangeTopicArn'),
+        },
+      ]),
+    );
     const regions: Record<string, RegionInfo> = {};
     for (const stack of stacks.filter((candidate) => candidate.outputs.has('MirrorBucket'))) {
       regions[stack.region] = {
@@ -205,12 +249,16 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       if (info === undefined) throw new Error(`${region} is not a secondary region of this runtime`);
       return info;
     };
+    const lambdaEndpoint = `${endpoint}${LAMBDA_API_PREFIX}${outage.token}`;
     return {
       webhookUrl,
       endpoint,
       awsEndpoint,
+      directAwsEndpoint: directEndpoint,
+      outage,
       account,
       config,
+      controlPlanes,
       primary: {
         region: primaryStack.region,
         eventLogTable: requireOutput(primaryStack, 'EventLogTable'),
@@ -232,11 +280,15 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         webhookUrl,
         endpoint,
         // The runtime answers the Lambda API's event source mapping calls here (git-geo pause/resume --lambda-endpoint).
-        lambdaEndpoint: endpoint,
+        lambdaEndpoint,
+        // Required by the Lambda API (in lambdaEndpoint) and the region outage control (Authorization: Bearer).
+        controlToken: outage.token,
+        regionsControl: `${endpoint}${REGIONS_CONTROL_PATH}`,
         awsEndpoint,
         primaryRegion: primaryStack.region,
         eventLogTable: requireOutput(primaryStack, 'EventLogTable'),
         topicArn: requireOutput(primaryStack, 'ChangeTopicArn'),
+        controlPlanes,
         regions: Object.fromEntries(
           Object.entries(regions).map(([region, info]) => [
             region,

@@ -10,7 +10,7 @@ import type { GeoConfig } from '../../cdk/GeoConfig.ts';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
 import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../../lambdas/shared/events/ChangePublisher.ts';
-import { PrimaryOverrideStore } from '../../lambdas/shared/primary/PrimaryOverride.ts';
+import { PrimaryOverrideStore, type RegionalOverrideCopy } from '../../lambdas/shared/primary/PrimaryOverride.ts';
 import { Registry } from '../../lambdas/shared/registry/Registry.ts';
 import { SecretReader, type PrimaryCredentials } from '../../lambdas/shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../../lambdas/shared/storage/S3ObjectStore.ts';
@@ -24,7 +24,7 @@ export interface DeploymentFlags {
   registryTable?: string;
 }
 
-async function stackOutputs(stackName: string, region: string, endpoint: string | undefined): Promise<Map<string, string>> {
+export async function stackOutputs(stackName: string, region: string, endpoint: string | undefined): Promise<Map<string, string>> {
   const cloudformation = new CloudFormationClient(clientConfig(region, endpoint));
   try {
     const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
@@ -76,6 +76,24 @@ export class Deployment {
 
   get overrides(): PrimaryOverrideStore {
     return new PrimaryOverrideStore(this.documents(this.config.primaryRegion), this.primaryNames.eventLogTable, 0);
+  }
+
+  /**
+   * The override store a promotion writes: the event log, and every secondary region's copy
+   * (which that region's sync and endpoint read). A region whose registry cannot be found is
+   * named on stderr: it keeps the previous primary until the promotion is run again.
+   */
+  async promotionOverrides(): Promise<PrimaryOverrideStore> {
+    const copies: RegionalOverrideCopy[] = [];
+    for (const region of this.config.secondaryRegions) {
+      try {
+        const { registry } = await this.region(region);
+        copies.push({ region, db: this.documents(region), tableName: registry.tableName });
+      } catch (error) {
+        process.stderr.write(`warning: ${region}'s registry not found (${(error as Error).message}); its copy of the primary override is not written\n`);
+      }
+    }
+    return new PrimaryOverrideStore(this.documents(this.config.primaryRegion), this.primaryNames.eventLogTable, 0, copies);
   }
 
   get publisher(): ChangePublisher {

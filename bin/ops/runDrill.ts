@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
@@ -8,6 +8,7 @@ import { generateRepository } from '../local/generateRepository.ts';
 import { git } from '../local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../local/gitlabPushHook.ts';
 import { isPackFetch, startGitServer, type GitServer } from '../local/startGitServer.ts';
+import { regionalOverrideCopies } from '../local/regionalOverrideCopies.ts';
 import { startLocalRuntime, type LocalRuntime } from '../local/startLocalRuntime.ts';
 import { waitForConvergence } from '../local/waitForConvergence.ts';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -15,6 +16,7 @@ import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../../lambdas/shared/events/ChangePublisher.ts';
 import { PrimaryOverrideStore } from '../../lambdas/shared/primary/PrimaryOverride.ts';
 import { hostApi } from './HostApi.ts';
+import { initialPush } from './initialPush.ts';
 import { promoteRegion } from './promoteRegion.ts';
 import { rpoReport } from './rpoReport.ts';
 import { runPool } from './runPool.ts';
@@ -116,14 +118,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       const bare = join(root, 'primary', `${repository}.git`);
       await git(['init', '--bare', '-q', '-b', 'main', bare]);
       if ((options.commits ?? 1) > 1) await generateRepository(bare, { commits: options.commits!, seed: repositories.indexOf(repository) + 1 });
-      const dir = join(root, 'work', repository);
-      await mkdir(dir, { recursive: true });
-      await git(['clone', '-q', `${primary.url}/${repository}.git`, dir]);
-      await writeFile(join(dir, 'README'), `${repository}\n`);
-      await git(['add', 'README'], { cwd: dir });
-      await git(['commit', '-q', '-m', 'initial'], { cwd: dir });
-      await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: dir });
-      work.set(repository, dir);
+      work.set(repository, await initialPush(root, primary.url, repository));
     }
     await Promise.all([...webhooks]);
     for (const repository of repositories) await waitForConvergence({ runtime, repository, primaryUrl: primary.url, timeoutMs: 120_000 });
@@ -192,7 +187,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         registry,
         eventLog,
         publisher: new ChangePublisher(clients.sns, runtime.primary.topicArn),
-        overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0),
+        overrides: new PrimaryOverrideStore(db, runtime.primary.eventLogTable, 0, regionalOverrideCopies(runtime)),
         refNamespaces: runtime.config.refNamespaces,
         host,
         ...(credentials === undefined ? {} : { credentials }),

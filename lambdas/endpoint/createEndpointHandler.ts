@@ -12,13 +12,14 @@ import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
-import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { GeoError, PrimaryUnavailableError } from '../shared/errors/index.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
+import { Announcements } from '../shared/registry/Announcements.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
 import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
@@ -29,9 +30,6 @@ import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
 const EndpointEnv = AwsEnvSchema.extend({
   REGISTRY_TABLE: z.string().min(1),
   MIRROR_BUCKET: z.string().min(1),
-  /** The primary region's event log, read across regions for the newest event of a repository. */
-  EVENT_LOG_TABLE: z.string().min(1),
-  EVENT_LOG_REGION: z.string().min(1),
   PRIMARY_URLS: UrlListSchema,
   REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
   READ_MODE: z.enum(['redirect', 'read-only']).default('redirect'),
@@ -39,9 +37,16 @@ const EndpointEnv = AwsEnvSchema.extend({
   ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
   ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
   MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
+  /** How long a pre-signed pack URL (packfile-uris, dumb HTTP redirects) stays valid; 0 sends packs through the endpoint. */
+  PACK_URL_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(900),
+  /** Pack bytes an instance keeps in /tmp to read objects from (keep it under the function's ephemeral storage). */
+  PACK_CACHE_BYTES: z.coerce.number().int().positive().default(400 * 1024 * 1024),
   ALLOW_REACHABLE_SHA1_IN_WANT: z.enum(['true', 'false']).transform((value) => value === 'true'),
   PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  ON_CONTROL_PLANE_LOSS: z.enum(['serve-stale', 'redirect']),
+  CONTROL_PLANE_LOSS_SECONDS: z.coerce.number().int().positive(),
+  STALENESS_BUDGET_SECONDS: z.coerce.number().int().min(0),
 });
 
 /** A Function URL response whose body is streamed (RESPONSE_STREAM): text or a Node stream. */
@@ -72,12 +77,15 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const logger = new Logger({ serviceName: 'git-geo-endpoint' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'endpoint' });
   const [primaryUrl] = config.PRIMARY_URLS;
-  const eventLogDb = documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL)));
-  const registry = new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE);
-  const eventLog = new EventLog(eventLogDb, config.EVENT_LOG_TABLE);
+  // Everything a read consults lives in this region: registry, announcements, primary override, bucket.
+  const registryDb = documents(new DynamoDBClient(aws));
+  const registry = new Registry(registryDb, config.REGISTRY_TABLE);
+  const announcements = new Announcements(registryDb, config.REGISTRY_TABLE);
   const s3 = new S3Client(aws);
   const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
-  const overrides = new PrimaryOverrideStore(eventLogDb, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
+  // Signed with the function's own role: a URL reads only what the endpoint may read.
+  const urls = config.PACK_URL_SECONDS > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, config.PACK_URL_SECONDS) : undefined;
+  const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
   const endpointFor = (url: string): RegionalGitEndpoint => {
@@ -87,9 +95,10 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
     const primary = new PrimaryRemote({ baseUrl: url, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-endpoint' });
     endpoint = new RegionalGitEndpoint({
       registry,
-      eventLog,
+      announcements,
       store,
       primary,
+      ...(urls === undefined ? {} : { urls }),
       access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
       now: () => new Date(),
       settings: {
@@ -100,6 +109,10 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
         refNamespaces: config.REF_NAMESPACES,
         maxPackBytes: config.MAX_PACK_BYTES,
+        onControlPlaneLoss: config.ON_CONTROL_PLANE_LOSS,
+        controlPlaneLossMs: config.CONTROL_PLANE_LOSS_SECONDS * 1000,
+        stalenessBudgetMs: config.STALENESS_BUDGET_SECONDS * 1000,
+        packCacheBytes: config.PACK_CACHE_BYTES,
         allowReachableSha1InWant: config.ALLOW_REACHABLE_SHA1_IN_WANT,
       },
     });

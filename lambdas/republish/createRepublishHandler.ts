@@ -12,6 +12,7 @@ import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
+import { publishHeartbeat } from '../shared/events/ControlPlaneHeartbeat.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { republishPending, type RepublishResult } from './republishPending.ts';
 
@@ -28,7 +29,8 @@ const SAFETY_MARGIN_MS = 5000;
 
 /**
  * Builds the `republish` Lambda, run on a schedule in the primary region: nothing recorded in
- * the event log is lost when SNS was unavailable at the moment notify published it.
+ * the event log is lost when SNS was unavailable at the moment notify published it. Each run
+ * also publishes the control plane's heartbeat.
  */
 export function createRepublishHandler(env: Readonly<Record<string, string | undefined>>): RepublishHandler {
   const config = parseEnv(RepublishEnv, env, 'republish');
@@ -37,7 +39,8 @@ export function createRepublishHandler(env: Readonly<Record<string, string | und
   const logger = new Logger({ serviceName: 'git-geo-republish' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'republish' });
   const eventLog = new EventLog(db, config.EVENT_LOG_TABLE);
-  const publisher = new ChangePublisher(new SNSClient(aws), config.TOPIC_ARN);
+  const sns = new SNSClient(aws);
+  const publisher = new ChangePublisher(sns, config.TOPIC_ARN);
 
   const handle = async (_event: ScheduledEvent, context: Context): Promise<RepublishResult> => {
     const result = await republishPending({
@@ -47,6 +50,13 @@ export function createRepublishHandler(env: Readonly<Record<string, string | und
       minAgeSeconds: config.REPUBLISH_AFTER_SECONDS,
       deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
     });
+    // The minute's heartbeat: regions that stop hearing it know announcements may be missing.
+    try {
+      await publishHeartbeat(sns, config.TOPIC_ARN, config.AWS_REGION, new Date());
+    } catch (error) {
+      logger.warn('heartbeat not published', { error: error as Error });
+      metrics.addMetric('HeartbeatsFailed', MetricUnit.Count, 1);
+    }
     if (result.published > 0 || result.failed > 0) logger.warn('republished unpublished change events', { ...result });
     metrics.addMetric('EventsRepublished', MetricUnit.Count, result.published);
     metrics.addMetric('EventsStillUnpublished', MetricUnit.Count, result.failed);

@@ -16,6 +16,7 @@ import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
+import { parseHeartbeat } from '../shared/events/ControlPlaneHeartbeat.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { blobSteps, type BlobSteps } from '../replicable/blobSteps.ts';
@@ -52,9 +53,6 @@ const SyncEnv = AwsEnvSchema.extend({
   REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
   /** How packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
   FETCH_ENGINE: z.enum(FETCH_ENGINES).default('native'),
-  /** The primary region's event log, where `git-geo promote` records the active primary. */
-  EVENT_LOG_TABLE: z.string().min(1).optional(),
-  EVENT_LOG_REGION: z.string().min(1).optional(),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   /** The region's selective-sync rule; events of repositories it excludes are dropped (the filter policy may lag a rule change). */
   SELECTIVE_SYNC: SelectiveSyncRuleEnvSchema,
@@ -79,24 +77,16 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   const logger = new Logger({ serviceName: 'git-geo-sync' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'sync' });
   const sqs = withHooks(new SQSClient(aws), hooks);
-  const registry = new Registry(
-    DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } }),
-    config.REGISTRY_TABLE,
-  );
+  const registryDb = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } });
+  const registry = new Registry(registryDb, config.REGISTRY_TABLE);
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const secrets = new SecretReader(
     withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
   );
   const deadLetters = new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL);
   const [primaryUrl] = config.PRIMARY_URLS;
-  const overrides =
-    config.EVENT_LOG_TABLE === undefined
-      ? undefined
-      : new PrimaryOverrideStore(
-          DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks)),
-          config.EVENT_LOG_TABLE,
-          config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000,
-        );
+  // The region's own copy of the primary override `git-geo promote` writes: nothing here reads another region.
+  const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
   interface ActivePrimary {
     remote: PrimaryRemote;
     blobs: BlobSteps;
@@ -105,7 +95,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   }
   // The active primary: the configured one, or the host `git-geo promote` made primary (read every few seconds).
   const primaryFor = async (fresh = false): Promise<ActivePrimary> => {
-    const override = await overrides?.current();
+    const override = await overrides.current();
     const secretId = override?.credentialsSecretName ?? config.PRIMARY_CREDENTIALS_SECRET_ID;
     const authorization = secretId === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(secretId, { fresh }));
     const remote = new PrimaryRemote({ baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
@@ -155,6 +145,11 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
     const handleRecord = async (record: SQSRecord): Promise<void> => {
       let log: Record<string, unknown> = { messageId: record.messageId };
       try {
+        // Heartbeats are for the announce function; the subscription filters them out, this covers a lagging filter change.
+        if (parseHeartbeat(record.body) !== undefined) {
+          heartbeat.finished(record.messageId);
+          return;
+        }
         const change = parseChangeEvent(record.body);
         log = { messageId: record.messageId, repository: change.repository, sequence: change.sequence, kind: change.kind };
         if (!isIncluded(config.SELECTIVE_SYNC, change.repository)) {

@@ -30,7 +30,8 @@ describe('RegionStack', () => {
   });
 
   it('change queue: FIFO, SQS-managed encryption, redriven to a FIFO dead-letter queue after maxReceiveCount deliveries', () => {
-    template.resourceCountIs('AWS::SQS::Queue', 2);
+    // The change queue and its dead letters, and the announcements queue and its own.
+    template.resourceCountIs('AWS::SQS::Queue', 4);
     template.hasResourceProperties('AWS::SQS::Queue', {
       FifoQueue: true,
       ContentBasedDeduplication: false,
@@ -58,7 +59,8 @@ describe('RegionStack', () => {
   });
 
   it("subscribes the queue to the primary's topic: sqs protocol, raw delivery, the primary region", () => {
-    template.resourceCountIs('AWS::SNS::Subscription', 1);
+    // The change queue's, and the announcements queue's (RegionalAnnouncements).
+    template.resourceCountIs('AWS::SNS::Subscription', 2);
     template.hasResourceProperties('AWS::SNS::Subscription', {
       Protocol: 'sqs',
       RawMessageDelivery: true,
@@ -90,7 +92,9 @@ describe('RegionStack', () => {
     });
     const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')) as { Properties: { PolicyDocument: { Statement: Statement[] } } }[];
     const allows = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement).filter((statement) => statement.Effect === 'Allow');
-    expect(allows).toHaveLength(1);
+    // One per queue subscribed (changes, announcements), each admitting only the primary topic.
+    expect(allows).toHaveLength(2);
+    for (const allow of allows) expect(allow.Condition).toEqual({ ArnEquals: { 'aws:SourceArn': subscription?.Properties.TopicArn } });
   });
 
   it('mirror bucket: versioned, encrypted, every public-access block on, retained', () => {
@@ -133,8 +137,8 @@ describe('RegionStack', () => {
     });
   });
 
-  it("sync's environment names its registry, bucket and queue, reads secrets in the primary region, and lists the ref namespaces", () => {
-    template.resourceCountIs('AWS::Lambda::Function', 5);
+  it("sync's environment names its registry, bucket and queue, reads secrets in its own region, and lists the ref namespaces", () => {
+    template.resourceCountIs('AWS::Lambda::Function', 6);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
@@ -143,7 +147,6 @@ describe('RegionStack', () => {
           REGISTRY_TABLE: { Ref: id(region.registry) },
           MIRROR_BUCKET: { Ref: id(region.bucket) },
           QUEUE_URL: { Ref: id(region.queue) },
-          SECRETS_REGION: 'us-east-1',
           REF_NAMESPACES: JSON.stringify(['refs/heads/', 'refs/tags/', 'refs/merge-requests/']),
         }),
       },
@@ -153,7 +156,8 @@ describe('RegionStack', () => {
   });
 
   it('the queue triggers sync with partial batch responses, the configured batch size and maximum concurrency', () => {
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 1);
+    // The sync's, and the announce function's (RegionalAnnouncements).
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
       EventSourceArn: { 'Fn::GetAtt': [id(region.queue), 'Arn'] },
       FunctionName: { Ref: id(region.sync) },
@@ -258,7 +262,7 @@ describe('RegionStack: the Git endpoint', () => {
   });
   afterAll(() => geo.remove());
 
-  it('runs the endpoint factory, mounted locally at /<region>, with its bucket, registry, the primary event log and the settings', () => {
+  it('runs the endpoint factory, mounted locally at /<region>, with its bucket, registry and the settings (nothing in another region)', () => {
     template.hasResource('AWS::Lambda::Function', {
       Metadata: Match.objectLike({
         'git-geo:handler-factory': 'lambdas/endpoint/createEndpointHandler.ts#createEndpointHandler',
@@ -270,14 +274,15 @@ describe('RegionStack: the Git endpoint', () => {
           Variables: Match.objectLike({
             REGISTRY_TABLE: { Ref: id(region.registry) },
             MIRROR_BUCKET: { Ref: id(region.bucket) },
-            EVENT_LOG_TABLE: 'GitGeo-Primary-EventLog',
-            EVENT_LOG_REGION: 'us-east-1',
             PRIMARY_URLS: 'https://gitlab.example.com,https://gitlab-mirror.example.com:8443',
             REF_NAMESPACES: JSON.stringify(['refs/heads/', 'refs/tags/', 'refs/merge-requests/']),
             READ_MODE: 'redirect',
             WRITE_PENDING_SECONDS: '120',
             ACCESS_CACHE_SECONDS: '45',
             ANONYMOUS_TRUST_SECONDS: '600',
+            ON_CONTROL_PLANE_LOSS: 'serve-stale',
+            CONTROL_PLANE_LOSS_SECONDS: '180',
+            STALENESS_BUDGET_SECONDS: '3600',
             ALLOW_REACHABLE_SHA1_IN_WANT: 'true',
           }),
         },
@@ -291,6 +296,13 @@ describe('RegionStack: the Git endpoint', () => {
       AuthType: 'NONE',
       InvokeMode: 'RESPONSE_STREAM',
       TargetFunctionArn: { 'Fn::GetAtt': [id(region.endpoint), 'Arn'] },
+    });
+  });
+
+  it('keeps packs in 4 GiB of /tmp, within which its pack cache stays, so memory does not grow with a repository', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      EphemeralStorage: { Size: 4096 },
+      Environment: { Variables: Match.objectLike({ PACK_CACHE_BYTES: String(3584 * 2 ** 20), MAX_PACK_BYTES: String(190 * 2 ** 20) }) },
     });
   });
 
@@ -318,26 +330,9 @@ describe('RegionStack: the Git endpoint', () => {
     });
   });
 
-  it("reads only the head items' sequence attributes of the primary's event log, in the primary region", () => {
-    const onEventLog = endpointStatements().filter(
-      (statement) => JSON.stringify(statement.Resource).includes('table/GitGeo-Primary-EventLog') && JSON.stringify(statement.Condition).includes('repo#'),
-    );
-    expect(onEventLog).toHaveLength(1);
-    const [statement] = onEventLog as [Statement];
-    expect(actionsOf(statement)).toEqual(['dynamodb:GetItem']);
-    expect(JSON.stringify(statement.Resource)).toContain(':dynamodb:us-east-1:');
-    expect(statement.Condition).toEqual({
-      'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['repo#*'] },
-      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'latestSequence', 'latestReceivedAt'] },
-      StringEqualsIfExists: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
-    });
-  });
-
-  it('reads the primary override, and nothing else, from the rest of the event log', () => {
-    const override = endpointStatements().filter((statement) => JSON.stringify(statement.Condition ?? {}).includes('"primary"'));
-    expect(override).toHaveLength(1);
-    expect(actionsOf(override[0]!)).toEqual(['dynamodb:GetItem']);
-    expect(override[0]!.Condition).toEqual({ 'ForAllValues:StringEquals': { 'dynamodb:LeadingKeys': ['primary'] } });
+  it('reads nothing outside its own region: every DynamoDB and S3 resource it may touch is in eu-west-1 or its own', () => {
+    const resources = endpointStatements().flatMap(resourcesOf).map((resource) => JSON.stringify(resource));
+    expect(resources.filter((resource) => resource.includes('us-east-1') || resource.includes('EventLog'))).toEqual([]);
   });
 
   it('no secrets, queues or topics for the endpoint: it asks the primary with the caller\'s own credentials', () => {

@@ -32,11 +32,11 @@ describe('RegionStack: verification, watchdog, backfill and selective sync', () 
     });
   });
 
-  it('a region without a rule receives every event (no filter policy)', () => {
-    const subscriptions = Template.fromStack(other).findResources('AWS::SNS::Subscription');
-    for (const subscription of Object.values(subscriptions) as { Properties: Record<string, unknown> }[]) {
-      expect(subscription.Properties.FilterPolicy).toBeUndefined();
-    }
+  it('a region without a rule receives every change event: its sync queue filters out only heartbeats, its announcements queue nothing', () => {
+    const subscriptions = Object.values(Template.fromStack(other).findResources('AWS::SNS::Subscription')) as { Properties: Record<string, unknown> }[];
+    expect(subscriptions.map((subscription) => subscription.Properties.FilterPolicy ?? null)).toEqual(
+      expect.arrayContaining([{ kind: [{ 'anything-but': ['control-plane.heartbeat'] }] }, null]),
+    );
   });
 
   it('the sync drops events the rule excludes (the filter cannot express sub-namespace exclusions)', () => {

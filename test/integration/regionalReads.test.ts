@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
 import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
+import { Announcements } from '../../lambdas/shared/registry/Announcements.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
@@ -31,10 +32,23 @@ function rawRequest(base: string, options: { method?: string; path: string; body
   });
 }
 
-/** The primary's event log, as the regional endpoints read it. */
+/** The primary's event log. */
 function eventLog(bed: TestBed): EventLog {
   const { dynamodb } = bed.runtime.clients.region(bed.runtime.primary.region);
   return new EventLog(DynamoDBDocumentClient.from(dynamodb), bed.runtime.primary.eventLogTable);
+}
+
+/**
+ * A change event recorded and announced to every region (its sequence in each region's registry,
+ * as the announce function writes it when the message arrives), but not synced yet.
+ */
+async function announceUnsynced(bed: TestBed, repository: RepositoryPath): Promise<void> {
+  const receivedAt = new Date().toISOString();
+  const sequence = await eventLog(bed).nextSequence(repository, receivedAt);
+  for (const [region, info] of Object.entries(bed.runtime.regions)) {
+    const db = DynamoDBDocumentClient.from(bed.runtime.clients.region(region).dynamodb);
+    await new Announcements(db, info.registryTable).recordAnnounced(repository, sequence, receivedAt);
+  }
 }
 
 /** Waits until every region holds the primary's refs and has processed every recorded event. */
@@ -102,8 +116,8 @@ describe('reading from a region: a regional endpoint that is never stale', () =>
     const work = await bed.workingCopy(repository);
     const head = await commit(work, 2, 'not-yet-replicated');
     await git(['push', '-q', 'origin', 'main'], { cwd: work });
-    // Its change event is recorded and its sync not done, as between a webhook and its sync.
-    await eventLog(bed).nextSequence(repository, new Date().toISOString());
+    // Its change event is recorded and announced, and its sync not done, as between a webhook and its sync.
+    await announceUnsynced(bed, repository);
     expect((await bed.runtime.registry('eu-west-1').get(repository))?.refs?.['refs/heads/main']).not.toBe(head);
 
     const redirect = await fetch(`${gitUrl}/${repository}.git/info/refs?service=git-upload-pack`, { redirect: 'manual' });
@@ -167,7 +181,7 @@ describe('reading from a region: a regional endpoint that is never stale', () =>
     await commit(work, 1, 'behind-in-read-only');
     await expect(git(['push', '-q', `${readOnly}/${repository}.git`, 'main'], { cwd: work })).rejects.toThrow();
     await git(['push', '-q', 'origin', 'main'], { cwd: work });
-    await eventLog(bed).nextSequence(repository, new Date().toISOString());
+    await announceUnsynced(bed, repository);
 
     const held = (await bed.runtime.registry('ap-southeast-2').get(repository))?.refs ?? {};
     const primaryMain = (await listRefs(`${bed.primary.url}/${repository}.git`)).get('refs/heads/main');

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import type { Readable } from 'node:stream';
 import { AccessChecker } from '../../lambdas/endpoint/AccessChecker.ts';
 import { parseGitRequest } from '../../lambdas/endpoint/parseGitRequest.ts';
 import { RegionalGitEndpoint, type EndpointSettings } from '../../lambdas/endpoint/RegionalGitEndpoint.ts';
@@ -7,6 +8,7 @@ import { PrimaryRemote } from '../../lambdas/shared/git/PrimaryRemote.ts';
 import type { RepositoryState } from '../../lambdas/shared/registry/RepositoryState.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { MemoryObjectStore } from '../../lambdas/shared/storage/MemoryObjectStore.ts';
+import type { ObjectUrls } from '../../lambdas/shared/storage/ObjectUrls.ts';
 
 const NOW = new Date('2024-05-01T12:00:00.000Z');
 const repository = parseRepositoryPath('group/project');
@@ -14,7 +16,7 @@ const PACK = `pack-${'1'.repeat(40)}`;
 // Nothing listens here: a test that asked the primary would fail with a 503, and `checks` counts the asks.
 const UNREACHABLE = 'http://127.0.0.1:9';
 
-function setup(options: { state?: Partial<RepositoryState> | null; latest?: number | null; settings?: Partial<EndpointSettings>; packBytes?: number; withRefs?: boolean } = {}) {
+function setup(options: { state?: Partial<RepositoryState> | null; latest?: number; heardAt?: string | Error; settings?: Partial<EndpointSettings>; packBytes?: number; withRefs?: boolean; urls?: ObjectUrls } = {}) {
   const store = new MemoryObjectStore();
   if (options.withRefs ?? true) void store.put(`${repository}.git/info/refs`, `${'a'.repeat(40)}\trefs/heads/main\n`);
   void store.put(`${repository}.git/HEAD`, 'ref: refs/heads/main\n');
@@ -23,7 +25,7 @@ function setup(options: { state?: Partial<RepositoryState> | null; latest?: numb
   const state: RepositoryState | undefined =
     options.state === null
       ? undefined
-      : { repository, replicable: 'git', status: 'synced', attempts: 0, updatedAt: NOW.toISOString(), syncedSequence: 3, anonymousRead: true, accessCheckedAt: NOW.toISOString(), ...options.state };
+      : { repository, replicable: 'git', status: 'synced', attempts: 0, updatedAt: NOW.toISOString(), syncedSequence: 3, announcedSequence: options.latest ?? 3, anonymousRead: true, accessCheckedAt: NOW.toISOString(), ...options.state };
   const marks: string[] = [];
   const primary = new PrimaryRemote({ baseUrl: UNREACHABLE, timeoutMs: 2000 });
   const access = new AccessChecker(primary, { allowedTtlMs: 60_000, deniedTtlMs: 10_000 });
@@ -32,12 +34,16 @@ function setup(options: { state?: Partial<RepositoryState> | null; latest?: numb
       get: (path: RepositoryPath) => Promise.resolve(path === repository ? state : undefined),
       markWritePending: (_path: RepositoryPath, at: string) => Promise.resolve(void marks.push(at)),
     },
-    eventLog: { latest: () => Promise.resolve(options.latest === null ? undefined : { latestSequence: options.latest ?? 3, latestReceivedAt: NOW.toISOString() }) },
+    announcements: {
+      controlPlaneContact: () =>
+        options.heardAt instanceof Error ? Promise.reject(options.heardAt) : Promise.resolve({ heardAt: options.heardAt ?? new Date(NOW.getTime() - 30_000).toISOString(), region: 'us-east-1' }),
+    },
     store,
     primary,
     access,
+    ...(options.urls === undefined ? {} : { urls: options.urls }),
     now: () => NOW,
-    settings: { region: 'eu-west-1', primaryUrl: 'https://primary.example.com', mode: 'redirect', writePendingMs: 300_000, anonymousTrustMs: 300_000, refNamespaces: ['refs/heads/', 'refs/tags/'], maxPackBytes: 1000, allowReachableSha1InWant: true, ...options.settings },
+    settings: { region: 'eu-west-1', primaryUrl: 'https://primary.example.com', mode: 'redirect', writePendingMs: 300_000, anonymousTrustMs: 300_000, refNamespaces: ['refs/heads/', 'refs/tags/'], maxPackBytes: 1000, allowReachableSha1InWant: true, onControlPlaneLoss: 'serve-stale', controlPlaneLossMs: 180_000, stalenessBudgetMs: 3_600_000, ...options.settings },
   });
   const request = (method: string, path: string, query = '', headers: Record<string, string> = {}) =>
     endpoint.handle(parseGitRequest({ method, rawPath: path, rawQueryString: query, headers, bodyBytes: 0 }));
@@ -89,9 +95,22 @@ describe('RegionalGitEndpoint', () => {
     expect(access.checks).toBe(0);
   });
 
-  it('a repository with a pack too large to stream is read from the primary', async () => {
-    const { request } = setup({ packBytes: 1001 });
-    expect(await request('GET', '/group/project.git/info/refs')).toMatchObject({ statusCode: 302, outcome: 'redirected:pack-too-large' });
+  it('a repository with a pack larger than a response may stream is still served here: its refs by the region, the pack by pre-signed URL', async () => {
+    const urls: ObjectUrls = { signedGetUrl: (key) => Promise.resolve(`https://bucket.example/${key}?X-Amz-Signature=s`) };
+    const { request } = setup({ packBytes: 1001, urls });
+    expect(await request('GET', '/group/project.git/info/refs')).toMatchObject({ statusCode: 200, outcome: 'served' });
+    const v2 = await request('GET', '/group/project.git/info/refs', 'service=git-upload-pack', { 'git-protocol': 'version=2' });
+    expect(v2).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/x-git-upload-pack-advertisement' } });
+    const advertisement = Buffer.concat(await (v2.body as Readable).toArray()).toString();
+    expect(advertisement).toContain('fetch=shallow filter packfile-uris\n');
+    expect(await request('GET', `/group/project.git/objects/pack/${PACK}.pack`)).toMatchObject({
+      statusCode: 302,
+      outcome: 'served:signed-url',
+      headers: { location: `https://bucket.example/group/project.git/objects/pack/${PACK}.pack?X-Amz-Signature=s` },
+    });
+    // Within the limit, the endpoint streams it (git follows no redirect there by default).
+    const small = setup({ packBytes: 1000, urls });
+    expect(await small.request('GET', `/group/project.git/objects/pack/${PACK}.pack`)).toMatchObject({ statusCode: 200, outcome: 'served' });
   });
 
   it('refs missing from the bucket while the registry says synced: the primary answers instead', async () => {
@@ -123,5 +142,37 @@ describe('RegionalGitEndpoint', () => {
     const unheld = setup({ state: null, settings: { mode: 'read-only' } });
     expect(await refusal(unheld.request('GET', '/group/project.git/info/refs', '', { authorization: 'Basic dTpw' }))).toMatchObject({ status: 404 });
     expect(await refusal(unheld.request('GET', '/group/project.git/info/refs'))).toMatchObject({ status: 401 });
+  });
+
+  describe('when the control plane has gone quiet', () => {
+    const silentFor = (ms: number): string => new Date(NOW.getTime() - ms).toISOString();
+
+    it('serve-stale: within the budget the copy is served as usual and says it is unproven; pushes still go to the primary', async () => {
+      const { request } = setup({ heardAt: silentFor(600_000) });
+      expect(await request('GET', '/group/project.git/info/refs', 'service=git-upload-pack')).toMatchObject({
+        statusCode: 200,
+        outcome: 'served',
+        headers: { 'x-git-geo-freshness': 'unproven', 'x-git-geo-control-plane-heard-at': silentFor(600_000) },
+      });
+      expect(await request('GET', '/group/project.git/info/refs', 'service=git-receive-pack')).toMatchObject({ statusCode: 302, outcome: 'redirected:write' });
+    });
+
+    it('serve-stale: past the budget the copy is a read-only one: served, marked, and pushes refused naming the primary', async () => {
+      const { request } = setup({ heardAt: silentFor(3_600_001) });
+      expect(await request('GET', '/group/project.git/info/refs')).toMatchObject({ statusCode: 200, headers: { 'x-git-geo-freshness': 'read-only' } });
+      const refused = await refusal(request('GET', '/group/project.git/info/refs', 'service=git-receive-pack'));
+      expect(refused.status).toBe(403);
+      expect(refused.message).toContain('serves a read-only copy: push to https://primary.example.com/group/project.git');
+    });
+
+    it('redirect: a read that cannot be proven fresh goes to the primary Git host', async () => {
+      const { request } = setup({ heardAt: silentFor(600_000), settings: { onControlPlaneLoss: 'redirect' } });
+      expect(await request('GET', '/group/project.git/info/refs')).toMatchObject({ statusCode: 302, outcome: 'redirected:control-plane-lost' });
+    });
+
+    it('a copy known to be behind is still sent to the primary; an unreadable control record never refuses a read', async () => {
+      expect(await setup({ heardAt: silentFor(600_000), latest: 4 }).request('GET', '/group/project.git/info/refs')).toMatchObject({ statusCode: 302, outcome: 'redirected:behind' });
+      expect(await setup({ heardAt: new Error('throttled') }).request('GET', '/group/project.git/info/refs')).toMatchObject({ statusCode: 200, headers: { 'x-git-geo-freshness': 'current' } });
+    });
   });
 });

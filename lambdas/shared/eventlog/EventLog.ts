@@ -1,4 +1,4 @@
-import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, paginateScan, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
 import type { ChangeEvent } from '../events/ChangeEvent.ts';
@@ -254,5 +254,28 @@ export class EventLog {
       for (const item of page.Items ?? []) yield { ...(item.event as ChangeEvent), published: Boolean(item.published) };
       ExclusiveStartKey = page.LastEvaluatedKey;
     } while (ExclusiveStartKey !== undefined);
+  }
+
+  /**
+   * Makes the repository's next sequence come after `floor`, unless it already does: an event log
+   * taking over from a lost one must never hand out a sequence regions have already seen.
+   */
+  async raiseSequenceFloor(repository: RepositoryPath, floor: number, at: string): Promise<boolean> {
+    try {
+      await this.db.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: repoKey(repository), sk: 'head' },
+          UpdateExpression: 'SET #s = :floor, #r = if_not_exists(#r, :at)',
+          ConditionExpression: 'attribute_not_exists(#s) OR #s < :floor',
+          ExpressionAttributeNames: { '#s': 'latestSequence', '#r': 'latestReceivedAt' },
+          ExpressionAttributeValues: { ':floor': floor, ':at': at },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 }

@@ -1,7 +1,19 @@
-import { GetCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, TransactWriteCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Where the override lives in the event log table: one item, next to its audit trail. */
 export const PRIMARY_OVERRIDE_PK = 'primary';
+/**
+ * Where each region keeps its copy, in its registry table (no repository path starts with a
+ * dot): sync and endpoint read it there, so a promotion reaches them without crossing a region.
+ */
+export const REGIONAL_OVERRIDE_PK = '.git-geo/primary';
+
+/** A region's copy of the override: its registry table. */
+export interface RegionalOverrideCopy {
+  readonly region: string;
+  readonly db: DynamoDBDocumentClient;
+  readonly tableName: string;
+}
 const OVERRIDE_SK = 'override';
 const AUDIT_PREFIX = 'audit#';
 
@@ -37,9 +49,17 @@ export class PrimaryOverrideStore {
     private readonly db: DynamoDBDocumentClient,
     readonly tableName: string,
     private readonly cacheMs = 5000,
+    /** Copies `set` also writes, one per region; a regional reader passes REGIONAL_OVERRIDE_PK as `partitionKey`. */
+    private readonly regionalCopies: readonly RegionalOverrideCopy[] = [],
+    private readonly partitionKey = PRIMARY_OVERRIDE_PK,
   ) {}
 
   private reading: Promise<PrimaryOverride | undefined> | undefined;
+
+  /** A region's reader of its own copy, in its registry table. */
+  static regional(db: DynamoDBDocumentClient, registryTable: string, cacheMs = 5000): PrimaryOverrideStore {
+    return new PrimaryOverrideStore(db, registryTable, cacheMs, [], REGIONAL_OVERRIDE_PK);
+  }
 
   /** The active override, read at most once per cache period (concurrent callers share one read). */
   async current(): Promise<PrimaryOverride | undefined> {
@@ -51,7 +71,7 @@ export class PrimaryOverrideStore {
   private async read(): Promise<PrimaryOverride | undefined> {
     let Item: Record<string, unknown> | undefined;
     try {
-      ({ Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: PRIMARY_OVERRIDE_PK, sk: OVERRIDE_SK }, ConsistentRead: true })));
+      ({ Item } = await this.db.send(new GetCommand({ TableName: this.tableName, Key: { pk: this.partitionKey, sk: OVERRIDE_SK }, ConsistentRead: true })));
     } catch (error) {
       // The table is unreachable for a moment: keep using the last value read, if there is one.
       if (this.cached === undefined) throw error;
@@ -67,8 +87,35 @@ export class PrimaryOverrideStore {
     return (await this.current())?.url ?? configured;
   }
 
-  /** Makes `override` the active primary and appends it to the audit trail. */
+  /**
+   * Makes `override` the active primary and appends it to the audit trail, then writes every
+   * region's copy. Every store is tried even when one is unreachable (a region down); the error
+   * then names the ones that missed it, and running the promotion again completes them.
+   */
   async set(override: PrimaryOverride): Promise<void> {
+    const failed: { store: string; error: unknown }[] = [];
+    try {
+      await this.setInEventLog(override);
+    } catch (error) {
+      failed.push({ store: `event log ${this.tableName}`, error });
+    }
+    for (const copy of this.regionalCopies) {
+      try {
+        await copy.db.send(new PutCommand({ TableName: copy.tableName, Item: { pk: REGIONAL_OVERRIDE_PK, sk: OVERRIDE_SK, url: override.url, override } }));
+      } catch (error) {
+        failed.push({ store: `${copy.region} registry ${copy.tableName}`, error });
+      }
+    }
+    this.cached = undefined;
+    if (failed.length > 0) {
+      throw new AggregateError(
+        failed.map((failure) => failure.error),
+        `the primary override reached every store but ${failed.map((failure) => failure.store).join(', ')}; run the promotion again once they are reachable`,
+      );
+    }
+  }
+
+  private async setInEventLog(override: PrimaryOverride): Promise<void> {
     await this.db.send(
       new TransactWriteCommand({
         TransactItems: [
@@ -83,7 +130,6 @@ export class PrimaryOverrideStore {
         ],
       }),
     );
-    this.cached = undefined;
   }
 
   /** Every promotion, oldest first. */

@@ -27,6 +27,9 @@ export interface RepositoryState {
   /** Highest event sequence this region has been told about. */
   readonly lastEventSequence?: number;
   readonly lastEventReceivedAt?: string;
+  /** Highest event sequence announced to this region (recorded as its message arrived, before any sync). */
+  readonly announcedSequence?: number;
+  readonly announcedAt?: string;
   /** Highest event sequence the mirror is known to cover. */
   readonly syncedSequence?: number;
   readonly syncStartedAt?: string;

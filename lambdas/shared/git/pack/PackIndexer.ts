@@ -279,10 +279,10 @@ export class PackIndexer {
 
   /** Parses entry `entry` at `start`; false when its bytes have not all arrived. */
   private parseEntry(entry: number, start: number): boolean {
-    const header = readEntryHeader(this.buffer, start - this.windowStart, this.length - this.windowStart, this.windowStart);
+    const header = readEntryHeader(this.buffer, start, this.length, this.windowStart);
     if (header === undefined) return false;
     const { type, size } = header;
-    const position = header.dataOffset + this.windowStart;
+    const position = header.dataOffset;
     const baseOffset = header.baseOffset;
     const ofsBase = baseOffset === undefined ? -1 : this.entryAt(baseOffset);
     if (baseOffset !== undefined && ofsBase < 0) throw new ProtocolError('pack delta does not point at an entry before it', { data: { offset: start } });

@@ -101,7 +101,7 @@ export async function mergePacks(sources: readonly PackSource[], spoolPath: stri
           at = end;
           const oid = index.oidAt(i).toString('hex');
           if (keptIn.get(oid) !== sourceIndex || newOffset.has(oid)) continue;
-          const parsed = readEntryHeader(entry, 0, entry.length, start);
+          const parsed = readEntryHeader(entry, start, start + entry.length, start);
           if (parsed === undefined) throw new ProtocolError('pack entry header runs past the entry', { data: { pack: source.name, offset: start } });
           let bytes = entry;
           if (parsed.type === OFS_DELTA) {

@@ -1,0 +1,90 @@
+import { Duration } from 'aws-cdk-lib';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { SubscriptionFilter, type ITopic } from 'aws-cdk-lib/aws-sns';
+import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CONTROL_MESSAGE_PREFIX, HEARTBEAT_KIND } from '../../lambdas/shared/events/ControlPlaneHeartbeat.ts';
+import { filterPolicyOf, type SelectiveSyncRule } from '../../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+import { GeoFunction } from './GeoFunction.ts';
+
+export interface RegionalAnnouncementsProps {
+  /** The control plane's change topics this region listens to (the active one, and any standby). */
+  readonly topics: readonly ITopic[];
+  readonly registry: ITable;
+  readonly rule: SelectiveSyncRule;
+  /** The control plane that is active until `git-geo failover-control-plane` names another. */
+  readonly primaryRegion: string;
+}
+
+type FilterPolicy = Record<string, SubscriptionFilter>;
+
+function toFilters(policy: Record<string, unknown[]>): FilterPolicy {
+  return Object.fromEntries(Object.entries(policy).map(([attribute, conditions]) => [attribute, new SubscriptionFilter(conditions)]));
+}
+
+/** The sync queue's filter: the region's selective-sync rule, and never a heartbeat (it is not work). */
+export function syncFilterPolicy(rule: SelectiveSyncRule): FilterPolicy {
+  return toFilters({ ...filterPolicyOf(rule), kind: [{ 'anything-but': [HEARTBEAT_KIND] }] });
+}
+
+/** The announcements queue's filter: the same rule, with heartbeats let through beside the included namespaces. */
+function announcementsFilterPolicy(rule: SelectiveSyncRule): FilterPolicy | undefined {
+  const policy = filterPolicyOf(rule);
+  if (policy === undefined) return undefined;
+  if (policy.repository !== undefined) policy.repository = [...policy.repository, { prefix: CONTROL_MESSAGE_PREFIX }];
+  return toFilters(policy);
+}
+
+/**
+ * A region's own record of what the control plane announced: a FIFO queue subscribed to the
+ * change topic beside the sync queue, and the `announce` function that writes each event's
+ * sequence (and each heartbeat) into the region's registry as it arrives. It never waits behind
+ * a sync, so "fresh" is two regional numbers compared, and "the control plane went quiet" is one
+ * regional timestamp.
+ */
+export class RegionalAnnouncements extends Construct {
+  readonly queue: Queue;
+  readonly handler: GeoFunction;
+
+  constructor(scope: Construct, id: string, props: RegionalAnnouncementsProps) {
+    super(scope, id);
+    const deadLetters = new Queue(this, 'DeadLetters', { fifo: true, encryption: QueueEncryption.SQS_MANAGED, enforceSSL: true, retentionPeriod: Duration.days(14) });
+    this.queue = new Queue(this, 'Queue', {
+      fifo: true,
+      contentBasedDeduplication: false,
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.seconds(30),
+      retentionPeriod: Duration.days(4),
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: 10 },
+    });
+    const filterPolicy = announcementsFilterPolicy(props.rule);
+    for (const topic of props.topics) {
+      topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: true, ...(filterPolicy === undefined ? {} : { filterPolicy }) }));
+    }
+    this.handler = new GeoFunction(this, 'Announce', {
+      entry: 'lambdas/announce/index.ts',
+      handlerFactory: 'lambdas/announce/createAnnounceHandler.ts#createAnnounceHandler',
+      description: "git-geo: records each change event's sequence and each control-plane heartbeat in this region's registry",
+      timeout: Duration.seconds(20),
+      memorySize: 256,
+      environment: { REGISTRY_TABLE: props.registry.tableName, SELECTIVE_SYNC: JSON.stringify(props.rule), PRIMARY_REGION: props.primaryRegion, POWERTOOLS_SERVICE_NAME: 'git-geo-announce' },
+    });
+    this.handler.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
+    // Its only writes: the announced sequence of a repository item (created pending if new), and the heartbeat on the control item.
+    this.handler.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [props.registry.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': {
+            'dynamodb:Attributes': ['pk', 'sk', 'announcedSequence', 'announcedAt', 'repository', 'replicable', 'status', 'controlPlaneHeardAt', 'controlPlaneRegion', 'activeControlPlaneRegion'],
+          },
+        },
+      }),
+    );
+  }
+}
