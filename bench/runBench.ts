@@ -305,6 +305,10 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
       log('LFS replication: 100 MiB and 1 GiB objects');
       report.lfs = await lfsReplication(bed, { sizesMiB: [100, 1024], log });
     }
+  } catch (error) {
+    // What went wrong inside the functions (a 5xx's cause is only there).
+    for (const runtimeError of errors.slice(0, 10)) log(`runtime error: ${runtimeError instanceof Error ? (runtimeError.stack ?? runtimeError.message) : String(runtimeError)}`);
+    throw error;
   } finally {
     await bed.stop();
   }

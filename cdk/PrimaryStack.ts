@@ -4,7 +4,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Alias } from 'aws-cdk-lib/aws-kms';
-import { FunctionUrlAuthType } from 'aws-cdk-lib/aws-lambda';
+import { FunctionUrlAuthType, InvokeMode } from 'aws-cdk-lib/aws-lambda';
 import { Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
@@ -125,8 +125,9 @@ export class PrimaryStack extends Stack {
     });
 
     // Git hosts cannot sign requests with SigV4: the handler authenticates every request
-    // with the host's own scheme (token or HMAC) before it reads the body.
-    const url = this.notify.addFunctionUrl({ authType: FunctionUrlAuthType.NONE });
+    // with the host's own scheme (token or HMAC) before it reads the body. Streamed, so the host
+    // has its answer once the change is recorded, and publishing runs after it.
+    const url = this.notify.addFunctionUrl({ authType: FunctionUrlAuthType.NONE, invokeMode: InvokeMode.RESPONSE_STREAM });
     new CfnOutput(this, 'WebhookUrl', { value: url.url, description: 'Point every Git host webhook here' });
     new CfnOutput(this, 'EventLogTable', { value: this.eventLog.tableName });
     new CfnOutput(this, 'ChangeTopicArn', { value: this.topic.topicArn });

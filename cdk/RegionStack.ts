@@ -12,6 +12,7 @@ import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { GeoFunction } from './constructs/GeoFunction.ts';
+import { grantOnTableOnly, REGISTRY_READ_WRITE_ACTIONS, RegistryStatusIndex } from './constructs/RegistryStatusIndex.ts';
 import { TableBackupPlan } from './constructs/TableBackupPlan.ts';
 import { grantLfsObjectWrites } from './constructs/grantLfsObjectWrites.ts';
 import { grantMirrorAccess } from './constructs/grantMirrorAccess.ts';
@@ -151,7 +152,7 @@ export class RegionStack extends Stack {
     grantLfsObjectWrites(this.bucket, this.sync);
     // Permanent failures are parked in the dead-letter queue at once, for `git-geo redrive`.
     this.deadLetterQueue.grantSendMessages(this.sync);
-    this.registry.grantReadWriteData(this.sync);
+    grantOnTableOnly(this.registry, this.sync, ...REGISTRY_READ_WRITE_ACTIONS);
     const secretNames = [
       ['PrimaryCredentials', config.primaryCredentialsSecretName],
       // A promoted host is read with the promotion credentials when the override names them.
@@ -205,7 +206,7 @@ export class RegionStack extends Stack {
       id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.bucket.node.defaultChild as CfnResource)}.Arn>/${VERIFIED_PACKS_PREFIX}*]`,
       reason: 'Verified-pack records are keyed by repository and pack under one prefix; the verifier writes nothing else.',
     });
-    this.registry.grant(this.verify, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan');
+    grantOnTableOnly(this.registry, this.verify, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     this.queue.grantSendMessages(this.verify);
     primaryCredentials?.grantRead(this.verify);
     this.verifySchedule = new Rule(this, 'VerifySchedule', {
@@ -238,7 +239,7 @@ export class RegionStack extends Stack {
       });
       // Reconciliation deletes excluded mirrors: read-write on the bucket.
       grantMirrorAccess(this.bucket, this.backfill, 'read-write');
-      this.registry.grant(this.backfill, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Scan');
+      grantOnTableOnly(this.registry, this.backfill, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
       this.queue.grantSendMessages(this.backfill);
       if (source?.tokenSecretName) {
         Secret.fromSecretPartialArn(
@@ -313,7 +314,10 @@ export class RegionStack extends Stack {
       },
     });
     grantMirrorAccess(this.bucket, this.backup, 'read-write');
-    this.registry.grantReadData(this.backup);
+    // Reads each repository's item and takes its lease while it reads the mirror.
+    grantOnTableOnly(this.registry, this.backup, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // No schedule scans the registry: they query its index of status and time.
+    new RegistryStatusIndex(this, 'RegistryStatusIndex', { table: this.registry, readers: [this.verify, this.backup, ...(this.backfill ? [this.backfill] : [])] });
     this.backupSchedule = new Rule(this, 'BackupSchedule', {
       description: 'git-geo: snapshot every mirror of this region and collect unreferenced packs',
       schedule: Schedule.rate(Duration.minutes(config.backupIntervalMinutes)),

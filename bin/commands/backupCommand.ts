@@ -35,7 +35,7 @@ export function backupCommand(): Command {
       const deployment = await Deployment.open(config, deploymentFlags(flags));
       for (const region of regionsOf(flags, config.secondaryRegions)) {
         const { store, registry } = await deployment.region(region);
-        const manifest = await takeSnapshot({ store, registry, region, now: () => new Date() });
+        const { manifest } = await takeSnapshot({ store, registry, region, now: () => new Date() });
         process.stdout.write(`${JSON.stringify({ region, snapshotId: manifest.id, repositories: manifest.repositories.length })}\n`);
       }
     }),

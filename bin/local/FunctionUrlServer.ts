@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from '
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LocalLambda } from './LocalLambda.ts';
+import { LambdaThrottledError, type LocalLambda } from './LocalLambda.ts';
 import type { LocalFunctionUrl } from './LocalResources.ts';
 import { LocalResponseStream, type ResponseStreamOptions } from './LocalResponseStream.ts';
 
@@ -125,6 +125,11 @@ export class FunctionUrlServer {
       }
       this.respond(res, await mount.lambda.invoke(event));
     } catch (error) {
+      if (error instanceof LambdaThrottledError && !res.headersSent) {
+        // What a Function URL answers when its function is at its concurrency: at once, not after a timeout.
+        res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ Message: 'Rate Exceeded.' }));
+        return;
+      }
       this.onError(error);
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ message: 'Internal Server Error' }));
@@ -143,6 +148,10 @@ export class FunctionUrlServer {
     } catch (error) {
       // A client that hung up mid-stream is not the function's failure.
       if (res.destroyed || res.writableFinished) return;
+      if (error instanceof LambdaThrottledError && !res.headersSent) {
+        res.writeHead(429, { 'content-type': 'application/json' }).end(JSON.stringify({ Message: 'Rate Exceeded.' }));
+        return;
+      }
       this.onError(error);
       if (!stream.headersSent && !res.headersSent) {
         res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ message: 'Internal Server Error' }));

@@ -10,17 +10,30 @@ export type AnyHandler = (event: unknown, context: Context) => Promise<unknown>;
 type StreamingHandler = (event: unknown, responseStream: RuntimeResponseStream, context: Context) => Promise<unknown>;
 type HandlerFactory = (env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks) => Promise<AnyHandler> | AnyHandler;
 
+/** Lambda's default concurrency limit per account and region: functions without a reservation share it. */
+export const ACCOUNT_CONCURRENCY = 1000;
+
+/** Lambda refuses an invocation past the function's concurrency (HTTP 429, TooManyRequestsException). */
+export class LambdaThrottledError extends Error {
+  override readonly name = 'TooManyRequestsException';
+  readonly reason = 'ReservedFunctionConcurrentInvocationLimitExceeded';
+}
+
 // One import per factory module for the whole process, as one bundle per function would be.
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
 /**
  * One Lambda function run in-process. Like Lambda, it keeps a pool of initialised
  * instances: an invocation takes an idle one or cold-starts a new one through the
- * function's handler factory, with the environment the template declares.
+ * function's handler factory, with the environment the template declares. Like Lambda, it runs
+ * at most its reserved concurrency (or the account's) at once and throttles past it at once
+ * (LambdaThrottledError), rather than queueing invocations.
  */
 export class LocalLambda {
   private readonly idle: AnyHandler[] = [];
   private invocations = 0;
+  private active = 0;
+  private throttles = 0;
   /** Environment changed since the template (UpdateFunctionConfiguration, as a redeploy does). */
   private environmentUpdates: Record<string, string> = {};
 
@@ -38,6 +51,20 @@ export class LocalLambda {
 
   get invocationCount(): number {
     return this.invocations;
+  }
+
+  /** Invocations refused because the function was at its concurrency. */
+  get throttleCount(): number {
+    return this.throttles;
+  }
+
+  /** Invocations running now. */
+  get activeInvocations(): number {
+    return this.active;
+  }
+
+  get concurrencyLimit(): number {
+    return this.fn.reservedConcurrency ?? ACCOUNT_CONCURRENCY;
   }
 
   /**
@@ -73,6 +100,19 @@ export class LocalLambda {
   }
 
   private async run<T>(call: (instance: AnyHandler, context: Context) => Promise<T>, onTimeout?: () => void): Promise<T> {
+    if (this.active >= this.concurrencyLimit) {
+      this.throttles++;
+      throw new LambdaThrottledError(`Rate Exceeded: ${this.fn.name} is at its concurrency of ${this.concurrencyLimit}`);
+    }
+    this.active++;
+    try {
+      return await this.runInstance(call, onTimeout);
+    } finally {
+      this.active--;
+    }
+  }
+
+  private async runInstance<T>(call: (instance: AnyHandler, context: Context) => Promise<T>, onTimeout?: () => void): Promise<T> {
     const instance = this.idle.pop() ?? (await this.coldStart());
     this.invocations++;
     const deadline = Date.now() + this.fn.timeoutSeconds * 1000;

@@ -30,6 +30,8 @@ export interface LocalFunction {
   readonly environment: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number;
   readonly memoryMiB: number;
+  /** ReservedConcurrentExecutions: at most this many instances at once; undefined means the account's limit. */
+  readonly reservedConcurrency?: number;
   /** `module#export` of the handler factory, relative to the project root. */
   readonly factory: string;
   /** Where its Function URL is mounted on the local HTTP server. */

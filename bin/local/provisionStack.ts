@@ -288,6 +288,7 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
           environment: ((props.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {}),
           timeoutSeconds: Number(props.Timeout ?? 3),
           memoryMiB: Number(props.MemorySize ?? 128),
+          ...(props.ReservedConcurrentExecutions === undefined ? {} : { reservedConcurrency: Number(props.ReservedConcurrentExecutions) }),
           factory,
           urlPath: attributeText(definition.Metadata?.[LOCAL_URL_PATH_METADATA] ?? `/${stackName}/${logicalId}`),
         };

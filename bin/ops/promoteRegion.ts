@@ -165,7 +165,8 @@ export async function promoteRegion(options: PromoteOptions): Promise<PromotionR
     );
     if (!recorded.published) {
       await options.publisher.publish(recorded.event);
-      await options.eventLog.markPublished(recorded.event);
+      // The full list: the event itself may carry none when it was too large for transport.
+      await options.eventLog.markPublished(recorded.event, changes);
     }
     eventsPublished++;
   });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { LeaseHeldError } from '../shared/errors/index.ts';
 import { MirrorRepository } from '../shared/git/MirrorRepository.ts';
 import type { Registry } from '../shared/registry/Registry.ts';
+import { REPLICATION_STATUSES } from '../shared/registry/RepositoryState.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import { isIncluded, type SelectiveSyncRule } from '../shared/selectiveSync/SelectiveSyncRule.ts';
 
@@ -19,7 +20,8 @@ export interface ReconcileResult {
 export async function reconcileSelectiveSync(deps: { registry: Registry; store: ObjectStore; rule: SelectiveSyncRule; now: () => Date }): Promise<ReconcileResult> {
   const removed: string[] = [];
   const busy: string[] = [];
-  for await (const state of deps.registry.list()) {
+  // Every status, deleted included (their items go too): the status index, never a Scan.
+  for await (const state of deps.registry.inStatuses(REPLICATION_STATUSES)) {
     if (isIncluded(deps.rule, state.repository)) continue;
     const owner = `reconcile-${randomUUID()}`;
     const now = deps.now();

@@ -27,15 +27,22 @@ const BackupEnv = AwsEnvSchema.extend({
 export interface BackupResult {
   readonly snapshotId: string;
   readonly repositories: number;
-  readonly garbage: GarbageCollectionResult;
+  /** False when the invocation's deadline came first: the next invocation continues the same snapshot. */
+  readonly complete: boolean;
+  /** Collected only once a snapshot is complete (so an unfinished one never loses a pack it names). */
+  readonly garbage?: GarbageCollectionResult;
 }
+
+/** Time kept for saving the cursor (and collecting garbage) when the deadline nears. */
+const SAFETY_MARGIN_MS = 120_000;
 
 export type BackupHandler = (event: ScheduledEvent, context: Context) => Promise<BackupResult>;
 
 /**
  * Builds the `backup` Lambda, run on a schedule in every region: a point-in-time snapshot of
  * every mirror (a manifest of refs and pack names, no data copied), then the garbage collector
- * that enforces the retention policy and deletes packs nothing needs any more.
+ * that enforces the retention policy and deletes packs nothing needs any more. A snapshot that
+ * outlasts one invocation saves its cursor and is continued by the next one.
  */
 export function createBackupHandler(env: Readonly<Record<string, string | undefined>>): BackupHandler {
   const config = parseEnv(BackupEnv, env, 'backup');
@@ -46,8 +53,20 @@ export function createBackupHandler(env: Readonly<Record<string, string | undefi
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'backup' });
   const retention = { hourlyForHours: config.RETENTION_HOURLY_FOR_HOURS, dailyForDays: config.RETENTION_DAILY_FOR_DAYS };
 
-  const handle = async (): Promise<BackupResult> => {
-    const manifest = await takeSnapshot({ store, registry, region: config.AWS_REGION, now: () => new Date() });
+  const handle = async (_event: ScheduledEvent, context: Context): Promise<BackupResult> => {
+    const { manifest, complete, deferred } = await takeSnapshot({
+      store,
+      registry,
+      region: config.AWS_REGION,
+      now: () => new Date(),
+      remainingMs: () => context.getRemainingTimeInMillis(),
+      marginMs: SAFETY_MARGIN_MS,
+    });
+    if (!complete) {
+      logger.info('snapshot continues in the next invocation', { snapshotId: manifest.id, repositories: manifest.repositories.length, deferred: deferred.length });
+      metrics.addMetric('SnapshotsContinued', MetricUnit.Count, 1);
+      return { snapshotId: manifest.id, repositories: manifest.repositories.length, complete };
+    }
     const garbage = await collectGarbage({ store, retention, now: () => new Date(), graceSeconds: config.GC_GRACE_SECONDS });
     logger.info('snapshot taken', {
       snapshotId: manifest.id,
@@ -59,7 +78,7 @@ export function createBackupHandler(env: Readonly<Record<string, string | undefi
     metrics.addMetric('SnapshotRepositories', MetricUnit.Count, manifest.repositories.length);
     metrics.addMetric('PacksCollected', MetricUnit.Count, garbage.packsDeleted.length);
     metrics.addMetric('BytesCollected', MetricUnit.Bytes, garbage.bytesFreed);
-    return { snapshotId: manifest.id, repositories: manifest.repositories.length, garbage };
+    return { snapshotId: manifest.id, repositories: manifest.repositories.length, complete, garbage };
   };
 
   return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));

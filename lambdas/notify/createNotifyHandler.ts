@@ -1,5 +1,3 @@
-import { IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -10,6 +8,8 @@ import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
@@ -17,12 +17,13 @@ import { AwsEnvSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
-import { ConflictError, GeoError, UntrustedHostError } from '../shared/errors/index.ts';
+import { BusyError, ConfigurationError, GeoError, UntrustedHostError } from '../shared/errors/index.ts';
+import type { ChangeEvent } from '../shared/events/ChangeEvent.ts';
 import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { parseWebhook, type VerifiedWebhook } from './parseWebhook.ts';
-import { recordChanges } from './recordChanges.ts';
+import { publishRecorded, recordChanges } from './recordChanges.ts';
 import { primaryHostsOf } from './trustedHosts.ts';
 
 const NotifyEnv = AwsEnvSchema.extend({
@@ -34,7 +35,25 @@ const NotifyEnv = AwsEnvSchema.extend({
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
 });
 
-export type NotifyHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
+/** What the Lambda runtime calls for a streaming function (RESPONSE_STREAM Function URL). */
+export type NotifyHandler = (event: APIGatewayProxyEventV2, responseStream: Writable, context: Context) => Promise<void>;
+
+interface AwsLambdaStreaming {
+  streamifyResponse<T extends object>(handler: T): T;
+  HttpResponseStream: { from(stream: Writable, prelude: Record<string, unknown>): Writable };
+}
+
+/** The answer, and what to do once the host has it. */
+interface Answered {
+  readonly response: APIGatewayProxyStructuredResultV2;
+  /** Changes to publish once the host has its answer (a recording still under way, when the answer could not wait for it). */
+  readonly unpublished: readonly ChangeEvent[] | Promise<readonly ChangeEvent[]>;
+}
+
+/** What a throttled delivery is told to wait before retrying. */
+const RETRY_AFTER_SECONDS = 5;
+/** The answer never waits longer than this for the recording (GitHub gives up on a delivery after 10 s). */
+const ANSWER_WITHIN_MS = 8000;
 
 function requestBody(event: APIGatewayProxyEventV2): Buffer {
   if (event.body === undefined) return Buffer.alloc(0);
@@ -42,8 +61,9 @@ function requestBody(event: APIGatewayProxyEventV2): Buffer {
 }
 
 /**
- * Builds the `notify` Lambda: a Function URL that takes webhooks from any supported Git host,
- * records each change in the event log (once per delivery) and publishes it to the topic.
+ * Builds the `notify` Lambda: a streaming Function URL that takes webhooks from any supported Git
+ * host, records each change in the event log (once per delivery, one write per change), answers,
+ * and then publishes the changes to the topic.
  * Configuration and the webhook secret are checked here, at cold start.
  */
 export async function createNotifyHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): Promise<NotifyHandler> {
@@ -65,26 +85,12 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
   // Fail at cold start, not on the first webhook, when the secret is missing or empty.
   await secrets.webhookSecret(config.WEBHOOK_SECRET_ID);
 
-  const idempotency = new IdempotencyConfig({ eventKeyJmesPath: 'key', expiresAfterSeconds: 24 * 3600 });
-  const recordOnce = makeIdempotent(
-    (input: { key: string; webhook: VerifiedWebhook }) => recordChanges(deps, input.webhook),
-    {
-      persistenceStore: new DynamoDBPersistenceLayer({
-        tableName: config.EVENT_LOG_TABLE,
-        keyAttr: 'pk',
-        sortKeyAttr: 'sk',
-        staticPkValue: 'idempotency#notify',
-        awsSdkV3Client: dynamo,
-      }),
-      config: idempotency,
-    },
-  );
-
-  const handle = async (event: APIGatewayProxyEventV2, context: Context): Promise<APIGatewayProxyStructuredResultV2> => {
-    idempotency.registerLambdaContext(context);
+  const none: readonly ChangeEvent[] = [];
+  const handle = async (event: APIGatewayProxyEventV2, context: Context): Promise<Answered> => {
+    const answer = (response: APIGatewayProxyStructuredResultV2, unpublished: Answered['unpublished'] = none): Answered => ({ response, unpublished });
     try {
       if (event.requestContext.http.method !== 'POST') {
-        return jsonResponse(405, { error: 'ERR_METHOD', message: 'webhooks are delivered with POST' });
+        return answer(jsonResponse(405, { error: 'ERR_METHOD', message: 'webhooks are delivered with POST' }));
       }
       const request = { headers: event.headers, body: requestBody(event) };
       const options = { secret: await secrets.webhookSecret(config.WEBHOOK_SECRET_ID), maxBodyBytes: config.MAX_BODY_BYTES, now: deps.now };
@@ -101,9 +107,26 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         // Authenticated, but nothing to replicate (a ping, an issue): accepted, so the host keeps the hook enabled.
         logger.info('webhook ignored', { source: webhook.source, webhookEvent: webhook.eventName, deliveryId: webhook.deliveryId, reason: webhook.ignored });
         metrics.addMetric('WebhooksIgnored', MetricUnit.Count, 1);
-        return jsonResponse(202, { accepted: 0, deliveryId: webhook.deliveryId, ignored: webhook.ignored, events: [] });
+        return answer(jsonResponse(202, { accepted: 0, deliveryId: webhook.deliveryId, ignored: webhook.ignored, events: [] }));
       }
-      const recorded = await recordOnce({ key: `${webhook.source}:${webhook.deliveryId}`, webhook });
+      // Each change's own conditional write (keyed by the delivery) is what makes a retried delivery harmless.
+      const recording = recordChanges(deps, webhook);
+      // Handled here so a recording that fails after a late answer is never an unhandled rejection.
+      recording.catch(() => undefined);
+      const answerWithinMs = Math.max(0, Math.min(ANSWER_WITHIN_MS, context.getRemainingTimeInMillis() - 2000));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), answerWithinMs);
+      });
+      const first = await Promise.race([recording, late]).finally(() => clearTimeout(timer));
+      if (first === 'late') {
+        // Never a timeout: the host is told to retry (the retry finds what this invocation goes on recording).
+        logger.warn('recording slower than the answer may wait; answered 503', { deliveryId: webhook.deliveryId, answerWithinMs });
+        metrics.addMetric('WebhooksAnsweredLate', MetricUnit.Count, 1);
+        const busy = new BusyError('the change is still being recorded; retry the delivery', RETRY_AFTER_SECONDS);
+        return answer(errorResponse(busy), recording.then((recorded) => recorded.unpublished));
+      }
+      const { unpublished, ...recorded } = first;
       logger.info('webhook recorded', {
         source: webhook.source,
         webhookEvent: webhook.eventName,
@@ -111,20 +134,48 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         events: recorded.events,
       });
       metrics.addMetric('ChangeEventsRecorded', MetricUnit.Count, recorded.events.length);
-      return jsonResponse(202, { accepted: recorded.events.length, ...recorded });
+      return answer(jsonResponse(202, { accepted: recorded.events.length, ...recorded }), unpublished);
     } catch (caught) {
-      // A duplicate delivery racing the first one: the host should retry, and will then get the first answer.
+      // DynamoDB throttling is back-pressure: a quick 503 with Retry-After, so the host comes back.
       const error =
-        (caught as Error).name === 'IdempotencyAlreadyInProgressError'
-          ? new ConflictError('this delivery is being recorded right now; retry shortly', { cause: caught })
+        (caught as Error).name === 'ProvisionedThroughputExceededException' || (caught as Error).name === 'ThrottlingException' || (caught as Error).name === 'RequestLimitExceeded'
+          ? new BusyError('the event log is throttling writes; retry the delivery', RETRY_AFTER_SECONDS, { cause: caught })
           : caught;
       const status = error instanceof GeoError ? error.status : 500;
       if (status >= 500) logger.error('webhook failed', { error: error as Error });
       else logger.warn('webhook rejected', { code: (error as GeoError).code, reason: (error as Error).message });
       metrics.addMetric(status >= 500 ? 'WebhooksFailed' : 'WebhooksRejected', MetricUnit.Count, 1);
-      return errorResponse(error);
+      return answer(errorResponse(error));
     }
   };
+  const answered = middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
 
-  return middy(handle).use(injectLambdaContext(logger)).use(logMetrics(metrics));
+  // Publishing happens after the host has its answer: the answer waits for one write per change.
+  const afterAnswer = async (unpublished: readonly ChangeEvent[]): Promise<void> => {
+    const failed = await publishRecorded(deps, unpublished, (event, error) =>
+      logger.warn('recorded change not published yet; the republisher will', { repository: event.repository, sequence: event.sequence, error: error as Error }),
+    );
+    metrics.addMetric('ChangeEventsPublished', MetricUnit.Count, unpublished.length - failed);
+    if (failed > 0) metrics.addMetric('ChangeEventsPublishDeferred', MetricUnit.Count, failed);
+    metrics.publishStoredMetrics();
+  };
+
+  const runtime = (globalThis as { awslambda?: AwsLambdaStreaming }).awslambda;
+  if (runtime === undefined) throw new ConfigurationError('notify streams its answers: it needs the Lambda Node.js runtime (awslambda.streamifyResponse)');
+  const streaming = async (event: APIGatewayProxyEventV2, responseStream: Writable, context: Context): Promise<void> => {
+    const { response, unpublished: pending } = await answered(event, context);
+    const { body = '', ...prelude } = response;
+    const stream = runtime.HttpResponseStream.from(responseStream, prelude);
+    stream.end(body);
+    await finished(stream);
+    let unpublished: readonly ChangeEvent[];
+    try {
+      unpublished = await pending;
+    } catch (error) {
+      logger.error('recording failed after the answer; the host retries the delivery', { error: error as Error });
+      return;
+    }
+    if (unpublished.length > 0) await afterAnswer(unpublished);
+  };
+  return runtime.streamifyResponse(streaming);
 }

@@ -2,12 +2,13 @@ import type { ChangeEvent } from '../shared/events/ChangeEvent.ts';
 import type { ChangePublisher } from '../shared/events/ChangePublisher.ts';
 import { fitForTransport } from '../shared/events/fitForTransport.ts';
 import type { EventLog } from '../shared/eventlog/EventLog.ts';
-import { PublishFailedError } from '../shared/errors/index.ts';
 import type { VerifiedWebhook } from './parseWebhook.ts';
 
 export interface RecordedChanges {
   readonly deliveryId: string;
-  readonly events: readonly { repository: string; sequence: number; kind: string; messageId?: string }[];
+  readonly events: readonly { repository: string; sequence: number; kind: string }[];
+  /** Recorded but not yet published: what publishRecorded does after the answer. */
+  readonly unpublished: readonly ChangeEvent[];
 }
 
 export interface RecordDependencies {
@@ -17,15 +18,15 @@ export interface RecordDependencies {
 }
 
 /**
- * Records each change in the event log, then publishes it. The event id is derived from
- * the delivery, so a retried delivery finds the event recorded the first time (same
- * sequence) and publishes it under the same deduplication id. If publishing fails, the
- * event stays in the log marked unpublished: the host is told to retry (503), and the
- * scheduled republisher publishes it if the host never does.
+ * Records each change in the event log: one transactional write per change, and all the webhook's
+ * answer waits for. The event id is derived from the delivery, so a retried delivery finds the
+ * event recorded the first time (same sequence) instead of recording it twice. Publishing is
+ * left to publishRecorded, after the answer.
  */
 export async function recordChanges(deps: RecordDependencies, webhook: VerifiedWebhook): Promise<RecordedChanges> {
   const receivedAt = deps.now().toISOString();
   const events: RecordedChanges['events'][number][] = [];
+  const unpublished: ChangeEvent[] = [];
   for (const [index, draft] of webhook.drafts.entries()) {
     const eventId = `${webhook.source}:${webhook.deliveryId}:${index}`;
     const recorded = await deps.eventLog.record(draft.repository, eventId, receivedAt, (sequence) =>
@@ -40,19 +41,27 @@ export async function recordChanges(deps: RecordDependencies, webhook: VerifiedW
       }),
     );
     const { event } = recorded;
-    let messageId: string | undefined;
-    if (!recorded.published) {
-      try {
-        messageId = await deps.publisher.publish(event);
-      } catch (cause) {
-        throw new PublishFailedError('the change is recorded but could not be published yet; retry the delivery', {
-          cause,
-          data: { repository: event.repository, sequence: event.sequence },
-        });
-      }
-      await deps.eventLog.markPublished(event);
-    }
-    events.push({ repository: event.repository, sequence: event.sequence, kind: event.kind, ...(messageId ? { messageId } : {}) });
+    if (!recorded.published) unpublished.push(event);
+    events.push({ repository: event.repository, sequence: event.sequence, kind: event.kind });
   }
-  return { deliveryId: webhook.deliveryId, events };
+  return { deliveryId: webhook.deliveryId, events, unpublished };
+}
+
+/**
+ * Publishes recorded events and marks them published, in order. An event that cannot be
+ * published now stays unpublished in the log: the scheduled republisher publishes it (and a
+ * retried delivery tries again). Answers the events left unpublished.
+ */
+export async function publishRecorded(deps: RecordDependencies, events: readonly ChangeEvent[], onError: (event: ChangeEvent, error: unknown) => void): Promise<number> {
+  let failed = 0;
+  for (const event of events) {
+    try {
+      await deps.publisher.publish(event);
+      await deps.eventLog.markPublished(event);
+    } catch (error) {
+      failed++;
+      onError(event, error);
+    }
+  }
+  return failed;
 }

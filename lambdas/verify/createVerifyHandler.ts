@@ -19,6 +19,7 @@ import { SyncRequester } from '../shared/events/SyncRequester.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { blobSteps } from '../replicable/blobSteps.ts';
 import { Registry } from '../shared/registry/Registry.ts';
+import { REPLICATION_STATUSES } from '../shared/registry/RepositoryState.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
@@ -134,11 +135,12 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       const repository = parseRepositoryPath(request.repository);
       record(repository, await verifyRepository(deps, repository, { force: request.force }));
     } else {
+      // Due: every repository not verified, and the verified ones last verified before the interval (the status index: no Scan).
       const due: string[] = [];
-      const cutoff = Date.now() - config.VERIFY_INTERVAL_SECONDS * 1000;
-      for await (const state of registry.list()) {
-        const recent = state.status === 'verified' && state.lastVerifiedAt !== undefined && Date.parse(state.lastVerifiedAt) > cutoff;
-        if (request.force || !recent) due.push(state.repository);
+      const cutoff = new Date(Date.now() - config.VERIFY_INTERVAL_SECONDS * 1000).toISOString();
+      for (const status of REPLICATION_STATUSES) {
+        const options = status === 'verified' && !request.force ? { verifiedBefore: cutoff } : {};
+        for await (const entry of registry.withStatus(status, options)) due.push(entry.repository);
       }
       let next = 0;
       let truncated = false;

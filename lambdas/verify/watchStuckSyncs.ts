@@ -30,7 +30,12 @@ export function isStuck(state: RepositoryState, now: Date, leaseSeconds: number,
 export async function watchStuckSyncs(deps: StuckSyncDependencies): Promise<{ readonly requested: readonly string[] }> {
   const now = deps.now();
   const stuck: RepositoryState[] = [];
-  for await (const state of deps.registry.list()) if (isStuck(state, now, deps.leaseSeconds, deps.graceSeconds)) stuck.push(state);
+  // Only syncs `started` at least a lease ago can be stuck: a query of the status index, never a scan.
+  const updatedBefore = new Date(now.getTime() - deps.leaseSeconds * 1000).toISOString();
+  for await (const entry of deps.registry.withStatus('started', { updatedBefore })) {
+    const state = await deps.registry.get(entry.repository);
+    if (state !== undefined && isStuck(state, now, deps.leaseSeconds, deps.graceSeconds)) stuck.push(state);
+  }
   await deps.requester.request(stuck.map((state) => ({ repository: state.repository, state, reason: 'stuck-sync' as const })));
   for (const state of stuck) await deps.registry.markSyncRequested(state.repository, now.toISOString(), 'stuck-sync');
   return { requested: stuck.map((state) => state.repository) };

@@ -169,9 +169,9 @@ describe('backup and restore: snapshots bring back a deleted repository and forc
     // A newer snapshot in the same hour: the scheduled run's policy (the newest of each hour) drops the
     // old manifest, but its retired packs are younger than the grace period and stay for now.
     const second = await fireBackup();
-    expect(second.garbage.snapshotsDeleted).toEqual([manifest.id]);
-    expect(second.garbage.packsDeleted).toEqual([]);
-    expect(second.garbage.packsSpared).toContain(retiredPackKey(libPack.name, 'pack'));
+    expect(second.garbage?.snapshotsDeleted).toEqual([manifest.id]);
+    expect(second.garbage?.packsDeleted).toEqual([]);
+    expect(second.garbage?.packsSpared).toContain(retiredPackKey(libPack.name, 'pack'));
     // Past the grace period, the retired packs only the old manifest named go; the packs the mirrors list stay.
     const tight = await collectGarbage({ store: store(), retention: { hourlyForHours: 0, dailyForDays: 0 }, now: () => new Date(), graceSeconds: 0 });
     expect(tight.snapshotsKept).toEqual([second.snapshotId]);

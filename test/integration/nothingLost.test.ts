@@ -5,13 +5,15 @@ import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
 import type { RepublishResult } from '../../lambdas/republish/republishPending.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { eventLogOf, recordedEvents } from '../helpers/changeEvents.ts';
+import { eventually } from '../helpers/eventually.ts';
 import { startAwsFaultProxy, type AwsFaultProxy } from '../helpers/startAwsFaultProxy.ts';
 import { commit, startTestBed, WEBHOOK_SECRET, type TestBed } from '../helpers/testRuntime.ts';
 
 /**
  * Once notify has recorded an event, it reaches every region even if SNS fails at that moment:
- * notify answers 503 so the host retries (the retry publishes the same event, same sequence),
- * and the scheduled republisher publishes whatever is still unpublished.
+ * notify answers 202 as soon as the event is recorded and publishes after the answer; what it
+ * could not publish stays unpublished in the log, a retried delivery publishes the same event
+ * (same sequence), and the scheduled republisher publishes whatever is still unpublished.
  */
 describe('nothing is lost when publishing fails after the event is recorded', () => {
   let proxy: AwsFaultProxy;
@@ -40,7 +42,7 @@ describe('nothing is lost when publishing fails after the event is recorded', ()
     return result!;
   }
 
-  it('SNS down: 503 to the host, the event stays recorded unpublished, and no region hears of it', async () => {
+  it('SNS down: 202 to the host (recorded), the event stays recorded unpublished, and no region hears of it', async () => {
     const retried = parseRepositoryPath('lost/retried-by-host');
     const abandoned = parseRepositoryPath('lost/never-retried');
     const retriedHook = await pushedHook(retried);
@@ -49,11 +51,12 @@ describe('nothing is lost when publishing fails after the event is recorded', ()
     proxy.failPublish = true;
     const first = await sendWebhook(bed.runtime.webhookUrl, retriedHook);
     const second = await sendWebhook(bed.runtime.webhookUrl, abandonedHook);
-    expect(proxy.refused).toBeGreaterThanOrEqual(2);
     for (const response of [first, second]) {
-      expect(response.status).toBe(503);
-      expect(response.body.error).toBe('ERR_PUBLISH_FAILED');
+      expect(response.status).toBe(202);
+      expect(response.body.events).toEqual([expect.objectContaining({ sequence: 1 })]);
     }
+    // Publishing runs after the answer, and fails.
+    await eventually(() => Promise.resolve(proxy.refused >= 2 ? true : undefined), { timeoutMs: 30_000 });
     for (const path of [retried, abandoned]) {
       expect(await recordedEvents(bed.runtime, path)).toEqual([expect.objectContaining({ sequence: 1, published: false })]);
     }
@@ -71,6 +74,7 @@ describe('nothing is lost when publishing fails after the event is recorded', ()
     const retry = await sendWebhook(bed.runtime.webhookUrl, retriedHook);
     expect(retry.status).toBe(202);
     expect(retry.body.events).toEqual([expect.objectContaining({ repository: retried, sequence: 1 })]);
+    await eventually(async () => ((await recordedEvents(bed.runtime, retried))[0]?.published ? true : undefined), { timeoutMs: 30_000 });
     expect(await recordedEvents(bed.runtime, retried)).toEqual([expect.objectContaining({ sequence: 1, published: true })]);
     await waitForConvergence({ runtime: bed.runtime, repository: retried, primaryUrl: bed.primary.url, minSequence: 1, timeoutMs: 60_000 });
 
@@ -88,7 +92,9 @@ describe('nothing is lost when publishing fails after the event is recorded', ()
     const hook = await pushedHook(path);
     proxy.failPublish = true;
     try {
-      expect((await sendWebhook(bed.runtime.webhookUrl, hook)).status).toBe(503);
+      const refusedBefore = proxy.refused;
+      expect((await sendWebhook(bed.runtime.webhookUrl, hook)).status).toBe(202);
+      await eventually(() => Promise.resolve(proxy.refused > refusedBefore ? true : undefined), { timeoutMs: 30_000 });
       await new Promise((resolve) => setTimeout(resolve, 1100));
       const during = await fireRepublisher();
       expect(during).toMatchObject({ published: 0, failed: 1 });

@@ -6,7 +6,7 @@ import type { LocalFunction } from '../../bin/local/LocalResources.ts';
 import type { StreamClock } from '../../bin/local/StreamBandwidth.ts';
 import { LARGE_BYTES } from '../fixtures/functions/createFixtureHandler.ts';
 
-function fixture(mode: string): LocalLambda {
+function fixture(mode: string, reservedConcurrency?: number): LocalLambda {
   const fn: LocalFunction = {
     logicalId: mode,
     stackName: 'Fixture',
@@ -16,6 +16,7 @@ function fixture(mode: string): LocalLambda {
     environment: { MODE: mode },
     timeoutSeconds: 30,
     memoryMiB: 128,
+    ...(reservedConcurrency === undefined ? {} : { reservedConcurrency }),
     factory: 'test/fixtures/functions/createFixtureHandler.ts#createFixtureHandler',
     urlPath: `/${mode}`,
   };
@@ -26,11 +27,13 @@ describe('FunctionUrlServer: BUFFERED and RESPONSE_STREAM Function URLs on loopb
   const server = new FunctionUrlServer((error) => errors.push(error));
   const errors: unknown[] = [];
   let base: string;
+  const throttled = fixture('answer-then-work', 1);
 
   beforeAll(async () => {
     base = await server.listen(0);
     for (const mode of ['middy-stream', 'raw-stream', 'stream-fails']) server.mount(`/${mode}`, fixture(mode), 'RESPONSE_STREAM');
     for (const mode of ['buffered-small', 'buffered-large']) server.mount(`/${mode}`, fixture(mode), 'BUFFERED');
+    server.mount('/answer-then-work', throttled, 'RESPONSE_STREAM');
   });
   afterAll(async () => {
     await server.close();
@@ -66,6 +69,20 @@ describe('FunctionUrlServer: BUFFERED and RESPONSE_STREAM Function URLs on loopb
     const small = await fetch(`${base}/buffered-small/`);
     expect(small.status).toBe(200);
     expect(await small.text()).toBe('buffered');
+  });
+
+  it('a streamed answer reaches the client while the invocation keeps working; past its reserved concurrency a Function URL answers 429 at once', async () => {
+    const first = await fetch(`${base}/answer-then-work/`);
+    expect(first.status).toBe(202);
+    expect(await first.text()).toBe('recorded');
+    // The client has its answer; the invocation still runs (its work after the answer) and holds the one instance allowed.
+    expect(throttled.activeInvocations).toBe(1);
+    const second = await fetch(`${base}/answer-then-work/`);
+    expect(second.status).toBe(429);
+    expect(await second.json()).toEqual({ Message: 'Rate Exceeded.' });
+    expect(throttled.throttleCount).toBe(1);
+    while (throttled.activeInvocations > 0) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect((await fetch(`${base}/answer-then-work/`)).status).toBe(202);
   });
 });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { updateExpression, type UpdateParts } from '../../lambdas/shared/aws/updateExpression.ts';
+import { assertExpressionFits, MAX_EXPRESSION_BYTES, MAX_EXPRESSION_CLAUSES, updateExpression, type UpdateParts } from '../../lambdas/shared/aws/updateExpression.ts';
+import { ExpressionTooLargeError } from '../../lambdas/shared/errors/index.ts';
 
 /** DynamoDB rejects an update whose names or values are unused, or whose expression uses undefined ones. */
 function expectConsistent(parts: UpdateParts): void {
@@ -78,5 +79,16 @@ describe('updateExpression', () => {
     expect(parts.UpdateExpression).toBe('');
     expect(parts.ExpressionAttributeNames).toEqual({});
     expect(parts).not.toHaveProperty('ExpressionAttributeValues');
+  });
+
+  it('refuses, clearly and before sending, an update with more clauses than one request may carry', () => {
+    const set = Object.fromEntries(Array.from({ length: MAX_EXPRESSION_CLAUSES + 1 }, (_, index) => [`refs/heads/b${index}`, 'x']));
+    expect(() => updateExpression({ set })).toThrow(ExpressionTooLargeError);
+    expect(() => updateExpression({ set: Object.fromEntries(Object.entries(set).slice(1)) })).not.toThrow();
+  });
+
+  it('refuses an expression longer than 4 KB whatever its clause count', () => {
+    expect(() => assertExpressionFits('x'.repeat(MAX_EXPRESSION_BYTES + 1), 1, 'test')).toThrow(/past DynamoDB's limits/);
+    expect(() => assertExpressionFits('x'.repeat(MAX_EXPRESSION_BYTES), 1, 'test')).not.toThrow();
   });
 });

@@ -1,8 +1,10 @@
 export { GeoError, type GeoErrorOptions } from './GeoError.ts';
 export { AccessDeniedError } from './AccessDeniedError.ts';
 export { AuthenticationError } from './AuthenticationError.ts';
+export { BusyError } from './BusyError.ts';
 export { ConfigurationError } from './ConfigurationError.ts';
 export { ConflictError } from './ConflictError.ts';
+export { ExpressionTooLargeError } from './ExpressionTooLargeError.ts';
 export { ForbiddenError } from './ForbiddenError.ts';
 export { MethodNotAllowedError } from './MethodNotAllowedError.ts';
 export { PayloadTooLargeError } from './PayloadTooLargeError.ts';

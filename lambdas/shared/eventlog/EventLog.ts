@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, paginateScan, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
-import type { ChangeEvent } from '../events/ChangeEvent.ts';
+import type { ChangeEvent, RefChange } from '../events/ChangeEvent.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
+import { KnownRefs } from './KnownRefs.ts';
 import { UNPUBLISHED_INDEX } from './unpublishedIndex.ts';
 
 /** Event items expire after this long (the per-repository head item never does). */
@@ -11,11 +12,13 @@ export const EVENT_RETENTION_SECONDS = 90 * 24 * 3600;
 export interface RepositoryHead {
   readonly latestSequence: number;
   readonly latestReceivedAt: string;
-  /** The primary's refs as the events describe them: ref name to object id. */
+  /** The primary's refs as the published events describe them: ref name to object id (kept in KnownRefs' items). */
   readonly knownRefs: Readonly<Record<string, string>>;
 }
 
 const PENDING = 'pending';
+/** Sequences tried for one event before giving up (only a sequence handed out twice needs a second). */
+const SEQUENCE_ATTEMPTS = 5;
 const UNPUBLISHED_INDEX_KEYS = UNPUBLISHED_INDEX;
 
 export interface RecordedEvent {
@@ -35,10 +38,14 @@ const idKey = (eventId: string): string => `eventid#${eventId}`;
  * repository are totally ordered, and remembers the newest event.
  */
 export class EventLog {
+  private readonly knownRefs: KnownRefs;
+
   constructor(
     private readonly db: DynamoDBDocumentClient,
     readonly tableName: string,
-  ) {}
+  ) {
+    this.knownRefs = new KnownRefs(db, tableName);
+  }
 
   /** Takes the repository's next sequence number. Gaps are harmless; order is what matters. */
   async nextSequence(repository: RepositoryPath, receivedAt: string): Promise<number> {
@@ -58,49 +65,61 @@ export class EventLog {
    * Stores an event, not yet published, exactly once per event id: a retried delivery gets the
    * event (and sequence) recorded the first time, so the log never holds the same change twice.
    * `build` turns the sequence number taken for a new event into the event.
+   *
+   * Two writes: the head item's counter hands out the sequence (an atomic ADD, so concurrent
+   * events of one repository never contend or retry), then one transaction puts the event and its
+   * id. A sequence number is lost only when the same delivery is recorded twice at once.
    */
   async record(repository: RepositoryPath, eventId: string, receivedAt: string, build: (sequence: number) => ChangeEvent): Promise<RecordedEvent> {
     const existing = await this.byEventId(repository, eventId);
     if (existing !== undefined) return { ...existing, created: false };
-    const event = build(await this.nextSequence(repository, receivedAt));
-    const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
-    try {
-      await this.db.send(
-        new TransactWriteCommand({
-          TransactItems: [
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-            {
-              Put: {
-                TableName: this.tableName,
-                Item: {
-                  pk: repoKey(repository),
-                  sk: eventKey(event.sequence),
-                  event,
-                  published: false,
-                  [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
-                  [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
-                  expiration,
-                },
-                ConditionExpression: 'attribute_not_exists(pk)',
-              },
-            },
-          ],
-        }),
-      );
-    } catch (error) {
-      // The same delivery is being recorded concurrently: the first writer's event wins; our sequence is a harmless gap.
-      if (!(error instanceof TransactionCanceledException)) throw error;
-      const winner = await this.byEventId(repository, eventId);
-      if (winner === undefined) throw error;
-      return { ...winner, created: false };
+    for (let attempt = 1; ; attempt++) {
+      const event = build(await this.nextSequence(repository, receivedAt));
+      try {
+        await this.putEvent(repository, eventId, event);
+        return { event, published: false, created: true };
+      } catch (error) {
+        if (!(error instanceof TransactionCanceledException)) throw error;
+        // The same delivery is being recorded concurrently: the first writer's event wins; our sequence is a harmless gap.
+        const winner = await this.byEventId(repository, eventId);
+        if (winner !== undefined) return { ...winner, created: false };
+        // The sequence was handed out twice: DynamoDB's ADD never does, but moto's threaded server can. Take another.
+        if (attempt >= SEQUENCE_ATTEMPTS) throw error;
+      }
     }
-    return { event, published: false, created: true };
+  }
+
+  /** One transaction: the event id (so a retried delivery finds it) and the event, neither written before. */
+  private async putEvent(repository: RepositoryPath, eventId: string, event: ChangeEvent): Promise<void> {
+    const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
+    await this.db.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+          {
+            Put: {
+              TableName: this.tableName,
+              Item: {
+                pk: repoKey(repository),
+                sk: eventKey(event.sequence),
+                event,
+                published: false,
+                [UNPUBLISHED_INDEX_KEYS.partitionKey]: PENDING,
+                [UNPUBLISHED_INDEX_KEYS.sortKey]: event.receivedAt,
+                expiration,
+              },
+              ConditionExpression: 'attribute_not_exists(pk)',
+            },
+          },
+        ],
+      }),
+    );
   }
 
   private async byEventId(repository: RepositoryPath, eventId: string): Promise<Omit<RecordedEvent, 'created'> | undefined> {
@@ -137,8 +156,12 @@ export class EventLog {
     } while (ExclusiveStartKey !== undefined);
   }
 
-  /** Marks an event published (it leaves the unpublished index), and folds its ref changes into the repository's known refs. */
-  async markPublished(event: ChangeEvent): Promise<void> {
+  /**
+   * Marks an event published (it leaves the unpublished index), and folds ref changes into the
+   * repository's known refs: the event's own, or `changes` when the caller holds the full list of
+   * an event whose changes were left out for transport (fitForTransport).
+   */
+  async markPublished(event: ChangeEvent, changes: readonly RefChange[] = event.changes): Promise<void> {
     await this.db.send(
       new UpdateCommand({
         TableName: this.tableName,
@@ -146,44 +169,7 @@ export class EventLog {
         ...updateExpression({ set: { published: true }, remove: [UNPUBLISHED_INDEX_KEYS.partitionKey] }),
       }),
     );
-    if (event.changes.length === 0 || event.changes.length > 500) return;
-    // Known refs live in a map on the head item; one SET/REMOVE per changed ref.
-    const names: Record<string, string> = { '#k': 'knownRefs' };
-    const values: Record<string, unknown> = { ':empty': {} };
-    const sets: string[] = [];
-    const removes: string[] = [];
-    event.changes.forEach((change, index) => {
-      names[`#r${index}`] = change.ref;
-      if (/^0+$/.test(change.after)) removes.push(`#k.#r${index}`);
-      else {
-        values[`:o${index}`] = change.after;
-        sets.push(`#k.#r${index} = :o${index}`);
-      }
-    });
-    const key = { pk: repoKey(event.repository), sk: 'head' };
-    // The map must exist before nested paths can be set.
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: 'SET #k = if_not_exists(#k, :empty)',
-        ExpressionAttributeNames: { '#k': 'knownRefs' },
-        ExpressionAttributeValues: { ':empty': {} },
-      }),
-    );
-    delete values[':empty'];
-    const clauses = [sets.length > 0 ? `SET ${sets.join(', ')}` : '', removes.length > 0 ? `REMOVE ${removes.join(', ')}` : '']
-      .filter(Boolean)
-      .join(' ');
-    await this.db.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: clauses,
-        ExpressionAttributeNames: names,
-        ...(Object.keys(values).length > 0 ? { ExpressionAttributeValues: values } : {}),
-      }),
-    );
+    await this.knownRefs.apply(repoKey(event.repository), changes);
   }
 
   async head(repository: RepositoryPath): Promise<RepositoryHead | undefined> {
@@ -194,7 +180,7 @@ export class EventLog {
     return {
       latestSequence: Number(Item.latestSequence ?? 0),
       latestReceivedAt: String(Item.latestReceivedAt ?? ''),
-      knownRefs: (Item.knownRefs ?? {}) as Record<string, string>,
+      knownRefs: await this.knownRefs.read(repoKey(repository)),
     };
   }
 
@@ -232,7 +218,7 @@ export class EventLog {
           repository: String(item.pk).slice('repo#'.length) as RepositoryPath,
           latestSequence: Number(item.latestSequence ?? 0),
           latestReceivedAt: String(item.latestReceivedAt ?? ''),
-          knownRefs: (item.knownRefs ?? {}) as Record<string, string>,
+          knownRefs: await this.knownRefs.read(String(item.pk)),
         };
       }
     }

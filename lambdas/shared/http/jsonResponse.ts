@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { GeoError } from '../errors/index.ts';
+import { BusyError, GeoError } from '../errors/index.ts';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
   return {
@@ -16,6 +16,11 @@ export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxy
 export function errorResponse(error: unknown): APIGatewayProxyStructuredResultV2 {
   if (error instanceof GeoError && error.status < 500) {
     return jsonResponse(error.status, { error: error.code, message: error.message, ...error.data });
+  }
+  if (error instanceof BusyError) {
+    // Back-pressure: the caller may retry after this long; nothing was recorded or lost.
+    const response = jsonResponse(error.status, { error: error.code, message: error.message, retryAfterSeconds: error.retryAfterSeconds });
+    return { ...response, headers: { ...response.headers, 'retry-after': String(error.retryAfterSeconds) } };
   }
   if (error instanceof GeoError) {
     return jsonResponse(error.status, { error: error.code, message: 'git-geo could not handle this request; see its logs' });

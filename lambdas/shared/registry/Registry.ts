@@ -3,13 +3,29 @@ import {
   DeleteCommand,
   GetCommand,
   paginateScan,
+  QueryCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
 import { GeoError, LeaseHeldError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
-import type { RecordedError, RepositoryState } from './RepositoryState.ts';
+import type { RecordedError, ReplicationStatus, RepositoryState } from './RepositoryState.ts';
+import { STATUS_INDEX } from './statusIndex.ts';
+
+/** One entry of the status index: enough to pick the repositories a schedule works on. */
+export interface StatusEntry {
+  readonly repository: RepositoryPath;
+  readonly status: ReplicationStatus;
+  readonly updatedAt: string;
+  readonly lastVerifiedAt?: string;
+}
+
+/** Where a walk of the status index stands: the status it is in and the last key it read there. */
+export interface StatusCursor {
+  readonly status: ReplicationStatus;
+  readonly lastKey?: Record<string, unknown>;
+}
 
 /** Refs are kept in the registry item up to this many; past it, `info/refs` in the bucket is the record. */
 export const MAX_REFS_IN_REGISTRY = 200;
@@ -393,6 +409,71 @@ export class Registry {
     await this.db.send(new DeleteCommand({ TableName: this.tableName, Key: this.key(repository) }));
   }
 
+  /**
+   * The repositories in one status, from the status index (a Query, never a Scan), oldest update
+   * first: those updated before `updatedBefore`, and when `verifiedBefore` is given only those
+   * never verified or verified before it.
+   */
+  async *withStatus(
+    status: ReplicationStatus,
+    options: { updatedBefore?: string; updatedSince?: string; verifiedBefore?: string; startKey?: Record<string, unknown> } = {},
+  ): AsyncIterable<StatusEntry & { readonly cursor: StatusCursor }> {
+    let ExclusiveStartKey = options.startKey;
+    const names: Record<string, string> = { '#status': STATUS_INDEX.partitionKey, '#sk': 'sk' };
+    const values: Record<string, unknown> = { ':status': status, ':replicable': this.replicable };
+    let condition = '#status = :status';
+    if (options.updatedBefore !== undefined) {
+      names['#updatedAt'] = STATUS_INDEX.sortKey;
+      values[':before'] = options.updatedBefore;
+      condition += ' AND #updatedAt < :before';
+    } else if (options.updatedSince !== undefined) {
+      names['#updatedAt'] = STATUS_INDEX.sortKey;
+      values[':since'] = options.updatedSince;
+      condition += ' AND #updatedAt >= :since';
+    }
+    let filter = '#sk = :replicable';
+    if (options.verifiedBefore !== undefined) {
+      names['#verified'] = 'lastVerifiedAt';
+      values[':verifiedBefore'] = options.verifiedBefore;
+      filter += ' AND (attribute_not_exists(#verified) OR #verified < :verifiedBefore)';
+    }
+    do {
+      const page = await this.db.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: STATUS_INDEX.name,
+          KeyConditionExpression: condition,
+          FilterExpression: filter,
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+          ExclusiveStartKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        // The cursor after this item: a walk resumed from it starts past it.
+        const lastKey: Record<string, unknown> = { pk: item.pk as unknown, sk: item.sk as unknown, [STATUS_INDEX.partitionKey]: item.status as unknown, [STATUS_INDEX.sortKey]: item.updatedAt as unknown };
+        yield {
+          repository: item.pk as RepositoryPath,
+          status: item.status as ReplicationStatus,
+          updatedAt: String(item.updatedAt),
+          ...(item.lastVerifiedAt === undefined ? {} : { lastVerifiedAt: String(item.lastVerifiedAt) }),
+          cursor: { status, lastKey },
+        };
+      }
+      ExclusiveStartKey = page.LastEvaluatedKey;
+    } while (ExclusiveStartKey !== undefined);
+  }
+
+  /** Every repository in the given statuses, status by status, from `cursor` on (the status index: no Scan). */
+  async *inStatuses(statuses: readonly ReplicationStatus[], cursor?: StatusCursor): AsyncIterable<StatusEntry & { readonly cursor: StatusCursor }> {
+    const from = cursor === undefined ? 0 : Math.max(0, statuses.indexOf(cursor.status));
+    for (const [offset, status] of statuses.slice(from).entries()) {
+      const startKey = offset === 0 ? cursor?.lastKey : undefined;
+      yield* this.withStatus(status, startKey === undefined ? {} : { startKey });
+    }
+  }
+
+  /** Every item, by a Scan: for operators' commands only, never a schedule (they use the status index). */
   async *list(): AsyncIterable<RepositoryState> {
     for await (const page of paginateScan({ client: this.db }, { TableName: this.tableName })) {
       for (const item of page.Items ?? []) {

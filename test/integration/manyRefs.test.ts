@@ -1,0 +1,99 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { appendFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { git, listRefs } from '../../bin/local/git.ts';
+import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
+import { rpoReport } from '../../bin/ops/rpoReport.ts';
+import { RequestCounter } from '../../bench/RequestCounter.ts';
+import type { BackupResult } from '../../lambdas/backup/createBackupHandler.ts';
+import { snapshotKey, SnapshotManifestSchema } from '../../lambdas/backup/SnapshotManifest.ts';
+import type { ChangeEvent } from '../../lambdas/shared/events/ChangeEvent.ts';
+import { fitForTransport } from '../../lambdas/shared/events/fitForTransport.ts';
+import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import type { VerifyResult } from '../../lambdas/verify/createVerifyHandler.ts';
+import { primaryControls } from '../helpers/drBed.ts';
+import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
+
+const REFS = 20_000;
+const REGION = 'eu-west-1';
+
+/**
+ * A repository with 20,000 refs through everything that keeps per-ref state: the regions' sync,
+ * the scheduled verification and backup (which query the registry's status index and never scan),
+ * an event of 20,000 ref changes as a promotion publishes (folded into the event log's known refs,
+ * split over items and expressions within DynamoDB's limits) and the RPO report that reads them back.
+ */
+describe(`a repository with ${REFS} refs`, () => {
+  let bed: TestBed;
+  const counter = new RequestCounter();
+  const repository = parseRepositoryPath('many/refs');
+  let primaryRefs: Map<string, string>;
+
+  const fire = async <T>(name: string): Promise<T> => {
+    const rule = bed.runtime.scheduler.ruleNames.find((candidate) => candidate.includes(name) && (name === 'Watchdog' || candidate.includes(REGION)))!;
+    expect(rule).toBeDefined();
+    const [result] = (await bed.runtime.scheduler.fire(rule)) as T[];
+    return result!;
+  };
+
+  beforeAll(async () => {
+    bed = await startTestBed({ config: { secondaryRegions: [REGION] }, clientPlugins: (fn) => [counter.plugin(`${fn.logicalId}@${fn.region}`)] });
+    await bed.createRepository(repository);
+    const work = await bed.workingCopy(repository);
+    const head = await commit(work, 1, 'many');
+    await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: work });
+    // 20,000 branches on one commit, written straight into the primary's packed-refs.
+    const lines = Array.from({ length: REFS }, (_, index) => `${head} refs/heads/many/b${String(index).padStart(5, '0')}\n`).join('');
+    await appendFile(join(bed.root, 'primary', `${repository}.git`, 'packed-refs'), lines);
+    primaryRefs = await listRefs(`${bed.primary.url}/${repository}.git`);
+    expect(primaryRefs.size).toBe(REFS + 2); // HEAD and main besides
+    await bed.notifyPushes();
+    await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, timeoutMs: 240_000 });
+  }, 300_000);
+  afterAll(async () => {
+    await bed?.stop();
+  });
+
+  it('verification, the watchdog and the backup run on their schedules without a single Scan', async () => {
+    counter.reset();
+    const verified = await fire<VerifyResult>('VerifySchedule');
+    expect(verified.outcomes?.[repository]).toMatchObject({ kind: 'verified' });
+    await fire('Watchdog');
+    const backup = await fire<BackupResult>('Backup');
+    expect(backup).toMatchObject({ complete: true, repositories: 1 });
+    const body = await bed.runtime.mirrors(REGION).get(snapshotKey(backup.snapshotId));
+    const manifest = SnapshotManifestSchema.parse(JSON.parse(body!.toString('utf8')));
+    expect(Object.keys(manifest.repositories[0]!.refs)).toHaveLength(REFS + 1);
+
+    const operations = Object.entries(counter.snapshot()).flatMap(([scope, services]) => Object.keys(services.DynamoDB ?? {}).map((operation) => `${scope} ${operation}`));
+    // The schedules did read the registry (through its index), and never scanned it.
+    expect(operations.some((entry) => entry.endsWith(' Query'))).toBe(true);
+    expect(operations.filter((entry) => entry.endsWith(' Scan'))).toEqual([]);
+  }, 240_000);
+
+  it('an event of 20,000 ref changes (what a promotion publishes) folds into the known refs, and the RPO report reads them back with nothing at risk', async () => {
+    const controls = primaryControls(bed.runtime);
+    const changes = [...primaryRefs].filter(([ref]) => ref !== 'HEAD').map(([ref, after]) => ({ ref, before: '0'.repeat(40), after }));
+    const receivedAt = new Date().toISOString();
+    const eventId = 'git-geo:promote:many-refs-test';
+    const recorded = await controls.eventLog.record(repository, eventId, receivedAt, (sequence) =>
+      fitForTransport<ChangeEvent>({ kind: 'sync.requested', repository, changes, version: 1, eventId, deliveryId: 'promote-test', source: 'git-geo', sequence, receivedAt }),
+    );
+    // Too large to travel with its changes: the full list is folded in by the caller, as `git-geo promote` does.
+    expect(recorded.event.changesOmitted).toBe(true);
+    await controls.eventLog.markPublished(recorded.event, changes);
+
+    const known = (await controls.eventLog.head(repository))!.knownRefs;
+    expect(Object.keys(known)).toHaveLength(REFS + 1);
+    expect(known['refs/heads/many/b19999']).toBe(primaryRefs.get('refs/heads/many/b19999'));
+    const report = await rpoReport({ region: REGION, ...controls, store: bed.runtime.mirrors(REGION), registry: bed.runtime.registry(REGION), refNamespaces: bed.runtime.config.refNamespaces, repositories: [repository] });
+    expect(report.atRisk).toBe(0);
+    expect(report.repositories).toEqual([expect.objectContaining({ repository, current: true, missing: [], different: [] })]);
+
+    // One ref deleted on the primary and not yet in the region: the report names exactly that one.
+    await controls.eventLog.markPublished({ ...recorded.event, sequence: recorded.event.sequence }, [{ ref: 'refs/heads/many/b00042', before: primaryRefs.get('refs/heads/many/b00042')!, after: '0'.repeat(40) }]);
+    const after = await controls.eventLog.head(repository);
+    expect(Object.keys(after!.knownRefs)).toHaveLength(REFS);
+    expect(after!.knownRefs['refs/heads/many/b00042']).toBeUndefined();
+  }, 300_000);
+});
