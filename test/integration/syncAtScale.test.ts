@@ -193,7 +193,8 @@ describe('sync at scale: spooled packs, v2 ref-prefix discovery, refused ref nam
     await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: work });
     const policy = { packMaintenance: { minPacks: 3, factor: 2 } };
     await syncRepository(harness.deps(policy), harness.event(path, 1));
-    const snapshot = await takeSnapshot({ store: harness.s3, registry: harness.registry, region: 'eu-west-1', now: () => new Date() });
+    const { manifest: snapshot, complete } = await takeSnapshot({ store: harness.s3, registry: harness.registry, region: 'eu-west-1', now: () => new Date() });
+    expect(complete).toBe(true);
     expect(snapshot.repositories.find((entry) => entry.repository === path)?.packs).toHaveLength(1);
 
     // A reader as git's dumb-HTTP client reads: refs, then the pack list, then each listed index.
