@@ -85,6 +85,24 @@ export const GeoConfigSchema = z
     /** The republisher publishes events still unpublished this long after they were received. */
     republishAfterSeconds: z.number().int().min(0).max(3600).default(60),
     syncMemoryMiB: z.number().int().min(256).max(10_240).default(2048),
+    /**
+     * The sync function's /tmp (Lambda ephemeral storage): a fetched pack is spooled there while it
+     * is indexed and uploaded, so it bounds the largest pack one sync can fetch (about this size,
+     * less 5%). Memory no longer grows with the pack.
+     */
+    syncEphemeralStorageMiB: z.number().int().min(512).max(10_240).default(10_240),
+    /**
+     * Geometric repacking of each mirror after a sync, under its lease: once a mirror lists
+     * `minPacks` packs (0: never), the packs that break a progression of `factor` are merged into
+     * one, reading at most `maxMiB` of packs per sync. The count stays logarithmic in the syncs.
+     */
+    packMaintenance: z
+      .object({
+        minPacks: z.number().int().min(0).max(1000).default(8),
+        factor: z.number().int().min(2).max(100).default(2),
+        maxMiB: z.number().int().min(1).max(1_000_000).default(2048),
+      })
+      .default({ minPacks: 8, factor: 2, maxMiB: 2048 }),
     /** Largest webhook body accepted. */
     maxWebhookBytes: z.number().int().positive().max(6 * 1024 * 1024).default(5 * 1024 * 1024),
     /** Days an overwritten mirror file (refs, pack lists) is kept as a noncurrent version. */

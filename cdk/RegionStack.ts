@@ -130,11 +130,13 @@ export class RegionStack extends Stack {
       description: 'git-geo: fetches changed repositories from the primary into this region',
       timeout: visibilityTimeout,
       memorySize: config.syncMemoryMiB,
+      ephemeralStorageSize: Size.mebibytes(config.syncEphemeralStorageMiB),
       environment: {
         REGISTRY_TABLE: this.registry.tableName,
         MIRROR_BUCKET: this.bucket.bucketName,
         QUEUE_URL: this.queue.queueUrl,
         QUEUE_VISIBILITY_SECONDS: String(visibilityTimeout.toSeconds()),
+        PACK_MAINTENANCE: JSON.stringify(config.packMaintenance),
         DEAD_LETTER_QUEUE_URL: this.deadLetterQueue.queueUrl,
         PRIMARY_TIMEOUT_MS: String(config.primaryTimeoutSeconds * 1000),
         RETRY_BASE_SECONDS: String(config.syncRetryBaseSeconds),

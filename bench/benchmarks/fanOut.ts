@@ -5,6 +5,7 @@ import { git } from '../../bin/local/git.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { BenchBed } from '../BenchBed.ts';
 import { ratio } from '../stats.ts';
+import { isPackFetch } from '../../bin/local/startGitServer.ts';
 
 export interface FanOutOptions {
   readonly pushes: number;
@@ -176,7 +177,7 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
   await bed.primary.flush();
   const requests = bed.primary.requests.slice(mark);
   const regions = bed.regions.length;
-  const fetches = requests.filter((request) => request.method === 'POST' && request.service === 'git-upload-pack').length;
+  const fetches = requests.filter((request) => isPackFetch(request)).length;
   const discoveries = requests.filter((request) => request.method === 'GET' && request.service === 'git-upload-pack').length;
   const totalSeconds = (finished - started) / 1000;
   const pushesPerSecond = pushes / totalSeconds;

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { generateRepository } from '../../bin/local/generateRepository.ts';
+import { generateBigRepository } from '../generateBigRepository.ts';
 import { git } from '../../bin/local/git.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { BenchBed } from '../BenchBed.ts';
@@ -20,6 +21,10 @@ export interface InitialSyncOptions {
   /** Commits and files of the generated repository. */
   readonly commits: number;
   readonly files: number;
+  /** Generate a repository of this many MiB of incompressible blobs instead (a pack as big as that). */
+  readonly bigMiB?: number;
+  /** Skip isomorphic-git's own clone (it holds the whole pack in memory: not for big inputs). */
+  readonly skipIsomorphicClone?: boolean;
   /** git-geo fetch engines to run, each into a region of its own. */
   readonly engines: readonly string[];
   /** Where to write a CPU profile of each child process (`node --cpu-prof`), if anywhere. */
@@ -31,7 +36,7 @@ export interface Run {
   readonly wallMs: number;
   /** User + system CPU time (the process and its children), robust to other load on the machine. */
   readonly cpuMs: number | undefined;
-  /** CPU time over `git clone --mirror`'s (all of git's processes: fetch, index-pack, and the server side is excluded for both). */
+  /** CPU time over `git clone --bare`'s (all of git's processes: fetch, index-pack, and the server side is excluded for both). */
   readonly cpuRatio: number | undefined;
   /** RSS of the process before the sync began (modules loaded, clients created). */
   readonly rssBeforeBytes?: number;
@@ -40,14 +45,15 @@ export interface Run {
   readonly peakRssBytes: number | undefined;
   /** Peak RSS over the pack size. */
   readonly rssPerPackByte: number | undefined;
-  /** Wall time over `git clone --mirror`'s. */
+  /** Wall time over `git clone --bare`'s. */
   readonly ratio: number | undefined;
 }
 
 export interface InitialSyncResult {
   readonly input: { readonly source: string; readonly objects: number; readonly packBytes: number; readonly refs: number };
-  readonly nativeCloneMirror: Run;
-  readonly isomorphicGitClone: Run;
+  /** `git clone --bare`: heads and tags, the refs git-geo mirrors by default. */
+  readonly nativeCloneBare: Run;
+  readonly isomorphicGitClone?: Run;
   /** git-geo's sync into S3, by fetch engine. */
   readonly gitGeo: Readonly<Record<string, Run & { readonly rssTargetBytes: number }>>;
 }
@@ -130,7 +136,7 @@ function run(
 /**
  * Initial sync of a whole repository. The same repository, served by the same local
  * `git http-backend`, is copied four ways, one after the other, each in its own process:
- * `git clone --mirror` to local disk (the baseline), isomorphic-git's own clone to local
+ * `git clone --bare` to local disk (the baseline: heads and tags), isomorphic-git's own clone to local
  * disk, and git-geo's real sync handler into S3 with each fetch engine. Peak RSS is the
  * process's own (GNU time for git, `process.resourceUsage()` for node, bundled by esbuild as
  * the deployed function is).
@@ -138,13 +144,20 @@ function run(
 export async function initialSync(bed: BenchBed, options: InitialSyncOptions): Promise<InitialSyncResult> {
   const repository = parseRepositoryPath('bench/initial');
   const primaryDir = bed.primaryPath(repository);
-  if (options.repo === undefined) {
+  if (options.bigMiB !== undefined) {
+    await bed.createRepository(repository);
+    options.log(`  initial sync: generating ${options.bigMiB} MiB of incompressible blobs`);
+    await generateBigRepository(primaryDir, options.bigMiB);
+    // Random blobs never deltify: the server (for git and git-geo alike) skips the futile delta search.
+    await git(['config', 'pack.window', '0'], { cwd: primaryDir });
+  } else if (options.repo === undefined) {
     await bed.createRepository(repository);
     options.log(`  initial sync: generating ${options.commits} commits over ${options.files} files`);
     await generateRepository(primaryDir, { commits: options.commits, files: options.files });
   } else {
-    options.log(`  initial sync: copying ${options.repo}`);
-    await git(['clone', '-q', '--mirror', options.repo, primaryDir]);
+    // Heads and tags, what git-geo mirrors (a snapshot may be a partial clone whose other refs lack objects).
+    options.log(`  initial sync: copying the heads and tags of ${options.repo}`);
+    await git(['clone', '-q', '--bare', options.repo, primaryDir]);
   }
   // Served as a primary would serve it: one packed, delta-compressed pack.
   await git(['repack', '-a', '-d', '-q'], { cwd: primaryDir });
@@ -153,17 +166,21 @@ export async function initialSync(bed: BenchBed, options: InitialSyncOptions): P
   const refs = (await git(['for-each-ref', '--format=%(refname)'], { cwd: primaryDir })).trim().split('\n').filter(Boolean).length;
   const url = bed.repositoryUrl(repository);
 
+  // The baseline fetches what git-geo mirrors by default: heads and tags (`--mirror` would add every other namespace).
   const nativeDir = join(bed.scratch, 'initial-native.git');
-  const native = await timed('git', ['clone', '-q', '--mirror', url, nativeDir]);
+  const native = await timed('git', ['clone', '-q', '--bare', url, nativeDir]);
   const pack = await packBytes(nativeDir);
   await rm(nativeDir, { recursive: true, force: true });
-  options.log(`  initial sync: ${objects} objects, ${(pack / 2 ** 20).toFixed(1)} MiB pack; git clone --mirror ${Math.round(native.wallMs)} ms`);
+  options.log(`  initial sync: ${objects} objects, ${(pack / 2 ** 20).toFixed(1)} MiB pack; git clone --bare ${Math.round(native.wallMs)} ms`);
 
-  const isoDir = join(bed.scratch, 'initial-isomorphic-git');
   const bundle = await bundleChild(bed.scratch);
-  const iso = await child(bundle, { mode: 'isomorphic-git-clone', url, dir: isoDir }, options.cpuProfileDir);
-  await rm(isoDir, { recursive: true, force: true });
-  options.log(`  initial sync: isomorphic-git clone ${Math.round(iso.wallMs)} ms`);
+  let iso: ChildResult | undefined;
+  if (!options.skipIsomorphicClone) {
+    const isoDir = join(bed.scratch, 'initial-isomorphic-git');
+    iso = await child(bundle, { mode: 'isomorphic-git-clone', url, dir: isoDir }, options.cpuProfileDir);
+    await rm(isoDir, { recursive: true, force: true });
+    options.log(`  initial sync: isomorphic-git clone ${Math.round(iso.wallMs)} ms`);
+  }
 
   const syncFunction = (region: string) => bed.runtime.lambdas.find((lambda) => lambda.fn.factory.includes('createSyncHandler') && lambda.fn.region === region);
   const gitGeo: Record<string, Run & { rssTargetBytes: number }> = {};
@@ -182,13 +199,19 @@ export async function initialSync(bed: BenchBed, options: InitialSyncOptions): P
     const result = await child(bundle, { mode: 'git-geo-sync', env, repository }, options.cpuProfileDir);
     const state = await bed.runtime.registry(region).get(repository);
     if (result.failures !== 0 || state?.status !== 'synced') throw new Error(`git-geo initial sync (${engine}) did not sync: ${JSON.stringify(state?.lastError ?? state?.status)}`);
-    gitGeo[engine] = { ...run(result, pack, native), rssTargetBytes: 3 * pack + 100 * 2 ** 20 };
+    // Goal: memory independent of the pack's size.
+    gitGeo[engine] = { ...run(result, pack, native), rssTargetBytes: 256 * 2 ** 20 };
     options.log(`  initial sync: git-geo (${engine}) ${Math.round(result.wallMs)} ms, peak RSS ${Math.round(result.peakRssBytes / 2 ** 20)} MiB`);
   }
   return {
-    input: { source: options.repo ?? `generated: ${options.commits} commits over ${options.files} files`, objects, packBytes: pack, refs },
-    nativeCloneMirror: run(native, pack, native),
-    isomorphicGitClone: run(iso, pack, native),
+    input: {
+      source: options.bigMiB !== undefined ? `generated: ${options.bigMiB} MiB of incompressible blobs` : (options.repo ?? `generated: ${options.commits} commits over ${options.files} files`),
+      objects,
+      packBytes: pack,
+      refs,
+    },
+    nativeCloneBare: run(native, pack, native),
+    ...(iso === undefined ? {} : { isomorphicGitClone: run(iso, pack, native) }),
     gitGeo,
   };
 }

@@ -6,6 +6,7 @@ import type { BenchBed } from '../BenchBed.ts';
 import { newObjects } from '../newObjects.ts';
 import { LIST_OPERATIONS, type RequestCounts } from '../RequestCounter.ts';
 import { distribution, ratio, type Distribution } from '../stats.ts';
+import { isPackFetch } from '../../bin/local/startGitServer.ts';
 
 export interface LagOptions {
   readonly pushes: number;
@@ -129,7 +130,7 @@ export async function replicationLag(bed: BenchBed, options: LagOptions): Promis
     const states = await bed.waitForSync(repository, sequence, options.timeoutMs);
     counts.push(bed.counter.snapshot());
     await bed.primary.flush();
-    fromPrimary += bed.primary.requests.slice(mark).filter((request) => request.method === 'POST' && request.service === 'git-upload-pack').reduce((total, request) => total + request.bytes, 0);
+    fromPrimary += bed.primary.requests.slice(mark).filter((request) => isPackFetch(request)).reduce((total, request) => total + request.bytes, 0);
     const slowest = [...states.values()].reduce((a, b) => (Date.parse(a.lastSyncedAt!) >= Date.parse(b.lastSyncedAt!) ? a : b));
     const syncedAt = Date.parse(slowest.lastSyncedAt!);
     lags.push(syncedAt - pushedAt);

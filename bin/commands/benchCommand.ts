@@ -19,11 +19,13 @@ export function benchCommand(): Command {
     .option('--only <list>', `benchmarks to run, comma-separated: ${BENCHMARKS.join(', ')} (cost per sync comes with lag)`)
     .option('--engines <list>', 'git-geo fetch engines for the initial sync, comma-separated', 'isomorphic-git,native')
     .option('--cpu-prof <dir>', 'write a CPU profile (node --cpu-prof) of each initial sync process into this directory')
+    .option('--big-repo-mib <n>', 'initial sync of a generated repository of this many MiB of incompressible blobs (e.g. 1024)', integer)
+    .option('--pack-syncs <n>', 'syncs of one repository the pack-count benchmark runs (full: 1000)', integer)
     .option('--lag-pushes <n>', 'pushes the lag benchmark measures', integer)
     .option('--fanout-pushes <n>', 'pushes of the fan-out benchmark', integer)
     .option('--fanout-repos <n>', 'repositories of the fan-out benchmark', integer)
     .option('--verbose', 'show Lambda logs', false)
-    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; cpuProf?: string; verbose: boolean }) => {
+    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; cpuProf?: string; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
       const only = splitList(options.only);
       const unknown = only?.filter((name) => !(BENCHMARKS as readonly string[]).includes(name)) ?? [];
@@ -34,6 +36,8 @@ export function benchCommand(): Command {
         awsEndpoint: options.awsEndpoint,
         only: only as BenchmarkName[] | undefined,
         engines: splitList(options.engines),
+        bigRepoMiB: options.bigRepoMib,
+        packSyncs: options.packSyncs,
         lagPushes: options.lagPushes,
         fanOutPushes: options.fanoutPushes,
         fanOutRepositories: options.fanoutRepos,

@@ -29,6 +29,13 @@ export interface GitRequestRecord {
   readonly bytes: number;
   /** Request body bytes received (what the client uploaded: a push's pack). */
   readonly requestBytes: number;
+  /** A protocol v2 request's command (`ls-refs`, `fetch`); undefined for v0/v1. */
+  readonly command?: string;
+}
+
+/** True for a request that fetches a pack: an upload-pack POST that is not a v2 `ls-refs`. */
+export function isPackFetch(request: GitRequestRecord): boolean {
+  return request.method === 'POST' && request.service === 'git-upload-pack' && request.command !== 'ls-refs';
 }
 
 /**
@@ -203,6 +210,7 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
     entry.requestBytes = body.length;
+    if (String(req.headers['git-protocol'] ?? '').includes('version=2')) entry.command = /^[0-9a-f]{4}command=([a-z-]+)/.exec(body.toString('latin1', 0, 64))?.[1];
     if (options.autoCreate && repository !== undefined && !repository.split('/').includes('..')) {
       const gitDir = join(options.root, `${repository}.git`);
       const exists = await access(gitDir).then(() => true, () => false);

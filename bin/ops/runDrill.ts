@@ -7,7 +7,7 @@ import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/r
 import { generateRepository } from '../local/generateRepository.ts';
 import { git } from '../local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../local/gitlabPushHook.ts';
-import { startGitServer, type GitServer } from '../local/startGitServer.ts';
+import { isPackFetch, startGitServer, type GitServer } from '../local/startGitServer.ts';
 import { regionalOverrideCopies } from '../local/regionalOverrideCopies.ts';
 import { startLocalRuntime, type LocalRuntime } from '../local/startLocalRuntime.ts';
 import { waitForConvergence } from '../local/waitForConvergence.ts';
@@ -226,7 +226,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const received = (server: GitServer, from: number): number =>
       server.requests.slice(from).filter((request) => request.service === 'git-receive-pack' && request.method === 'POST').reduce((sum, request) => sum + request.requestBytes, 0);
     const served = (server: GitServer, from: number): number =>
-      server.requests.slice(from).filter((request) => request.service === 'git-upload-pack' && request.method === 'POST' && request.userAgent?.startsWith('git-geo')).reduce((sum, request) => sum + request.bytes, 0);
+      server.requests.slice(from).filter((request) => isPackFetch(request) && request.userAgent?.startsWith('git-geo')).reduce((sum, request) => sum + request.bytes, 0);
     const fullCopyBytes = received(fresh, 0);
 
     // Every region (the promoted one included) follows the new primary, fetching only what differs.

@@ -31,6 +31,11 @@ import { retryDelaySeconds } from './retryDelaySeconds.ts';
 import { SyncPostponedError } from './SyncPostponedError.ts';
 import { syncRepository, type SyncDependencies, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
+import { MAX_POINTER_BYTES } from '../shared/lfs/LfsPointer.ts';
+
+/** Blobs LFS pointer discovery reads: pointer-sized, starting as the pointer spec says. */
+const LFS_POINTER_START = Buffer.from('version ');
+const isLfsPointerCandidate = (content: Buffer): boolean => content.length <= MAX_POINTER_BYTES && content.subarray(0, LFS_POINTER_START.length).equals(LFS_POINTER_START);
 
 const SyncEnv = AwsEnvSchema.extend({
   REGISTRY_TABLE: z.string().min(1),
@@ -51,6 +56,11 @@ const SyncEnv = AwsEnvSchema.extend({
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
   /** The region's selective-sync rule; events of repositories it excludes are dropped (the filter policy may lag a rule change). */
   SELECTIVE_SYNC: SelectiveSyncRuleEnvSchema,
+  /** Geometric repacking after each sync (cdk/GeoConfig.ts `packMaintenance`, where its defaults are written). */
+  PACK_MAINTENANCE: z
+    .string()
+    .optional()
+    .transform((text) => (text === undefined ? undefined : z.object({ minPacks: z.number().int().min(0), factor: z.number().int().min(2), maxMiB: z.number().int().min(1) }).parse(JSON.parse(text)))),
 });
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -115,8 +125,11 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       leaseSeconds: config.QUEUE_VISIBILITY_SECONDS,
       retryBaseSeconds: config.RETRY_BASE_SECONDS,
       minSyncIntervalSeconds: config.MIN_SYNC_INTERVAL_SECONDS,
+      ...(config.PACK_MAINTENANCE === undefined
+        ? {}
+        : { packMaintenance: { minPacks: config.PACK_MAINTENANCE.minPacks, factor: config.PACK_MAINTENANCE.factor, maxBytes: config.PACK_MAINTENANCE.maxMiB * 2 ** 20 } }),
     };
-    const depsFor = (record: SQSRecord): SyncDependencies => ({ ...base, primary: primary.remote, owner: record.messageId, afterPackStored: primary.blobs.afterPackStored });
+    const depsFor = (record: SQSRecord): SyncDependencies => ({ ...base, primary: primary.remote, owner: record.messageId, afterPackStored: primary.blobs.afterPackStored, blobStepCandidate: isLfsPointerCandidate });
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
       try {
         return await syncRepository(depsFor(record), change, batch);
@@ -151,6 +164,11 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         if (outcome.kind === 'postponed') throw new SyncPostponedError(change.repository, outcome.retryInSeconds);
         heartbeat.finished(record.messageId);
         logger.info('sync finished', { ...log, outcome });
+        if (outcome.kind === 'synced' && outcome.refusedRefs !== undefined) {
+          // Not mirrored, and shown in the registry (refusedRefs) until a sync finds none.
+          logger.warn('the primary advertises refs whose names git refuses; they are not mirrored', { ...log, refusedRefs: outcome.refusedRefs });
+          metrics.addMetric('RefsRefused', MetricUnit.Count, outcome.refusedRefs.length);
+        }
         metrics.addMetric(outcome.kind === 'covered' ? 'EventsCovered' : outcome.kind === 'deleted' ? 'Deletions' : 'Syncs', MetricUnit.Count, 1);
         metrics.addMetric(METRIC.syncsSucceeded, MetricUnit.Count, 1);
         addSyncOutcome(metrics, outcome.kind, outcome.kind === 'covered' ? outcome.reason : change.kind);

@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { REF_SYNC_KINDS, type ChangeEvent } from '../shared/events/ChangeEvent.ts';
 import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
-import type { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { maintainPacks, type PackMaintenancePolicy } from '../shared/git/maintainPacks.ts';
+import { packSize } from '../shared/git/PackFiles.ts';
+import { blobsPack } from '../shared/git/pack/blobsPack.ts';
+import { discardPack, type PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import type { RefusedRef } from '../shared/git/protocolV2.ts';
 import { filterRefs, refsChecksum, type RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import type { Lease, Registry } from '../shared/registry/Registry.ts';
 import type { RepositoryState } from '../shared/registry/RepositoryState.ts';
@@ -11,6 +15,7 @@ import { AccessDeniedError, GeoError, LeaseHeldError, RepositoryMovedError, Repo
 import { backoffSeconds } from './backoff.ts';
 import { isCovered } from './isCovered.ts';
 import { isSuperseded } from './isSuperseded.ts';
+import { acceptRefs, tipsWorthStoring } from './refsToMirror.ts';
 import type { AfterPackStored } from '../replicable/blobSteps.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { TOMBSTONE_PREFIX } from './tombstonePrefix.ts';
@@ -49,8 +54,12 @@ export interface SyncDependencies {
    * An isolated push is not delayed. @default 0
    */
   readonly minSyncIntervalSeconds?: number;
+  /** Geometric repacking of the mirror's packs after a sync, under the sync's lease. */
+  readonly packMaintenance?: PackMaintenancePolicy;
   /** Runs once a fetched pack is stored, before its refs are published: the replicable blob types' step (LFS objects). */
   readonly afterPackStored?: AfterPackStored;
+  /** Which blobs that step reads: kept aside while a spooled pack is indexed. */
+  readonly blobStepCandidate?: (content: Buffer) => boolean;
 }
 
 export type SyncOutcome =
@@ -63,6 +72,10 @@ export type SyncOutcome =
       readonly refCount: number;
       readonly changed: boolean;
       readonly attempt: number;
+      /** Refs the primary has under names git refuses: not stored (reported in the registry). */
+      readonly refusedRefs?: readonly RefusedRef[];
+      /** Packs merged by pack maintenance after the sync. */
+      readonly repacked?: number;
       /** For a rename: where the mirror was moved from (server-side, no download). */
       readonly movedFrom?: string;
     };
@@ -240,12 +253,12 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
   const discoveredAt = deps.now().toISOString();
   const mirror = new MirrorRepository(deps.store, repository);
   // Independent round trips, one to the primary and one to the bucket: taken together.
-  const [discovery, readState] = await Promise.all([primary.discover(repository), mirror.readState().catch((error: unknown) => {
+  const [discovery, readState] = await Promise.all([primary.discover(repository, { refPrefixes: deps.refNamespaces }), mirror.readState().catch((error: unknown) => {
     if (repair) return undefined;
     throw error;
   })]);
   const current = repair ? undefined : readState;
-  const wanted = filterRefs(discovery.snapshot, deps.refNamespaces);
+  const { snapshot: wanted, refused } = acceptRefs(filterRefs(discovery.snapshot, deps.refNamespaces), discovery.refused);
   const target: RefSnapshot = {
     // An empty repository advertises no HEAD: keep the mirror's, else take the host's default branch.
     head: wanted.head ?? current?.snapshot.head ?? event.defaultBranch ?? DEFAULT_HEAD,
@@ -254,20 +267,35 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
   };
 
   const held = new Set(current?.snapshot.refs.values() ?? []);
-  const missing = [...new Set(target.refs.values())].filter((oid) => !held.has(oid));
-  let packs = current?.packs ?? [];
+  // A pack an earlier sync stored (listed, with its tips) before dying short of writing refs: not fetched again.
+  const stored = new Set(current?.storedTips ?? []);
+  const missing = [...new Set(target.refs.values())].filter((oid) => !held.has(oid) && !stored.has(oid));
+  let next: MirrorState = { snapshot: target, packs: current?.packs ?? [], storedTips: current?.storedTips, packBytes: current?.packBytes };
   let fetchedBytes = 0;
   if (missing.length > 0) {
-    const pack = await primary.fetchPack(repository, { discovery, wants: missing, haves: [...held] });
+    const pack = await primary.fetchPack(repository, {
+      discovery,
+      wants: missing,
+      haves: [...new Set([...held, ...stored])],
+      ...(deps.afterPackStored === undefined || deps.blobStepCandidate === undefined ? {} : { keepBlob: deps.blobStepCandidate }),
+    });
     if (pack !== undefined) {
-      await mirror.writePack(pack);
-      await deps.afterPackStored?.(repository, pack);
-      packs = [...packs.filter((name) => name !== pack.name), pack.name];
-      fetchedBytes = pack.pack.length;
+      try {
+        await mirror.writePack(pack);
+        // Blob steps (LFS pointers) read the pack's small blobs; a spooled pack kept those aside.
+        if (deps.afterPackStored !== undefined) await deps.afterPackStored(repository, 'packPath' in pack ? blobsPack(pack.keptBlobs ?? []) : pack);
+      } finally {
+        await discardPack(pack);
+      }
+      fetchedBytes = packSize(pack);
+      const packBytes = new Map(next.packBytes ?? []);
+      packBytes.set(pack.name, fetchedBytes);
+      next = { ...next, packs: [...next.packs.filter((name) => name !== pack.name), pack.name], storedTips: tipsWorthStoring(target, missing), packBytes };
     }
   }
-  const next: MirrorState = { snapshot: target, packs };
   await mirror.publish(next, current);
+  const repack = await maintainPacks(mirror, next, deps.packMaintenance);
+  const packs = repack.state.packs;
   const anonymousRead = await readsAnonymously(primary, repository);
   await registry.recordSynced(
     repository,
@@ -282,10 +310,19 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
       packCount: packs.length,
       fetchedBytes,
       anonymousRead,
+      refusedRefs: refused,
     },
     owner,
   );
-  return { kind: 'synced', fetchedBytes, refCount: target.refs.size, changed: missing.length > 0, attempt };
+  return {
+    kind: 'synced',
+    fetchedBytes,
+    refCount: target.refs.size,
+    changed: missing.length > 0,
+    attempt,
+    ...(refused.length === 0 ? {} : { refusedRefs: refused }),
+    ...(repack.replaced.length === 0 ? {} : { repacked: repack.replaced.length }),
+  };
 }
 
 /**

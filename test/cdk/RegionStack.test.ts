@@ -217,6 +217,22 @@ describe('RegionStack', () => {
     });
   });
 
+  it("sync spools packs to a /tmp of syncEphemeralStorageMiB and gets the pack maintenance policy", () => {
+    const resources = template.toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>;
+    const sync = resources[id(region.sync)]!.Properties;
+    expect(sync.EphemeralStorage).toEqual({ Size: 10_240 });
+    expect(JSON.parse((sync.Environment as { Variables: Record<string, string> }).Variables.PACK_MAINTENANCE!)).toEqual({ minPacks: 8, factor: 2, maxMiB: 2048 });
+    const other = buildTestApp({ syncEphemeralStorageMiB: 2048, packMaintenance: { minPacks: 0 } });
+    try {
+      const otherRegion = other.regions.get('eu-west-1')!;
+      const otherSync = (Template.fromStack(otherRegion).toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>)[otherRegion.getLogicalId(otherRegion.sync.node.defaultChild as CfnElement)]!.Properties;
+      expect(otherSync.EphemeralStorage).toEqual({ Size: 2048 });
+      expect(JSON.parse((otherSync.Environment as { Variables: Record<string, string> }).Variables.PACK_MAINTENANCE!)).toEqual({ minPacks: 0, factor: 2, maxMiB: 2048 });
+    } finally {
+      other.remove();
+    }
+  });
+
   it('sync may send to the dead-letter queue (permanent failures), and to no other queue', () => {
     const statements = roleStatements(template, functionRoleId(template, id(region.sync)));
     const sends = statements.filter((statement) => actionsOf(statement).includes('sqs:SendMessage'));

@@ -1,6 +1,7 @@
 import { CreateTableCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { STATUS_INDEX } from '../../lambdas/shared/registry/statusIndex.ts';
 
-/** A table shaped like a region's registry (`pk`, `sk`), on demand, for tests that bring their own. */
+/** A table shaped like a region's registry (`pk`, `sk`, the status index), on demand, for tests that bring their own. */
 export async function createRegistryTable(dynamo: DynamoDBClient, tableName: string): Promise<void> {
   await dynamo.send(
     new CreateTableCommand({
@@ -13,6 +14,18 @@ export async function createRegistryTable(dynamo: DynamoDBClient, tableName: str
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: STATUS_INDEX.partitionKey, AttributeType: 'S' },
+        { AttributeName: STATUS_INDEX.sortKey, AttributeType: 'S' },
+      ],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: STATUS_INDEX.name,
+          KeySchema: [
+            { AttributeName: STATUS_INDEX.partitionKey, KeyType: 'HASH' },
+            { AttributeName: STATUS_INDEX.sortKey, KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...STATUS_INDEX.projected] },
+        },
       ],
     }),
   );

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { downloadMirror } from '../../bin/local/downloadMirror.ts';
 import { git, listRefs } from '../../bin/local/git.ts';
-import type { GitRequestRecord } from '../../bin/local/startGitServer.ts';
+import { isPackFetch, type GitRequestRecord } from '../../bin/local/startGitServer.ts';
 import type { ObjectStore } from '../../lambdas/shared/storage/ObjectStore.ts';
 import type { RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 
@@ -54,7 +54,7 @@ export async function expectMirrorsMatchPrimary(
 /** The packs git-geo fetched from the primary for `repository` (POST git-upload-pack with its user agent). */
 export function fetchesOf(requests: readonly GitRequestRecord[], repository: string): GitRequestRecord[] {
   return requests.filter(
-    (request) => request.method === 'POST' && request.service === 'git-upload-pack' && request.path === `/${repository}.git/git-upload-pack` && request.userAgent === 'git-geo',
+    (request) => isPackFetch(request) && request.path === `/${repository}.git/git-upload-pack` && request.userAgent === 'git-geo',
   );
 }
 

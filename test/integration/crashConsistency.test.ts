@@ -11,6 +11,7 @@ import { SyncFailedError } from '../../lambdas/sync/SyncFailedError.ts';
 import { syncRepository } from '../../lambdas/sync/syncRepository.ts';
 import { commit } from '../helpers/testRuntime.ts';
 import { InjectedCrash, primaryRepository, startSyncHarness, type SyncHarness } from '../helpers/syncHarness.ts';
+import { isPackFetch } from '../../bin/local/startGitServer.ts';
 
 interface Refs {
   readonly head: string;
@@ -136,9 +137,9 @@ describe('crash consistency: a sync killed at any step leaves a readable mirror 
     await expect(syncRepository(harness.deps({ registry: crashing }), harness.event(path, 2))).rejects.toBeInstanceOf(SyncFailedError);
     const view = await readMirror(path);
     expect(same(view.packedRefs, after.refs) && view.head === after.head).toBe(true);
-    const fetches = harness.primary.requests.filter((request) => request.method === 'POST' && request.path === `/${path}.git/git-upload-pack`).length;
+    const fetches = harness.primary.requests.filter((request) => isPackFetch(request) && request.path === `/${path}.git/git-upload-pack`).length;
     expect(await syncRepository(harness.deps(), harness.event(path, 3))).toMatchObject({ kind: 'synced', changed: false, fetchedBytes: 0 });
-    expect(harness.primary.requests.filter((request) => request.method === 'POST' && request.path === `/${path}.git/git-upload-pack`)).toHaveLength(fetches);
+    expect(harness.primary.requests.filter((request) => isPackFetch(request) && request.path === `/${path}.git/git-upload-pack`)).toHaveLength(fetches);
   });
 
   it('a sync that died holding the lease blocks others only until the lease runs out', async () => {
@@ -175,14 +176,14 @@ describe('crash consistency: a sync killed at any step leaves a readable mirror 
     const old = await readMirror(from);
     expect(same(old.packedRefs, refs.refs)).toBe(true);
     expect(await harness.s3.get(`${mirrorPrefix(to)}info/refs`)).toBeUndefined();
-    const uploadPacks = harness.primary.requests.filter((request) => request.method === 'POST' && request.service === 'git-upload-pack').length;
+    const uploadPacks = harness.primary.requests.filter((request) => isPackFetch(request)).length;
     expect(await syncRepository(harness.deps(), renamed)).toMatchObject({ kind: 'synced', movedFrom: from, fetchedBytes: 0 });
     expect(same((await readMirror(to)).packedRefs, refs.refs)).toBe(true);
     expect(await harness.registry.get(from)).toMatchObject({ status: 'deleted', movedTo: to });
     const left: string[] = [];
     for await (const object of harness.s3.list(mirrorPrefix(from))) left.push(object.key);
     expect(left).toEqual([]);
-    expect(harness.primary.requests.filter((request) => request.method === 'POST' && request.service === 'git-upload-pack')).toHaveLength(uploadPacks);
+    expect(harness.primary.requests.filter((request) => isPackFetch(request))).toHaveLength(uploadPacks);
   });
 
   it("deletedRepositories 'remove': the mirror is deleted, no tombstone, and the registry says deleted", async () => {

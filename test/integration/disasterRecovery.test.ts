@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
 import { gitlabPushHook, sendWebhook } from '../../bin/local/gitlabPushHook.ts';
-import { startGitServer, type GitServer, type RefUpdate } from '../../bin/local/startGitServer.ts';
+import { isPackFetch, startGitServer, type GitServer, type RefUpdate } from '../../bin/local/startGitServer.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
 import { hostApi } from '../../bin/ops/HostApi.ts';
 import { promoteRegion, type PromoteOptions } from '../../bin/ops/promoteRegion.ts';
@@ -123,7 +123,7 @@ describe('disaster recovery: promote a region onto a fresh host, fail back, RPO 
       expect(state.lastFetchBytes).toBeGreaterThan(0);
       expect(state.lastFetchBytes).toBeLessThan(1500);
     }
-    const fetched = fresh.requests.slice(servedBefore).filter((request) => request.service === 'git-upload-pack' && request.method === 'POST');
+    const fetched = fresh.requests.slice(servedBefore).filter((request) => isPackFetch(request));
     expect(fetched.reduce((sum, request) => sum + request.bytes, 0)).toBeLessThan(promoteBytes / 2);
     const after = await rpoReport({ region: 'ap-southeast-2', ...controls(), store: bed.runtime.mirrors('ap-southeast-2'), registry: bed.runtime.registry('ap-southeast-2'), refNamespaces: bed.runtime.config.refNamespaces, repositories: [app, lib] });
     expect(after.atRisk).toBe(0);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ProtocolError } from '../../lambdas/shared/errors/index.ts';
 import { applyDelta } from '../../lambdas/shared/git/pack/applyDelta.ts';
@@ -88,6 +88,44 @@ describe('PackIndexer: packs indexed natively, byte for byte as git index-pack',
     expect(() => indexInChunks(corrupt, [4096])).toThrow(ProtocolError);
     expect(() => indexInChunks(Buffer.concat([pack, Buffer.from('extra')]), [4096])).toThrow(/after its checksum/);
     expect(() => indexInChunks(Buffer.from('NOTAPACK00000000'), [16])).toThrow(/not a pack/);
+  });
+
+  it('spooling to a file gives the same pack and index, holding only the entry being parsed', async () => {
+    const { name, pack, idx } = await fixture.repackedPack();
+    const reversed = await reversePackEntries(await fixture.git(['pack-objects', '--revs', '--stdout', '--no-reuse-delta', '-q'], 'main\n'), fixture);
+    const reversedIdx = (await fixture.indexWithGit(reversed)).idx;
+    const spoolPath = join(fixture.root, 'spooled.pack');
+    // Cache 0: every delta base is read back from the spool file; REF_DELTA bases after their deltas too.
+    for (const [input, expectedIdx, sizes, cacheBytes] of [
+      [pack, idx, [1], 0],
+      [pack, idx, [7, 4096, 13], 0],
+      [pack, idx, [65_515], undefined],
+      [reversed, reversedIdx, [333], 0],
+    ] as const) {
+      const indexer = new PackIndexer({ spoolPath, cacheBytes });
+      let window = 0;
+      feed(input, sizes, (chunk) => {
+        indexer.write(chunk);
+        const state = indexer as unknown as { length: number; windowStart: number };
+        window = Math.max(window, state.length - state.windowStart);
+      });
+      const spooled = indexer.finishToFile();
+      expect(spooled.idx.equals(expectedIdx)).toBe(true);
+      expect(spooled.packSize).toBe(input.length);
+      expect((await readFile(spooled.packPath)).equals(input)).toBe(true);
+      if (input === pack) expect(spooled.name).toBe(name);
+      // The bytes held never came near the whole pack (it is many times its largest entry).
+      if (sizes[0] < 5000) expect(window).toBeLessThan(input.length / 2);
+    }
+    const aborted = new PackIndexer({ spoolPath });
+    aborted.write(pack.subarray(0, 1000));
+    aborted.abort();
+    await expect(readFile(spoolPath)).rejects.toThrow(/ENOENT/);
+    const truncated = new PackIndexer({ spoolPath });
+    truncated.write(pack.subarray(0, pack.length - 30));
+    expect(() => truncated.finishToFile()).toThrow(ProtocolError);
+    await expect(readFile(spoolPath)).rejects.toThrow(/ENOENT/);
+    await rm(spoolPath, { force: true });
   });
 
   it('writes a pack git can use: verify-pack and fsck pass on the pack and the index', async () => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PrimaryRemote, type FetchEngine } from '../../lambdas/shared/git/PrimaryRemote.ts';
+import type { FetchedPack } from '../../lambdas/shared/git/PackFiles.ts';
+import { discardPack, PrimaryRemote, type FetchEngine } from '../../lambdas/shared/git/PrimaryRemote.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { createPackFixture, type PackFixture } from './support/packFixtures.ts';
 
@@ -25,6 +26,15 @@ describe('PrimaryRemote.fetchPack: native streaming fetch from git http-backend'
     await rm(join(primaryRoot, `${repository}.git`), { recursive: true, force: true });
   });
 
+  /** A fetched pack's bytes: the native engine spools it to a file, which is then removed. */
+  async function bytesOf(pack: FetchedPack): Promise<Buffer> {
+    if (!('packPath' in pack)) return Buffer.from(pack.pack);
+    const bytes = await readFile(pack.packPath);
+    await discardPack(pack);
+    await expect(access(pack.packPath)).rejects.toThrow(/ENOENT/);
+    return bytes;
+  }
+
   /** Stores a fetched pack next to the objects a mirror already holds, and lets git check it. */
   async function checkWithGit(name: string, pack: Uint8Array, idx: Uint8Array, refs: Record<string, string>, alternate?: string): Promise<void> {
     const repo = join(fixture.root, `mirror-${name}.git`);
@@ -39,16 +49,22 @@ describe('PrimaryRemote.fetchPack: native streaming fetch from git http-backend'
     await fixture.git(['--git-dir', repo, 'fsck', '--full', '--strict', '--no-dangling']);
   }
 
-  it.each<FetchEngine>(['native', 'isomorphic-git'])('fetches a whole repository (%s engine), and git accepts the pack as it is', async (engine) => {
+  it.each<[FetchEngine, string[] | undefined]>([
+    ['native', undefined],
+    ['native', ['refs/heads/', 'refs/tags/']],
+    ['isomorphic-git', undefined],
+  ])('fetches a whole repository (%s engine, prefixes %j), and git accepts the pack as it is', async (engine, refPrefixes) => {
     const remote = new PrimaryRemote({ baseUrl: primaryUrl, engine });
-    const discovery = await remote.discover(repository);
+    const discovery = await remote.discover(repository, { refPrefixes });
+    expect(discovery.protocol ?? 1).toBe(refPrefixes === undefined ? 1 : 2);
     const wants = [...new Set(discovery.snapshot.refs.values())];
-    const pack = await remote.fetchPack(repository, { discovery, wants, haves: [] });
-    expect(pack).toBeDefined();
-    await checkWithGit(`${engine}-full`, pack!.pack, pack!.idx, Object.fromEntries(discovery.snapshot.refs));
-    const packed = await fixture.indexWithGit(Buffer.from(pack!.pack));
-    expect(Buffer.from(pack!.idx).equals(packed.idx)).toBe(true);
-    expect(pack!.name).toBe(packed.name);
+    const fetched = await remote.fetchPack(repository, { discovery, wants, haves: [] });
+    expect(fetched).toBeDefined();
+    const pack = { ...fetched!, pack: await bytesOf(fetched!) };
+    await checkWithGit(`${engine}-${discovery.protocol ?? 1}-full`, pack.pack, pack.idx, Object.fromEntries(discovery.snapshot.refs));
+    const packed = await fixture.indexWithGit(Buffer.from(pack.pack));
+    expect(Buffer.from(pack.idx).equals(packed.idx)).toBe(true);
+    expect(pack.name).toBe(packed.name);
   });
 
   it('fetches only what is new when told what the mirror has, and nothing when it has everything', async () => {
@@ -62,7 +78,7 @@ describe('PrimaryRemote.fetchPack: native streaming fetch from git http-backend'
     const listed = (await fixture.git(['show-index'], Buffer.from(pack!.idx))).toString().trim().split('\n');
     expect(listed).toHaveLength(expected);
     // The older objects come from an alternate, as the mirror's older packs would; the new pack is not thin (no outside delta bases).
-    await checkWithGit('incremental', pack!.pack, pack!.idx, { 'refs/heads/main': main }, join(fixture.dir, 'objects'));
+    await checkWithGit('incremental', await bytesOf(pack!), pack!.idx, { 'refs/heads/main': main }, join(fixture.dir, 'objects'));
     expect(await remote.fetchPack(repository, { discovery, wants: [main], haves: [main] })).toBeUndefined();
     expect(await remote.fetchPack(repository, { discovery, wants: [], haves: [] })).toBeUndefined();
   });

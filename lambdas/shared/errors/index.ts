@@ -20,3 +20,4 @@ export { UnsupportedEventError } from './UnsupportedEventError.ts';
 export { UntrustedHostError } from './UntrustedHostError.ts';
 export { UriTooLongError } from './UriTooLongError.ts';
 export { ValidationError } from './ValidationError.ts';
+export { SpoolFullError } from './SpoolFullError.ts';

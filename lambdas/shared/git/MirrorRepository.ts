@@ -1,9 +1,10 @@
 import type { RepositoryPath } from '../repositoryPath.ts';
 import type { ObjectStore } from '../storage/ObjectStore.ts';
 import { formatInfoRefs, parseInfoRefs } from './infoRefs.ts';
-import type { PackFiles } from './PackFiles.ts';
+import { createReadStream } from 'node:fs';
+import type { FetchedPack } from './PackFiles.ts';
 import { formatPackedRefs } from './packedRefs.ts';
-import { formatPacksList, parsePacksList } from './packsList.ts';
+import { formatPacksList, parsePackListNotes, parsePacksList } from './packsList.ts';
 import type { RefSnapshot } from './RefSnapshot.ts';
 
 /** Where removed mirrors' packs are kept for snapshots (see lambdas/backup/SnapshotManifest.ts). */
@@ -13,6 +14,13 @@ export const RETIRED_PACKS_PREFIX = '.git-geo/packs/';
 export interface MirrorState {
   readonly snapshot: RefSnapshot;
   readonly packs: readonly string[];
+  /**
+   * Tips of the newest stored pack (written with the pack list, before the refs): objects the
+   * mirror holds whether or not the sync that fetched them lived to publish its refs.
+   */
+  readonly storedTips?: readonly string[];
+  /** Each pack's size in bytes, where known (the repacking policy weighs packs by it). */
+  readonly packBytes?: ReadonlyMap<string, number>;
 }
 
 const TEXT = { contentType: 'text/plain; charset=utf-8' };
@@ -48,7 +56,7 @@ export class MirrorRepository {
   readonly prefix: string;
 
   constructor(
-    private readonly store: ObjectStore,
+    readonly store: ObjectStore,
     readonly repository: RepositoryPath,
   ) {
     this.prefix = mirrorPrefix(repository);
@@ -103,18 +111,24 @@ export class MirrorRepository {
     if (head === undefined && infoRefs === undefined) return undefined;
     const headText = head?.toString('utf8').trim() ?? '';
     const target = headText.startsWith('ref: ') ? headText.slice(5) : undefined;
+    const packsText = packs?.toString('utf8') ?? '';
+    const notes = parsePackListNotes(packsText);
     return {
       snapshot: parseInfoRefs(infoRefs?.toString('utf8') ?? '', target),
-      packs: parsePacksList(packs?.toString('utf8') ?? ''),
+      packs: parsePacksList(packsText),
+      ...(notes.tips === undefined ? {} : { storedTips: notes.tips }),
+      ...(notes.bytes === undefined ? {} : { packBytes: notes.bytes }),
     };
   }
 
-  /** Uploads a pack and its index, side by side: neither is visible to readers until it is listed. */
-  async writePack(files: PackFiles): Promise<void> {
-    await Promise.all([
-      this.store.put(this.key(`objects/pack/${files.name}.pack`), files.pack),
-      this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx),
-    ]);
+  /**
+   * Uploads a pack and its index, side by side: neither is visible to readers until it is listed.
+   * A spooled pack is streamed from its file (multipart when big), never read into memory whole.
+   */
+  async writePack(files: FetchedPack): Promise<void> {
+    const packKey = this.key(`objects/pack/${files.name}.pack`);
+    const uploadPack = 'packPath' in files ? this.store.putStream(packKey, createReadStream(files.packPath, { highWaterMark: 1 << 20 })) : this.store.put(packKey, files.pack);
+    await Promise.all([uploadPack, this.store.put(this.key(`objects/pack/${files.name}.idx`), files.idx)]);
   }
 
   /**
@@ -128,8 +142,8 @@ export class MirrorRepository {
       // git only recognises a directory with refs/ in it as a repository; S3 has no empty folders.
       await this.store.put(this.key('refs/heads/.keep'), '', TEXT);
     }
-    const packsText = formatPacksList(next.packs);
-    if (previous === undefined || packsText !== formatPacksList(previous.packs)) {
+    const packsText = formatPacksList(next.packs, { tips: next.storedTips, bytes: next.packBytes });
+    if (previous === undefined || packsText !== formatPacksList(previous.packs, { tips: previous.storedTips, bytes: previous.packBytes })) {
       await this.store.put(this.key('objects/info/packs'), packsText, TEXT);
     }
     const infoRefs = formatInfoRefs(next.snapshot);

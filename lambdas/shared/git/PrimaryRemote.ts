@@ -1,13 +1,16 @@
 import git, { type HttpClient } from 'isomorphic-git';
+import { rm } from 'node:fs/promises';
 import { AccessDeniedError, ProtocolError, RepositoryMovedError, RepositoryNotFoundError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import { advertisementWithHead } from './advertisementWithHead.ts';
 import { createPrimaryHttpClient, type PrimaryHttpOptions } from './createPrimaryHttpClient.ts';
 import { MemoryFs } from './MemoryFs.ts';
-import { PackIndexer } from './pack/PackIndexer.ts';
+import { PackIndexer, type SpooledPack } from './pack/PackIndexer.ts';
 import { readPackStream } from './pack/readPackStream.ts';
+import { spoolError, spoolPath } from './pack/spool.ts';
 import { chooseCapabilities, uploadPackRequestBody } from './pack/uploadPackRequestBody.ts';
-import type { PackFiles } from './PackFiles.ts';
+import type { FetchedPack, PackFiles } from './PackFiles.ts';
+import { fetchRequest, lsRefsRequest, parseInfoRefsAnswer, parseLsRefs, type RefusedRef } from './protocolV2.ts';
 import type { RefSnapshot } from './RefSnapshot.ts';
 import { rewriteUploadPackRequest } from './uploadPackRequest.ts';
 
@@ -24,6 +27,18 @@ export interface PrimaryRemoteOptions extends Omit<PrimaryHttpOptions, 'allowedB
   readonly baseUrl: string;
   /** @default 'native' */
   readonly engine?: FetchEngine;
+  /** Where the native engine spools a pack while it streams in (Lambda: /tmp, up to 10 GB). @default os.tmpdir() */
+  readonly spoolDir?: string;
+  /** The highest protocol version to ask for (2 asks for v2 and falls back to v0 when the host lacks it). @default 2 */
+  readonly protocolVersion?: 0 | 2;
+}
+
+export interface DiscoverOptions {
+  /**
+   * Only refs under these prefixes are wanted (and HEAD): over protocol v2 the primary then sends
+   * only those (`ls-refs` with `ref-prefix`). Without it every ref is listed, over protocol v1.
+   */
+  readonly refPrefixes?: readonly string[];
 }
 
 /** What the primary advertised: its refs, and the raw advertisement so a fetch need not ask again. */
@@ -32,7 +47,14 @@ export interface Discovery {
   readonly advertisement: Buffer;
   /** The upload-pack capabilities the primary advertised. */
   readonly capabilities: Readonly<Record<string, string | true>>;
+  /** The protocol the discovery (and so the fetch) speaks: 2 when the primary has it and prefixes were given. @default 1 */
+  readonly protocol?: 0 | 1 | 2;
+  /** Refs the primary advertised under names git would refuse: never stored. */
+  readonly refused?: readonly RefusedRef[];
+  /** Bytes of the primary's answers to the discovery. */
+  readonly advertisedBytes?: number;
 }
+
 
 /** What the primary answers a reader: it may read, it must log in, it may not, or there is no such repository. */
 export type PrimaryAccess = 'allowed' | 'unauthenticated' | 'forbidden' | 'not-found';
@@ -43,9 +65,22 @@ export interface FetchRequest {
   readonly wants: readonly string[];
   /** Objects the mirror already holds. */
   readonly haves: readonly string[];
+  /** Small blobs to keep aside while the pack is indexed (the native engine spools the pack itself to disk). */
+  readonly keepBlob?: (content: Buffer) => boolean;
 }
 
 const GITDIR = '/mirror.git';
+
+async function readAll(body: AsyncIterable<Uint8Array> | undefined): Promise<Buffer> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body ?? []) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** Removes a fetched pack's spool file, if it has one (once it is uploaded, or given up). */
+export async function discardPack(pack: FetchedPack): Promise<void> {
+  if ('packPath' in pack) await rm(pack.packPath, { force: true });
+}
 
 async function* single(chunk: Uint8Array): AsyncIterableIterator<Uint8Array> {
   yield await Promise.resolve(chunk);
@@ -93,8 +128,12 @@ export class PrimaryRemote {
     }
   }
 
-  /** Lists every ref the primary advertises (all namespaces), with HEAD's target and peeled tags. */
-  async discover(repository: RepositoryPath): Promise<Discovery> {
+  /**
+   * Lists the primary's refs, with HEAD's target and peeled tags: every ref (all namespaces), or
+   * with `refPrefixes` only those, over protocol v2 when the primary has it (v0 otherwise).
+   */
+  async discover(repository: RepositoryPath, options: DiscoverOptions = {}): Promise<Discovery> {
+    if (options.refPrefixes !== undefined && (this.options.engine ?? 'native') === 'native') return this.discoverNative(repository, options.refPrefixes);
     let advertisement = Buffer.alloc(0);
     const base = this.http();
     const recording: HttpClient = {
@@ -124,7 +163,38 @@ export class PrimaryRemote {
       snapshot: { head, refs, peeled },
       advertisement: head === undefined ? advertisementWithHead(advertisement) : advertisement,
       capabilities: info.capabilities,
+      advertisedBytes: advertisement.length,
     };
+  }
+
+  /**
+   * Discovery as the native engine does it: `info/refs` asked with `Git-Protocol: version=2`; a v2
+   * host answers with its capabilities, and `ls-refs` then lists only the wanted prefixes. A host
+   * without v2 answers with its whole v0 advertisement, which is used as it is. Every ref name is
+   * checked as `git check-ref-format` does: bad ones are listed in `refused`, never in the snapshot.
+   */
+  private async discoverNative(repository: RepositoryPath, refPrefixes: readonly string[]): Promise<Discovery> {
+    const v2 = (this.options.protocolVersion ?? 2) === 2;
+    const answer = await this.http().request({
+      url: `${this.repositoryUrl(repository)}/info/refs?service=git-upload-pack`,
+      method: 'GET',
+      headers: v2 ? { 'git-protocol': 'version=2' } : {},
+    });
+    this.assertNotMoved(repository, answer.url);
+    const first = await readAll(answer.body);
+    const parsed = parseInfoRefsAnswer(first);
+    if (parsed.version === 0) {
+      return { snapshot: parsed.refs.snapshot, refused: parsed.refs.refused, advertisement: first, capabilities: parsed.capabilities, protocol: 0, advertisedBytes: first.length };
+    }
+    const lsRefs = await this.http().request({
+      url: `${this.repositoryUrl(repository)}/git-upload-pack`,
+      method: 'POST',
+      headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result', 'git-protocol': 'version=2' },
+      body: single(lsRefsRequest(refPrefixes, parsed.capabilities)),
+    });
+    const listed = await readAll(lsRefs.body);
+    const refs = parseLsRefs(listed);
+    return { snapshot: refs.snapshot, refused: refs.refused, advertisement: Buffer.alloc(0), capabilities: parsed.capabilities, protocol: 2, advertisedBytes: first.length + listed.length };
   }
 
   /**
@@ -151,38 +221,59 @@ export class PrimaryRemote {
    * Fetches one pack holding every object in `wants` that is not reachable from `haves`,
    * with the configured engine. Answers undefined when the primary had nothing new to send.
    */
-  async fetchPack(repository: RepositoryPath, request: FetchRequest): Promise<PackFiles | undefined> {
+  async fetchPack(repository: RepositoryPath, request: FetchRequest): Promise<FetchedPack | undefined> {
     if (request.wants.length === 0) return undefined;
     return (this.options.engine ?? 'native') === 'native' ? this.fetchPackNative(repository, request) : this.fetchPackWithIsomorphicGit(repository, request);
   }
 
   /**
-   * One upload-pack round trip whose response is read as it streams: side-band packets are
-   * split off and fed to the pack indexer as they arrive, so downloading, inflating and
-   * hashing overlap, and the pack is held once.
+   * One upload-pack round trip (a v2 `fetch` when discovery spoke v2) whose response is read as it
+   * streams: side-band packets are split off and fed to the pack indexer as they arrive, so
+   * downloading, inflating and hashing overlap. The pack is spooled to a local file, never held:
+   * memory does not grow with the pack. The caller uploads it and removes the file (`discardPack`).
    */
-  private async fetchPackNative(repository: RepositoryPath, request: FetchRequest): Promise<PackFiles | undefined> {
+  private async fetchPackNative(repository: RepositoryPath, request: FetchRequest): Promise<SpooledPack | undefined> {
+    const v2 = request.discovery.protocol === 2;
     const capabilities = chooseCapabilities(request.discovery.capabilities);
     const response = await this.http().request({
       url: `${this.repositoryUrl(repository)}/git-upload-pack`,
       method: 'POST',
-      headers: { 'content-type': 'application/x-git-upload-pack-request', accept: 'application/x-git-upload-pack-result' },
-      body: single(uploadPackRequestBody({ wants: request.wants, haves: request.haves, capabilities })),
+      headers: {
+        'content-type': 'application/x-git-upload-pack-request',
+        accept: 'application/x-git-upload-pack-result',
+        ...(v2 ? { 'git-protocol': 'version=2' } : {}),
+      },
+      body: single(v2 ? fetchRequest(request, request.discovery.capabilities) : uploadPackRequestBody({ wants: request.wants, haves: request.haves, capabilities })),
     });
-    const indexer = new PackIndexer();
-    const sideBand = capabilities.includes('side-band-64k') || capabilities.includes('side-band');
+    const path = await spoolPath('fetch', this.options.spoolDir);
+    const kept: { oid: Buffer; content: Buffer }[] = [];
+    const keepBlob = request.keepBlob;
+    const indexer = new PackIndexer({
+      spoolPath: path,
+      ...(keepBlob === undefined ? {} : { onObject: (type, oid, content) => void (type === 'blob' && keepBlob(content) && kept.push({ oid: Buffer.from(oid), content: Buffer.from(content) })) }),
+    });
+    // Protocol v2 always uses side-band-64k for the packfile section.
+    const sideBand = v2 || capabilities.includes('side-band-64k') || capabilities.includes('side-band');
     if (response.body === undefined) throw new ProtocolError('upload-pack answered with no body');
-    let yieldedAt = performance.now();
-    for await (const chunk of readPackStream(response.body, { sideBand })) {
-      indexer.write(chunk);
-      // Chunks already buffered arrive as microtasks: let timers (the visibility heartbeat, the idle timeout) run now and then.
-      if (performance.now() - yieldedAt > 50) {
-        await new Promise((resolve) => setImmediate(resolve));
-        yieldedAt = performance.now();
+    let pack: SpooledPack;
+    try {
+      let yieldedAt = performance.now();
+      for await (const chunk of readPackStream(response.body, { sideBand })) {
+        indexer.write(chunk);
+        // Chunks already buffered arrive as microtasks: let timers (the visibility heartbeat, the idle timeout) run now and then.
+        if (performance.now() - yieldedAt > 50) {
+          await new Promise((resolve) => setImmediate(resolve));
+          yieldedAt = performance.now();
+        }
       }
+      pack = indexer.finishToFile();
+    } catch (error) {
+      indexer.abort();
+      throw spoolError(error, path, indexer.receivedBytes);
     }
-    const pack = indexer.finish();
-    return pack.objectCount === 0 ? undefined : pack;
+    if (pack.objectCount > 0) return keepBlob === undefined ? pack : { ...pack, keptBlobs: kept };
+    await discardPack(pack);
+    return undefined;
   }
 
   /**

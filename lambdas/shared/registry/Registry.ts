@@ -42,6 +42,8 @@ export interface SyncedRecord {
   readonly fetchedBytes: number;
   /** Whether the primary serves the repository to anonymous readers, as checked at `discoveredAt`. */
   readonly anonymousRead?: boolean;
+  /** Refs the primary advertised under names git refuses (escaped), and why: not mirrored. */
+  readonly refusedRefs?: readonly { readonly name: string; readonly reason: string }[];
 }
 
 export interface VerificationRecord {
@@ -245,6 +247,8 @@ export class Registry {
         refs: keepRefs ? Object.fromEntries(record.refs) : undefined,
         packCount: record.packCount,
         lastFetchBytes: record.fetchedBytes,
+        // Refs the primary has under names git refuses: not mirrored; shown here (the first 20) until a sync finds none.
+        refusedRefs: (record.refusedRefs?.length ?? 0) > 0 ? record.refusedRefs!.slice(0, 20) : undefined,
         anonymousRead: record.anonymousRead,
         accessCheckedAt: record.anonymousRead === undefined ? undefined : record.discoveredAt,
         attempts: 0,
@@ -260,6 +264,7 @@ export class Registry {
         'movedTo',
         'tombstone',
         ...(keepRefs ? [] : ['refs']),
+        ...((record.refusedRefs?.length ?? 0) > 0 ? [] : ['refusedRefs']),
       ],
     });
     await this.leased(repository, update, LEASE_OURS, owner, record.syncedAt);

@@ -45,6 +45,8 @@ export interface RepositoryState {
   readonly refs?: Readonly<Record<string, string>>;
   readonly packCount?: number;
   readonly lastFetchBytes?: number;
+  /** Refs the primary advertised under names git refuses (escaped), and why: not mirrored. */
+  readonly refusedRefs?: readonly { readonly name: string; readonly reason: string }[];
   /** Consecutive attempts since the last success. */
   readonly attempts: number;
   readonly lastError?: RecordedError;

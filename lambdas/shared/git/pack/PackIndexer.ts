@@ -1,4 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { constants, crc32, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../../errors/index.ts';
 import type { PackFiles } from '../PackFiles.ts';
@@ -14,6 +15,29 @@ export interface IndexedPack extends PackFiles {
   readonly pack: Buffer;
   readonly idx: Buffer;
   readonly objectCount: number;
+}
+
+/** A pack spooled to a local file as it streamed in, with its index (held in memory: 28 bytes or so per object). */
+export interface SpooledPack {
+  readonly name: string;
+  readonly packPath: string;
+  readonly packSize: number;
+  readonly idx: Buffer;
+  readonly objectCount: number;
+  /** Blobs the caller asked to keep aside (`keepBlob`), for steps that read them after the pack is stored. */
+  readonly keptBlobs?: readonly { readonly oid: Buffer; readonly content: Buffer }[];
+}
+
+export interface PackIndexerOptions {
+  /** The most object content kept for delta bases. @default 8 MiB (32 MiB when spooling) */
+  readonly cacheBytes?: number;
+  /** Sees every object's type, id and content once it is known (deep verification reads the links this way). */
+  readonly onObject?: (type: ObjectType, oid: Buffer, content: Buffer) => void;
+  /**
+   * Spool the pack to this file instead of holding it: memory then no longer grows with the pack,
+   * only with the largest entry (the window holds the entry being parsed) and the object count.
+   */
+  readonly spoolPath?: string;
 }
 
 /** What one inflate told us: the data, and how many compressed bytes it took. */
@@ -37,8 +61,15 @@ interface Inflated {
  * asks for one.
  */
 export class PackIndexer {
+  /** Received bytes from `windowStart` on; when spooling, the bytes before the current entry are dropped from it. */
   private buffer = Buffer.allocUnsafe(64 * 1024);
+  private windowStart = 0;
+  /** Bytes received in all (the absolute end of the window). */
   private length = 0;
+  private readonly spoolPath: string | undefined;
+  private spool: number | undefined;
+  private readonly cacheBytes: number;
+  private readonly onObject: ((type: ObjectType, oid: Buffer, content: Buffer) => void) | undefined;
   private count = -1;
   private parsed = 0;
   /** Where the next entry starts. */
@@ -70,13 +101,16 @@ export class PackIndexer {
   private cachedBytes = 0;
 
   /**
-   * @param cacheBytes the most object content kept for delta bases: small, so memory stays near the pack size (measured: no slower than 32 MiB).
-   * @param onObject sees every object's type, id and content once it is known (deep verification reads the links this way).
+   * @param options.cacheBytes the most object content kept for delta bases: small, so memory stays near the pack size (measured: no slower than 32 MiB).
+   *   A number is taken as `cacheBytes` (the in-memory indexer's original signature).
    */
-  constructor(
-    private readonly cacheBytes = 8 * 2 ** 20,
-    private readonly onObject?: (type: ObjectType, oid: Buffer, content: Buffer) => void,
-  ) {}
+  constructor(options: PackIndexerOptions | number = {}, onObject?: (type: ObjectType, oid: Buffer, content: Buffer) => void) {
+    const settings = typeof options === 'number' ? { cacheBytes: options } : options;
+    this.spoolPath = settings.spoolPath;
+    this.cacheBytes = settings.cacheBytes ?? (settings.spoolPath === undefined ? 8 : 32) * 2 ** 20;
+    this.onObject = settings.onObject ?? onObject;
+    if (this.spoolPath !== undefined) this.spool = openSync(this.spoolPath, 'w+');
+  }
 
   /** Objects the pack declares (undefined until its header has arrived). */
   get objectCount(): number | undefined {
@@ -89,25 +123,89 @@ export class PackIndexer {
 
   write(chunk: Uint8Array): void {
     if (this.finished) throw new Error('PackIndexer: write after finish');
-    if (this.length + chunk.length > this.buffer.length) {
-      const grown = Buffer.allocUnsafe(Math.max(Math.ceil(this.buffer.length * 1.5), this.length + chunk.length));
-      this.buffer.copy(grown, 0, 0, this.length);
+    if (this.spool !== undefined) {
+      for (let written = 0; written < chunk.length; ) written += writeSync(this.spool, chunk, written, chunk.length - written);
+      // Bytes before the current entry are hashed and spooled: only the entry being parsed stays in memory.
+      const keepFrom = Math.min(this.offset, this.hashed);
+      if (keepFrom - this.windowStart > 0 && keepFrom - this.windowStart >= (this.length - this.windowStart) / 2) {
+        const kept = this.length - keepFrom;
+        // A big entry grew the window; give the memory back once it is behind us.
+        const target = this.buffer.length > 4 * 2 ** 20 && kept + chunk.length < this.buffer.length / 4 ? Buffer.allocUnsafe(Math.max(1 << 20, 2 * (kept + chunk.length))) : this.buffer;
+        this.buffer.copy(target, 0, keepFrom - this.windowStart, this.length - this.windowStart);
+        this.buffer = target;
+        this.windowStart = keepFrom;
+      }
+    }
+    const used = this.length - this.windowStart;
+    if (used + chunk.length > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(Math.ceil(this.buffer.length * 1.5), used + chunk.length));
+      this.buffer.copy(grown, 0, 0, used);
       this.buffer = grown;
     }
-    this.buffer.set(chunk, this.length);
+    this.buffer.set(chunk, used);
     this.length += chunk.length;
     if (this.length >= this.retryAt) this.parse();
   }
 
+  /** Stops early (a failed download): the spool file is removed. */
+  abort(): void {
+    this.finished = true;
+    this.closeSpool();
+    if (this.spoolPath !== undefined) rmSync(this.spoolPath, { force: true });
+  }
+
+  /** Pack bytes [start, end): a view of the window, or read back from the spool. */
+  private bytes(start: number, end: number): Buffer {
+    if (start >= this.windowStart) return this.buffer.subarray(start - this.windowStart, end - this.windowStart);
+    const out = Buffer.allocUnsafe(end - start);
+    for (let read = 0; read < out.length; ) {
+      const n = readSync(this.spool!, out, read, out.length - read, start + read);
+      if (n === 0) throw new ProtocolError('pack spool ended early', { data: { start, end } });
+      read += n;
+    }
+    return out;
+  }
+
+  /** Where entry `entry`'s bytes end: where the next one starts. */
+  private entryEnd(entry: number): number {
+    const next = entry + 1 < this.offsets.length ? this.offsets[entry + 1]! : 0;
+    return next > this.offsets[entry]! ? next : this.offset;
+  }
+
+  private closeSpool(): void {
+    if (this.spool !== undefined) closeSync(this.spool);
+    this.spool = undefined;
+  }
+
   /** Every byte is in: checks the pack and answers it with its index. */
   finish(): IndexedPack {
+    if (this.spoolPath !== undefined) throw new Error('PackIndexer: a spooling indexer finishes with finishToFile()');
+    const { name, idx } = this.complete();
+    return { name, pack: this.buffer.subarray(0, this.length), idx, objectCount: this.count };
+  }
+
+  /** Every byte is in: checks the pack, closes its spool file and answers where it is, with its index. */
+  finishToFile(): SpooledPack {
+    if (this.spoolPath === undefined) throw new Error('PackIndexer: finishToFile() needs a spool path');
+    try {
+      const { name, idx } = this.complete();
+      return { name, packPath: this.spoolPath, packSize: this.length, idx, objectCount: this.count };
+    } catch (error) {
+      this.abort();
+      throw error;
+    } finally {
+      this.closeSpool();
+    }
+  }
+
+  private complete(): { name: string; idx: Buffer } {
     this.finished = true;
     this.parse();
     if (this.count < 0) throw new ProtocolError('pack ended before its header', { data: { bytes: this.length } });
     if (this.length !== this.offset + 20) throw new ProtocolError('pack has bytes after its checksum', { data: { expected: this.offset + 20, actual: this.length } });
     this.hashUpTo(this.offset);
     const checksum = this.packHash.digest();
-    const trailer = this.buffer.subarray(this.offset, this.offset + 20);
+    const trailer = this.bytes(this.offset, this.offset + 20);
     if (!checksum.equals(trailer)) throw new ProtocolError('pack checksum mismatch', { data: { computed: checksum.toString('hex'), trailer: trailer.toString('hex') } });
     this.resolveDeferred();
     this.cache.clear();
@@ -116,7 +214,7 @@ export class PackIndexer {
     for (let entry = 0; entry < this.count; entry++) {
       index.push({ oid: this.oids.subarray(entry * 20, entry * 20 + 20), offset: this.offsets[entry]!, crc32: this.crcs[entry]! });
     }
-    return { name: `pack-${checksum.toString('hex')}`, pack: this.buffer.subarray(0, this.length), idx: packIndexV2(index, Buffer.from(checksum)), objectCount: this.count };
+    return { name: `pack-${checksum.toString('hex')}`, idx: packIndexV2(index, Buffer.from(checksum)) };
   }
 
   private parse(): void {
@@ -125,10 +223,11 @@ export class PackIndexer {
         if (this.finished) throw new ProtocolError('pack ended before its header', { data: { bytes: this.length } });
         return;
       }
-      if (this.buffer.toString('latin1', 0, 4) !== 'PACK') throw new ProtocolError('not a pack (no PACK signature)');
-      const version = this.buffer.readUInt32BE(4);
+      const header = this.bytes(0, 12);
+      if (header.toString('latin1', 0, 4) !== 'PACK') throw new ProtocolError('not a pack (no PACK signature)');
+      const version = header.readUInt32BE(4);
       if (version !== 2 && version !== 3) throw new ProtocolError('unsupported pack version', { data: { version } });
-      this.allocate(this.buffer.readUInt32BE(8));
+      this.allocate(header.readUInt32BE(8));
     }
     while (this.parsed < this.count) {
       if (!this.parseEntry(this.parsed, this.offset)) {
@@ -180,13 +279,15 @@ export class PackIndexer {
 
   /** Parses entry `entry` at `start`; false when its bytes have not all arrived. */
   private parseEntry(entry: number, start: number): boolean {
-    const header = readEntryHeader(this.buffer, start, this.length);
+    const header = readEntryHeader(this.buffer, start, this.length, this.windowStart);
     if (header === undefined) return false;
-    const { type, size, dataOffset: position } = header;
-    const ofsBase = header.baseOffset === undefined ? -1 : this.entryAt(header.baseOffset);
-    if (header.baseOffset !== undefined && ofsBase < 0) throw new ProtocolError('pack delta does not point at an entry before it', { data: { offset: start } });
+    const { type, size } = header;
+    const position = header.dataOffset;
+    const baseOffset = header.baseOffset;
+    const ofsBase = baseOffset === undefined ? -1 : this.entryAt(baseOffset);
+    if (baseOffset !== undefined && ofsBase < 0) throw new ProtocolError('pack delta does not point at an entry before it', { data: { offset: start } });
     const refBase = header.baseOid?.toString('hex');
-    const inflated = this.inflate(position, size);
+    const inflated = this.inflate(this.bytes(position, this.length), position, size, !this.finished);
     if (inflated === undefined) return false;
     this.reserve(entry);
     this.offsets[entry] = start;
@@ -194,7 +295,7 @@ export class PackIndexer {
     this.sizes[entry] = size;
     this.ofsBases[entry] = ofsBase;
     this.offset = position + inflated.consumed;
-    this.crcs[entry] = crc32(this.buffer.subarray(start, this.offset));
+    this.crcs[entry] = crc32(this.bytes(start, this.offset));
     if (refBase !== undefined) {
       this.refBases.set(entry, refBase);
       this.indexByOid();
@@ -266,7 +367,7 @@ export class PackIndexer {
       this.cache.set(entry, cached);
       return cached;
     }
-    const data = this.inflate(this.dataOffsets[entry]!, this.sizes[entry]!)!.data;
+    const data = this.inflateEntry(entry);
     const base = this.ofsBases[entry]! >= 0 || this.refBases.has(entry) ? this.baseOf(entry) : undefined;
     const content = base === undefined ? data : applyDelta(this.contentOf(base), data);
     this.remember(entry, content);
@@ -292,7 +393,7 @@ export class PackIndexer {
       for (const entry of pending) {
         const base = this.baseOf(entry);
         if (base === undefined || this.types[base] === 0) waiting.push(entry);
-        else this.resolveDelta(entry, base, this.inflate(this.dataOffsets[entry]!, this.sizes[entry]!)!.data);
+        else this.resolveDelta(entry, base, this.inflateEntry(entry));
       }
       if (waiting.length === pending.length) {
         throw new ProtocolError('pack has deltas whose base is not in the pack (a thin pack?)', {
@@ -303,10 +404,16 @@ export class PackIndexer {
     }
   }
 
-  /** Inflates the zlib stream at `dataOffset`; undefined when it runs past the bytes received so far. */
-  private inflate(dataOffset: number, size: number): Inflated | undefined {
+  /** The inflated data of a parsed entry (a delta's instructions, or a whole object's content). */
+  private inflateEntry(entry: number): Buffer {
+    const dataOffset = this.dataOffsets[entry]!;
+    return this.inflate(this.bytes(dataOffset, this.entryEnd(entry)), dataOffset, this.sizes[entry]!, false)!.data;
+  }
+
+  /** Inflates the zlib stream at the start of `data` (pack offset `dataOffset`); undefined when `partial` and it runs past the bytes received so far. */
+  private inflate(data: Buffer, dataOffset: number, size: number, partial: boolean): Inflated | undefined {
     try {
-      const result = inflateSync(this.buffer.subarray(dataOffset, this.length), {
+      const result = inflateSync(data, {
         info: true,
         // An output buffer of exactly the object's size: the default (16 KiB) costs more than the inflate for small objects.
         chunkSize: Math.max(64, size),
@@ -317,7 +424,7 @@ export class PackIndexer {
       }
       return { data: result.buffer, consumed: result.engine.bytesWritten };
     } catch (error) {
-      if ((error as { code?: string }).code === 'Z_BUF_ERROR' && !this.finished) return undefined;
+      if ((error as { code?: string }).code === 'Z_BUF_ERROR' && partial) return undefined;
       if (error instanceof ProtocolError) throw error;
       throw new ProtocolError('pack entry is not valid zlib data', { cause: error, data: { offset: dataOffset } });
     }
@@ -325,7 +432,7 @@ export class PackIndexer {
 
   private hashUpTo(end: number): void {
     if (end > this.hashed) {
-      this.packHash.update(this.buffer.subarray(this.hashed, end));
+      this.packHash.update(this.bytes(this.hashed, end));
       this.hashed = end;
     }
   }

@@ -5,7 +5,7 @@ const MAX_PACKET = 65520;
 const MAX_TEXT = 4096;
 
 /**
- * Reads a protocol-v1 upload-pack response as it streams in, and yields the pack's bytes:
+ * Reads an upload-pack response (protocol v0/v1, or a v2 `fetch`) as it streams in, and yields the pack's bytes:
  * the negotiation lines (ACK/NAK, shallow) are skipped, then side-band packets are split
  * into the pack (band 1), progress (band 2, dropped) and an error (band 3, thrown). With
  * no side-band, whatever follows the negotiation is the pack itself.
@@ -34,6 +34,8 @@ export async function* readPackStream(body: AsyncIterable<Uint8Array>, options: 
     if (band !== 0) return;
     const line = payload.toString('utf8').trimEnd();
     if (line.startsWith('ERR ')) throw new ProtocolError(`primary refused the fetch: ${line.slice(4)}`);
+    // v2 names its sections: with `done` sent, only `packfile` (and none of the others, which git-geo never asks for).
+    if (line === 'packfile' || line === 'acknowledgments') return;
     if (!/^(ACK |NAK|shallow |unshallow )/.test(line)) throw new ProtocolError('unexpected line in the upload-pack response', { data: { line: line.slice(0, 100) } });
     // Without side-band, the pack follows the final ACK/NAK directly.
     if (!options.sideBand && /^(ACK [0-9a-f]{40}$|NAK)/.test(line)) raw = true;
@@ -57,6 +59,8 @@ export async function* readPackStream(body: AsyncIterable<Uint8Array>, options: 
         headerLength = 0;
         const hex = header.toString('latin1');
         const length = /^[0-9a-f]{4}$/i.test(hex) ? Number.parseInt(hex, 16) : Number.NaN;
+        // Protocol v2 separates sections with delimiter (0001) and response-end (0002) packets.
+        if (length === 1 || length === 2) continue;
         if (Number.isNaN(length) || (length > 0 && length < 4) || length > MAX_PACKET + 4) {
           throw new ProtocolError('malformed pkt-line in the upload-pack response', { data: { header: JSON.stringify(hex) } });
         }

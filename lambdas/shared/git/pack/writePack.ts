@@ -18,7 +18,7 @@ export interface PackStats {
   readonly rewritten: number;
 }
 
-function entryHeader(type: number, size: number): Buffer {
+export function entryHeader(type: number, size: number): Buffer {
   const bytes: number[] = [];
   let byte = (type << 4) | (size & 0x0f);
   let rest = Math.floor(size / 16);
@@ -32,7 +32,7 @@ function entryHeader(type: number, size: number): Buffer {
 }
 
 /** An OFS_DELTA's distance back to its base, as git encodes it. */
-function ofsDistance(distance: number): Buffer {
+export function ofsDistance(distance: number): Buffer {
   const bytes = [distance & 0x7f];
   let rest = Math.floor(distance / 128);
   while (rest > 0) {
