@@ -200,9 +200,12 @@ describe('security of every input', () => {
     answers.push(JSON.stringify(deadLetter));
 
     // The operator puts the right password in Secrets Manager and redrives: the sync re-reads the secret after the 401.
-    await bed.runtime.clients.region(bed.runtime.primary.region).secrets.send(
-      new PutSecretValueCommand({ SecretId: 'git-geo/primary-read-credentials', SecretString: JSON.stringify({ username: READER, password: RIGHT_PASSWORD }) }),
-    );
+    // Each region reads its own replica; in AWS replication carries the new value, here it is written to each region.
+    for (const region of [bed.runtime.primary.region, ...regions]) {
+      await bed.runtime.clients.region(region).secrets.send(
+        new PutSecretValueCommand({ SecretId: 'git-geo/primary-read-credentials', SecretString: JSON.stringify({ username: READER, password: RIGHT_PASSWORD }) }),
+      );
+    }
     for (const region of regions) {
       const moved = await redriveDeadLetters({ sqs: bed.runtime.clients.region(region).sqs, deadLetterQueueUrl: bed.runtime.regions[region]!.deadLetterQueueUrl });
       expect(moved.moved).toBe(1);
