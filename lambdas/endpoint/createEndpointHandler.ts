@@ -8,9 +8,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Readable, Writable } from 'node:stream';
-import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
-import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { GeoError, PrimaryUnavailableError } from '../shared/errors/index.ts';
@@ -20,25 +19,13 @@ import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { AccessChecker } from './AccessChecker.ts';
+import { MAX_STREAMED_PACK_BYTES } from './limits.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
 import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
+import { EndpointSettings } from './settings.ts';
 
-const EndpointEnv = AwsEnvSchema.extend({
-  REGISTRY_TABLE: z.string().min(1),
-  MIRROR_BUCKET: z.string().min(1),
-  /** The primary region's event log, read across regions for the newest event of a repository. */
-  EVENT_LOG_TABLE: z.string().min(1),
-  EVENT_LOG_REGION: z.string().min(1),
-  PRIMARY_URLS: UrlListSchema,
-  REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
-  READ_MODE: z.enum(['redirect', 'read-only']).default('redirect'),
-  WRITE_PENDING_SECONDS: z.coerce.number().int().min(0).default(300),
-  ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
-  ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
-  MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
-  PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-});
+// The primary region's event log is read across regions for the newest event of a repository.
+const EndpointEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'EVENT_LOG_TABLE', 'EVENT_LOG_REGION'], EndpointSettings);
 
 /** A Function URL response whose body is streamed (RESPONSE_STREAM): text or a Node stream. */
 export interface StreamedResult {
@@ -62,39 +49,40 @@ function bodyBytes(event: APIGatewayProxyEventV2): number {
  */
 export function createEndpointHandler(env: Readonly<Record<string, string | undefined>>): StreamingEndpointHandler {
   const config = parseEnv(EndpointEnv, env, 'endpoint');
+  const settings = config.GIT_GEO_SETTINGS;
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const documents = (client: DynamoDBClient): DynamoDBDocumentClient =>
     DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const logger = new Logger({ serviceName: 'git-geo-endpoint' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'endpoint' });
-  const [primaryUrl] = config.PRIMARY_URLS;
+  const [primaryUrl] = settings.primaryUrls;
   const eventLogDb = documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL)));
   const registry = new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE);
   const eventLog = new EventLog(eventLogDb, config.EVENT_LOG_TABLE);
   const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
-  const overrides = new PrimaryOverrideStore(eventLogDb, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
+  const overrides = new PrimaryOverrideStore(eventLogDb, config.EVENT_LOG_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
   const endpointFor = (url: string): RegionalGitEndpoint => {
     let endpoint = endpoints.get(url);
     if (endpoint !== undefined) return endpoint;
     // Anonymous: callers' own credentials are added per request, never ours.
-    const primary = new PrimaryRemote({ baseUrl: url, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-endpoint' });
+    const primary = new PrimaryRemote({ baseUrl: url, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo-endpoint' });
     endpoint = new RegionalGitEndpoint({
       registry,
       eventLog,
       store,
       primary,
-      access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
+      access: new AccessChecker(primary, { allowedTtlMs: settings.accessCacheSeconds * 1000, deniedTtlMs: Math.min(settings.accessCacheSeconds, 10) * 1000 }),
       now: () => new Date(),
       settings: {
         region: config.AWS_REGION,
         primaryUrl: url,
-        mode: config.READ_MODE,
-        writePendingMs: config.WRITE_PENDING_SECONDS * 1000,
-        anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
-        refNamespaces: config.REF_NAMESPACES,
-        maxPackBytes: config.MAX_PACK_BYTES,
+        mode: settings.readMode,
+        writePendingMs: settings.writePendingSeconds * 1000,
+        anonymousTrustMs: settings.anonymousTrustSeconds * 1000,
+        refNamespaces: settings.refNamespaces,
+        maxPackBytes: MAX_STREAMED_PACK_BYTES,
       },
     });
     endpoints.set(url, endpoint);

@@ -13,45 +13,31 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
-import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
-import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
+import { FETCH_ENGINES } from '../shared/git/PrimaryRemote.ts';
+import { ActivePrimary, type ResolvedPrimary } from '../shared/primary/ActivePrimary.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
-import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
+import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
-import { isIncluded, SelectiveSyncRuleEnvSchema } from '../shared/selectiveSync/SelectiveSyncRule.ts';
+import { isIncluded } from '../shared/selectiveSync/SelectiveSyncRule.ts';
 import { DeadLetterQueue } from './DeadLetterQueue.ts';
+import { SyncSettings } from './settings.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { retryDelaySeconds } from './retryDelaySeconds.ts';
 import { SyncPostponedError } from './SyncPostponedError.ts';
 import { syncRepository, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
 
-const SyncEnv = AwsEnvSchema.extend({
-  REGISTRY_TABLE: z.string().min(1),
-  MIRROR_BUCKET: z.string().min(1),
-  QUEUE_URL: z.url(),
-  QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200),
-  DEAD_LETTER_QUEUE_URL: z.url(),
-  DELETED_REPOSITORIES: z.enum(['tombstone', 'remove']).default('tombstone'),
-  RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
-  MIN_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
-  PRIMARY_URLS: UrlListSchema,
-  PRIMARY_CREDENTIALS_SECRET_ID: z.string().min(1).optional(),
-  SECRETS_REGION: z.string().min(1).optional(),
-  PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
-  REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
-  /** How packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
+// The primary region's event log holds the primary override `git-geo promote` writes.
+const SyncEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'QUEUE_URL', 'DEAD_LETTER_QUEUE_URL', 'EVENT_LOG_TABLE', 'EVENT_LOG_REGION'], SyncSettings).extend({
+  /** Not configuration: how packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
   FETCH_ENGINE: z.enum(FETCH_ENGINES).default('native'),
-  /** The primary region's event log, where `git-geo promote` records the active primary. */
-  EVENT_LOG_TABLE: z.string().min(1).optional(),
-  EVENT_LOG_REGION: z.string().min(1).optional(),
-  PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-  /** The region's selective-sync rule; events of repositories it excludes are dropped (the filter policy may lag a rule change). */
-  SELECTIVE_SYNC: SelectiveSyncRuleEnvSchema,
+  /** The queue's visibility timeout, when it is not the sync's timeout (as the stack sets it): tests shorten it. */
+  QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200).optional(),
 });
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -64,6 +50,8 @@ export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatc
  */
 export async function createSyncHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): Promise<SyncHandler> {
   const config = parseEnv(SyncEnv, env, 'sync');
+  const settings = config.GIT_GEO_SETTINGS;
+  const visibilitySeconds = config.QUEUE_VISIBILITY_SECONDS ?? settings.syncTimeoutSeconds;
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const logger = new Logger({ serviceName: 'git-geo-sync' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'sync' });
@@ -74,36 +62,22 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   );
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const secrets = new SecretReader(
-    withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
+    withHooks(new SecretsManagerClient(clientConfig(settings.primaryRegion, config.AWS_ENDPOINT_URL)), hooks),
   );
   const deadLetters = new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL);
-  const [primaryUrl] = config.PRIMARY_URLS;
-  const overrides =
-    config.EVENT_LOG_TABLE === undefined
-      ? undefined
-      : new PrimaryOverrideStore(
-          DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks)),
-          config.EVENT_LOG_TABLE,
-          config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000,
-        );
-  interface ActivePrimary {
-    remote: PrimaryRemote;
-    authorization: string | undefined;
-    authenticated: boolean;
-  }
+  const overrides = new PrimaryOverrideStore(
+    DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL)), hooks)),
+    config.EVENT_LOG_TABLE,
+    settings.primaryOverrideCacheSeconds * 1000,
+  );
   // The active primary: the configured one, or the host `git-geo promote` made primary (read every few seconds).
-  const primaryFor = async (fresh = false): Promise<ActivePrimary> => {
-    const override = await overrides?.current();
-    const secretId = override?.credentialsSecretName ?? config.PRIMARY_CREDENTIALS_SECRET_ID;
-    const authorization = secretId === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(secretId, { fresh }));
-    const remote = new PrimaryRemote({ baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
-    return { remote, authorization, authenticated: secretId !== undefined };
-  };
+  const activePrimary = new ActivePrimary(overrides, secrets, settings, { userAgent: 'git-geo', engine: config.FETCH_ENGINE });
+  const primaryFor = (fresh = false): Promise<ResolvedPrimary> => activePrimary.resolve({ fresh });
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
 
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const heartbeat = new VisibilityHeartbeat(sqs, config.QUEUE_URL, config.QUEUE_VISIBILITY_SECONDS);
+    const heartbeat = new VisibilityHeartbeat(sqs, config.QUEUE_URL, visibilitySeconds);
     heartbeat.start(event.Records);
     // Every record of this batch was on the queue by now: a sync from here on covers them all.
     const batch = { receivedAt: new Date().toISOString() };
@@ -111,13 +85,13 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
     const base = {
       registry,
       store,
-      refNamespaces: config.REF_NAMESPACES,
+      refNamespaces: settings.refNamespaces,
       now: () => new Date(),
-      deletedRepositories: config.DELETED_REPOSITORIES,
+      deletedRepositories: settings.deletedRepositories,
       authenticated: primary.authenticated,
-      leaseSeconds: config.QUEUE_VISIBILITY_SECONDS,
-      retryBaseSeconds: config.RETRY_BASE_SECONDS,
-      minSyncIntervalSeconds: config.MIN_SYNC_INTERVAL_SECONDS,
+      leaseSeconds: visibilitySeconds,
+      retryBaseSeconds: settings.syncRetryBaseSeconds,
+      minSyncIntervalSeconds: settings.minSyncIntervalSeconds,
     };
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
       try {
@@ -136,7 +110,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       try {
         const change = parseChangeEvent(record.body);
         log = { messageId: record.messageId, repository: change.repository, sequence: change.sequence, kind: change.kind };
-        if (!isIncluded(config.SELECTIVE_SYNC, change.repository)) {
+        if (!isIncluded(settings.selectiveSyncRule, change.repository)) {
           heartbeat.finished(record.messageId);
           logger.info('event dropped: the selective-sync rule excludes the repository', log);
           metrics.addMetric('EventsExcluded', MetricUnit.Count, 1);

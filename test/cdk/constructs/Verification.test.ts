@@ -1,0 +1,56 @@
+import { describe, expect, it } from '@jest/globals';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Verification } from '../../../cdk/constructs/Verification.ts';
+import { actionsOf, functionRoleId, resourcesOf, roleStatements } from '../policyStatements.ts';
+import { bareStack, environmentOf, logicalId, regionalDependencies, settingsOf } from './bareStack.ts';
+
+describe('Verification', () => {
+  const stack = bareStack();
+  const deps = regionalDependencies(stack);
+  const settings = { primaryRegion: 'us-east-1', primaryUrls: ['https://gitlab.example.com'], primaryCredentialsSecretName: 'git-geo/read', verifyIntervalHours: 12, maxVerificationRepairs: 2 };
+  const verification = new Verification(stack, 'Verification', { ...deps, settings, memoryMiB: 1024, scheduleMinutes: 30 });
+  const template = Template.fromStack(stack);
+  const id = logicalId(verification.function);
+  const statements = roleStatements(template, functionRoleId(template, id));
+
+  it('runs on its schedule (due repositories) and as a watchdog every minute', () => {
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(30 minutes)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] }, Input: JSON.stringify({ action: 'verify' }) })],
+    });
+    template.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [id, 'Arn'] }, Input: JSON.stringify({ action: 'watchdog' }) })],
+    });
+  });
+
+  it('its settings as one value; its queue, bucket, registry and the event log by name', () => {
+    expect(settingsOf(template, id)).toEqual(settings);
+    expect(environmentOf(template, id)).toMatchObject({
+      QUEUE_URL: { Ref: logicalId(deps.queue.queue) },
+      MIRROR_BUCKET: { Ref: logicalId(deps.store.bucket) },
+      REGISTRY_TABLE: { Ref: logicalId(deps.store.registry) },
+      EVENT_LOG_TABLE: 'GitGeo-Primary-EventLog',
+      EVENT_LOG_REGION: 'us-east-1',
+    });
+  });
+
+  it('reads mirrors and writes only verified-pack records; named DynamoDB actions; sends to its queue', () => {
+    const actions = statements.flatMap(actionsOf);
+    expect(actions).not.toContain('s3:DeleteObject');
+    const put = statements.filter((statement) => actionsOf(statement).includes('s3:PutObject'));
+    expect(put).toHaveLength(1);
+    expect(JSON.stringify(resourcesOf(put[0]!))).toContain('/.git-geo/verified-packs/*');
+    const registry = statements.filter((statement) => JSON.stringify(statement.Resource).includes(logicalId(deps.store.registry)));
+    expect(registry.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    expect(actions).toContain('sqs:SendMessage');
+    for (const action of actions) expect(action).not.toMatch(/\*$/);
+  });
+
+  it('reads the primary override, so mirrors are compared with a promoted host, and the configured credentials', () => {
+    const override = statements.filter((statement) => JSON.stringify(statement.Condition ?? {}).includes('"primary"'));
+    expect(override.flatMap(actionsOf)).toEqual(['dynamodb:GetItem']);
+    const secrets = statements.filter((statement) => actionsOf(statement).includes('secretsmanager:GetSecretValue')).flatMap(resourcesOf);
+    expect(secrets.map((arn) => JSON.stringify(arn))).toEqual([expect.stringContaining(':secret:git-geo/read-??????')]);
+  });
+});
