@@ -50,6 +50,12 @@ export const GeoConfigFields = z.strictObject({
   primaryCredentialsSecretName: z.string().min(1).optional(),
   /** Ref namespaces every region mirrors. Heads and tags always; add refs/merge-requests/ and so on. */
   refNamespaces: z.array(RefNamespace).default(['refs/heads/', 'refs/tags/']),
+  /**
+   * git's `uploadpack.allowReachableSHA1InWant` for protocol v0/v1 clients of a region: they may
+   * fetch any commit reachable from a mirrored ref by id, not only ref tips. Protocol v2 clients
+   * may always (as with git http-backend).
+   */
+  allowReachableSha1InWant: z.boolean().default(true),
   /** Most sync invocations running at once in one region (SQS event source maximum concurrency). */
   syncMaxConcurrency: z.number().int().min(2).max(1000).default(10),
   /** Change events per sync invocation. */

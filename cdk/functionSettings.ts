@@ -51,6 +51,7 @@ export const functionSettings = {
   endpoint: (config: GeoConfig, region: string): z.input<typeof EndpointSettings> => ({
     primaryUrls: config.primaryUrls,
     refNamespaces: config.refNamespaces,
+    allowReachableSha1InWant: config.allowReachableSha1InWant,
     writePendingSeconds: config.writePendingSeconds,
     accessCacheSeconds: config.accessCacheSeconds,
     anonymousTrustSeconds: config.anonymousTrustSeconds,

@@ -12,6 +12,7 @@ import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import type { AccessChecker } from './AccessChecker.ts';
 import { assessFreshness } from './assessFreshness.ts';
 import type { GitRequest } from './parseGitRequest.ts';
+import { uploadPackV0Advertisement, UploadPackV0 } from './UploadPackV0.ts';
 import { uploadPackV2Advertisement, UploadPackV2 } from './UploadPackV2.ts';
 
 /** `redirect`: stale reads and every write go to the primary. `read-only`: this region never sends clients there. */
@@ -30,6 +31,8 @@ export interface EndpointSettings {
   readonly refNamespaces: readonly string[];
   /** Largest pack a response may stream; a repository with a larger one is read from the primary. */
   readonly maxPackBytes: number;
+  /** git's `uploadpack.allowReachableSHA1InWant` for protocol v0/v1 clients (v2 serves any object held, as git does). */
+  readonly allowReachableSha1InWant: boolean;
 }
 
 export interface EndpointDependencies {
@@ -81,8 +84,6 @@ export class RegionalGitEndpoint {
       case 'write':
         return this.write(request);
       case 'smart-read':
-        // Protocol v2 is served here; a v0 client was never told this endpoint is smart.
-        if (request.protocolVersion !== 2) return this.redirect(request, 'redirected:smart');
         return this.uploadPack(request);
       case 'refs':
         return this.refs(request);
@@ -143,26 +144,41 @@ export class RegionalGitEndpoint {
   }
 
   /**
-   * The refs, as the client asked: a protocol v2 client of upload-pack gets the smart
-   * capability advertisement (its packs are small enough to build a pack from in memory);
-   * any other gets `info/refs` for dumb HTTP.
+   * The refs, as the client asked: a smart client of upload-pack (any protocol version) gets
+   * the smart advertisement (its packs are small enough to build a pack from in memory); a dumb
+   * client (no `?service=`) gets `info/refs`.
    */
   private async serveRefs(request: GitRequest, extraHeaders: Record<string, string>, packSizes?: readonly number[]): Promise<EndpointResponse> {
-    if (request.protocolVersion === 2 && request.service === 'git-upload-pack') {
+    if (request.service === 'git-upload-pack') {
       const total = (packSizes ?? (await this.packSizes(request))).reduce((sum, size) => sum + size, 0);
       if (total <= this.deps.settings.maxPackBytes) {
-        return {
-          statusCode: 200,
-          headers: { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, ...extraHeaders },
-          body: Readable.from([uploadPackV2Advertisement()]),
-          outcome: 'served',
-        };
+        const advertisement = request.protocolVersion === 2 ? uploadPackV2Advertisement() : await this.v0Advertisement(request);
+        if (advertisement !== undefined) {
+          return {
+            statusCode: 200,
+            headers: { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, ...extraHeaders },
+            body: Readable.from([advertisement]),
+            outcome: 'served',
+          };
+        }
       }
     }
     return this.serveFile(request, extraHeaders);
   }
 
-  /** A protocol v2 ls-refs or fetch, answered from the mirror after the same checks as a file read. */
+  /** The v0/v1 ref advertisement from the mirror's refs; undefined when the bucket holds no state (the caller falls back). */
+  private async v0Advertisement(request: GitRequest): Promise<Buffer | undefined> {
+    const current = await new MirrorRepository(this.deps.store, request.repository).readState();
+    if (current === undefined) return undefined;
+    return uploadPackV0Advertisement(current.snapshot, request.protocolVersion === 1 ? 1 : 0, { allowReachableSha1InWant: this.deps.settings.allowReachableSha1InWant });
+  }
+
+  /**
+   * An upload-pack POST (protocol v2 ls-refs or fetch, or a v0/v1 negotiation round), answered
+   * from the mirror after the same checks as a file read. What the mirror lacks (an object not
+   * yet replicated, refs outside the mirrored namespaces) is answered by the primary, asked as
+   * the caller: git does not follow a redirect on a POST, and a CI job must not fail for it.
+   */
   private async uploadPack(request: GitRequest): Promise<EndpointResponse> {
     const state = await this.deps.registry.get(request.repository);
     if (state?.syncedSequence === undefined) throw this.notReplicated(request);
@@ -171,17 +187,41 @@ export class RegionalGitEndpoint {
     const current = await mirror.readState();
     if (current === undefined) throw this.notReplicated(request);
     const prefix = mirrorPrefix(request.repository);
-    const server = new UploadPackV2({
+    const content = {
       snapshot: current.snapshot,
       packs: async () => new PackSet(await Promise.all(current.packs.map((name) => this.loadPack(request, `${prefix}objects/pack/${name}`)))),
-    });
-    const { body, outcome } = await server.respond(request.body ?? Buffer.alloc(0));
+    };
+    const { settings } = this.deps;
+    const server =
+      request.protocolVersion === 2
+        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces })
+        : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant });
+    const answer = await server.respond(request.body ?? Buffer.alloc(0));
+    if (answer.primary !== undefined) return this.proxyUploadPack(request, answer.primary);
+    const { outcome } = answer;
     return {
       statusCode: 200,
-      headers: { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region },
-      body: Readable.from([body]),
+      headers: { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': NO_CACHE, 'x-git-geo-region': settings.region },
+      body: Readable.from([answer.body]),
       outcome: outcome.command === 'fetch' && outcome.packBytes !== undefined ? 'served' : `served:${outcome.command}`,
     };
+  }
+
+  /** The request as the client sent it, answered by the primary with the caller's credentials, streamed back. */
+  private async proxyUploadPack(request: GitRequest, reason: string): Promise<EndpointResponse> {
+    try {
+      const answer = await this.deps.primary.withAuthorization(request.authorization).uploadPack(request.repository, request.body ?? Buffer.alloc(0), request.gitProtocol);
+      return {
+        statusCode: 200,
+        headers: { 'content-type': answer.contentType, 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, 'x-git-geo-answered-by': 'primary' },
+        body: Readable.from(answer.body),
+        outcome: `proxied:${reason}`,
+      };
+    } catch (error) {
+      if (error instanceof RepositoryNotFoundError) throw this.notFound(request);
+      if (error instanceof AccessDeniedError) this.throwUnlessAllowed(request, error.data.status === 401 ? 'unauthenticated' : 'forbidden');
+      throw error;
+    }
   }
 
   private async file(request: GitRequest): Promise<EndpointResponse> {
@@ -324,7 +364,12 @@ export class RegionalGitEndpoint {
     return new RepositoryNotFoundError(`no repository ${request.repository} on the primary`, { data: { repository: request.repository } });
   }
 
-  private notReplicated(request: GitRequest): RepositoryNotFoundError {
+  /**
+   * A repository this region does not hold. An anonymous caller gets what a private repository
+   * it holds answers (a credentials challenge), so the answer never tells which ones it holds.
+   */
+  private notReplicated(request: GitRequest): RepositoryNotFoundError | AuthenticationError {
+    if (request.authorization === undefined) return new AuthenticationError('this repository needs credentials', { data: { repository: request.repository } });
     return new RepositoryNotFoundError(`region ${this.deps.settings.region} holds no copy of ${request.repository}`, {
       data: { repository: request.repository },
     });

@@ -1,19 +1,12 @@
 import { ValidationError } from '../shared/errors/index.ts';
-import { selectObjects } from '../shared/git/objects/selectObjects.ts';
-import type { PackSet } from '../shared/git/pack/PackSet.ts';
-import { writePack, type PackStats } from '../shared/git/pack/writePack.ts';
+import type { PackStats } from '../shared/git/pack/writePack.ts';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
-import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
-
-/** What a fetch needs from the mirror: its refs, and its packs to read objects from (loaded only for a fetch). */
-export interface MirrorContent {
-  readonly snapshot: RefSnapshot;
-  packs(): Promise<PackSet>;
-}
+import { assertLineCount, FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
+import { MirrorFetch, type MirrorContent } from './MirrorFetch.ts';
 
 /** What one request did, for logs and metrics. */
 export interface UploadPackOutcome {
-  readonly command: 'ls-refs' | 'fetch';
+  readonly command: 'ls-refs' | 'fetch' | 'probe';
   readonly objects?: number;
   readonly packBytes?: number;
   readonly stats?: PackStats;
@@ -21,12 +14,19 @@ export interface UploadPackOutcome {
   readonly negotiating?: boolean;
 }
 
+/** A region's answer to an upload-pack request: a body, or "ask the primary" (what it lacks, or refs it does not mirror). */
+export type UploadPackAnswer = { readonly body: Buffer; readonly outcome: UploadPackOutcome; readonly primary?: undefined } | { readonly primary: string; readonly outcome: UploadPackOutcome };
+
+export interface UploadPackV2Options {
+  /** Ref namespaces the region mirrors; an ls-refs for refs outside them goes to the primary. */
+  readonly refNamespaces: readonly string[];
+}
+
 const DELIM = Buffer.from('0001', 'latin1');
 /** Largest side-band payload: a 65520-byte packet less its length and band byte. */
 const SIDE_BAND_DATA = 65515;
-const OID = /^[0-9a-f]{40}$/;
 /** Client arguments a region cannot honour; the message tells the user where to go instead. */
-const UNSUPPORTED = ['deepen-since', 'deepen-not', 'deepen-relative', 'filter', 'want-ref', 'sideband-all', 'packfile-uris', 'wait-for-done'];
+const UNSUPPORTED = ['want-ref', 'sideband-all', 'packfile-uris', 'wait-for-done'];
 
 /** The capability advertisement: protocol v2 with ls-refs and fetch (with shallow), SHA-1 only. */
 export function uploadPackV2Advertisement(): Buffer {
@@ -34,7 +34,7 @@ export function uploadPackV2Advertisement(): Buffer {
     encodePktLine('version 2\n'),
     encodePktLine('agent=git-geo\n'),
     encodePktLine('ls-refs\n'),
-    encodePktLine('fetch=shallow\n'),
+    encodePktLine('fetch=shallow filter\n'),
     encodePktLine('object-format=sha1\n'),
     encodeFlush(),
   ]);
@@ -76,7 +76,8 @@ function parseRequest(body: Buffer): V2Request {
   return { command, capabilities: head.slice(1), args };
 }
 
-function sideBand(pack: Buffer): Buffer[] {
+/** The pack in side-band packets on band 1, as many as it takes. */
+export function sideBand(pack: Buffer): Buffer[] {
   const packets: Buffer[] = [];
   for (let offset = 0; offset < pack.length; offset += SIDE_BAND_DATA) {
     packets.push(encodePktLine(Buffer.concat([Buffer.from([1]), pack.subarray(offset, offset + SIDE_BAND_DATA)])));
@@ -84,10 +85,16 @@ function sideBand(pack: Buffer): Buffer[] {
   return packets;
 }
 
-function oidArgument(arg: string, name: string): Buffer {
-  const hex = arg.slice(name.length + 1);
-  if (!OID.test(hex)) throw new ValidationError(`malformed ${name} line`, { data: { line: arg.slice(0, 80) } });
-  return Buffer.from(hex, 'hex');
+/** True when `prefix` asks only for refs outside the mirrored namespaces (and is not an artefact of git's short-name expansion). */
+function outsideNamespaces(prefix: string, namespaces: readonly string[], refs: ReadonlyMap<string, string>): boolean {
+  if (!prefix.startsWith('refs/') || prefix.startsWith('refs/remotes/')) return false;
+  if (namespaces.some((namespace) => prefix.startsWith(namespace) || namespace.startsWith(prefix))) return false;
+  // git expands each name it fetches: `main` also asks for refs/main, and `refs/heads/main` for
+  // refs/refs/heads/main. Those are answered here when the name is a ref here.
+  const rest = prefix.slice('refs/'.length);
+  const expanded = [prefix, `refs/heads/${rest}`, `refs/tags/${rest}`, ...(rest.startsWith('refs/') ? [rest] : [])];
+  for (const name of refs.keys()) if (expanded.some((candidate) => name.startsWith(candidate))) return false;
+  return true;
 }
 
 /**
@@ -97,23 +104,32 @@ function oidArgument(arg: string, name: string): Buffer {
  * git shows the user, never with a wrong answer.
  */
 export class UploadPackV2 {
-  constructor(private readonly mirror: MirrorContent) {}
+  constructor(
+    private readonly mirror: MirrorContent,
+    private readonly options: UploadPackV2Options,
+  ) {}
 
-  async respond(body: Buffer): Promise<{ body: Buffer; outcome: UploadPackOutcome }> {
+  async respond(body: Buffer): Promise<UploadPackAnswer> {
+    // git's size probe before a large request: a lone flush, answered with nothing.
+    if (body.equals(encodeFlush())) return { body: Buffer.alloc(0), outcome: { command: 'probe' } };
+    assertLineCount(body);
     const request = parseRequest(body);
     const format = request.capabilities.find((capability) => capability.startsWith('object-format='));
     if (format !== undefined && format !== 'object-format=sha1') return this.error('ls-refs', `this region serves sha1 repositories only, not ${format.slice(14)}`);
-    if (request.command === 'ls-refs') return { body: this.lsRefs(request.args), outcome: { command: 'ls-refs' } };
+    if (request.command === 'ls-refs') return this.lsRefs(request.args);
     if (request.command === 'fetch') return this.fetch(request.args);
     throw new ValidationError(`unknown upload-pack command ${JSON.stringify(request.command.slice(0, 40))}: ls-refs and fetch are served`);
   }
 
-  private lsRefs(args: readonly string[]): Buffer {
+  private lsRefs(args: readonly string[]): UploadPackAnswer {
     const { snapshot } = this.mirror;
     const symrefs = args.includes('symrefs');
     const peel = args.includes('peel');
     const unborn = args.includes('unborn');
     const prefixes = args.filter((arg) => arg.startsWith('ref-prefix ')).map((arg) => arg.slice('ref-prefix '.length));
+    // refs/pull/1/merge, refs/pipelines/7: refs a region does not mirror are the primary's to list.
+    const outside = prefixes.find((prefix) => outsideNamespaces(prefix, this.options.refNamespaces, snapshot.refs));
+    if (outside !== undefined) return { primary: `ls-refs:${outside.split('/').slice(0, 2).join('/')}/`, outcome: { command: 'ls-refs' } };
     const wanted = (name: string): boolean => prefixes.length === 0 || prefixes.some((prefix) => name.startsWith(prefix));
     const lines: Buffer[] = [];
     if (wanted('HEAD') && snapshot.head !== undefined) {
@@ -127,91 +143,66 @@ export class UploadPackV2 {
       const peeled = peel ? snapshot.peeled.get(name) : undefined;
       lines.push(encodePktLine(`${oid} ${name}${peeled === undefined ? '' : ` peeled:${peeled}`}\n`));
     }
-    return Buffer.concat([...lines, encodeFlush()]);
+    return { body: Buffer.concat([...lines, encodeFlush()]), outcome: { command: 'ls-refs' } };
   }
 
-  private async fetch(args: readonly string[]): Promise<{ body: Buffer; outcome: UploadPackOutcome }> {
-    const unsupported = args.find((arg) => UNSUPPORTED.includes(arg.split(' ')[0]!));
+  private async fetch(lines: readonly string[]): Promise<UploadPackAnswer> {
+    const unsupported = lines.find((arg) => UNSUPPORTED.includes(arg.split(' ')[0]!));
     if (unsupported !== undefined) return this.error('fetch', `${unsupported.split(' ')[0]} is not served by git-geo regions; fetch from the primary`);
-    const wants = args.filter((arg) => arg.startsWith('want ')).map((arg) => oidArgument(arg, 'want'));
-    const haves = args.filter((arg) => arg.startsWith('have ')).map((arg) => oidArgument(arg, 'have'));
-    const clientShallows = args.filter((arg) => arg.startsWith('shallow ')).map((arg) => oidArgument(arg, 'shallow'));
-    const deepen = args.find((arg) => arg.startsWith('deepen '));
-    const depth = deepen === undefined ? undefined : Number(deepen.slice('deepen '.length));
-    if (depth !== undefined && (!Number.isSafeInteger(depth) || depth < 1)) throw new ValidationError('deepen takes a positive number of commits');
-    if (wants.length === 0) throw new ValidationError('a fetch names at least one want');
-
-    // Only what the refs lead to is served, as upload-pack does by default.
-    const advertised = new Set<string>([...this.mirror.snapshot.refs.values(), ...this.mirror.snapshot.peeled.values()]);
-    const stranger = wants.find((oid) => !advertised.has(oid.toString('hex')));
-    if (stranger !== undefined) return this.error('fetch', `upload-pack: not our ref ${stranger.toString('hex')}`);
-
-    const packs = await this.mirror.packs();
-    const full = this.wholeMirrorPack(packs, wants, haves, depth);
-    if (full !== undefined) {
-      // A clone of everything: the stored packs are the answer, no object walk needed.
-      if (!args.includes('done')) return this.nak();
-      const body = Buffer.concat([encodePktLine('packfile\n'), ...sideBand(full), encodeFlush()]);
-      return { body, outcome: { command: 'fetch', objects: full.readUInt32BE(8), packBytes: full.length } };
+    const builder = new FetchArgumentsBuilder();
+    // v2 always takes OFS deltas; other arguments (no-progress, agent…) change nothing here.
+    builder.ofsDelta = true;
+    let args: FetchArguments;
+    try {
+      for (const line of lines) builder.add(line);
+      args = builder.build();
+    } catch (error) {
+      if (error instanceof ValidationError) return this.error('fetch', error.message);
+      throw error;
     }
-    const selection = selectObjects(packs, {
-      wants,
-      haves,
-      clientShallows,
-      ...(depth === undefined ? {} : { depth }),
-      ...(args.includes('include-tag') ? { tagsByTarget: this.tagsByTarget() } : {}),
-    });
+    if (args.wants.length === 0) throw new ValidationError('a fetch names at least one want');
+
+    const fetch = new MirrorFetch(this.mirror, args);
+    // Over v2 upload-pack serves any object it holds; what this region lacks, the primary has.
+    const check = await fetch.checkWants('any');
+    if (check.kind === 'not-held') return { primary: 'want-not-held', outcome: { command: 'fetch' } };
+    if (check.kind === 'not-our-ref') return this.error('fetch', `upload-pack: not our ref ${check.oid}`);
+
     const parts: Buffer[] = [];
-    if (!args.includes('done')) {
+    if (!args.done) {
       // Without a common commit, ask for more haves; with one, that is enough to send a pack.
-      if (selection.commons.length === 0) return this.nak();
+      const commons = await fetch.commons();
+      if (commons.length === 0) return this.nak();
       parts.push(encodePktLine('acknowledgments\n'));
-      for (const oid of selection.commons) parts.push(encodePktLine(`ACK ${oid.toString('hex')}\n`));
+      for (const oid of commons) parts.push(encodePktLine(`ACK ${oid.toString('hex')}\n`));
       parts.push(encodePktLine('ready\n'), DELIM);
     }
-    if (depth !== undefined) {
+    let built;
+    try {
+      built = await fetch.build();
+    } catch (error) {
+      if (error instanceof ValidationError) return this.error('fetch', error.message);
+      throw error;
+    }
+    if (fetch.deepens) {
       parts.push(encodePktLine('shallow-info\n'));
-      for (const oid of selection.shallow) parts.push(encodePktLine(`shallow ${oid.toString('hex')}\n`));
-      for (const oid of selection.unshallow) parts.push(encodePktLine(`unshallow ${oid.toString('hex')}\n`));
+      for (const oid of built.shallow) parts.push(encodePktLine(`shallow ${oid.toString('hex')}\n`));
+      for (const oid of built.unshallow) parts.push(encodePktLine(`unshallow ${oid.toString('hex')}\n`));
       parts.push(DELIM);
     }
-    const { pack, stats } = writePack(packs, selection.objects, args.includes('thin-pack') ? { thinBases: selection.clientHas } : {});
-    parts.push(encodePktLine('packfile\n'), ...sideBand(pack), encodeFlush());
-    return { body: Buffer.concat(parts), outcome: { command: 'fetch', objects: selection.objects.length, packBytes: pack.length, stats } };
-  }
-
-  /**
-   * The mirror's packs as one, when that is exactly the right answer: the client has nothing
-   * (no haves we hold), wants no depth, and wants every ref the mirror has.
-   */
-  private wholeMirrorPack(packs: PackSet, wants: readonly Buffer[], haves: readonly Buffer[], depth: number | undefined): Buffer | undefined {
-    if (depth !== undefined || haves.some((oid) => packs.has(oid))) return undefined;
-    const wanted = new Set(wants.map((oid) => oid.toString('hex')));
-    const tips = [...this.mirror.snapshot.refs.values()];
-    if (tips.length === 0 || !tips.every((oid) => wanted.has(oid))) return undefined;
-    return packs.concatenated();
-  }
-
-  /** Annotated tags among the refs, by the id of what each tags. */
-  private tagsByTarget(): Map<string, Buffer[]> {
-    const { snapshot } = this.mirror;
-    const byTarget = new Map<string, Buffer[]>();
-    for (const [name, peeled] of snapshot.peeled) {
-      const tag = snapshot.refs.get(name);
-      if (tag === undefined) continue;
-      const tags = byTarget.get(peeled) ?? [];
-      tags.push(Buffer.from(tag, 'hex'));
-      byTarget.set(peeled, tags);
-    }
-    return byTarget;
+    parts.push(encodePktLine('packfile\n'), ...sideBand(built.pack), encodeFlush());
+    return {
+      body: Buffer.concat(parts),
+      outcome: { command: 'fetch', objects: built.objects, packBytes: built.pack.length, ...(built.stats === undefined ? {} : { stats: built.stats }) },
+    };
   }
 
   /** No common commit yet: the client sends more haves, or `done`. */
-  private nak(): { body: Buffer; outcome: UploadPackOutcome } {
+  private nak(): UploadPackAnswer {
     return { body: Buffer.concat([encodePktLine('acknowledgments\n'), encodePktLine('NAK\n'), encodeFlush()]), outcome: { command: 'fetch', negotiating: true } };
   }
 
-  private error(command: UploadPackOutcome['command'], message: string): { body: Buffer; outcome: UploadPackOutcome } {
+  private error(command: UploadPackOutcome['command'], message: string): UploadPackAnswer {
     return { body: Buffer.concat([encodePktLine(`ERR ${message}\n`), encodeFlush()]), outcome: { command } };
   }
 }

@@ -83,6 +83,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         anonymousTrustMs: settings.anonymousTrustSeconds * 1000,
         refNamespaces: settings.refNamespaces,
         maxPackBytes: MAX_STREAMED_PACK_BYTES,
+        allowReachableSha1InWant: settings.allowReachableSha1InWant,
       },
     });
     endpoints.set(url, endpoint);
@@ -104,7 +105,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       const { outcome, ...response } = await endpoint.handle(request);
       // Never the headers: they carry the caller's credentials.
       logger.info('git request', { repository: request.repository, file: request.file, method: request.method, authenticated: request.authorization !== undefined, outcome, status: response.statusCode });
-      metrics.addMetric(outcome === 'served' ? 'ReadsServed' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
+      metrics.addMetric(outcome.startsWith('served') ? 'ReadsServed' : outcome.startsWith('proxied') ? 'ReadsProxied' : outcome.startsWith('redirected:write') ? 'WritesRedirected' : outcome.startsWith('redirected') ? 'ReadsRedirected' : 'ReadsNotFound', MetricUnit.Count, 1);
       return response;
     } catch (error) {
       const status = error instanceof GeoError ? error.status : 500;

@@ -30,8 +30,10 @@ export interface GitRequest {
   readonly query: string;
   /** The caller's `Authorization` header. Never logged, never stored. */
   readonly authorization: string | undefined;
-  /** 2 when the client asks for Git's protocol v2 (`Git-Protocol: version=2`). */
-  readonly protocolVersion: 2 | undefined;
+  /** 2 or 1 when the client asks for that version of Git's protocol (`Git-Protocol: version=2`); undefined for v0. */
+  readonly protocolVersion: 2 | 1 | undefined;
+  /** The `Git-Protocol` header as sent, passed on when a request is answered by the primary. */
+  readonly gitProtocol?: string;
   /** An upload-pack POST's request, decompressed. */
   readonly body?: Buffer;
 }
@@ -137,7 +139,8 @@ export function parseGitRequest(raw: RawHttpRequest): GitRequest {
     service,
     query: raw.rawQueryString,
     authorization: authorization === undefined || authorization.trim() === '' ? undefined : authorization,
-    protocolVersion: protocol?.split(':').includes('version=2') ? 2 : undefined,
+    protocolVersion: protocol?.split(':').includes('version=2') ? 2 : protocol?.split(':').includes('version=1') ? 1 : undefined,
+    ...(protocol === undefined || protocol.length > 256 ? {} : { gitProtocol: protocol }),
     ...(action === 'smart-read' ? { body: uploadPackBody(raw) } : {}),
   };
 }

@@ -5,6 +5,7 @@ import { GeoConfigFields } from '../../cdk/GeoConfig.ts';
 export const EndpointSettings = GeoConfigFields.pick({
   primaryUrls: true,
   refNamespaces: true,
+  allowReachableSha1InWant: true,
   writePendingSeconds: true,
   accessCacheSeconds: true,
   anonymousTrustSeconds: true,

@@ -46,7 +46,7 @@ describe('RegionStack', () => {
   it('the settings carry the configuration: ref namespaces, lease, repair cap, endpoint caches', () => {
     expect(settingsOf(template, logicalId(region.sync))).toMatchObject({ refNamespaces: geo.config.refNamespaces, syncTimeoutSeconds: 300, primaryCredentialsSecretName: 'git-geo/primary-read-credentials' });
     expect(settingsOf(template, logicalId(region.verify))).toMatchObject({ verifyIntervalHours: 12, maxVerificationRepairs: 2, syncTimeoutSeconds: 300 });
-    expect(settingsOf(template, logicalId(region.endpoint))).toMatchObject({ writePendingSeconds: 120, accessCacheSeconds: 45, anonymousTrustSeconds: 600, readMode: 'redirect' });
+    expect(settingsOf(template, logicalId(region.endpoint))).toMatchObject({ allowReachableSha1InWant: true, writePendingSeconds: 120, accessCacheSeconds: 45, anonymousTrustSeconds: 600, readMode: 'redirect' });
   });
 
   it('a region listed in readOnlyRegions runs its endpoint read-only; the others redirect', () => {

@@ -94,6 +94,19 @@ describe('reading a private repository from a region', () => {
     expect(existsSync(join(clone, '.git', 'objects', 'pack'))).toBe(false);
   });
 
+  it('an anonymous caller cannot tell a private repository the region holds from one it does not', async () => {
+    const answer = async (path: string, file: string, method = 'GET'): Promise<unknown> => {
+      const response = await fetch(`${gitUrl}/${path}.git/${file}`, { method, redirect: 'manual', ...(method === 'POST' ? { body: '0000' } : {}) });
+      // The body names the path the caller asked for; nothing else may differ.
+      return { status: response.status, challenge: response.headers.get('www-authenticate'), body: (await response.text()).replaceAll(path, '<path>') };
+    };
+    for (const [file, method] of [['HEAD', 'GET'], ['objects/info/packs', 'GET'], ['git-upload-pack', 'POST']] as const) {
+      const held = await answer(secret, file, method);
+      expect(held).toMatchObject({ status: 401 });
+      expect({ file, answer: await answer('secret/not-held-here', file, method) }).toEqual({ file, answer: held });
+    }
+  });
+
   it('wrong credentials: refused, and nothing is served', async () => {
     for (const authorization of [basicAuthorization({ username: 'bob', password: 'guess' }), basicAuthorization({ username: 'mallory', password: USERS.alice }), 'Bearer not-a-token']) {
       for (const file of ['info/refs?service=git-upload-pack', 'HEAD', 'objects/info/packs']) {

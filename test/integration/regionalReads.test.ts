@@ -87,7 +87,10 @@ describe('reading from a region: a regional endpoint that is never stale', () =>
     await git(['pull', '-q', '--ff-only'], { cwd: clone });
 
     expect(primaryRequests(bed, repository, mark)).toEqual([]);
-    const response = await fetch(`${gitUrl}/${repository}.git/info/refs?service=git-upload-pack`);
+    const smart = await fetch(`${gitUrl}/${repository}.git/info/refs?service=git-upload-pack`);
+    expect(smart.headers.get('content-type')).toBe('application/x-git-upload-pack-advertisement');
+    expect(await smart.text()).toContain(`${primaryRefs.get('refs/heads/main')} refs/heads/main`);
+    const response = await fetch(`${gitUrl}/${repository}.git/info/refs`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(response.headers.get('x-git-geo-region')).toBe('eu-west-1');
@@ -189,7 +192,8 @@ describe('reading from a region: a regional endpoint that is never stale', () =>
     ['a file that is not part of the dumb protocol', { path: '/eu-west-1/team/fresh-app.git/config' }, 400, 'ERR_VALIDATION'],
     ['an unsupported service', { path: '/eu-west-1/team/fresh-app.git/info/refs?service=git-upload-archive' }, 400, 'ERR_VALIDATION'],
     ['an unknown repository', { path: '/eu-west-1/team/no-such-repo.git/info/refs?service=git-upload-pack' }, 404, 'ERR_REPOSITORY_NOT_FOUND'],
-    ['a file of an unknown repository', { path: '/eu-west-1/team/no-such-repo.git/HEAD' }, 404, 'ERR_REPOSITORY_NOT_FOUND'],
+    // What a private repository the region holds answers an anonymous caller: no telling them apart.
+    ['a file of an unknown repository', { path: '/eu-west-1/team/no-such-repo.git/HEAD' }, 401, 'ERR_UNAUTHENTICATED'],
     ['PUT', { method: 'PUT', path: '/eu-west-1/team/fresh-app.git/info/refs' }, 405, 'ERR_METHOD'],
     ['a GET of a service endpoint', { path: '/eu-west-1/team/fresh-app.git/git-upload-pack' }, 405, 'ERR_METHOD'],
     ['an oversize URL', { path: `/eu-west-1/team/fresh-app.git/info/refs?service=git-upload-pack&pad=${'x'.repeat(3000)}` }, 414, 'ERR_URI_TOO_LONG'],

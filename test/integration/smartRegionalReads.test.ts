@@ -1,11 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
-import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
-import { EventLog } from '../../lambdas/shared/eventlog/EventLog.ts';
 import { encodeFlush, encodePktLine } from '../../lambdas/shared/git/pktLine.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { convergeAll } from '../helpers/converge.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 const DELIM = Buffer.from('0001');
@@ -37,7 +35,7 @@ async function gitFailure(args: readonly string[], cwd?: string): Promise<string
 /**
  * Git's protocol v2 served by a region from its own packs: shallow clones (which dumb HTTP
  * cannot do), deepening, full clones and incremental fetches, all with stock git, all without
- * asking the primary; and a v0 client still gets dumb HTTP.
+ * asking the primary; and a client that does not ask for smart HTTP still gets dumb HTTP.
  */
 describe('reading from a region over protocol v2: shallow clones, fetches, full clones', () => {
   let bed: TestBed;
@@ -50,9 +48,7 @@ describe('reading from a region over protocol v2: shallow clones, fetches, full 
     await git(['push', '-q', 'origin', ...args], { cwd: work });
     expect(new Set(await bed.notifyPushes())).toEqual(new Set([202]));
     // Every event processed, or the region rightly sends readers to the primary.
-    const { dynamodb } = bed.runtime.clients.region(bed.runtime.primary.region);
-    const latest = await new EventLog(DynamoDBDocumentClient.from(dynamodb), bed.runtime.primary.eventLogTable).latest(repository);
-    await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, timeoutMs: 90_000, minSequence: latest?.latestSequence ?? 0 });
+    await convergeAll(bed, repository);
   }
 
   beforeAll(async () => {
@@ -147,16 +143,17 @@ describe('reading from a region over protocol v2: shallow clones, fetches, full 
     expect(primaryUploadPacks(bed, repository, fetchMark)).toEqual([]);
   });
 
-  it('a protocol v0 client still clones over dumb HTTP; a shallow one is told why it cannot', async () => {
-    const clone = join(bed.root, 'v0');
-    await git(['-c', 'protocol.version=0', 'clone', '-q', url, clone]);
+  it('a client that does not ask for smart HTTP still clones over dumb HTTP', async () => {
+    const clone = join(bed.root, 'dumb');
+    await git(['clone', '-q', url, clone], { env: { GIT_SMART_HTTP: '0' } });
     expect((await git(['rev-parse', 'HEAD'], { cwd: clone })).trim()).toBe((await listRefs(primaryUrl)).get('refs/heads/main'));
-    expect(await gitFailure(['-c', 'protocol.version=0', 'clone', '-q', '--depth', '1', url, join(bed.root, 'v0-shallow')])).toMatch(/dumb http transport does not support shallow/);
+    const refs = await fetch(`${url}/info/refs`);
+    expect(refs.headers.get('content-type')).toBe('text/plain; charset=utf-8');
   });
 
   it('what a region cannot serve is refused with a message git shows, not a wrong answer', async () => {
-    const message = await gitFailure(['clone', '-q', '--shallow-since', '2000-01-01', url, join(bed.root, 'since')]);
-    expect(message).toMatch(/deepen-since is not served by git-geo regions; fetch from the primary/);
+    const message = await gitFailure(['clone', '-q', '--filter=sparse:oid=main:.sparse', url, join(bed.root, 'sparse')]);
+    expect(message).toMatch(/filter "sparse:oid=main:.sparse" is not served by git-geo regions/);
   });
 
   it('bad upload-pack requests get a clear 4xx or an ERR line, and nothing else', async () => {
@@ -169,8 +166,10 @@ describe('reading from a region over protocol v2: shallow clones, fetches, full 
     expect(unknown.status).toBe(400);
     expect(await unknown.text()).toMatch(/unknown upload-pack command/);
     const stranger = await post(Buffer.concat([encodePktLine('command=fetch\n'), DELIM, encodePktLine(`want ${'1'.repeat(40)}\n`), encodePktLine('done\n'), encodeFlush()]));
+    // Not held here: the primary is asked, and its answer passed on.
     expect(stranger.status).toBe(200);
-    expect(await stranger.text()).toContain(`ERR upload-pack: not our ref ${'1'.repeat(40)}`);
+    expect(stranger.headers.get('x-git-geo-answered-by')).toBe('primary');
+    expect(await stranger.text()).toContain(`not our ref ${'1'.repeat(40)}`);
     const badGzip = await post(Buffer.from('not gzip'), { 'content-encoding': 'gzip' });
     expect(badGzip.status).toBe(400);
     expect(await badGzip.text()).toMatch(/not valid gzip/);

@@ -44,7 +44,7 @@ describe('parseGitRequest', () => {
   it('recognises a protocol v2 client from Git-Protocol, and keeps an upload-pack body, gunzipped if git compressed it', () => {
     expect(parseGitRequest(raw({ headers: { 'git-protocol': 'version=2' } })).protocolVersion).toBe(2);
     expect(parseGitRequest(raw({ headers: { 'git-protocol': 'object-format=sha1:version=2' } })).protocolVersion).toBe(2);
-    expect(parseGitRequest(raw({ headers: { 'git-protocol': 'version=1' } })).protocolVersion).toBeUndefined();
+    expect(parseGitRequest(raw({ headers: { 'git-protocol': 'version=1' } })).protocolVersion).toBe(1);
     expect(parseGitRequest(raw({})).protocolVersion).toBeUndefined();
     const body = Buffer.from('0014command=ls-refs\n0000');
     const post = (headers: Record<string, string>, sent: Buffer): RawHttpRequest =>

@@ -128,6 +128,26 @@ export class PrimaryRemote {
   }
 
   /**
+   * Sends an upload-pack request to the primary as it came from a client (with the credentials
+   * this remote carries) and answers its response as it streams: a region's answer for what it
+   * does not hold. `gitProtocol` is the client's `Git-Protocol` header.
+   */
+  async uploadPack(repository: RepositoryPath, body: Buffer, gitProtocol: string | undefined): Promise<{ contentType: string; body: AsyncIterable<Uint8Array> }> {
+    const response = await this.http().request({
+      url: `${this.repositoryUrl(repository)}/git-upload-pack`,
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-git-upload-pack-request',
+        accept: 'application/x-git-upload-pack-result',
+        ...(gitProtocol === undefined ? {} : { 'git-protocol': gitProtocol }),
+      },
+      body: single(body),
+    });
+    this.assertNotMoved(repository, response.url);
+    return { contentType: response.headers?.['content-type'] ?? 'application/x-git-upload-pack-result', body: response.body ?? single(Buffer.alloc(0)) };
+  }
+
+  /**
    * Fetches one pack holding every object in `wants` that is not reachable from `haves`,
    * with the configured engine. Answers undefined when the primary had nothing new to send.
    */

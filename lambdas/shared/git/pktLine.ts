@@ -37,3 +37,13 @@ export function decodePktLines(buffer: Buffer): PktLine[] {
   }
   return lines;
 }
+
+/** How many pkt-lines (flushes included) a buffer holds, counted without decoding them; stops counting past `limit`. */
+export function countPktLines(buffer: Buffer, limit: number): number {
+  let count = 0;
+  for (let offset = 0; offset + 4 <= buffer.length && count <= limit; count++) {
+    const length = Number.parseInt(buffer.toString('latin1', offset, offset + 4), 16);
+    offset += Number.isInteger(length) && length >= 4 ? length : 4;
+  }
+  return count;
+}

@@ -9,12 +9,15 @@ export interface ObjectLinks {
   readonly parents: readonly Buffer[];
   /** Tree: the ids of its entries, except submodules (commits of another repository). */
   readonly entries: readonly Buffer[];
+  /** Tree: beside each entry, whether it is a tree (else a blob), for filters that leave some out. */
+  readonly entryIsTree?: readonly boolean[];
   /** Tag: the object it tags. */
   readonly target?: Buffer;
 }
 
 const NONE: readonly Buffer[] = [];
 const SUBMODULE_MODE = '160000';
+const TREE_MODE = '40000';
 
 function headerOid(line: string, name: string): Buffer {
   const hex = line.slice(name.length + 1);
@@ -29,16 +32,21 @@ export function parseObjectLinks(object: GitObject): ObjectLinks {
       return { parents: NONE, entries: NONE };
     case 'tree': {
       const entries: Buffer[] = [];
+      const entryIsTree: boolean[] = [];
       const data = object.data;
       let position = 0;
       while (position < data.length) {
         const space = data.indexOf(0x20, position);
         const nul = space < 0 ? -1 : data.indexOf(0, space);
         if (space < 0 || nul < 0 || nul + 21 > data.length) throw new ProtocolError('malformed tree entry', { data: { offset: position } });
-        if (data.toString('latin1', position, space) !== SUBMODULE_MODE) entries.push(data.subarray(nul + 1, nul + 21));
+        const mode = data.toString('latin1', position, space);
+        if (mode !== SUBMODULE_MODE) {
+          entries.push(data.subarray(nul + 1, nul + 21));
+          entryIsTree.push(mode === TREE_MODE);
+        }
         position = nul + 21;
       }
-      return { parents: NONE, entries };
+      return { parents: NONE, entries, entryIsTree };
     }
     case 'commit':
     case 'tag': {

@@ -12,7 +12,23 @@ export interface SelectionRequest {
   readonly depth?: number;
   /** Tags whose target is sent are sent too (`include-tag`): annotated tag ids by the id of what they tag. */
   readonly tagsByTarget?: ReadonlyMap<string, readonly Buffer[]>;
+  /**
+   * A shallow boundary decided beforehand (deepen-since, deepen-not, deepen-relative): the walk
+   * sends commits down to the `shallow` ones and not past them, and the parents of `unshallow`.
+   */
+  readonly boundary?: ShallowBoundary;
+  /** Partial clone: trees and blobs left out (objects wanted by id are always sent). */
+  readonly filter?: ObjectFilter;
 }
+
+/** A new shallow boundary: commits sent without their parents, and client shallow commits whose parents are now sent. */
+export interface ShallowBoundary {
+  readonly shallow: readonly Buffer[];
+  readonly unshallow: readonly Buffer[];
+}
+
+/** `blob:limit=n`: blobs of n bytes or more are left out (`blob:none` is a limit of 0); `tree:d`: trees and blobs d deep or deeper (a root tree is 0 deep). */
+export type ObjectFilter = { readonly kind: 'blob:limit'; readonly bytes: number } | { readonly kind: 'tree'; readonly depth: number };
 
 export interface Selection {
   /** Objects to send, commits first (newest first), then trees and blobs, then tags. */
@@ -61,12 +77,17 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
     const target = peel(packs, want, tags);
     (target.isCommit ? wantedCommits : roots).push(target.oid);
   }
+  // Trees and blobs named by a want are sent whatever the filter (a partial clone's lazy fetch).
+  const explicit = new Set(roots.map(hex));
 
+  const boundaryShallow = new Set((request.boundary?.shallow ?? []).map(hex));
   if (request.depth === undefined) {
     // rev-list wants --not commons: newest first, until only commits the client has are left.
     const queue = new CommitQueue(packs);
     for (const oid of hadCommits) queue.add(oid, true);
     for (const oid of wantedCommits) queue.add(oid, false);
+    // The client has an unshallowed commit, not yet its parents.
+    for (const oid of request.boundary?.unshallow ?? []) for (const parent of parseObjectLinks(packs.read(oid)).parents) queue.add(parent, false);
     while (queue.hasInteresting()) {
       const { oid, id, uninteresting, commit } = queue.pop();
       if (uninteresting) {
@@ -84,7 +105,11 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
       sentCommits.add(id);
       commits.push(oid);
       roots.push(commit.tree!);
-      for (const parent of commit.parents) queue.add(parent, false);
+      if (!boundaryShallow.has(id)) for (const parent of commit.parents) queue.add(parent, false);
+    }
+    if (request.boundary !== undefined) {
+      shallow.push(...request.boundary.shallow);
+      unshallow.push(...request.boundary.unshallow);
     }
   }
 
@@ -141,17 +166,20 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
 
   const others: Buffer[] = [];
   const sent = new Set<string>(sentCommits);
-  const pending = [...roots].reverse();
+  const { filter } = request;
+  const pending: { oid: Buffer; depth: number; isTree: boolean | undefined }[] = roots.map((oid) => ({ oid, depth: 0, isTree: undefined })).reverse();
   while (pending.length > 0) {
-    const oid = pending.pop()!;
+    const { oid, depth, isTree } = pending.pop()!;
     const id = hex(oid);
     if (sent.has(id) || clientHas.has(id)) continue;
+    if (filter !== undefined && !explicit.has(id) && leftOut(packs, oid, depth, isTree, filter)) continue;
     sent.add(id);
     others.push(oid);
+    if (isTree === false) continue;
     const object = packs.read(oid);
     if (object.type === 'tree') {
-      const entries = parseObjectLinks(object).entries;
-      for (let index = entries.length - 1; index >= 0; index--) pending.push(entries[index]!);
+      const { entries, entryIsTree } = parseObjectLinks(object);
+      for (let index = entries.length - 1; index >= 0; index--) pending.push({ oid: entries[index]!, depth: depth + 1, isTree: entryIsTree?.[index] });
     }
   }
 
@@ -177,6 +205,18 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
   }
 
   return { objects: [...commits, ...others, ...tagObjects], commons, shallow, unshallow, clientHas };
+}
+
+/** Whether a filter leaves a tree or blob out; `isTree` undefined for a root (a commit's tree, or a tag's target). */
+function leftOut(packs: PackSet, oid: Buffer, depth: number, isTree: boolean | undefined, filter: ObjectFilter): boolean {
+  if (filter.kind === 'tree') return depth >= filter.depth;
+  const tree = isTree ?? packs.read(oid).type === 'tree';
+  if (tree) return false;
+  if (filter.bytes === 0) return true;
+  const location = packs.locate(oid);
+  const whole = location !== undefined && location.header.baseOffset === undefined && location.header.baseOid === undefined;
+  const size = whole ? location.header.size : packs.read(oid).data.length;
+  return size >= filter.bytes;
 }
 
 /** Follows tags down to what they tag (and says whether that is a commit), adding the tags passed through to `tags`. */
@@ -270,7 +310,7 @@ class CommitQueue {
 }
 
 /** The committer's timestamp (seconds), or 0 when the line is missing or malformed. */
-function committerTime(data: Buffer): number {
+export function committerTime(data: Buffer): number {
   const end = data.indexOf('\n\n');
   const header = data.toString('latin1', 0, end < 0 ? data.length : end);
   const match = /^committer .* (\d+) [+-]\d{4}$/m.exec(header);

@@ -7,6 +7,8 @@ import type { PackSet } from './PackSet.ts';
 export interface WritePackOptions {
   /** Objects the receiver has: a delta on one of them may stay a delta (a thin pack; it completes it). */
   readonly thinBases?: ReadonlySet<string>;
+  /** False when the receiver did not ask for `ofs-delta`: deltas name their base by id instead. @default true */
+  readonly ofsDelta?: boolean;
 }
 
 /** What a pack costs to build: entries reused as stored, kept as deltas, or inflated and written whole. */
@@ -94,7 +96,7 @@ export function writePack(packs: PackSet, oids: readonly Buffer[], options: Writ
       } else if (baseId !== undefined && (offsets.has(baseId) || options.thinBases?.has(baseId))) {
         const data = packs.rawEntry(location).subarray(stored.dataOffset - location.offset);
         const baseOffset = offsets.get(baseId);
-        if (baseOffset !== undefined) push(entryHeader(OFS_DELTA, stored.size), ofsDistance(offsets.get(id)! - baseOffset), data);
+        if (baseOffset !== undefined && options.ofsDelta !== false) push(entryHeader(OFS_DELTA, stored.size), ofsDistance(offsets.get(id)! - baseOffset), data);
         else push(entryHeader(REF_DELTA, stored.size), base, data);
         stats.deltas++;
       } else {
