@@ -8,6 +8,17 @@ import type { SyncSettings } from '../lambdas/sync/settings.ts';
 import type { VerifySettings } from '../lambdas/verify/settings.ts';
 import type { GeoConfig } from './GeoConfig.ts';
 
+/** What sync and verify need to read the primary (or the host `git-geo promote` made primary). */
+const primaryAccess = (config: GeoConfig) => ({
+  primaryRegion: config.primaryRegion,
+  primaryUrls: config.primaryUrls,
+  primaryCredentialsSecretName: config.primaryCredentialsSecretName,
+  promotionCredentialsSecretName: config.promotionCredentialsSecretName,
+  refNamespaces: config.refNamespaces,
+  primaryTimeoutSeconds: config.primaryTimeoutSeconds,
+  primaryOverrideCacheSeconds: config.primaryOverrideCacheSeconds,
+});
+
 /**
  * Each function's settings, derived from the git-geo configuration in this one module. A
  * function receives them as one value (GIT_GEO_SETTINGS, JSON) and parses it with its
@@ -22,31 +33,19 @@ export const functionSettings = {
   }),
   republish: (config: GeoConfig): z.input<typeof RepublishSettings> => ({ republishAfterSeconds: config.republishAfterSeconds }),
   sync: (config: GeoConfig, region: string): z.input<typeof SyncSettings> => ({
-    primaryRegion: config.primaryRegion,
-    primaryUrls: config.primaryUrls,
-    primaryCredentialsSecretName: config.primaryCredentialsSecretName,
-    promotionCredentialsSecretName: config.promotionCredentialsSecretName,
-    refNamespaces: config.refNamespaces,
-    primaryTimeoutSeconds: config.primaryTimeoutSeconds,
+    ...primaryAccess(config),
     syncTimeoutSeconds: config.syncTimeoutSeconds,
     syncRetryBaseSeconds: config.syncRetryBaseSeconds,
     minSyncIntervalSeconds: config.minSyncIntervalSeconds,
     deletedRepositories: config.deletedRepositories,
-    primaryOverrideCacheSeconds: config.primaryOverrideCacheSeconds,
     selectiveSyncRule: config.selectiveSync[region],
   }),
   verify: (config: GeoConfig): z.input<typeof VerifySettings> => ({
-    primaryRegion: config.primaryRegion,
-    primaryUrls: config.primaryUrls,
-    primaryCredentialsSecretName: config.primaryCredentialsSecretName,
-    promotionCredentialsSecretName: config.promotionCredentialsSecretName,
-    refNamespaces: config.refNamespaces,
-    primaryTimeoutSeconds: config.primaryTimeoutSeconds,
+    ...primaryAccess(config),
     syncTimeoutSeconds: config.syncTimeoutSeconds,
     verifyIntervalHours: config.verifyIntervalHours,
     maxVerificationRepairs: config.maxVerificationRepairs,
     verificationBackoffSeconds: config.verificationBackoffSeconds,
-    primaryOverrideCacheSeconds: config.primaryOverrideCacheSeconds,
   }),
   endpoint: (config: GeoConfig, region: string): z.input<typeof EndpointSettings> => ({
     primaryUrls: config.primaryUrls,
