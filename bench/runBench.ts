@@ -6,11 +6,14 @@ import { PROJECT_ROOT } from '../cdk/constructs/GeoFunction.ts';
 import { BenchBed } from './BenchBed.ts';
 import { fanOut, type FanOutResult } from './benchmarks/fanOut.ts';
 import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts';
+import { regionReads, type ReadSource, type RegionReadsResult } from './benchmarks/regionReads.ts';
+import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
 import { machineInfo, type MachineInfo } from './machineInfo.ts';
+import { existsSync } from 'node:fs';
 import { ratio } from './stats.ts';
 
-export const BENCHMARKS = ['lag', 'initial', 'fanout'] as const;
+export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -51,6 +54,9 @@ export interface BenchReport {
   readonly costPerSync?: LagResult['cost'];
   readonly initialSync?: InitialSyncResult;
   readonly fanOut?: FanOutResult;
+  /** Clones and fetches through a region against the primary, per repository. */
+  readonly regionReads?: readonly RegionReadsResult[];
+  readonly lfs?: LfsReplicationResult;
   readonly targets: readonly Target[];
 }
 
@@ -71,7 +77,19 @@ function sizes(quick: boolean, options: BenchOptions) {
       concurrency: 6,
       baselineRepositories: quick ? 1 : 10,
     },
+    reads: { runs: quick ? 1 : 3, sources: readSources(quick) },
   };
+}
+
+/** Local snapshots of real repositories (bare), used in full mode when present. */
+const REAL_REPOSITORIES = [
+  { label: 'expressjs/express', path: '/work/.mirror/expressjs+express/repo' },
+  { label: 'git/git', path: '/work/.mirror/git+git/repo' },
+];
+
+function readSources(quick: boolean): ReadSource[] {
+  if (quick) return [{ label: 'generated (200 commits)', commits: 200, files: 20 }];
+  return [{ label: 'generated (10,000 commits)', commits: 10_000, files: 200 }, ...REAL_REPOSITORIES.filter((source) => existsSync(source.path))];
 }
 
 function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Target[] {
@@ -95,10 +113,28 @@ function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Tar
       });
     }
   }
+  for (const reads of report.regionReads ?? []) {
+    for (const operation of reads.operations) {
+      list.push({ name: `${reads.label}: ${operation.operation}, region vs primary`, goal: '<= 1.2x', value: `${operation.ratio}x`, met: (operation.ratio ?? Infinity) <= 1.2 });
+    }
+    list.push({ name: `${reads.label}: primary upload-pack requests while reading a fresh region`, goal: '0', value: String(reads.primaryUploadPacks), met: reads.primaryUploadPacks === 0 });
+    const growth = reads.rssPeakBytes - reads.rssBeforeBytes;
+    list.push({
+      name: `${reads.label}: process RSS growth while the region served (pack ${Math.round(reads.packBytes / MiB)} MiB)`,
+      goal: '< 256 MiB, whatever the pack size',
+      value: `${Math.round(growth / MiB)} MiB`,
+      met: growth < 256 * MiB,
+    });
+  }
   const fan = report.fanOut;
   if (fan) {
     list.push({ name: 'fetches per push (bursts)', goal: '<= 0.5', value: String(fan.fetchesPerPush), met: fan.fetchesPerPush <= 0.5 });
     list.push({ name: 'messages lost', goal: '0', value: String(fan.messagesLost), met: fan.messagesLost === 0 });
+  }
+  for (const run of report.lfs?.sizes ?? []) {
+    const size = `${Math.round(run.bytes / MiB)} MiB`;
+    list.push({ name: `LFS replication of ${size} vs plain S3 upload`, goal: '<= 2x', value: `${run.ratio}x`, met: run.ratio <= 2 });
+    list.push({ name: `LFS replication of ${size}: peak RSS`, goal: '< 300 MiB', value: `${Math.round(run.lfs.peakRssBytes / MiB)} MiB`, met: run.lfs.peakRssBytes < 300 * MiB });
   }
   return list;
 }
@@ -166,6 +202,21 @@ export function formatReport(report: BenchReport): string {
     if (fan.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${fan.emulatorCpuSeconds} s of ${fan.totalSeconds} s`, '', '']);
     out.push(t.toString());
   }
+  for (const reads of report.regionReads ?? []) {
+    const t = table(`region vs primary, ${reads.label}: ${mib(reads.packBytes)} pack, ${reads.objects} objects (Lambda streaming limits honoured)`, ['region', 'primary', 'ratio']);
+    for (const operation of reads.operations) t.push([operation.operation, ms(operation.regionMs), ms(operation.primaryMs), x(operation.ratio)]);
+    t.push(['initial sync into the region', ms(reads.initialSyncMs), '', '']);
+    t.push(['primary upload-pack requests during region reads', String(reads.primaryUploadPacks), '', '']);
+    t.push(['process RSS before / peak while serving', `${mib(reads.rssBeforeBytes)} / ${mib(reads.rssPeakBytes)}`, '', '']);
+    out.push(t.toString());
+  }
+  if (report.lfs) {
+    const t = table('LFS object replication', ['git-geo (primary LFS API -> verified -> bucket)', 'plain S3 upload from disk', 'ratio', 'peak RSS git-geo / S3']);
+    for (const run of report.lfs.sizes) {
+      t.push([mib(run.bytes), `${ms(run.lfs.wallMs)} (${run.lfsMiBPerSecond} MiB/s)`, `${ms(run.s3.wallMs)} (${run.s3MiBPerSecond} MiB/s)`, x(run.ratio), `${mib(run.lfs.peakRssBytes)} / ${mib(run.s3.peakRssBytes)}`]);
+    }
+    out.push(t.toString());
+  }
   const goals = table('target', ['goal', 'measured', '']);
   for (const target of report.targets) goals.push([target.name, target.goal, target.value, target.met ? 'met' : 'NOT MET']);
   out.push(goals.toString());
@@ -208,9 +259,18 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
       log('initial sync');
       report.initialSync = await initialSync(bed, { repo: options.repo, ...size.initial, engines: options.engines ?? DEFAULT_ENGINES, cpuProfileDir: options.cpuProfileDir, log });
     }
+    if (only.has('reads')) {
+      log(`region reads: ${size.reads.sources.map((source) => source.label).join(', ')}`);
+      report.regionReads = await regionReads(bed, { ...size.reads, syncTimeoutMs: options.quick ? 60_000 : 900_000, log });
+    }
     if (only.has('fanout')) {
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);
       report.fanOut = await fanOut(bed, { ...size.fanOut, timeoutMs: options.quick ? 60_000 : 300_000, log });
+    }
+    // Full mode only: writing and moving a 1 GiB object takes longer than quick mode's budget.
+    if (only.has('lfs') && !options.quick) {
+      log('LFS replication: 100 MiB and 1 GiB objects');
+      report.lfs = await lfsReplication(bed, { sizesMiB: [100, 1024], log });
     }
   } finally {
     await bed.stop();

@@ -43,6 +43,7 @@ try {
     stream: (key) => (counts.stream++, memory.stream(key)),
     head: (key) => (counts.head++, memory.head(key)),
     put: (key, body) => (counts.put++, memory.put(key, body)),
+    putStream: (key, body) => (counts.put++, memory.putStream(key, body)),
     copy: (from, to) => memory.copy(from, to),
     delete: (keys) => memory.delete(keys),
     list: (p) => (counts.list++, memory.list(p)),

@@ -1,13 +1,15 @@
 import cliProgress from 'cli-progress';
 import Table from 'cli-table3';
 import { Command } from 'commander';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { downloadMirror } from '../local/downloadMirror.ts';
 import { generateRepository } from '../local/generateRepository.ts';
 import { git, listRefs } from '../local/git.ts';
+import { enableLfs, LFS_FILTERS } from '../local/gitLfs.ts';
 import { gitlabPushHook, sendWebhook } from '../local/gitlabPushHook.ts';
 import { startGitServer, type GitServer, type RefUpdate } from '../local/startGitServer.ts';
 import { startLocalRuntime, type LocalRuntime } from '../local/startLocalRuntime.ts';
@@ -135,6 +137,35 @@ async function cloneFromRegion(runtime: LocalRuntime, primary: GitServer, region
   return { url, refs: cloned.size - (cloned.has('HEAD') ? 1 : 0), refsMatch, fsck, servedBy, primaryRequests: asked, regionMs, primaryMs: Date.now() - primaryStarted };
 }
 
+/**
+ * Adds an LFS-tracked asset with the real git-lfs client, pushes it, waits for the regions, then
+ * clones through a region with the primary stopped: the file must be smudged from the region's bucket.
+ */
+async function lfsThroughRegion(runtime: LocalRuntime, primary: GitServer, region: string, repository: RepositoryPath, work: string, pushes: { repository: string; updates: readonly RefUpdate[] }[], scratch: string): Promise<{ ok: boolean; bytes: number }> {
+  await git(['checkout', '-q', 'main'], { cwd: work });
+  await enableLfs(work, ['*.bin']);
+  const asset = randomBytes(2 * 1024 * 1024);
+  await writeFile(join(work, 'model.bin'), asset);
+  await git(['add', '.gitattributes', 'model.bin'], { cwd: work });
+  await git(['commit', '-q', '-m', 'An LFS asset'], { cwd: work });
+  await git(['push', '-q', 'origin', 'main'], { cwd: work });
+  say(`  pushed model.bin (${asset.length} bytes) with git-lfs; the primary's LFS API holds it`);
+  await converge(runtime, repository, primary.url, await notify(runtime, primary.url, pushes));
+  await primary.pause();
+  try {
+    const dir = join(scratch, `lfs-clone-from-${region}`);
+    await git([...LFS_FILTERS, 'clone', '-q', `${runtime.regions[region]!.gitUrl}/${repository}.git`, dir]);
+    const cloned = await readFile(join(dir, 'model.bin'));
+    say(`  primary stopped; git clone through ${region}: model.bin ${cloned.equals(asset) ? 'smudged, bytes equal' : 'WRONG BYTES'} (${cloned.length} bytes)`);
+    return { ok: cloned.equals(asset), bytes: cloned.length };
+  } catch (error) {
+    say(`  FAILED: ${(error as Error).message.split('\n')[0]}`);
+    return { ok: false, bytes: 0 };
+  } finally {
+    await primary.start();
+  }
+}
+
 export function demoCommand(): Command {
   return new Command('demo')
     .description('replicate a generated repository to every secondary region on this machine (moto + a local git server), clone each copy with stock git, then clone through a region\'s Git URL')
@@ -200,7 +231,10 @@ export function demoCommand(): Command {
         say(`  git clone ${regional.url}`);
         say(`  ${regional.refsMatch && regional.fsck ? 'ok' : 'FAILED'}: HEAD and ${regional.refs} refs = primary, fsck ${regional.fsck ? 'clean' : 'FAILED'}; served by ${regional.servedBy ?? 'nobody'}, ${regional.primaryRequests} request(s) to the primary for it`);
         say(`  clone from ${readRegion}: ${regional.regionMs} ms; the same clone from the primary: ${regional.primaryMs} ms (both on this machine)`);
-        const ok = results.every((result) => result.cloned && result.fsck && result.refsMatch) && regional.refsMatch && regional.fsck && regional.primaryRequests === 0 && regional.servedBy === readRegion;
+
+        say(`\n5. Git LFS: an asset pushed with git-lfs, then cloned through ${readRegion} while the primary is down`);
+        const lfs = await lfsThroughRegion(runtime, primary, readRegion!, repository, work, pushes, scratch);
+        const ok = results.every((result) => result.cloned && result.fsck && result.refsMatch) && regional.refsMatch && regional.fsck && regional.primaryRequests === 0 && regional.servedBy === readRegion && lfs.ok;
         say(`\n${ok ? 'every region holds a verified copy' : 'SOME REGIONS FAILED'} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         process.exitCode = ok ? 0 : 1;
       } finally {

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { LocalLambda } from './LocalLambda.ts';
 import type { LocalFunctionUrl } from './LocalResources.ts';
-import { LocalResponseStream } from './LocalResponseStream.ts';
+import { LocalResponseStream, type ResponseStreamOptions } from './LocalResponseStream.ts';
 
 /** Lambda's own limit on a synchronous invocation's request payload. */
 const MAX_REQUEST_BYTES = 6 * 1024 * 1024;
@@ -26,7 +26,8 @@ function isText(contentType: string | undefined): boolean {
  * Requests become payload-format 2.0 events, and results become responses, as Lambda
  * Function URLs do; the mount path is stripped, as if each function had its own host.
  * A BUFFERED URL answers the function's result (6 MB at most); a RESPONSE_STREAM URL
- * streams what the function writes to its response stream, after the prelude's status and headers.
+ * streams what the function writes to its response stream, after the prelude's status and
+ * headers, at Lambda's pace and within its 200 MB (see LocalResponseStream).
  */
 export class FunctionUrlServer {
   private readonly server: Server;
@@ -34,7 +35,14 @@ export class FunctionUrlServer {
   private readonly apis: { prefix: string; handler: (req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) => Promise<void> }[] = [];
   private base = '';
 
-  constructor(private readonly onError: (error: unknown) => void) {
+  /**
+   * `streaming`: the limits and clock of RESPONSE_STREAM responses; Lambda's own by default
+   * (6 MB uncapped, then 2 MB/s, cut at 200 MB).
+   */
+  constructor(
+    private readonly onError: (error: unknown) => void,
+    private readonly streaming: Omit<ResponseStreamOptions, 'onCut'> = {},
+  ) {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
   }
@@ -115,7 +123,10 @@ export class FunctionUrlServer {
 
   /** RESPONSE_STREAM: the handler writes to the client as it goes; a failure after the headers cuts the connection. */
   private async stream(res: ServerResponse, lambda: LocalLambda, event: APIGatewayProxyEventV2): Promise<void> {
-    const stream = new LocalResponseStream(res);
+    const stream = new LocalResponseStream(res, {
+      ...this.streaming,
+      onCut: (bytes) => this.onError(new Error(`a streamed response reached Lambda's limit after ${bytes} bytes and was cut`)),
+    });
     try {
       await lambda.invokeStreaming(event, stream);
       if (!stream.writableEnded) stream.end();

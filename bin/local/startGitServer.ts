@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { AddressInfo, Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { gitlabProjectsPage } from './gitlabProjects.ts';
+import { serveLfs } from './lfsServer.ts';
 
 export interface RefUpdate {
   readonly ref: string;
@@ -108,7 +109,7 @@ function checkPassword(expected: string, given: string): boolean {
 
 /**
  * A real Git server for tests and the demo: `git http-backend` (smart HTTP, protocol v0-v2)
- * behind a small loopback HTTP server, with Basic auth, private repositories, a request
+ * and a Git LFS API (lfsServer.ts) behind a small loopback HTTP server, with Basic auth, private repositories, a request
  * log, fault injection, and a post-receive callback that knows exactly which refs moved.
  */
 export async function startGitServer(options: GitServerOptions): Promise<GitServer> {
@@ -182,6 +183,20 @@ export async function startGitServer(options: GitServerOptions): Promise<GitServ
     if (user === false || ((isPrivate || needsUser) && user === undefined)) {
       record(401);
       res.writeHead(401, { 'www-authenticate': 'Basic realm="git"', 'content-type': 'text/plain' }).end('authentication required\n');
+      return;
+    }
+    const lfsPrefix = `/${repository}.git/info/lfs/`;
+    if (repository !== undefined && path.startsWith(lfsPrefix) && !repository.split('/').includes('..')) {
+      // Before the body is read: LFS uploads stream to disk.
+      const lfsStatus = await serveLfs(req, res, {
+        gitDir: join(options.root, `${repository}.git`),
+        lfsUrl: `http://${req.headers.host ?? '127.0.0.1'}${lfsPrefix.slice(0, -1)}`,
+        subpath: path.slice(lfsPrefix.length),
+        user: user || undefined,
+        writesNeedUser: options.users !== undefined,
+        sent: (count) => void (bytes += count),
+      });
+      record(lfsStatus, user || undefined);
       return;
     }
     const chunks: Buffer[] = [];

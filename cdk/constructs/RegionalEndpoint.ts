@@ -1,12 +1,16 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Size } from 'aws-cdk-lib';
 import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType, InvokeMode, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
 import type { z } from 'zod';
+import { MAX_STREAMED_PACK_BYTES } from '../../lambdas/endpoint/limits.ts';
 import type { EndpointSettings } from '../../lambdas/endpoint/settings.ts';
 import { GeoFunction } from './GeoFunction.ts';
 import type { MirrorStore } from './MirrorStore.ts';
 import type { PrimaryResources } from './PrimaryResources.ts';
+
+/** /tmp of an endpoint instance, where it keeps packs to read objects from (memory stays bounded). */
+const ENDPOINT_EPHEMERAL_MIB = 4096;
 
 export interface RegionalEndpointProps {
   readonly store: MirrorStore;
@@ -31,8 +35,13 @@ export class RegionalEndpoint extends Construct {
       // 200 MB at Lambda's 2 MB/s streaming rate past the first 6 MB, with room to spare.
       timeout: Duration.seconds(300),
       memorySize: 1024,
+      ephemeralStorageSize: Size.mebibytes(ENDPOINT_EPHEMERAL_MIB),
       settings: props.settings,
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint' },
+      environment: {
+        POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',
+        MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
+        PACK_CACHE_BYTES: String((ENDPOINT_EPHEMERAL_MIB - 512) * 1024 * 1024),
+      },
     });
     props.store.grantRead(this.function);
     props.store.grantRegistry(this.function);

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { SyncSettings } from '../../lambdas/sync/settings.ts';
 import type { ChangeQueue } from './ChangeQueue.ts';
 import { GeoFunction } from './GeoFunction.ts';
+import { grantLfsObjectWrites } from './grantLfsObjectWrites.ts';
 import type { MirrorStore } from './MirrorStore.ts';
 import type { PrimaryResources } from './PrimaryResources.ts';
 
@@ -40,6 +41,8 @@ export class SyncPipeline extends Construct {
     // Permanent failures are parked in the dead-letter queue at once, for `git-geo redrive`.
     props.queue.grantSendDeadLetters(this.function);
     props.store.grantReadWrite(this.function);
+    // LFS objects stream in multipart: their keys may also abort uploads.
+    grantLfsObjectWrites(props.store.bucket, this.function);
     props.store.grantRegistryReadWrite(this.function);
     props.primary.grantReadPrimaryOverride(this.function);
     // A promoted host is read with the promotion credentials when the override names them; no other secret.

@@ -8,6 +8,7 @@ import { VERIFIED_PACKS_PREFIX } from '../../lambdas/shared/git/verifiedPacksPre
 import type { VerifySettings } from '../../lambdas/verify/settings.ts';
 import type { ChangeQueue } from './ChangeQueue.ts';
 import { GeoFunction } from './GeoFunction.ts';
+import { grantLfsObjectWrites } from './grantLfsObjectWrites.ts';
 import type { MirrorStore } from './MirrorStore.ts';
 import type { PrimaryResources } from './PrimaryResources.ts';
 
@@ -49,6 +50,8 @@ export class Verification extends Construct {
       id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve((props.store.bucket.node.defaultChild as CfnResource).logicalId) as string}.Arn>/${VERIFIED_PACKS_PREFIX}*]`,
       reason: 'Verified-pack records are keyed by repository and pack under one prefix; the verifier writes nothing else.',
     });
+    // A corrupt LFS object is deleted and copied again.
+    grantLfsObjectWrites(props.store.bucket, this.function);
     props.store.grantRegistry(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Scan');
     props.queue.grantSend(this.function);
     // After `git-geo promote`, mirrors are checked against the promoted host, read with the credentials the override names.

@@ -1,16 +1,18 @@
 import { Readable } from 'node:stream';
-import { AccessDeniedError, AuthenticationError, ForbiddenError, ProtocolError, RepositoryNotFoundError } from '../shared/errors/index.ts';
+import { AccessDeniedError, AuthenticationError, ForbiddenError, LimitExceededError, RepositoryNotFoundError } from '../shared/errors/index.ts';
 import type { EventLog } from '../shared/eventlog/EventLog.ts';
-import { MirrorRepository, mirrorPrefix } from '../shared/git/MirrorRepository.ts';
-import { PackSet } from '../shared/git/pack/PackSet.ts';
-import { parsePacksList } from '../shared/git/packsList.ts';
+import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
+import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import type { PrimaryAccess, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { filterRefs, refsChecksum } from '../shared/git/RefSnapshot.ts';
 import type { Registry } from '../shared/registry/Registry.ts';
 import type { RepositoryState } from '../shared/registry/RepositoryState.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
+import type { ObjectUrls } from '../shared/storage/ObjectUrls.ts';
 import type { AccessChecker } from './AccessChecker.ts';
 import { assessFreshness } from './assessFreshness.ts';
+import { bulkFetch } from './BulkFetch.ts';
+import { MirrorPackCache } from './MirrorPackCache.ts';
 import type { GitRequest } from './parseGitRequest.ts';
 import { uploadPackV0Advertisement, UploadPackV0 } from './UploadPackV0.ts';
 import { uploadPackV2Advertisement, UploadPackV2 } from './UploadPackV2.ts';
@@ -29,8 +31,13 @@ export interface EndpointSettings {
   readonly anonymousTrustMs: number;
   /** Ref namespaces the region mirrors, to compare like with like. */
   readonly refNamespaces: readonly string[];
-  /** Largest pack a response may stream; a repository with a larger one is read from the primary. */
+  /**
+   * Largest pack a response may carry inline (a streamed Lambda response stops at 200 MB);
+   * bigger ones go by pre-signed URL (packfile-uris, dumb HTTP) or fail with a clear error.
+   */
   readonly maxPackBytes: number;
+  /** Most pack bytes an instance keeps on local disk to read objects from. @default 400 MiB */
+  readonly packCacheBytes?: number;
   /** git's `uploadpack.allowReachableSHA1InWant` for protocol v0/v1 clients (v2 serves any object held, as git does). */
   readonly allowReachableSha1InWant: boolean;
 }
@@ -42,6 +49,8 @@ export interface EndpointDependencies {
   /** The primary, asked anonymously; `withAuthorization` asks it as the caller. */
   readonly primary: PrimaryRemote;
   readonly access: AccessChecker;
+  /** Pre-signed download URLs for packs; absent, packs pass through the endpoint. */
+  readonly urls?: ObjectUrls;
   readonly now: () => Date;
   readonly settings: EndpointSettings;
 }
@@ -71,13 +80,13 @@ function contentType(file: string): string {
  * primary with their own credentials, so the region never serves what the primary would refuse.
  */
 export class RegionalGitEndpoint {
-  /** Pack sizes by key: packs never change, so one HEAD each per instance. */
-  private readonly knownPackSizes = new Map<string, number>();
-  /** Packs recently read for protocol v2 fetches, least recently used first, within `maxPackBytes`. */
-  private readonly loadedPacks = new Map<string, { pack: Buffer; idx: Buffer }>();
-  private loadedBytes = 0;
+  /** Indexes in memory, packs on local disk: memory stays bounded whatever the repository's size. */
+  private readonly packCache: MirrorPackCache;
 
-  constructor(private readonly deps: EndpointDependencies) {}
+  constructor(private readonly deps: EndpointDependencies) {
+    const diskBytes = deps.settings.packCacheBytes ?? 400 * 2 ** 20;
+    this.packCache = new MirrorPackCache(deps.store, { maxDiskBytes: diskBytes, maxIndexBytes: Math.max(64 * 2 ** 20, diskBytes / 8) });
+  }
 
   async handle(request: GitRequest): Promise<EndpointResponse> {
     switch (request.action) {
@@ -126,8 +135,6 @@ export class RegionalGitEndpoint {
       if (state === undefined && latest === undefined && (await this.primarySaysNotFound(request))) throw this.notFound(request);
       return this.redirect(request, `redirected:${freshness.kind === 'stale' ? freshness.reason : 'not-replicated'}`);
     }
-    const packSizes = await this.packSizes(request);
-    if (packSizes.some((size) => size > settings.maxPackBytes)) return this.redirect(request, 'redirected:pack-too-large');
 
     if (freshness.kind === 'write-pending') {
       // Only the primary knows whether the push has landed. Asking it needs the caller's own
@@ -136,31 +143,29 @@ export class RegionalGitEndpoint {
       if (request.authorization === undefined && !this.trustedAnonymous(state)) return this.redirect(request, 'redirected:write-pending');
       const matches = await this.matchesPrimary(request, state);
       if (!matches) return this.redirect(request, 'redirected:write-pending');
-      return this.serveRefs(request, { 'x-git-geo-freshness': 'current' }, packSizes);
+      return this.serveRefs(request, { 'x-git-geo-freshness': 'current' });
     }
 
     await this.authorize(request, state);
-    return this.serveRefs(request, { 'x-git-geo-freshness': 'current' }, packSizes);
+    return this.serveRefs(request, { 'x-git-geo-freshness': 'current' });
   }
 
   /**
    * The refs, as the client asked: a smart client of upload-pack (any protocol version) gets
-   * the smart advertisement (its packs are small enough to build a pack from in memory); a dumb
-   * client (no `?service=`) gets `info/refs`.
+   * the smart advertisement, whatever the repository's size (big packs go by pre-signed URL);
+   * a dumb client (no `?service=`) gets `info/refs`.
    */
-  private async serveRefs(request: GitRequest, extraHeaders: Record<string, string>, packSizes?: readonly number[]): Promise<EndpointResponse> {
+  private async serveRefs(request: GitRequest, extraHeaders: Record<string, string>): Promise<EndpointResponse> {
     if (request.service === 'git-upload-pack') {
-      const total = (packSizes ?? (await this.packSizes(request))).reduce((sum, size) => sum + size, 0);
-      if (total <= this.deps.settings.maxPackBytes) {
-        const advertisement = request.protocolVersion === 2 ? uploadPackV2Advertisement() : await this.v0Advertisement(request);
-        if (advertisement !== undefined) {
-          return {
-            statusCode: 200,
-            headers: { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, ...extraHeaders },
-            body: Readable.from([advertisement]),
-            outcome: 'served',
-          };
-        }
+      const advertisement =
+        request.protocolVersion === 2 ? uploadPackV2Advertisement(this.deps.urls === undefined ? [] : ['packfile-uris']) : await this.v0Advertisement(request);
+      if (advertisement !== undefined) {
+        return {
+          statusCode: 200,
+          headers: { 'content-type': 'application/x-git-upload-pack-advertisement', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region, ...extraHeaders },
+          body: Readable.from([advertisement]),
+          outcome: 'served',
+        };
       }
     }
     return this.serveFile(request, extraHeaders);
@@ -187,21 +192,50 @@ export class RegionalGitEndpoint {
     const current = await mirror.readState();
     if (current === undefined) throw this.notReplicated(request);
     const prefix = mirrorPrefix(request.repository);
-    const content = {
-      snapshot: current.snapshot,
-      packs: async () => new PackSet(await Promise.all(current.packs.map((name) => this.loadPack(request, `${prefix}objects/pack/${name}`)))),
-    };
+    const packKeys = current.packs.map((name) => `${prefix}objects/pack/${name}`);
+    const headers = { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region };
+    try {
+      return await this.fetchOrList(request, current, packKeys, headers);
+    } catch (error) {
+      // Over a limit: an ERR line, which git shows the user, rather than a bare HTTP status.
+      if (!(error instanceof LimitExceededError)) throw error;
+      return { statusCode: 200, headers, body: Readable.from([Buffer.concat([encodePktLine(`ERR ${error.message}\n`), encodeFlush()])]), outcome: 'refused:limit' };
+    }
+  }
+
+  private async fetchOrList(request: GitRequest, current: MirrorState, packKeys: readonly string[], headers: Record<string, string>): Promise<EndpointResponse> {
     const { settings } = this.deps;
+    let body = request.body ?? Buffer.alloc(0);
+    if (request.protocolVersion === 2) {
+      // Whole stored packs (clones, by pre-signed URL or streamed from the bucket) need no walk.
+      const bulk = await bulkFetch(body, {
+        snapshot: current.snapshot,
+        packKeys,
+        store: this.deps.store,
+        index: (key) => this.packCache.index(key),
+        ...(this.deps.urls === undefined ? {} : { urls: this.deps.urls }),
+        maxInlineBytes: settings.maxPackBytes,
+      });
+      if (bulk.kind === 'answer') return { statusCode: 200, headers, body: bulk.body, outcome: bulk.outcome };
+      body = bulk.body;
+    }
+    const content = { snapshot: current.snapshot, packs: () => this.packCache.packSet(packKeys) };
     const server =
       request.protocolVersion === 2
         ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces })
         : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant });
-    const answer = await server.respond(request.body ?? Buffer.alloc(0));
+    const answer = await server.respond(body);
     if (answer.primary !== undefined) return this.proxyUploadPack(request, answer.primary);
     const { outcome } = answer;
+    if (outcome.packBytes !== undefined && outcome.packBytes > settings.maxPackBytes) {
+      throw new LimitExceededError(
+        `this fetch needs a ${(outcome.packBytes / 2 ** 20).toFixed(0)} MB pack, more than a region streams through Lambda: fetch with \`git -c fetch.uriProtocols=https\` or from the primary`,
+        { data: { bytes: outcome.packBytes, limit: settings.maxPackBytes } },
+      );
+    }
     return {
       statusCode: 200,
-      headers: { 'content-type': 'application/x-git-upload-pack-result', 'cache-control': NO_CACHE, 'x-git-geo-region': settings.region },
+      headers,
       body: Readable.from([answer.body]),
       outcome: outcome.command === 'fetch' && outcome.packBytes !== undefined ? 'served' : `served:${outcome.command}`,
     };
@@ -281,48 +315,6 @@ export class RegionalGitEndpoint {
     }
   }
 
-  /**
-   * A pack and its index, from this instance's memory when a recent fetch loaded them: packs
-   * never change, and CI fleets clone the same repositories over and over.
-   */
-  private async loadPack(request: GitRequest, key: string): Promise<{ pack: Buffer; idx: Buffer }> {
-    const cached = this.loadedPacks.get(key);
-    if (cached !== undefined) {
-      this.loadedPacks.delete(key);
-      this.loadedPacks.set(key, cached);
-      return cached;
-    }
-    const [pack, idx] = await Promise.all([this.deps.store.get(`${key}.pack`), this.deps.store.get(`${key}.idx`)]);
-    if (pack === undefined || idx === undefined) throw new ProtocolError(`a pack of ${request.repository} is listed but missing`, { data: { repository: request.repository, key } });
-    const loaded = { pack, idx };
-    this.loadedPacks.set(key, loaded);
-    this.loadedBytes += pack.length + idx.length;
-    for (const [oldest, value] of this.loadedPacks) {
-      if (this.loadedBytes <= this.deps.settings.maxPackBytes) break;
-      this.loadedPacks.delete(oldest);
-      this.loadedBytes -= value.pack.length + value.idx.length;
-    }
-    return loaded;
-  }
-
-  /** The sizes of the repository's listed packs (one HEAD each, remembered: packs never change). */
-  private async packSizes(request: GitRequest): Promise<number[]> {
-    const prefix = mirrorPrefix(request.repository);
-    const list = await this.deps.store.get(`${prefix}objects/info/packs`);
-    const keys = parsePacksList(list?.toString('utf8') ?? '').map((name) => `${prefix}objects/pack/${name}.pack`);
-    const sizes = await Promise.all(
-      keys.map(async (key) => {
-        let size = this.knownPackSizes.get(key);
-        if (size === undefined) {
-          size = (await this.deps.store.head(key))?.size ?? 0;
-          this.knownPackSizes.set(key, size);
-        }
-        return size;
-      }),
-    );
-    return sizes;
-  }
-
   private async serveFile(request: GitRequest, extraHeaders: Record<string, string>): Promise<EndpointResponse> {
     const key = `${mirrorPrefix(request.repository)}${request.file}`;
     const immutable = request.file.startsWith('objects/pack/');
@@ -339,6 +331,13 @@ export class RegionalGitEndpoint {
     }
     const found = await this.deps.store.stream(key);
     if (found === undefined) return this.missing(request);
+    if (immutable && found.size > this.deps.settings.maxPackBytes && this.deps.urls !== undefined) {
+      // More than Lambda streams: straight from the bucket. git follows this redirect only with
+      // http.followRedirects=true (its default follows the first request of a fetch alone).
+      found.body.destroy();
+      const location = await this.deps.urls.signedGetUrl(key);
+      return { statusCode: 302, headers: { location, 'cache-control': 'no-store', 'x-git-geo-region': this.deps.settings.region }, body: '', outcome: 'served:signed-url' };
+    }
     return { statusCode: 200, headers, body: found.body, outcome: 'served' };
   }
 

@@ -28,13 +28,13 @@ const SIDE_BAND_DATA = 65515;
 /** Client arguments a region cannot honour; the message tells the user where to go instead. */
 const UNSUPPORTED = ['want-ref', 'sideband-all', 'packfile-uris', 'wait-for-done'];
 
-/** The capability advertisement: protocol v2 with ls-refs and fetch (with shallow), SHA-1 only. */
-export function uploadPackV2Advertisement(): Buffer {
+/** The capability advertisement: protocol v2 with ls-refs and fetch (with shallow, and `fetchFeatures`), SHA-1 only. */
+export function uploadPackV2Advertisement(fetchFeatures: readonly string[] = []): Buffer {
   return Buffer.concat([
     encodePktLine('version 2\n'),
     encodePktLine('agent=git-geo\n'),
     encodePktLine('ls-refs\n'),
-    encodePktLine('fetch=shallow filter\n'),
+    encodePktLine(`fetch=${['shallow', 'filter', ...fetchFeatures].join(' ')}\n`),
     encodePktLine('object-format=sha1\n'),
     encodeFlush(),
   ]);

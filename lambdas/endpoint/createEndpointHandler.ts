@@ -8,6 +8,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Readable, Writable } from 'node:stream';
+import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
@@ -18,14 +19,25 @@ import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
 import { MAX_STREAMED_PACK_BYTES } from './limits.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
+import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
+import { isLfsPath, parseLfsRequest } from './lfs/parseLfsRequest.ts';
+import type { RegionalLfsEndpoint } from './lfs/RegionalLfsEndpoint.ts';
 import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
 import { EndpointSettings } from './settings.ts';
 
 // The primary region's event log is read across regions for the newest event of a repository.
-const EndpointEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'EVENT_LOG_TABLE', 'EVENT_LOG_REGION'], EndpointSettings);
+const EndpointEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'EVENT_LOG_TABLE', 'EVENT_LOG_REGION'], EndpointSettings).extend({
+  /** Not configuration: Lambda's streaming limit (limits.ts); the stack sets it. */
+  MAX_PACK_BYTES: z.coerce.number().int().positive().default(MAX_STREAMED_PACK_BYTES),
+  /** How long a pre-signed pack URL (packfile-uris, dumb HTTP redirects) stays valid; 0 sends packs through the endpoint. */
+  PACK_URL_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(900),
+  /** Pack bytes an instance keeps in /tmp to read objects from (keep it under the function's ephemeral storage). */
+  PACK_CACHE_BYTES: z.coerce.number().int().positive().default(400 * 1024 * 1024),
+});
 
 /** A Function URL response whose body is streamed (RESPONSE_STREAM): text or a Node stream. */
 export interface StreamedResult {
@@ -59,7 +71,10 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const eventLogDb = documents(new DynamoDBClient(clientConfig(config.EVENT_LOG_REGION, config.AWS_ENDPOINT_URL)));
   const registry = new Registry(documents(new DynamoDBClient(aws)), config.REGISTRY_TABLE);
   const eventLog = new EventLog(eventLogDb, config.EVENT_LOG_TABLE);
-  const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
+  const s3 = new S3Client(aws);
+  const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
+  // Signed with the function's own role: a URL reads only what the endpoint may read.
+  const urls = config.PACK_URL_SECONDS > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, config.PACK_URL_SECONDS) : undefined;
   const overrides = new PrimaryOverrideStore(eventLogDb, config.EVENT_LOG_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
@@ -73,6 +88,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       eventLog,
       store,
       primary,
+      ...(urls === undefined ? {} : { urls }),
       access: new AccessChecker(primary, { allowedTtlMs: settings.accessCacheSeconds * 1000, deniedTtlMs: Math.min(settings.accessCacheSeconds, 10) * 1000 }),
       now: () => new Date(),
       settings: {
@@ -82,25 +98,46 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         writePendingMs: settings.writePendingSeconds * 1000,
         anonymousTrustMs: settings.anonymousTrustSeconds * 1000,
         refNamespaces: settings.refNamespaces,
-        maxPackBytes: MAX_STREAMED_PACK_BYTES,
+        maxPackBytes: config.MAX_PACK_BYTES,
+        packCacheBytes: config.PACK_CACHE_BYTES,
         allowReachableSha1InWant: settings.allowReachableSha1InWant,
       },
     });
     endpoints.set(url, endpoint);
     return endpoint;
   };
+  const lfsEndpoints = new Map<string, RegionalLfsEndpoint>();
+  const lfsEndpointFor = (url: string): RegionalLfsEndpoint => {
+    let lfs = lfsEndpoints.get(url);
+    if (lfs === undefined) {
+      lfs = createRegionalLfsEndpoint({
+        s3,
+        bucket: config.MIRROR_BUCKET,
+        store,
+        registry,
+        primaryUrl: url,
+        timeoutMs: settings.primaryTimeoutSeconds * 1000,
+        accessCacheSeconds: settings.accessCacheSeconds,
+        settings: { region: config.AWS_REGION, mode: settings.readMode, anonymousTrustMs: settings.anonymousTrustSeconds * 1000 },
+      });
+      lfsEndpoints.set(url, lfs);
+    }
+    return lfs;
+  };
 
   const handle = async (event: APIGatewayProxyEventV2): Promise<StreamedResult> => {
     let request: GitRequest | undefined;
     try {
-      request = parseGitRequest({
+      const raw = {
         method: event.requestContext.http.method,
         rawPath: event.rawPath,
         rawQueryString: event.rawQueryString ?? '',
         headers: event.headers ?? {},
         bodyBytes: bodyBytes(event),
         ...(event.body === undefined ? {} : { body: Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8') }),
-      });
+      };
+      if (isLfsPath(raw.rawPath)) return await serveLfs(lfsEndpointFor(await overrides.url(primaryUrl!)), parseLfsRequest(raw), { logger, metrics });
+      request = parseGitRequest(raw);
       const endpoint = endpointFor(await overrides.url(primaryUrl!));
       const { outcome, ...response } = await endpoint.handle(request);
       // Never the headers: they carry the caller's credentials.

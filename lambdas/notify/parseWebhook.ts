@@ -1,5 +1,6 @@
 import { ChangeDraftSchema, MAX_CHANGES_PER_EVENT, type ChangeDraft } from '../shared/events/ChangeEvent.ts';
 import { PayloadTooLargeError, UnsupportedEventError, ValidationError } from '../shared/errors/index.ts';
+import { draftsFromTypes } from '../replicable/registry.ts';
 import { WEBHOOK_SOURCES } from './hosts/index.ts';
 import type { ParsedWebhook, TrustPolicy, WebhookRequest, WebhookSource } from './hosts/WebhookSource.ts';
 
@@ -57,8 +58,13 @@ export function parseWebhook(request: WebhookRequest, policy: WebhookPolicy): Ve
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new ValidationError('payload must be a JSON object');
   }
-  const parsed = source.parse(json, request, policy);
-  if (parsed.ignored !== undefined) return { ...parsed, drafts: [] };
+  let parsed = source.parse(json, request, policy);
+  if (parsed.ignored !== undefined) {
+    // An event the host module does not replicate may concern another replicable type (lambdas/replicable/registry.ts).
+    const typed = draftsFromTypes({ source: parsed.source, eventName: parsed.eventName, json, request, trust: policy });
+    if (typed === undefined) return { ...parsed, drafts: [] };
+    parsed = { source: parsed.source, deliveryId: parsed.deliveryId, eventName: parsed.eventName, drafts: typed.drafts };
+  }
   const drafts = parsed.drafts.map((input) => {
     // A push of more refs than an event may list keeps its repository, not its changes: they are hints.
     const draft = (input.changes?.length ?? 0) > MAX_CHANGES_PER_EVENT ? { ...input, changes: [], changesOmitted: true } : input;

@@ -24,12 +24,13 @@ import { Registry } from '../shared/registry/Registry.ts';
 import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { isIncluded } from '../shared/selectiveSync/SelectiveSyncRule.ts';
+import { blobSteps, type BlobSteps } from '../replicable/blobSteps.ts';
 import { DeadLetterQueue } from './DeadLetterQueue.ts';
 import { SyncSettings } from './settings.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { retryDelaySeconds } from './retryDelaySeconds.ts';
 import { SyncPostponedError } from './SyncPostponedError.ts';
-import { syncRepository, type SyncOutcome } from './syncRepository.ts';
+import { syncRepository, type SyncDependencies, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
 
 // The primary region's event log holds the primary override `git-geo promote` writes.
@@ -72,7 +73,15 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   );
   // The active primary: the configured one, or the host `git-geo promote` made primary (read every few seconds).
   const activePrimary = new ActivePrimary(overrides, secrets, settings, { userAgent: 'git-geo', engine: config.FETCH_ENGINE });
-  const primaryFor = (fresh = false): Promise<ResolvedPrimary> => activePrimary.resolve({ fresh });
+  const primaryFor = async (fresh = false): Promise<ResolvedPrimary & { blobs: BlobSteps }> => {
+    const resolved = await activePrimary.resolve({ fresh });
+    const blobs = blobSteps(store, { baseUrl: resolved.url, authorization: resolved.authorization, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo' }, (type, _step, repository, result) => {
+      logger.info('replicated', { type, repository, ...result, missingOnPrimary: result.missingOnPrimary.length });
+      metrics.addMetric(`Replicated_${type}`, MetricUnit.Count, result.fetched);
+      metrics.addMetric(`ReplicatedBytes_${type}`, MetricUnit.Bytes, result.fetchedBytes);
+    });
+    return { ...resolved, blobs };
+  };
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
 
@@ -93,16 +102,17 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       retryBaseSeconds: settings.syncRetryBaseSeconds,
       minSyncIntervalSeconds: settings.minSyncIntervalSeconds,
     };
+    const depsFor = (record: SQSRecord): SyncDependencies => ({ ...base, primary: primary.remote, owner: record.messageId, afterPackStored: primary.blobs.afterPackStored });
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
       try {
-        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change, batch);
+        return await syncRepository(depsFor(record), change, batch);
       } catch (error) {
         if (!primary.authenticated || !(error instanceof SyncFailedError && error.cause instanceof AccessDeniedError)) throw error;
         // The primary refused the cached credentials: re-read the secret once, so a rotation takes effect now.
         const refreshed = await primaryFor(true);
         if (refreshed.authorization === primary.authorization) throw error;
         primary = refreshed;
-        return await syncRepository({ ...base, primary: primary.remote, owner: record.messageId }, change, batch);
+        return await syncRepository(depsFor(record), change, batch);
       }
     };
     const handleRecord = async (record: SQSRecord): Promise<void> => {

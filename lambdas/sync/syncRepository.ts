@@ -11,6 +11,7 @@ import { AccessDeniedError, GeoError, LeaseHeldError, RepositoryMovedError, Repo
 import { backoffSeconds } from './backoff.ts';
 import { isCovered } from './isCovered.ts';
 import { isSuperseded } from './isSuperseded.ts';
+import type { AfterPackStored } from '../replicable/blobSteps.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { TOMBSTONE_PREFIX } from './tombstonePrefix.ts';
 
@@ -48,6 +49,8 @@ export interface SyncDependencies {
    * An isolated push is not delayed. @default 0
    */
   readonly minSyncIntervalSeconds?: number;
+  /** Runs once a fetched pack is stored, before its refs are published: the replicable blob types' step (LFS objects). */
+  readonly afterPackStored?: AfterPackStored;
 }
 
 export type SyncOutcome =
@@ -258,6 +261,7 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
     const pack = await primary.fetchPack(repository, { discovery, wants: missing, haves: [...held] });
     if (pack !== undefined) {
       await mirror.writePack(pack);
+      await deps.afterPackStored?.(repository, pack);
       packs = [...packs.filter((name) => name !== pack.name), pack.name];
       fetchedBytes = pack.pack.length;
     }

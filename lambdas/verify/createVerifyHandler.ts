@@ -23,6 +23,7 @@ import { Registry } from '../shared/registry/Registry.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
 import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { blobSteps } from '../replicable/blobSteps.ts';
 import { VerifySettings } from './settings.ts';
 import { verifyRepository, type VerifyDependencies, type VerifyOutcome } from './verifyRepository.ts';
 import { watchStuckSyncs } from './watchStuckSyncs.ts';
@@ -102,10 +103,17 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       metrics.addMetric('StuckSyncsRequested', MetricUnit.Count, requested.length);
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
+    const primary = await activePrimary.resolve();
+    const blobs = blobSteps(store, { baseUrl: primary.url, authorization: primary.authorization, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo-verify' }, (type, _step, repository, result) => {
+      if (result.failed.length + result.fetched > 0) logger.warn('replicated items repaired', { type, repository, ...result });
+      metrics.addMetric(`Verified_${type}`, MetricUnit.Count, result.items - result.failed.length);
+      metrics.addMetric(`Repaired_${type}`, MetricUnit.Count, result.fetched);
+    });
     const deps: VerifyDependencies = {
+      blobs: (repository) => blobs.verify(repository),
       registry,
       store,
-      primary: (await activePrimary.resolve()).remote,
+      primary: primary.remote,
       requester,
       refNamespaces: settings.refNamespaces,
       now,

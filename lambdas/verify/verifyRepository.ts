@@ -7,6 +7,7 @@ import { verifyMirror, type MirrorProblem } from '../shared/git/verifyMirror.ts'
 import type { Registry } from '../shared/registry/Registry.ts';
 import type { RepositoryPath } from '../shared/repositoryPath.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
+import type { BlobStepResult } from '../replicable/ReplicableType.ts';
 import { backoffSeconds } from '../sync/backoff.ts';
 
 export interface VerifyDependencies {
@@ -24,10 +25,12 @@ export interface VerifyDependencies {
   readonly repairBackoffSeconds?: number;
   /** How long the verifier may hold the repository's lease (syncs wait meanwhile). @default 900 */
   readonly leaseSeconds?: number;
+  /** Verifies the repository's items of every replicable blob type (LFS objects) against their content, and repairs them. */
+  readonly blobs?: (repository: RepositoryPath) => Promise<Record<string, BlobStepResult>>;
 }
 
 export type VerifyOutcome =
-  | { readonly kind: 'verified'; readonly checksum: string; readonly packsHashed: number; readonly objects: number }
+  | { readonly kind: 'verified'; readonly checksum: string; readonly packsHashed: number; readonly objects: number; readonly blobs?: Readonly<Record<string, BlobStepResult>> }
   /** The primary moved on since the last sync: a sync is on its way (or was requested now). Not damage. */
   | { readonly kind: 'behind'; readonly requested: boolean }
   | { readonly kind: 'repairing'; readonly problems: readonly MirrorProblem[]; readonly repairs: number }
@@ -70,13 +73,15 @@ export async function verifyRepository(deps: VerifyDependencies, repository: Rep
   try {
     const result = await verifyMirror(deps.store, repository, { deep: deps.deep ?? true });
     let problems = result.problems;
+    // The blobs the (whole) mirror refers to, such as LFS objects, re-hashed; wrong ones are deleted and fetched again.
+    const blobs = result.ok ? await deps.blobs?.(repository) : undefined;
     if (result.ok && result.snapshot !== undefined) {
       const wanted = filterRefs((await deps.primary.discover(repository)).snapshot, deps.refNamespaces);
       const primaryChecksum = refsChecksum({ ...wanted, head: wanted.head ?? result.snapshot.head });
       if (primaryChecksum === result.refsChecksum) {
         released = true;
         await registry.recordVerification(repository, { status: 'verified', at: deps.now().toISOString(), checksum: primaryChecksum, repairs: 0 }, owner);
-        return { kind: 'verified', checksum: primaryChecksum, packsHashed: result.packsHashed, objects: result.objects };
+        return { kind: 'verified', checksum: primaryChecksum, packsHashed: result.packsHashed, objects: result.objects, ...(blobs === undefined || Object.keys(blobs).length === 0 ? {} : { blobs }) };
       }
       const asLastSynced = state.refsChecksum === undefined || state.refsChecksum === result.refsChecksum;
       const interrupted = state.status === 'started' || state.status === 'failed';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { readFileSync } from 'node:fs';
 import { parseGeoConfig } from '../../cdk/GeoConfig.ts';
 import { buildApp } from '../../cdk/buildApp.ts';
@@ -47,6 +47,13 @@ describe('RegionStack', () => {
     expect(settingsOf(template, logicalId(region.sync))).toMatchObject({ refNamespaces: geo.config.refNamespaces, syncTimeoutSeconds: 300, primaryCredentialsSecretName: 'git-geo/primary-read-credentials' });
     expect(settingsOf(template, logicalId(region.verify))).toMatchObject({ verifyIntervalHours: 12, maxVerificationRepairs: 2, syncTimeoutSeconds: 300 });
     expect(settingsOf(template, logicalId(region.endpoint))).toMatchObject({ allowReachableSha1InWant: true, writePendingSeconds: 120, accessCacheSeconds: 45, anonymousTrustSeconds: 600, readMode: 'redirect' });
+  });
+
+  it('the endpoint keeps packs in 4 GiB of /tmp, within which its pack cache stays, so memory does not grow with a repository', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      EphemeralStorage: { Size: 4096 },
+      Environment: { Variables: Match.objectLike({ PACK_CACHE_BYTES: String(3584 * 2 ** 20), MAX_PACK_BYTES: String(190 * 2 ** 20) }) },
+    });
   });
 
   it('a region listed in readOnlyRegions runs its endpoint read-only; the others redirect', () => {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -54,6 +55,10 @@ export class FaultyObjectStore implements ObjectStore {
   async put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void> {
     this.check('put', key);
     await this.inner.put(key, body, options);
+  }
+  async putStream(key: string, body: Readable, options?: PutOptions): Promise<void> {
+    this.check('put', key);
+    await this.inner.putStream(key, body, options);
   }
   async copy(fromKey: string, toKey: string): Promise<void> {
     this.check('copy', toKey);

@@ -38,6 +38,11 @@ function failingAfter(store: ObjectStore, allowed: number): ObjectStore & { read
       puts.push(key);
       await store.put(key, body, options);
     },
+    async putStream(key, body, options) {
+      if (puts.length >= allowed) throw new Error(`injected crash before writing ${key}`);
+      puts.push(key);
+      await store.putStream(key, body, options);
+    },
   };
 }
 

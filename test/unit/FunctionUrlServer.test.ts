@@ -3,6 +3,7 @@ import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
 import { FunctionUrlServer } from '../../bin/local/FunctionUrlServer.ts';
 import { LocalLambda } from '../../bin/local/LocalLambda.ts';
 import type { LocalFunction } from '../../bin/local/LocalResources.ts';
+import type { StreamClock } from '../../bin/local/StreamBandwidth.ts';
 import { LARGE_BYTES } from '../fixtures/functions/createFixtureHandler.ts';
 
 function fixture(mode: string): LocalLambda {
@@ -65,5 +66,47 @@ describe('FunctionUrlServer: BUFFERED and RESPONSE_STREAM Function URLs on loopb
     const small = await fetch(`${base}/buffered-small/`);
     expect(small.status).toBe(200);
     expect(await small.text()).toBe('buffered');
+  });
+});
+
+describe('FunctionUrlServer: a streamed response goes at Lambda’s pace and stops at its cap', () => {
+  const MiB = 2 ** 20;
+  const errors: unknown[] = [];
+  // Virtual time: the throttle's waits are recorded, not slept, so the schedule is asserted exactly.
+  let virtualMs = 0;
+  const clock: StreamClock = { now: () => virtualMs, sleep: (ms) => {
+    virtualMs += ms;
+    return Promise.resolve();
+  } };
+  const server = new FunctionUrlServer((error) => errors.push(error), { limits: { burstBytes: MiB, bytesPerSecond: MiB, maxBytes: 4 * MiB }, clock });
+  let base: string;
+
+  beforeAll(async () => {
+    base = await server.listen(0);
+    server.mount('/middy-stream', fixture('middy-stream'), 'RESPONSE_STREAM');
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('delivers the cap and no more, after waiting out the throttled bytes, and reports the cut', async () => {
+    expect(LARGE_BYTES).toBeGreaterThan(4 * MiB);
+    const response = await fetch(`${base}/middy-stream/`);
+    expect(response.status).toBe(201);
+    let received = 0;
+    const reader = response.body!.getReader();
+    await expect(
+      (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          received += value.length;
+        }
+      })(),
+    ).rejects.toThrow();
+    expect(received).toBe(4 * MiB);
+    // 3 MB past the 1 MB burst at 1 MB/s.
+    expect(virtualMs).toBe(3000);
+    expect(String(errors.at(-1))).toContain(`limit after ${4 * MiB} bytes`);
   });
 });

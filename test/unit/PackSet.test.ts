@@ -1,9 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProtocolError } from '../../lambdas/shared/errors/index.ts';
 import { selectObjects } from '../../lambdas/shared/git/objects/selectObjects.ts';
+import { FilePackBytes } from '../../lambdas/shared/git/pack/PackBytes.ts';
 import { PackIndex } from '../../lambdas/shared/git/pack/PackIndex.ts';
 import { PackSet } from '../../lambdas/shared/git/pack/PackSet.ts';
 import { writePack } from '../../lambdas/shared/git/pack/writePack.ts';
@@ -42,6 +44,23 @@ describe('PackSet, selectObjects and writePack: reading stored packs and buildin
       const object = packs.read(oid(hex));
       const hash = createHash('sha1').update(`${object.type} ${object.data.length}\0`).update(object.data).digest('hex');
       expect(hash).toBe(hex);
+    }
+  });
+
+  it('reads the same objects from a pack in a file, by range, as from memory', async () => {
+    const { pack, idx } = await fixture.repackedPack();
+    const dir = await mkdtemp(join(tmpdir(), 'packbytes-'));
+    const path = join(dir, 'pack.pack');
+    await writeFile(path, pack);
+    const file = new FilePackBytes(path, pack.length);
+    try {
+      const fromFile = new PackSet([{ pack: file, idx }], 64 * 1024);
+      for (const hex of all) expect(fromFile.read(oid(hex)).data.equals(packs.read(oid(hex)).data)).toBe(true);
+      const some = all.slice(0, 50).map(oid);
+      expect(writePack(fromFile, some).pack.equals(writePack(packs, some).pack)).toBe(true);
+    } finally {
+      file.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import type { Readable } from 'node:stream';
 import { AccessChecker } from '../../lambdas/endpoint/AccessChecker.ts';
 import { parseGitRequest } from '../../lambdas/endpoint/parseGitRequest.ts';
 import { RegionalGitEndpoint, type EndpointSettings } from '../../lambdas/endpoint/RegionalGitEndpoint.ts';
@@ -7,6 +8,7 @@ import { PrimaryRemote } from '../../lambdas/shared/git/PrimaryRemote.ts';
 import type { RepositoryState } from '../../lambdas/shared/registry/RepositoryState.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { MemoryObjectStore } from '../../lambdas/shared/storage/MemoryObjectStore.ts';
+import type { ObjectUrls } from '../../lambdas/shared/storage/ObjectUrls.ts';
 
 const NOW = new Date('2024-05-01T12:00:00.000Z');
 const repository = parseRepositoryPath('group/project');
@@ -14,7 +16,7 @@ const PACK = `pack-${'1'.repeat(40)}`;
 // Nothing listens here: a test that asked the primary would fail with a 503, and `checks` counts the asks.
 const UNREACHABLE = 'http://127.0.0.1:9';
 
-function setup(options: { state?: Partial<RepositoryState> | null; latest?: number | null; settings?: Partial<EndpointSettings>; packBytes?: number; withRefs?: boolean } = {}) {
+function setup(options: { state?: Partial<RepositoryState> | null; latest?: number | null; settings?: Partial<EndpointSettings>; packBytes?: number; withRefs?: boolean; urls?: ObjectUrls } = {}) {
   const store = new MemoryObjectStore();
   if (options.withRefs ?? true) void store.put(`${repository}.git/info/refs`, `${'a'.repeat(40)}\trefs/heads/main\n`);
   void store.put(`${repository}.git/HEAD`, 'ref: refs/heads/main\n');
@@ -36,6 +38,7 @@ function setup(options: { state?: Partial<RepositoryState> | null; latest?: numb
     store,
     primary,
     access,
+    ...(options.urls === undefined ? {} : { urls: options.urls }),
     now: () => NOW,
     settings: { region: 'eu-west-1', primaryUrl: 'https://primary.example.com', mode: 'redirect', writePendingMs: 300_000, anonymousTrustMs: 300_000, refNamespaces: ['refs/heads/', 'refs/tags/'], maxPackBytes: 1000, allowReachableSha1InWant: true, ...options.settings },
   });
@@ -89,9 +92,22 @@ describe('RegionalGitEndpoint', () => {
     expect(access.checks).toBe(0);
   });
 
-  it('a repository with a pack too large to stream is read from the primary', async () => {
-    const { request } = setup({ packBytes: 1001 });
-    expect(await request('GET', '/group/project.git/info/refs')).toMatchObject({ statusCode: 302, outcome: 'redirected:pack-too-large' });
+  it('a repository with a pack larger than a response may stream is still served here: its refs by the region, the pack by pre-signed URL', async () => {
+    const urls: ObjectUrls = { signedGetUrl: (key) => Promise.resolve(`https://bucket.example/${key}?X-Amz-Signature=s`) };
+    const { request } = setup({ packBytes: 1001, urls });
+    expect(await request('GET', '/group/project.git/info/refs')).toMatchObject({ statusCode: 200, outcome: 'served' });
+    const v2 = await request('GET', '/group/project.git/info/refs', 'service=git-upload-pack', { 'git-protocol': 'version=2' });
+    expect(v2).toMatchObject({ statusCode: 200, headers: { 'content-type': 'application/x-git-upload-pack-advertisement' } });
+    const advertisement = Buffer.concat(await (v2.body as Readable).toArray()).toString();
+    expect(advertisement).toContain('fetch=shallow filter packfile-uris\n');
+    expect(await request('GET', `/group/project.git/objects/pack/${PACK}.pack`)).toMatchObject({
+      statusCode: 302,
+      outcome: 'served:signed-url',
+      headers: { location: `https://bucket.example/group/project.git/objects/pack/${PACK}.pack?X-Amz-Signature=s` },
+    });
+    // Within the limit, the endpoint streams it (git follows no redirect there by default).
+    const small = setup({ packBytes: 1000, urls });
+    expect(await small.request('GET', `/group/project.git/objects/pack/${PACK}.pack`)).toMatchObject({ statusCode: 200, outcome: 'served' });
   });
 
   it('refs missing from the bucket while the registry says synced: the primary answers instead', async () => {

@@ -8,6 +8,8 @@ export { MethodNotAllowedError } from './MethodNotAllowedError.ts';
 export { PayloadTooLargeError } from './PayloadTooLargeError.ts';
 export { PrimaryUnavailableError } from './PrimaryUnavailableError.ts';
 export { LeaseHeldError } from './LeaseHeldError.ts';
+export { LfsIntegrityError } from './LfsIntegrityError.ts';
+export { LimitExceededError } from './LimitExceededError.ts';
 export { ProtocolError } from './ProtocolError.ts';
 export { PublishFailedError } from './PublishFailedError.ts';
 export { RepositoryMovedError } from './RepositoryMovedError.ts';

@@ -26,6 +26,12 @@ export class MemoryObjectStore implements ObjectStore {
     return Promise.resolve();
   }
 
+  async putStream(key: string, body: Readable): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of body) chunks.push(Buffer.from(chunk as Uint8Array));
+    this.objects.set(key, Buffer.concat(chunks));
+  }
+
   async copy(fromKey: string, toKey: string): Promise<void> {
     const value = await this.get(fromKey);
     if (value === undefined) throw Object.assign(new Error(`no such key: ${fromKey}`), { name: 'NoSuchKey' });

@@ -29,6 +29,11 @@ export interface ObjectStore {
   stream(key: string): Promise<StoredObjectStream | undefined>;
   head(key: string): Promise<StoredObjectInfo | undefined>;
   put(key: string, body: Uint8Array | string, options?: PutOptions): Promise<void>;
+  /**
+   * Streams a body of any length into an object, holding at most a few parts in memory.
+   * A body that errors before its end stores nothing.
+   */
+  putStream(key: string, body: Readable, options?: PutOptions): Promise<void>;
   /** Server-side copy: no bytes pass through the caller. */
   copy(fromKey: string, toKey: string): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;

@@ -78,13 +78,7 @@ export class S3ObjectStore implements ObjectStore {
   async put(key: string, body: Uint8Array | string, options: PutOptions = {}): Promise<void> {
     const size = typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
     if (size >= (this.options.multipartThresholdBytes ?? 64 * 2 ** 20)) {
-      await new Upload({
-        client: this.s3,
-        params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType ?? 'application/octet-stream', CacheControl: options.cacheControl },
-        partSize: this.options.partSizeBytes ?? 16 * 2 ** 20,
-        queueSize: this.options.partConcurrency ?? 4,
-        leavePartsOnError: false,
-      }).done();
+      await this.upload(key, body, options);
       return;
     }
     await this.s3.send(
@@ -98,6 +92,22 @@ export class S3ObjectStore implements ObjectStore {
         CacheControl: options.cacheControl,
       }),
     );
+  }
+
+  async putStream(key: string, body: Readable, options: PutOptions = {}): Promise<void> {
+    // Upload buffers one part at a time (a single PutObject below the part size) and aborts on a stream error.
+    await this.upload(key, body, options);
+  }
+
+  /** A multipart upload with several parts in flight; an error aborts it and leaves no parts. */
+  private async upload(key: string, body: Uint8Array | string | Readable, options: PutOptions): Promise<void> {
+    await new Upload({
+      client: this.s3,
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType ?? 'application/octet-stream', CacheControl: options.cacheControl },
+      partSize: this.options.partSizeBytes ?? 16 * 2 ** 20,
+      queueSize: this.options.partConcurrency ?? 4,
+      leavePartsOnError: false,
+    }).done();
   }
 
   async copy(fromKey: string, toKey: string): Promise<void> {

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
 import { ProtocolError } from '../../errors/index.ts';
 import { applyDelta } from './applyDelta.ts';
+import { BufferPackBytes, isPackBytes, type PackBytes } from './PackBytes.ts';
 import { PackIndex } from './PackIndex.ts';
 import { readEntryHeader, TYPE_NAMES, type EntryHeader, type ObjectType } from './readEntryHeader.ts';
 
@@ -21,7 +22,7 @@ export interface EntryLocation {
 }
 
 interface LoadedPack {
-  readonly bytes: Buffer;
+  readonly bytes: PackBytes;
   readonly index: PackIndex;
   /** Entry offsets in pack order, and beside each the id-order position of its object. */
   readonly sortedOffsets: Float64Array;
@@ -30,9 +31,12 @@ interface LoadedPack {
 
 /** Most whole-object content kept for delta bases and repeated reads. */
 const DEFAULT_CACHE_BYTES = 32 * 2 ** 20;
+/** Longest entry header: a type-and-size varint and an OFS distance, or a REF_DELTA's 20-byte id. */
+const HEADER_WINDOW = 64;
 
 /**
- * A repository's packs, held in memory with their indexes, for reading objects by id: delta
+ * A repository's packs with their indexes (the indexes in memory, the packs in memory or read
+ * by range from a file), for reading objects by id: delta
  * chains are resolved (OFS and REF), with a bounded cache of recent contents as git keeps one.
  * It also answers where each object's raw entry is, so a new pack can reuse stored bytes.
  */
@@ -42,12 +46,13 @@ export class PackSet {
   private cachedBytes = 0;
 
   constructor(
-    packs: readonly { readonly pack: Buffer; readonly idx: Buffer }[],
+    packs: readonly { readonly pack: Buffer | PackBytes; readonly idx: Buffer }[],
     private readonly cacheBytes = DEFAULT_CACHE_BYTES,
   ) {
-    this.packs = packs.map(({ pack, idx }) => {
+    this.packs = packs.map(({ pack: stored, idx }) => {
+      const pack = isPackBytes(stored) ? stored : new BufferPackBytes(stored);
       const index = new PackIndex(idx);
-      if (!pack.subarray(pack.length - 20).equals(index.packChecksum)) {
+      if (pack.length < 32 || !pack.read(pack.length - 20, pack.length).equals(index.packChecksum)) {
         throw new ProtocolError('pack does not match its index', { data: { bytes: pack.length } });
       }
       const order = Array.from({ length: index.count }, (_, position) => position).sort((a, b) => index.offsetAt(a) - index.offsetAt(b));
@@ -76,7 +81,7 @@ export class PackSet {
       }
       count += pack.index.count;
     }
-    if (this.packs.length === 1) return this.packs[0]!.bytes;
+    if (this.packs.length === 1) return this.packs[0]!.bytes.read(0, this.packs[0]!.bytes.length);
     const header = Buffer.alloc(12);
     header.write('PACK', 0, 'latin1');
     header.writeUInt32BE(2, 4);
@@ -84,7 +89,7 @@ export class PackSet {
     const hash = createHash('sha1').update(header);
     const parts: Buffer[] = [header];
     for (const pack of this.packs) {
-      const body = pack.bytes.subarray(12, pack.bytes.length - 20);
+      const body = pack.bytes.read(12, pack.bytes.length - 20);
       hash.update(body);
       parts.push(body);
     }
@@ -121,13 +126,12 @@ export class PackSet {
 
   /** The raw bytes of an entry, as stored. */
   rawEntry(location: EntryLocation): Buffer {
-    return this.packs[location.pack]!.bytes.subarray(location.offset, location.end);
+    return this.packs[location.pack]!.bytes.read(location.offset, location.end);
   }
 
   /** The entry's data, inflated (for a delta: the delta itself). */
   inflateEntry(location: EntryLocation): Buffer {
-    const bytes = this.packs[location.pack]!.bytes;
-    const data = inflateSync(bytes.subarray(location.header.dataOffset, location.end));
+    const data = inflateSync(this.packs[location.pack]!.bytes.read(location.header.dataOffset, location.end));
     if (data.length !== location.header.size) {
       throw new ProtocolError('pack entry inflates to the wrong size', { data: { offset: location.offset, expected: location.header.size, actual: data.length } });
     }
@@ -174,7 +178,8 @@ export class PackSet {
     const loaded = this.packs[pack]!;
     const slot = this.slotOf(loaded, offset);
     const end = slot + 1 < loaded.sortedOffsets.length ? loaded.sortedOffsets[slot + 1]! : loaded.bytes.length - 20;
-    const header = readEntryHeader(loaded.bytes, offset, end);
+    const window = loaded.bytes.read(offset, Math.min(end, offset + HEADER_WINDOW));
+    const header = readEntryHeader(window, offset, offset + window.length, offset);
     if (header === undefined) throw new ProtocolError('pack entry is truncated', { data: { offset } });
     return { pack, offset, end, header };
   }

@@ -21,27 +21,29 @@ export interface EntryHeader {
 /**
  * Reads the header of the pack entry at `start` from `buffer[0, end)`; undefined when the
  * header's bytes have not all arrived. Throws on an invalid type or a delta pointing forward.
+ * `base`: the pack offset of `buffer[0]`, when the buffer is a window of the pack read at
+ * `base` (offsets in and out stay the pack's).
  */
-export function readEntryHeader(buffer: Uint8Array, start: number, end = buffer.length): EntryHeader | undefined {
+export function readEntryHeader(buffer: Uint8Array, start: number, end = buffer.length, base = 0): EntryHeader | undefined {
   let position = start;
   if (position >= end) return undefined;
-  let byte = buffer[position++]!;
+  let byte = buffer[position++ - base]!;
   const type = (byte >> 4) & 7;
   let size = byte & 0x0f;
   let shift = 4;
   while (byte & 0x80) {
     if (position >= end) return undefined;
-    byte = buffer[position++]!;
+    byte = buffer[position++ - base]!;
     size += (byte & 0x7f) * 2 ** shift;
     shift += 7;
   }
   if (type === OFS_DELTA) {
     if (position >= end) return undefined;
-    byte = buffer[position++]!;
+    byte = buffer[position++ - base]!;
     let distance = byte & 0x7f;
     while (byte & 0x80) {
       if (position >= end) return undefined;
-      byte = buffer[position++]!;
+      byte = buffer[position++ - base]!;
       distance = (distance + 1) * 128 + (byte & 0x7f);
     }
     if (distance <= 0 || distance > start) throw new ProtocolError('pack delta does not point at an entry before it', { data: { offset: start } });
@@ -49,7 +51,7 @@ export function readEntryHeader(buffer: Uint8Array, start: number, end = buffer.
   }
   if (type === REF_DELTA) {
     if (position + 20 > end) return undefined;
-    return { type, size, dataOffset: position + 20, baseOid: Buffer.from(buffer.subarray(position, position + 20)) };
+    return { type, size, dataOffset: position + 20, baseOid: Buffer.from(buffer.subarray(position - base, position - base + 20)) };
   }
   if (TYPE_NAMES[type] === undefined) throw new ProtocolError('pack entry has an invalid type', { data: { offset: start, type } });
   return { type, size, dataOffset: position };

@@ -1,0 +1,167 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { generateRepository } from '../../bin/local/generateRepository.ts';
+import { git } from '../../bin/local/git.ts';
+import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import type { BenchBed } from '../BenchBed.ts';
+import { ratio } from '../stats.ts';
+
+const execFileAsync = promisify(execFile);
+
+export interface ReadSource {
+  /** Shown in the report. */
+  readonly label: string;
+  /** A bare repository to clone onto the primary; undefined generates one. */
+  readonly path?: string;
+  readonly commits?: number;
+  readonly files?: number;
+}
+
+export interface RegionReadsOptions {
+  readonly sources: readonly ReadSource[];
+  /** Runs of each operation; the median counts. */
+  readonly runs: number;
+  readonly syncTimeoutMs: number;
+  readonly log: (line: string) => void;
+}
+
+/** One operation, through the region and from the primary. */
+export interface ReadComparison {
+  readonly operation: string;
+  readonly regionMs: number;
+  readonly primaryMs: number;
+  readonly ratio: number | undefined;
+}
+
+export interface RegionReadsResult {
+  readonly label: string;
+  readonly packBytes: number;
+  readonly objects: number;
+  readonly initialSyncMs: number;
+  readonly operations: readonly ReadComparison[];
+  /** Upload-pack requests the primary answered while clients read through the region. */
+  readonly primaryUploadPacks: number;
+  /** RSS of this process (the runtime with every function in it), before and at peak while the region served. */
+  readonly rssBeforeBytes: number;
+  readonly rssPeakBytes: number;
+}
+
+/** The client settings a runner uses for a large repository: pack bytes by pre-signed URL (moto is plain http here). */
+const REGION_CLIENT = ['-c', 'protocol.version=2', '-c', 'fetch.uriProtocols=http,https'];
+const PRIMARY_CLIENT = ['-c', 'protocol.version=2'];
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+async function timedGit(args: readonly string[], cwd?: string): Promise<number> {
+  const started = performance.now();
+  await execFileAsync('git', [...args], { cwd, maxBuffer: 64 * 2 ** 20 });
+  return performance.now() - started;
+}
+
+async function packStats(gitDir: string): Promise<{ bytes: number; objects: number }> {
+  const dir = join(gitDir, 'objects', 'pack');
+  let bytes = 0;
+  for (const file of await readdir(dir)) if (file.endsWith('.pack')) bytes += (await stat(join(dir, file))).size;
+  const counts = await git(['count-objects', '-v'], { cwd: gitDir });
+  return { bytes, objects: Number(/^in-pack: (\d+)/m.exec(counts)![1]) + Number(/^count: (\d+)/m.exec(counts)![1]) };
+}
+
+/**
+ * Reads through a region against the same reads from the primary (`git http-backend`), with
+ * the local runtime honouring Lambda's streaming limits: full clone, --depth 1,
+ * --single-branch, --unshallow and an incremental fetch, each the median of `runs`. The region
+ * is fresh (synced once, nothing cached by its endpoint before the first read), and every
+ * upload-pack request the primary answers during the region's reads is counted.
+ */
+export async function regionReads(bed: BenchBed, options: RegionReadsOptions): Promise<RegionReadsResult[]> {
+  const results: RegionReadsResult[] = [];
+  const region = bed.regions[0]!;
+  for (const [index, source] of options.sources.entries()) {
+    const repository = parseRepositoryPath(`reads/repo-${index}`);
+    const primaryPath = bed.primaryPath(repository);
+    if (source.path === undefined) {
+      await bed.createRepository(repository);
+      await generateRepository(primaryPath, { commits: source.commits ?? 2000, files: source.files ?? 100 });
+    } else {
+      await git(['clone', '-q', '--bare', source.path, primaryPath]);
+    }
+    await git(['branch', '-f', 'side', 'main~5'], { cwd: primaryPath }).catch(() => git(['branch', '-f', 'side', 'HEAD~5'], { cwd: primaryPath }));
+    const main = (await git(['rev-parse', 'HEAD'], { cwd: primaryPath })).trim();
+    const head = (await git(['symbolic-ref', 'HEAD'], { cwd: primaryPath })).trim();
+    const { bytes: packBytes, objects } = await packStats(primaryPath);
+    options.log(`region reads: ${source.label}: ${(packBytes / 2 ** 20).toFixed(1)} MiB, ${objects} objects; syncing`);
+    const syncStarted = performance.now();
+    const sequence = await bed.notify(repository, { ref: head, before: '0'.repeat(40), after: main });
+    await bed.waitForSync(repository, sequence, options.syncTimeoutMs, 500);
+    const initialSyncMs = performance.now() - syncStarted;
+
+    const regionUrl = `${bed.runtime.regions[region]!.gitUrl}/${repository}.git`;
+    const primaryUrl = bed.repositoryUrl(repository);
+    const scratch = await mkdtemp(join(bed.scratch, 'reads-'));
+    let rssPeak = process.memoryUsage().rss;
+    const rssBefore = rssPeak;
+    const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage().rss)), 50);
+    let primaryUploadPacks = 0;
+    let run = 0;
+    /** Times an operation against both; `prepare` builds what it starts from (not timed). */
+    const compare = async (operation: string, command: (url: string, dir: string, client: readonly string[]) => Promise<number>): Promise<ReadComparison> => {
+      const times = { region: [] as number[], primary: [] as number[] };
+      for (let attempt = 0; attempt < options.runs; attempt++) {
+        for (const side of ['region', 'primary'] as const) {
+          const dir = join(scratch, `${run++}`);
+          await bed.primary.flush();
+          const mark = bed.primary.requests.length;
+          times[side].push(await command(side === 'region' ? regionUrl : primaryUrl, dir, side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT));
+          await bed.primary.flush();
+          if (side === 'region') primaryUploadPacks += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
+          await rm(dir, { recursive: true, force: true });
+        }
+      }
+      const regionMs = median(times.region);
+      const primaryMs = median(times.primary);
+      options.log(`  ${operation}: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms`);
+      return { operation, regionMs: Math.round(regionMs), primaryMs: Math.round(primaryMs), ratio: ratio(regionMs, primaryMs) };
+    };
+    const operations: ReadComparison[] = [];
+    try {
+      operations.push(await compare('full clone', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', url, dir])));
+      operations.push(await compare('clone --depth 1', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir])));
+      operations.push(await compare('clone --single-branch', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--single-branch', url, dir])));
+      operations.push(
+        await compare('fetch --unshallow', async (url, dir, client) => {
+          await git([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir]);
+          return timedGit([...client, 'fetch', '-q', '--unshallow', 'origin'], dir);
+        }),
+      );
+      // An incremental fetch: clones of the old tip, then new commits on the primary, synced to the region.
+      const clones = { region: join(scratch, 'inc-region'), primary: join(scratch, 'inc-primary') };
+      await git([...REGION_CLIENT, 'clone', '-q', '--bare', regionUrl, clones.region]);
+      await git([...PRIMARY_CLIENT, 'clone', '-q', '--bare', primaryUrl, clones.primary]);
+      const before = (await git(['rev-parse', head], { cwd: primaryPath })).trim();
+      await generateRepository(primaryPath, { commits: 20, files: 20, branch: head.replace('refs/heads/', ''), parent: before, seed: 7, startAt: 1_900_000_000 });
+      const after = (await git(['rev-parse', head], { cwd: primaryPath })).trim();
+      const next = await bed.notify(repository, { ref: head, before, after });
+      await bed.waitForSync(repository, next, options.syncTimeoutMs, 200);
+      const fetchTimes = { region: 0, primary: 0 };
+      for (const side of ['region', 'primary'] as const) {
+        await bed.primary.flush();
+        const mark = bed.primary.requests.length;
+        fetchTimes[side] = await timedGit([...(side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT), 'fetch', '-q', 'origin', `+${head}:${head}`], clones[side]);
+        await bed.primary.flush();
+        if (side === 'region') primaryUploadPacks += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
+      }
+      operations.push({ operation: 'incremental fetch (20 commits)', regionMs: Math.round(fetchTimes.region), primaryMs: Math.round(fetchTimes.primary), ratio: ratio(fetchTimes.region, fetchTimes.primary) });
+      options.log(`  incremental fetch: region ${Math.round(fetchTimes.region)} ms, primary ${Math.round(fetchTimes.primary)} ms`);
+    } finally {
+      clearInterval(sampler);
+      await rm(scratch, { recursive: true, force: true });
+    }
+    results.push({ label: source.label, packBytes, objects, initialSyncMs: Math.round(initialSyncMs), operations, primaryUploadPacks, rssBeforeBytes: rssBefore, rssPeakBytes: rssPeak });
+  }
+  return results;
+}

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { git, listRefs } from '../../bin/local/git.ts';
+import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { pushAndConverge } from '../helpers/pushAndConverge.ts';
+import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
+
+/** Names of the packs in a repository (`pack-<checksum>`). */
+async function packNames(gitDir: string): Promise<Set<string>> {
+  const files = await readdir(join(gitDir, 'objects', 'pack'));
+  return new Set(files.filter((file) => file.endsWith('.pack')).map((file) => file.slice(0, -'.pack'.length)));
+}
+
+/**
+ * Bulk bytes straight from the region's bucket, by Git's own mechanisms: protocol v2
+ * packfile-uris (pre-signed S3 URLs, here moto's on loopback, so the client opts in to http),
+ * and dumb HTTP whose pack downloads are redirected to pre-signed URLs.
+ */
+describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redirects', () => {
+  let bed: TestBed;
+  let url: string;
+  let primaryUrl: string;
+  let work: string;
+  let mirrorPacks: Set<string>;
+  const repository = parseRepositoryPath('bulk/app');
+  const byUri = ['-c', 'protocol.version=2', '-c', 'fetch.uriProtocols=http'];
+
+  function primaryUploadPacks(mark: number): string[] {
+    return bed.primary.requests.slice(mark).filter((request) => request.path.startsWith(`/${repository}.git/`) && request.service === 'git-upload-pack').map((request) => request.path);
+  }
+
+  const push = (args: readonly string[]): Promise<void> => pushAndConverge(bed, work, repository, args);
+
+  async function storedPacks(): Promise<Set<string>> {
+    const names = new Set<string>();
+    for await (const object of bed.runtime.mirrors('eu-west-1').list(`${repository}.git/objects/pack/`)) {
+      if (object.key.endsWith('.pack')) names.add(object.key.slice(object.key.lastIndexOf('/') + 1, -'.pack'.length));
+    }
+    return names;
+  }
+
+  beforeAll(async () => {
+    bed = await startTestBed();
+    url = `${bed.runtime.regions['eu-west-1']!.gitUrl}/${repository}.git`;
+    primaryUrl = `${bed.primary.url}/${repository}.git`;
+    await bed.createRepository(repository);
+    work = await bed.workingCopy(repository);
+    // Two syncs: two stored packs.
+    await commit(work, 6, 'base');
+    await git(['tag', '-a', 'v1', '-m', 'first release'], { cwd: work });
+    await push(['main', '--tags']);
+    await commit(work, 4, 'more');
+    await push(['main']);
+    mirrorPacks = await storedPacks();
+    expect(mirrorPacks.size).toBeGreaterThanOrEqual(2);
+  }, 300_000);
+  afterAll(async () => {
+    await bed?.stop();
+  });
+
+  it('a clone that opts in to packfile-uris downloads every stored pack from the bucket, and the primary is not asked', async () => {
+    const primaryRefs = await listRefs(primaryUrl);
+    const mark = bed.primary.requests.length;
+    const clone = join(bed.root, 'by-uri.git');
+    await git([...byUri, 'clone', '-q', '--bare', url, clone]);
+    expect(await listRefs(clone)).toEqual(primaryRefs);
+    await git(['fsck', '--full', '--strict'], { cwd: clone });
+    // The stored packs themselves, by their checksums: they came by URL, not rebuilt by the endpoint.
+    const cloned = await packNames(clone);
+    for (const name of mirrorPacks) expect(cloned).toContain(name);
+    expect(primaryUploadPacks(mark)).toEqual([]);
+  });
+
+  it('--single-branch and --unshallow take the stored packs by URL too; a shallow clone and a fetch are walked', async () => {
+    const primaryMain = (await listRefs(primaryUrl)).get('refs/heads/main');
+    const mark = bed.primary.requests.length;
+    const single = join(bed.root, 'single.git');
+    await git([...byUri, 'clone', '-q', '--bare', '--single-branch', '--branch', 'main', url, single]);
+    expect((await listRefs(single)).get('refs/heads/main')).toBe(primaryMain);
+    for (const name of mirrorPacks) expect(await packNames(single)).toContain(name);
+
+    const shallow = join(bed.root, 'shallow');
+    await git([...byUri, 'clone', '-q', '--depth', '1', url, shallow]);
+    expect((await git(['rev-list', '--count', 'HEAD'], { cwd: shallow })).trim()).toBe('1');
+    // A depth-1 pack is built for the client, not a stored one.
+    for (const name of mirrorPacks) expect(await packNames(join(shallow, '.git'))).not.toContain(name);
+    await git([...byUri, 'fetch', '-q', '--unshallow'], { cwd: shallow });
+    expect((await git(['rev-parse', '--is-shallow-repository'], { cwd: shallow })).trim()).toBe('false');
+    expect((await git(['rev-list', '--count', 'HEAD'], { cwd: shallow })).trim()).toBe((await git(['rev-list', '--count', 'HEAD'], { cwd: single })).trim());
+    await git(['fsck', '--full', '--strict'], { cwd: shallow });
+
+    expect(primaryUploadPacks(mark)).toEqual([]);
+
+    await commit(work, 2, 'later');
+    await push(['main']);
+    const later = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
+    const fetchMark = bed.primary.requests.length;
+    const before = await packNames(join(shallow, '.git'));
+    await git([...byUri, 'fetch', '-q', 'origin'], { cwd: shallow });
+    expect((await git(['rev-parse', 'origin/main'], { cwd: shallow })).trim()).toBe(later);
+    // The new commits alone, walked: no stored pack again.
+    expect([...(await packNames(join(shallow, '.git')))].filter((name) => !before.has(name) && mirrorPacks.has(name))).toEqual([]);
+    await git(['fsck', '--full', '--strict'], { cwd: shallow });
+    expect(primaryUploadPacks(fetchMark)).toEqual([]);
+  });
+
+  it('dumb HTTP: packs within what Lambda streams are served directly, as git follows no redirect on them by default', async () => {
+    const primaryRefs = await listRefs(primaryUrl);
+    const clone = join(bed.root, 'dumb.git');
+    await git(['-c', 'protocol.version=0', 'clone', '-q', '--bare', url, clone]);
+    expect(await listRefs(clone)).toEqual(primaryRefs);
+    await git(['fsck', '--full', '--strict'], { cwd: clone });
+  });
+});
