@@ -37,10 +37,11 @@ describe('Verification', () => {
 
   it('reads mirrors and writes only verified-pack records; named DynamoDB actions; sends to its queue', () => {
     const actions = statements.flatMap(actionsOf);
-    expect(actions).not.toContain('s3:DeleteObject');
-    const put = statements.filter((statement) => actionsOf(statement).includes('s3:PutObject'));
-    expect(put).toHaveLength(1);
-    expect(JSON.stringify(resourcesOf(put[0]!))).toContain('/.git-geo/verified-packs/*');
+    // Its writes: the records of verified packs, and LFS objects it copies again.
+    const put = statements.filter((statement) => actionsOf(statement).includes('s3:PutObject')).map((statement) => JSON.stringify(resourcesOf(statement)));
+    expect(put).toHaveLength(2);
+    expect(put.some((resources) => resources.includes('/.git-geo/verified-packs/*'))).toBe(true);
+    expect(put.some((resources) => resources.includes('.git/lfs/objects/*'))).toBe(true);
     const registry = statements.filter((statement) => JSON.stringify(statement.Resource).includes(logicalId(deps.store.registry)));
     expect(registry.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
     expect(actions).toContain('sqs:SendMessage');
