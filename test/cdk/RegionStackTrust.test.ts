@@ -71,15 +71,16 @@ describe('RegionStack: verification, watchdog, backfill and selective sync', () 
     });
   });
 
-  it('verify may read mirrors and write only verified-pack records: no delete, named DynamoDB actions, send to its queue', () => {
+  it('verify may read mirrors and write only verified-pack records and LFS objects: deletes only LFS objects, named DynamoDB actions, send to its queue', () => {
     const statements = roleStatements(template, functionRoleId(template, id(region.verify)));
     const actions = statements.flatMap(actionsOf);
-    expect(actions).not.toContain('s3:DeleteObject');
+    const deletes = statements.filter((statement) => actionsOf(statement).includes('s3:DeleteObject'));
+    for (const statement of deletes) expect(JSON.stringify(resourcesOf(statement))).toMatch(/\.git\/lfs\/objects\/\*/);
     const put = statements.filter((statement) => actionsOf(statement).includes('s3:PutObject'));
-    expect(put).toHaveLength(1);
-    expect(JSON.stringify(resourcesOf(put[0]!))).toContain('/.git-geo/verified-packs/*');
+    expect(put.map((statement) => JSON.stringify(resourcesOf(statement))).join(' ')).toContain('/.git-geo/verified-packs/*');
+    for (const statement of put) expect(JSON.stringify(resourcesOf(statement))).toMatch(/\/\.git-geo\/verified-packs\/\*|\.git\/lfs\/objects\/\*/);
     const dynamo = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('dynamodb:')));
-    expect(dynamo.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    expect(dynamo.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem']);
     expect(actions).toContain('sqs:SendMessage');
     for (const action of actions) expect(action).not.toMatch(/\*$/);
   });

@@ -14,7 +14,13 @@ const INTERVAL_SECONDS = 5;
 
 /** Answers the sequence the webhook recorded. */
 async function notify(bed: TestBed, repository: RepositoryPath, update: { ref: string; before: string; after: string }): Promise<number> {
-  const response = await sendWebhook(bed.runtime.webhookUrl, gitlabPushHook({ primaryUrl: bed.primary.url, repository, update, token: WEBHOOK_SECRET }));
+  const request = gitlabPushHook({ primaryUrl: bed.primary.url, repository, update, token: WEBHOOK_SECRET });
+  let response = await sendWebhook(bed.runtime.webhookUrl, request);
+  // notify's back-pressure is a quick 503 with Retry-After; a sender retries the same delivery (recorded once).
+  for (let retry = 0; retry < 5 && response.status === 503; retry++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    response = await sendWebhook(bed.runtime.webhookUrl, request);
+  }
   expect(response.status).toBe(202);
   return (response.body.events as { sequence: number }[])[0]!.sequence;
 }
