@@ -97,7 +97,8 @@ describe('a message being worked on is never picked up twice at once', () => {
 
     expect(lambda.invocationCount).toBe(1);
     const ours = harness.primary.requests.filter((request) => request.userAgent === 'git-geo' && request.path.startsWith(`/${path}.git/`));
-    expect(ours.map((request) => `${request.method} ${request.service}`)).toEqual(['GET git-upload-pack', 'POST git-upload-pack']);
+    // One sync over protocol v2: the capability advertisement, ls-refs, then one fetch.
+    expect(ours.map((request) => `${request.method} ${request.service}`)).toEqual(['GET git-upload-pack', 'POST git-upload-pack', 'POST git-upload-pack']);
     expect(state).toMatchObject({ attempts: 0, syncedSequence: 1 });
     const { Attributes } = await sqs.send(
       new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
