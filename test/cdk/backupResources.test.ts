@@ -61,12 +61,11 @@ describe('backup and disaster recovery resources', () => {
     });
   });
 
-  it('sync reads the primary override across regions, one item of the event log', () => {
+  it("sync reads the primary override in its own region: no grant on the primary region's event log", () => {
     const syncId = region.getLogicalId(region.sync.node.defaultChild as CfnElement);
-    const statements = roleStatements(template, functionRoleId(template, syncId)).filter((statement) => JSON.stringify(statement.Condition ?? {}).includes('"primary"'));
-    expect(statements).toHaveLength(1);
-    expect(actionsOf(statements[0]!)).toEqual(['dynamodb:GetItem']);
-    expect(JSON.stringify(statements[0]!.Resource)).toContain(':dynamodb:us-east-1:');
+    const statements = roleStatements(template, functionRoleId(template, syncId));
+    expect(statements.length).toBeGreaterThan(0);
+    for (const statement of statements) expect(JSON.stringify(statement.Resource)).not.toContain(':dynamodb:us-east-1:');
   });
 
   it('no Object Lock unless configured; mirrorObjectLockDays turns it on in governance mode', () => {
