@@ -142,6 +142,8 @@ function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Tar
   if (fan) {
     list.push({ name: 'fetches per push (bursts)', goal: '<= 0.5', value: String(fan.fetchesPerPush), met: fan.fetchesPerPush <= 0.5 });
     list.push({ name: 'messages lost', goal: '0', value: String(fan.messagesLost), met: fan.messagesLost === 0 });
+    list.push({ name: 'webhooks answered 5xx (fan-out)', goal: '0', value: String(fan.webhooks.serverErrors), met: fan.webhooks.serverErrors === 0 });
+    list.push({ name: 'webhook answer time, max (fan-out)', goal: '< 10 s (GitHub gives up)', value: `${fan.webhooks.answerMs.max} ms`, met: fan.webhooks.answerMs.max < 10_000 });
   }
   for (const run of report.lfs?.sizes ?? []) {
     const size = `${Math.round(run.bytes / MiB)} MiB`;
@@ -216,6 +218,9 @@ export function formatReport(report: BenchReport): string {
     t.push(['ref discoveries per push per region', String(fan.discoveriesPerPush), '1', '']);
     t.push(['push phase / drain after last push', `${fan.pushSeconds} s / ${fan.drainSeconds} s`, '', '']);
     t.push(['regions converged, messages lost', `${fan.regionsConverged}/${fan.regions}, ${fan.messagesLost} lost`, '', '']);
+    const statuses = Object.entries(fan.webhooks.byStatus).map(([status, count]) => `${count} x ${status}`).join(', ');
+    t.push(['webhook answers (sent once each)', `${statuses}; p50 ${fan.webhooks.answerMs.p50} ms, p95 ${fan.webhooks.answerMs.p95} ms, max ${fan.webhooks.answerMs.max} ms`, '', '']);
+    t.push(['notify request time (mean)', Object.entries(fan.notifyRequestMs).map(([key, value]) => `${key.replace(/^notify /, '')} ${value} ms`).join(', '), '', '']);
     const total = Object.values(fan.requestsPerPush).reduce((sum, value) => sum + value, 0);
     const top = Object.entries(fan.requestsPerPush).slice(0, 6).map(([key, value]) => `${key} ${value}`).join(', ');
     t.push(['AWS requests per push (all regions)', `${Math.round(total * 10) / 10}: ${top}`, '', '']);
