@@ -9,12 +9,13 @@ import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts
 import { regionReads, type ReadSource, type RegionReadsResult } from './benchmarks/regionReads.ts';
 import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { packCount, type PackCountResult } from './benchmarks/packCount.ts';
+import { onboarding, type OnboardingResult } from './benchmarks/onboarding.ts';
 import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
 import { machineInfo, type MachineInfo } from './machineInfo.ts';
 import { existsSync } from 'node:fs';
 import { ratio } from './stats.ts';
 
-export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs'] as const;
+export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs', 'onboard'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -34,6 +35,8 @@ export interface BenchOptions {
   readonly lagPushes?: number;
   readonly fanOutPushes?: number;
   readonly fanOutRepositories?: number;
+  /** Repositories the onboarding benchmark's new region takes in (full: 10,000). */
+  readonly onboardRepositories?: number;
   readonly resultsDir?: string;
   /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`). */
   readonly cpuProfileDir?: string;
@@ -63,6 +66,7 @@ export interface BenchReport {
   readonly regionReads?: readonly RegionReadsResult[];
   readonly lfs?: LfsReplicationResult;
   readonly packCount?: PackCountResult;
+  readonly onboarding?: OnboardingResult;
   readonly targets: readonly Target[];
 }
 
@@ -85,6 +89,7 @@ function sizes(quick: boolean, options: BenchOptions) {
       baselineRepositories: quick ? 1 : 10,
     },
     reads: { runs: quick ? 1 : 3, sources: readSources(quick) },
+    onboard: { repositories: options.onboardRepositories ?? 10_000 },
   };
 }
 
@@ -144,6 +149,11 @@ function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Tar
     list.push({ name: 'messages lost', goal: '0', value: String(fan.messagesLost), met: fan.messagesLost === 0 });
     list.push({ name: 'webhooks answered 5xx (fan-out)', goal: '0', value: String(fan.webhooks.serverErrors), met: fan.webhooks.serverErrors === 0 });
     list.push({ name: 'webhook answer time, max (fan-out)', goal: '< 10 s (GitHub gives up)', value: `${fan.webhooks.answerMs.max} ms`, met: fan.webhooks.answerMs.max < 10_000 });
+  }
+  const onboard = report.onboarding;
+  if (onboard) {
+    list.push({ name: `onboarding ${onboard.repositories} repositories: all synced`, goal: `${onboard.repositories}`, value: String(onboard.synced), met: onboard.synced === onboard.repositories });
+    list.push({ name: 'onboarding: DynamoDB Scans', goal: '0', value: String(onboard.scans), met: onboard.scans === 0 });
   }
   for (const run of report.lfs?.sizes ?? []) {
     const size = `${Math.round(run.bytes / MiB)} MiB`;
@@ -227,6 +237,16 @@ export function formatReport(report: BenchReport): string {
     if (fan.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${fan.emulatorCpuSeconds} s of ${fan.totalSeconds} s`, '', '']);
     out.push(t.toString());
   }
+  const onboard = report.onboarding;
+  if (onboard) {
+    const t = table(`onboarding a new region (${onboard.region}): ${onboard.repositories} repositories on the primary`, ['git-geo', '']);
+    t.push(['synced / wall time', `${onboard.synced} in ${onboard.totalSeconds} s (${onboard.repositoriesPerSecond} repositories/s); backfill listed and requested all in ${onboard.backfillSeconds} s (${onboard.backfillInvocations} invocations)`, '']);
+    t.push(['DynamoDB / S3 / SQS requests per repository', `${onboard.dynamodbPerRepository} / ${onboard.s3PerRepository} / ${onboard.sqsPerRepository}; Scans: ${onboard.scans}`, '']);
+    t.push(['requests per repository', Object.entries(onboard.requestsPerRepository).slice(0, 12).map(([key, value]) => `${key} ${value}`).join(', '), '']);
+    t.push(['primary requests per repository', String(onboard.primaryRequestsPerRepository), '']);
+    if (onboard.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${onboard.emulatorCpuSeconds} s`, '']);
+    out.push(t.toString());
+  }
   for (const reads of report.regionReads ?? []) {
     const t = table(`region vs primary, ${reads.label}: ${mib(reads.packBytes)} pack, ${reads.objects} objects (Lambda streaming limits honoured)`, ['region', 'primary', 'ratio']);
     for (const operation of reads.operations) t.push([operation.operation, ms(operation.regionMs), ms(operation.primaryMs), x(operation.ratio)]);
@@ -304,6 +324,11 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
     if (only.has('fanout')) {
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);
       report.fanOut = await fanOut(bed, { ...size.fanOut, timeoutMs: options.quick ? 60_000 : 300_000, log });
+    }
+    // Full mode only: a second runtime (the new region) and thousands of repositories.
+    if (only.has('onboard') && !options.quick) {
+      log(`onboarding: a new region takes in ${size.onboard.repositories} repositories`);
+      report.onboarding = await onboarding(bed, { ...size.onboard, timeoutMs: 4 * 3600_000, log });
     }
     // Full mode only: writing and moving a 1 GiB object takes longer than quick mode's budget.
     if (only.has('lfs') && !options.quick) {
