@@ -1,6 +1,6 @@
 import { cp, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { projectConfig } from '../../bin/commands/projectConfig.ts';
+import { parseGeoConfig } from '../../cdk/GeoConfig.ts';
 import { git } from '../../bin/local/git.ts';
 import { listBareRepositories } from '../../bin/local/gitlabProjects.ts';
 import { startLocalRuntime } from '../../bin/local/startLocalRuntime.ts';
@@ -76,16 +76,16 @@ export async function onboarding(bed: BenchBed, options: OnboardingOptions): Pro
   const counter = new RequestCounter();
   const errors: unknown[] = [];
   const runtime = await startLocalRuntime({
-    config: {
-      ...projectConfig({
-        secondaryRegions: [REGION],
-        primaryUrls: [bed.primary.url],
-        stackPrefix: 'GitGeoOnboard',
-        // Paced far above the default (5 requests a second): the figure is git-geo's own throughput.
-        backfill: { kind: 'gitlab', apiUrl: bed.primary.url, requestsPerSecond: 1000, burst: 1000 },
-      }),
-      primaryCredentialsSecretName: undefined,
-    },
+    // A deployment of its own: the primary region and the new region only (the project's cdk.json names others).
+    config: parseGeoConfig({
+      stackPrefix: 'GitGeoOnboard',
+      primaryRegion: 'us-east-1',
+      secondaryRegions: [REGION],
+      primaryUrls: [bed.primary.url],
+      webhookSecretName: 'git-geo/webhook-secret',
+      // Paced far above the default (5 requests a second): the figure is git-geo's own throughput.
+      backfill: { kind: 'gitlab', apiUrl: bed.primary.url, requestsPerSecond: 1000, burst: 1000 },
+    }),
     webhookSecret: 'bench-onboarding-secret',
     awsEndpoint: bed.awsEndpoint,
     onError: (error) => void errors.push(error),
