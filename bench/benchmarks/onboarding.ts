@@ -93,7 +93,7 @@ export async function onboarding(bed: BenchBed, options: OnboardingOptions): Pro
   });
   try {
     withHooks(runtime.clients.region(REGION).sqs, { clientPlugins: [counter.plugin(`poller@${REGION}`)] });
-    const rule = runtime.scheduler.ruleNames.find((name) => name.includes('Backfill') && name.includes(REGION));
+    const rule = runtime.scheduler.ruleNames.find((name) => name.includes('Onboarding') && name.includes(REGION));
     if (rule === undefined) throw new Error(`no backfill schedule for ${REGION}: ${runtime.scheduler.ruleNames.join(', ')}`);
     await bed.primary.flush();
     const primaryMark = bed.primary.requests.length;
