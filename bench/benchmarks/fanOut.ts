@@ -158,7 +158,12 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
     convergedRegions = 0;
     for (const region of bed.regions) {
       const states = new Map<string, { syncedSequence?: number; refsChecksum?: string }>();
-      for await (const state of bed.runtime.registry(region).list()) states.set(state.repository, state);
+      try {
+        for await (const state of bed.runtime.registry(region).list()) states.set(state.repository, state);
+      } catch (error) {
+        // The benchmark's own look at the registry failed (an overloaded emulator answers 5xx): look again, the run goes on.
+        options.log(`  fan-out: reading ${region}'s registry failed (${(error as Error).name}); looking again`);
+      }
       let regionBehind = 0;
       for (const repository of repositories) {
         const state = states.get(repository);
