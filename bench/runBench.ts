@@ -10,13 +10,16 @@ import { regionReads, type ReadSource, type RegionReadsResult } from './benchmar
 import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { packCount, type PackCountResult } from './benchmarks/packCount.ts';
 import { onboarding, type OnboardingResult } from './benchmarks/onboarding.ts';
+import { manyRefsSync, type ManyRefsSyncResult } from './benchmarks/manyRefsSync.ts';
 import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
 import { machineInfo, type MachineInfo } from './machineInfo.ts';
 import { existsSync } from 'node:fs';
 import { ratio } from './stats.ts';
 
-export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs', 'onboard'] as const;
+export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs', 'onboard', 'manyrefs'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
+/** Run only when named (`--only`): hours for 10,000 repositories, minutes for 100,000 refs. */
+const ON_REQUEST: readonly BenchmarkName[] = ['onboard', 'manyrefs'];
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -37,6 +40,8 @@ export interface BenchOptions {
   readonly fanOutRepositories?: number;
   /** Repositories the onboarding benchmark's new region takes in (full: 10,000). */
   readonly onboardRepositories?: number;
+  /** Refs of the many-refs benchmark's repository (full: 100,000). */
+  readonly manyRefs?: number;
   readonly resultsDir?: string;
   /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`). */
   readonly cpuProfileDir?: string;
@@ -67,6 +72,7 @@ export interface BenchReport {
   readonly lfs?: LfsReplicationResult;
   readonly packCount?: PackCountResult;
   readonly onboarding?: OnboardingResult;
+  readonly manyRefsSync?: ManyRefsSyncResult;
   readonly targets: readonly Target[];
 }
 
@@ -90,6 +96,7 @@ function sizes(quick: boolean, options: BenchOptions) {
     },
     reads: { runs: quick ? 1 : 3, sources: readSources(quick) },
     onboard: { repositories: options.onboardRepositories ?? 10_000 },
+    manyRefs: { refs: options.manyRefs ?? 100_000 },
   };
 }
 
@@ -247,6 +254,14 @@ export function formatReport(report: BenchReport): string {
     if (onboard.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${onboard.emulatorCpuSeconds} s`, '']);
     out.push(t.toString());
   }
+  const many = report.manyRefsSync;
+  if (many) {
+    const t = table(`sync of a repository with ${many.refs} refs (per region, ${many.regions} regions)`, ['git-geo', 'native git', 'ratio']);
+    const side = (run: { wallMs: number; bytesFromPrimary: number; requests: number }): string => `${ms(run.wallMs)}, ${bytes(run.bytesFromPrimary)} from the primary in ${run.requests} requests`;
+    t.push(['initial (git clone --bare)', side(many.initial.gitGeo), side(many.initial.nativeCloneBare), x(many.initial.ratio)]);
+    t.push(['one push (git fetch)', side(many.incremental.gitGeo), side(many.incremental.nativeFetch), `${x(many.incremental.ratio)} time, ${x(many.incremental.bytesRatio)} bytes`]);
+    out.push(t.toString());
+  }
   for (const reads of report.regionReads ?? []) {
     const t = table(`region vs primary, ${reads.label}: ${mib(reads.packBytes)} pack, ${reads.objects} objects (Lambda streaming limits honoured)`, ['region', 'primary', 'ratio']);
     for (const operation of reads.operations) t.push([operation.operation, ms(operation.regionMs), ms(operation.primaryMs), x(operation.ratio)]);
@@ -275,7 +290,7 @@ export function formatReport(report: BenchReport): string {
  */
 export async function runBench(options: BenchOptions): Promise<{ report: BenchReport; file: string }> {
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const only = new Set(options.only ?? BENCHMARKS);
+  const only = new Set(options.only ?? BENCHMARKS.filter((name) => !ON_REQUEST.includes(name)));
   const size = sizes(options.quick, options);
   const startedAt = new Date();
   const started = performance.now();
@@ -324,6 +339,10 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
     if (only.has('fanout')) {
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);
       report.fanOut = await fanOut(bed, { ...size.fanOut, timeoutMs: options.quick ? 60_000 : 300_000, log });
+    }
+    if (only.has('manyrefs') && !options.quick) {
+      log(`many refs: sync of a repository with ${size.manyRefs.refs} refs`);
+      report.manyRefsSync = await manyRefsSync(bed, { ...size.manyRefs, timeoutMs: 1_800_000, log });
     }
     // Full mode only: a second runtime (the new region) and thousands of repositories.
     if (only.has('onboard') && !options.quick) {
