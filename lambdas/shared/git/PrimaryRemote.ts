@@ -209,7 +209,7 @@ export class PrimaryRemote {
   }
 
   /** One POST to the primary's `git-upload-pack`; `gitProtocol` is the `Git-Protocol` header, if any. */
-  private async postUploadPack(repository: RepositoryPath, body: Buffer, gitProtocol: string | undefined): ReturnType<ReturnType<PrimaryRemote['http']>['request']> {
+  private async postUploadPack(repository: RepositoryPath, body: Buffer, gitProtocol: string | undefined): ReturnType<HttpClient['request']> {
     return await this.http().request({
       url: `${this.repositoryUrl(repository)}/git-upload-pack`,
       method: 'POST',
