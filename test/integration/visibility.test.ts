@@ -49,9 +49,6 @@ describe('a message being worked on is never picked up twice at once', () => {
         QUEUE_URL: queueUrl,
         QUEUE_VISIBILITY_SECONDS: String(VISIBILITY_SECONDS),
         DEAD_LETTER_QUEUE_URL: deadLetterQueueUrl,
-        // No primary override is ever written: the registry table stands in for the event log.
-        EVENT_LOG_TABLE: harness.table,
-        EVENT_LOG_REGION: 'eu-west-1',
         GIT_GEO_SETTINGS: JSON.stringify({ primaryRegion: 'eu-west-1', primaryUrls: [harness.primary.url], primaryTimeoutSeconds: 10 }),
       },
       timeoutSeconds: 60,
