@@ -126,7 +126,7 @@ export async function syncRepository(deps: SyncDependencies, event: ChangeEvent,
       throw error;
     }
     if (error instanceof RepositoryNotFoundError && isRequestFor(event, 'backfill') && state?.lastSyncedAt === undefined) {
-      // Listed by backfill, absent on the primary (a wiki enabled with no page yet, a project deleted since): nothing failed.
+      // Listed by backfill, absent on the primary (a type's repository not created yet, a project deleted since): nothing failed.
       await registry.recordDeleted(repository, { at: deps.now().toISOString(), deletedAt: event.receivedAt }, owner);
       return { kind: 'deleted', tombstone: undefined };
     }
