@@ -12,12 +12,16 @@ import { ItemRegistry } from '../../lambdas/replicable/ItemRegistry.ts';
 import { REPLICABLE_TYPES } from '../../lambdas/replicable/registry.ts';
 import type { ReplicableType } from '../../lambdas/replicable/ReplicableType.ts';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
+import type { ChangeEvent } from '../../lambdas/shared/events/ChangeEvent.ts';
 import { SyncRequester } from '../../lambdas/shared/events/SyncRequester.ts';
+import { PrimaryRemote } from '../../lambdas/shared/git/PrimaryRemote.ts';
 import { RegionControl } from '../../lambdas/shared/registry/RegionControl.ts';
 import { Registry } from '../../lambdas/shared/registry/Registry.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { MemoryObjectStore } from '../../lambdas/shared/storage/MemoryObjectStore.ts';
 import { readRegionStatus, type RegionStatus } from '../../lambdas/status/deploymentStatus.ts';
+import { SyncFailedError } from '../../lambdas/sync/SyncFailedError.ts';
+import { syncRepository } from '../../lambdas/sync/syncRepository.ts';
 import { createRegistryTable } from '../helpers/createRegistryTable.ts';
 
 /*
@@ -132,6 +136,18 @@ describe('a replicable type is one module and one registration', () => {
     expect(byType.repository).toEqual(expect.objectContaining({ items: 2, byStatus: { pending: 2 } }));
     expect(byType.wiki).toEqual(expect.objectContaining({ items: 1, byStatus: { pending: 1 } }));
     expect(byType.snippet).toEqual(expect.objectContaining({ items: 1, byStatus: { pending: 1 } }));
+
+    // The primary has no snippets repository (enabled, nothing in it yet): backfill's sync records it absent, not failed.
+    const primary = new PrimaryRemote({ baseUrl: process.env.GIT_GEO_TEST_PRIMARY_URL!, authorization: undefined, timeoutMs: 10_000, userAgent: 'test' });
+    const request = (repository: string, reason: string): ChangeEvent => ({ version: 1, eventId: `git-geo-${reason}-${randomUUID()}`, deliveryId: randomUUID(), source: 'git-geo', kind: 'sync.requested', repository: parseRepositoryPath(repository), changes: [], sequence: 0, receivedAt: new Date().toISOString() });
+    const deps = { registry, store, primary, refNamespaces: ['refs/heads/', 'refs/tags/'], now: () => new Date() };
+    expect(await syncRepository(deps, request('acme/app.snippets', 'backfill'))).toEqual({ kind: 'deleted', tombstone: undefined });
+    expect((await registry.get(parseRepositoryPath('acme/app.snippets')))?.status).toBe('deleted');
+    // Any other request for a repository the primary lacks is a failure, as before.
+    await expect(syncRepository(deps, request('acme/app.wiki', 'stuck-sync'))).rejects.toThrow(SyncFailedError);
+    const after = await status();
+    expect(after.byType.snippet).toEqual(expect.objectContaining({ items: 0 }));
+    expect(after.byType.wiki).toEqual(expect.objectContaining({ items: 1, failed: 1, failures: [{ code: 'ERR_REPOSITORY_NOT_FOUND', count: 1 }] }));
   });
 
   it("verification lists a blob type's items through its list, copies the ones never copied, re-checks content, repairs, and records a row per item", async () => {
@@ -162,7 +178,6 @@ describe('a replicable type is one module and one registration', () => {
     const region = await status();
     expect(region.byType.note).toEqual(expect.objectContaining({ items: 4, synced: 3, verified: 3, failed: 1, failures: [{ code: 'ERR_MISSING_ON_PRIMARY', count: 1 }] }));
     expect(region.reasons).toContain('1 note item failed: ERR_MISSING_ON_PRIMARY (1)');
-    expect(region.health).toBe('degraded');
 
     // Verification lists every item: the row of an item no longer listed goes.
     primaryNotes.get(repository)!.delete(lost);
