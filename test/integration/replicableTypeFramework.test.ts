@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { RepositoryLister } from '../../lambdas/backfill/RepositoryLister.ts';
+import { reconcileSelectiveSync } from '../../lambdas/backfill/reconcileSelectiveSync.ts';
 import { runBackfill } from '../../lambdas/backfill/runBackfill.ts';
 import { TokenBucket } from '../../lambdas/backfill/TokenBucket.ts';
 import { blobSteps } from '../../lambdas/replicable/blobSteps.ts';
@@ -20,6 +21,7 @@ import { Registry } from '../../lambdas/shared/registry/Registry.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { MemoryObjectStore } from '../../lambdas/shared/storage/MemoryObjectStore.ts';
 import { readRegionStatus, type RegionStatus } from '../../lambdas/status/deploymentStatus.ts';
+import { renderStatusPage } from '../../lambdas/status/renderStatusPage.ts';
 import { SyncFailedError } from '../../lambdas/sync/SyncFailedError.ts';
 import { syncRepository } from '../../lambdas/sync/syncRepository.ts';
 import { createRegistryTable } from '../helpers/createRegistryTable.ts';
@@ -178,12 +180,21 @@ describe('a replicable type is one module and one registration', () => {
     const region = await status();
     expect(region.byType.note).toEqual(expect.objectContaining({ items: 4, synced: 3, verified: 3, failed: 1, failures: [{ code: 'ERR_MISSING_ON_PRIMARY', count: 1 }] }));
     expect(region.reasons).toContain('1 note item failed: ERR_MISSING_ON_PRIMARY (1)');
+    // The status page shows the same counts per type.
+    const page = renderStatusPage({ status: { generatedAt: new Date().toISOString(), lagSloSeconds: 60, regions: [region] }, refreshSeconds: 30, path: '/' });
+    expect(page).toMatch(/<th scope="row"><code>note<\/code><\/th><td>4<\/td><td>3<\/td><td>3<\/td><td>1 <span class="muted">\(ERR_MISSING_ON_PRIMARY: 1\)/);
 
     // Verification lists every item: the row of an item no longer listed goes.
     primaryNotes.get(repository)!.delete(lost);
     await steps.verify(repository);
     expect((await items.list(repository, 'note')).map((item) => item.id).sort()).toEqual([first, second, third].sort());
     expect((await status()).byType.note).toEqual(expect.objectContaining({ items: 3, verified: 3, failed: 0 }));
+
+    // Selective sync: a rule that now excludes the repository removes its mirror, its row and its items' rows.
+    const reconciled = await reconcileSelectiveSync({ registry, items, store, rule: { include: [], exclude: ['acme'] }, now: () => new Date() });
+    expect(reconciled.removed).toContain(repository);
+    expect(await items.list(repository, 'note')).toEqual([]);
+    expect((await status()).byType.note).toEqual(expect.objectContaining({ items: 0 }));
   });
 
   it('the generic consumers name no type: registry rows, backfill, status, verification and sync hold no per-type code', () => {
