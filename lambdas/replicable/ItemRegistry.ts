@@ -1,5 +1,6 @@
 import { BatchWriteCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GeoError } from '../shared/errors/index.ts';
+import { GIT_TYPE } from '../shared/metricNames.ts';
 import type { RecordedError, RepositoryState } from '../shared/registry/RepositoryState.ts';
 import type { RepositoryPath } from '../shared/repositoryPath.ts';
 import type { BlobStepResult } from './ReplicableType.ts';
@@ -26,7 +27,7 @@ export interface ItemState {
 }
 
 /** The sort key of repositories' own rows (Registry): the type of Git repositories in the table. */
-export const REPOSITORY_SORT_KEY = 'git';
+export const REPOSITORY_SORT_KEY = GIT_TYPE;
 const SEPARATOR = '#';
 const sortKey = (type: string, id: string): string => `${type}${SEPARATOR}${id}`;
 
