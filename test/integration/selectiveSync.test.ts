@@ -23,11 +23,6 @@ describe('selective sync: per-region namespaces at fan-out, at backfill, and whe
     await commit(work, 1, path.replace('/', '-'));
     await git(['push', '-q', 'origin', 'main'], { cwd: work });
   };
-  const held = async (region: string): Promise<string[]> => {
-    const names: string[] = [];
-    for await (const state of bed.runtime.registry(region).list()) if (state.status !== 'deleted') names.push(state.repository);
-    return names.sort();
-  };
   /** Waits until the region holds exactly `expected`, all synced; with `atLeast`, those among others (the onboarding schedule may have backfilled). */
   const settled = async (region: string, expected: readonly string[], atLeast = false): Promise<RepositoryState[]> =>
     await eventually(
