@@ -38,7 +38,8 @@ export class Onboarding extends Construct {
     });
     // Reconciliation deletes excluded mirrors: read-write on the bucket.
     props.store.grantReadWrite(this.function);
-    props.store.grantRegistry(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    // Query and BatchWriteItem: the rows of an excluded repository's items (lambdas/replicable/ItemRegistry.ts).
+    props.store.grantRegistry(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem');
     props.store.grantStatusIndexQuery(this.function);
     props.queue.grantSend(this.function);
     // After `git-geo promote`, the listing is read from the promoted host (unless an API URL is configured): the region's copy of the override is a registry item.

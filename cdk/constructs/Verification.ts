@@ -53,7 +53,8 @@ export class Verification extends Construct {
     // A corrupt LFS object is deleted and copied again.
     grantLfsObjectWrites(props.store.bucket, this.function);
     // Its items (and the region's copy of the primary override), and the status index it lists the due repositories from.
-    props.store.grantRegistry(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // Query and BatchWriteItem: the rows of the items verification re-checks (lambdas/replicable/ItemRegistry.ts).
+    props.store.grantRegistry(this.function, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem');
     props.store.grantStatusIndexQuery(this.function);
     props.queue.grantSend(this.function);
     // After `git-geo promote`, mirrors are checked against the promoted host, read with the credentials the override names.
