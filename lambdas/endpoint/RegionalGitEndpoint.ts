@@ -240,24 +240,19 @@ export class RegionalGitEndpoint {
       body = bulk.body;
     }
     const content = { snapshot: current.snapshot, packs: () => this.packCache.packSet(packKeys) };
+    // A walked pack is streamed as it is written; past the limit of a streamed response it ends with an error git shows.
     const server =
       request.protocolVersion === 2
-        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces })
-        : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant });
+        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces, maxPackBytes: settings.maxPackBytes })
+        : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant, maxPackBytes: settings.maxPackBytes });
     const answer = await server.respond(body);
     if (answer.primary !== undefined) return this.proxyUploadPack(request, answer.primary);
     const { outcome } = answer;
-    if (outcome.packBytes !== undefined && outcome.packBytes > settings.maxPackBytes) {
-      throw new LimitExceededError(
-        `this fetch needs a ${(outcome.packBytes / 2 ** 20).toFixed(0)} MB pack, more than a region streams through Lambda: fetch with \`git -c fetch.uriProtocols=https\` or from the primary`,
-        { data: { bytes: outcome.packBytes, limit: settings.maxPackBytes } },
-      );
-    }
     return {
       statusCode: 200,
       headers,
-      body: Readable.from([answer.body]),
-      outcome: outcome.command === 'fetch' && outcome.packBytes !== undefined ? 'served' : `served:${outcome.command}`,
+      body: Readable.from(Buffer.isBuffer(answer.body) ? [answer.body] : answer.body),
+      outcome: outcome.command === 'fetch' && outcome.objects !== undefined ? 'served' : `served:${outcome.command}`,
     };
   }
 

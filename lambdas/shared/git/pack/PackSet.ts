@@ -65,36 +65,57 @@ export class PackSet {
     });
   }
 
-  /**
-   * Every object of every pack in one pack, with the stored bytes as they are (OFS deltas stay
-   * valid: each pack's entries keep their relative places). Undefined when two packs hold the
-   * same object, which a pack must not repeat.
-   */
-  concatenated(): Buffer | undefined {
+  /** Objects in all packs, counting an object twice when two packs hold it. */
+  get objectCount(): number {
+    return this.packs.reduce((sum, pack) => sum + pack.index.count, 0);
+  }
+
+  /** Whether two packs hold the same object (one pack must not repeat an object). */
+  holdsDuplicates(): boolean {
+    if (this.packs.length < 2) return false;
     const seen = new Set<string>();
-    let count = 0;
     for (const pack of this.packs) {
       for (let position = 0; position < pack.index.count; position++) {
-        const id = pack.index.oidAt(position).toString('hex');
-        if (seen.has(id)) return undefined;
+        const id = pack.index.oidAt(position).toString('latin1');
+        if (seen.has(id)) return true;
         seen.add(id);
       }
-      count += pack.index.count;
     }
-    if (this.packs.length === 1) return this.packs[0]!.bytes.read(0, this.packs[0]!.bytes.length);
+    return false;
+  }
+
+  /**
+   * Every object of every pack as one pack, with the stored bytes as they are (OFS deltas stay
+   * valid: each pack's entries keep their relative places), read and handed on in chunks of
+   * `chunkBytes`, so memory holds one chunk whatever the packs' size. The packs must not share
+   * an object (see `holdsDuplicates`).
+   */
+  *concatenatedChunks(chunkBytes = 1 << 20): Generator<Buffer> {
+    if (this.packs.length === 1) {
+      const { bytes } = this.packs[0]!;
+      for (let offset = 0; offset < bytes.length; offset += chunkBytes) yield bytes.read(offset, Math.min(bytes.length, offset + chunkBytes));
+      return;
+    }
     const header = Buffer.alloc(12);
     header.write('PACK', 0, 'latin1');
     header.writeUInt32BE(2, 4);
-    header.writeUInt32BE(count, 8);
+    header.writeUInt32BE(this.objectCount, 8);
     const hash = createHash('sha1').update(header);
-    const parts: Buffer[] = [header];
-    for (const pack of this.packs) {
-      const body = pack.bytes.read(12, pack.bytes.length - 20);
-      hash.update(body);
-      parts.push(body);
+    yield header;
+    for (const { bytes } of this.packs) {
+      for (let offset = 12; offset < bytes.length - 20; offset += chunkBytes) {
+        const chunk = bytes.read(offset, Math.min(bytes.length - 20, offset + chunkBytes));
+        hash.update(chunk);
+        yield chunk;
+      }
     }
-    parts.push(hash.digest());
-    return Buffer.concat(parts);
+    yield hash.digest();
+  }
+
+  /** The packs as one, in memory (tests, small packs); undefined when two packs hold the same object. */
+  concatenated(): Buffer | undefined {
+    if (this.holdsDuplicates()) return undefined;
+    return Buffer.concat([...this.concatenatedChunks()]);
   }
 
   has(oid: Buffer): boolean {
