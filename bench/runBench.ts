@@ -35,6 +35,8 @@ export interface BenchOptions {
   readonly fanOutPushes?: number;
   readonly fanOutRepositories?: number;
   readonly resultsDir?: string;
+  /** Repositories the reads benchmark measures, by label (`generated`, `express`, `git`); undefined: all it finds. */
+  readonly readsRepos?: readonly string[];
   /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`). */
   readonly cpuProfileDir?: string;
   readonly log?: (line: string) => void;
@@ -84,7 +86,7 @@ function sizes(quick: boolean, options: BenchOptions) {
       concurrency: 6,
       baselineRepositories: quick ? 1 : 10,
     },
-    reads: { runs: quick ? 1 : 3, sources: readSources(quick) },
+    reads: { runs: quick ? 1 : 3, sources: readSources(quick, options.readsRepos) },
   };
 }
 
@@ -94,9 +96,13 @@ const REAL_REPOSITORIES = [
   { label: 'git/git', path: '/work/.mirror/git+git/repo' },
 ];
 
-function readSources(quick: boolean): ReadSource[] {
+function readSources(quick: boolean, only: readonly string[] | undefined): ReadSource[] {
   if (quick) return [{ label: 'generated (200 commits)', commits: 200, files: 20 }];
-  return [{ label: 'generated (10,000 commits)', commits: 10_000, files: 200 }, ...REAL_REPOSITORIES.filter((source) => existsSync(source.path))];
+  const all = [{ label: 'generated (10,000 commits)', commits: 10_000, files: 200 }, ...REAL_REPOSITORIES.filter((source) => existsSync(source.path))];
+  if (only === undefined) return all;
+  const chosen = all.filter((source) => only.some((name) => source.label.toLowerCase().includes(name.toLowerCase())));
+  if (chosen.length === 0) throw new Error(`no reads repository matches ${only.join(', ')}: choose from ${all.map((source) => source.label).join(', ')}`);
+  return chosen;
 }
 
 function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Target[] {

@@ -24,8 +24,9 @@ export function benchCommand(): Command {
     .option('--lag-pushes <n>', 'pushes the lag benchmark measures', integer)
     .option('--fanout-pushes <n>', 'pushes of the fan-out benchmark', integer)
     .option('--fanout-repos <n>', 'repositories of the fan-out benchmark', integer)
+    .option('--reads-repos <list>', 'repositories the reads benchmark measures, comma-separated: generated, express, git (default: all found)')
     .option('--verbose', 'show Lambda logs', false)
-    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; cpuProf?: string; verbose: boolean }) => {
+    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; readsRepos?: string; cpuProf?: string; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
       const only = splitList(options.only);
       const unknown = only?.filter((name) => !(BENCHMARKS as readonly string[]).includes(name)) ?? [];
@@ -41,6 +42,7 @@ export function benchCommand(): Command {
         lagPushes: options.lagPushes,
         fanOutPushes: options.fanoutPushes,
         fanOutRepositories: options.fanoutRepos,
+        readsRepos: splitList(options.readsRepos),
         cpuProfileDir: options.cpuProf === undefined ? undefined : resolve(options.cpuProf),
       });
       process.stdout.write(`${formatReport(report)}\nresults: ${file}\n`);
