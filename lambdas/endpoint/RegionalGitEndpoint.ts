@@ -13,6 +13,7 @@ import type { AccessChecker } from './AccessChecker.ts';
 import { assessFreshness, type ControlPlaneView } from './assessFreshness.ts';
 import { bulkFetch } from './BulkFetch.ts';
 import { MirrorPackCache } from './MirrorPackCache.ts';
+import { MirrorStateCache } from './MirrorStateCache.ts';
 import type { GitRequest } from './parseGitRequest.ts';
 import { uploadPackV0Advertisement, UploadPackV0 } from './UploadPackV0.ts';
 import { uploadPackV2Advertisement, UploadPackV2 } from './UploadPackV2.ts';
@@ -70,6 +71,8 @@ export interface EndpointResponse {
   readonly outcome: string;
 }
 
+/** How long an instance reuses a mirror's refs and pack list read under the same registry record. */
+const MIRROR_STATE_MAX_AGE_MS = 30_000;
 const NO_CACHE = 'no-cache, max-age=0, must-revalidate';
 // Packs and indexes are named by their content: they never change. Private: they may hold private code.
 const IMMUTABLE = 'private, max-age=31536000, immutable';
@@ -89,10 +92,13 @@ function contentType(file: string): string {
 export class RegionalGitEndpoint {
   /** Indexes in memory, packs on local disk: memory stays bounded whatever the repository's size. */
   private readonly packCache: MirrorPackCache;
+  /** Each mirror's refs and pack list, read once for the several POSTs of a fetch. */
+  private readonly mirrorStates: MirrorStateCache;
 
   constructor(private readonly deps: EndpointDependencies) {
     const diskBytes = deps.settings.packCacheBytes ?? 400 * 2 ** 20;
     this.packCache = new MirrorPackCache(deps.store, { maxDiskBytes: diskBytes, maxIndexBytes: Math.max(64 * 2 ** 20, diskBytes / 8) });
+    this.mirrorStates = new MirrorStateCache(deps.store, { maxAgeMs: MIRROR_STATE_MAX_AGE_MS, maxEntries: 256, now: () => deps.now().getTime() });
   }
 
   async handle(request: GitRequest): Promise<EndpointResponse> {
@@ -208,8 +214,7 @@ export class RegionalGitEndpoint {
     const state = await this.deps.registry.get(request.repository);
     if (state?.syncedSequence === undefined) throw this.notReplicated(request);
     await this.authorize(request, state);
-    const mirror = new MirrorRepository(this.deps.store, request.repository);
-    const current = await mirror.readState();
+    const current = await this.mirrorStates.read(request.repository, state);
     if (current === undefined) throw this.notReplicated(request);
     const prefix = mirrorPrefix(request.repository);
     const packKeys = current.packs.map((name) => `${prefix}objects/pack/${name}`);
