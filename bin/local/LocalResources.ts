@@ -18,6 +18,8 @@ export interface SynthesizedStack {
   readonly stackName: string;
   readonly region: string;
   readonly template: CfnTemplate;
+  /** Each function's esbuild bundle (its `index.mjs`), by handler factory (`module#export`). */
+  readonly bundles: ReadonlyMap<string, string>;
 }
 
 /** A Lambda function the template declares, to be run in-process. */
@@ -34,6 +36,11 @@ export interface LocalFunction {
   readonly reservedConcurrency?: number;
   /** `module#export` of the handler factory, relative to the project root. */
   readonly factory: string;
+  /**
+   * The function's esbuild bundle, which exports the factory under the same name. Without one
+   * (test fixtures only) the factory is imported from its module in the project.
+   */
+  readonly bundle?: string;
   /** Where its Function URL is mounted on the local HTTP server. */
   readonly urlPath: string;
 }

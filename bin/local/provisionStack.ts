@@ -292,6 +292,7 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
           memoryMiB: Number(props.MemorySize ?? 128),
           ...(props.ReservedConcurrentExecutions === undefined ? {} : { reservedConcurrency: Number(props.ReservedConcurrentExecutions) }),
           factory,
+          ...(stack.bundles.has(factory) ? { bundle: stack.bundles.get(factory)! } : {}),
           urlPath: attributeText(definition.Metadata?.[LOCAL_URL_PATH_METADATA] ?? `/${stackName}/${logicalId}`),
         };
         functions.push(fn);

@@ -157,7 +157,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     // A fresh stack prefix per run keeps runs sharing one emulator apart (the topic is named).
     const config: GeoConfig = { ...options.config, account, stackPrefix: `${options.config.stackPrefix}${randomBytes(3).toString('hex')}` };
-    const templates = synthesize(config);
+    const templates = await synthesize(config);
 
     const server = new FunctionUrlServer(onError);
     const endpoint = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
