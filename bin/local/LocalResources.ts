@@ -1,3 +1,5 @@
+import type { FunctionRole } from './iam/FunctionRole.ts';
+import type { TableKeys } from './iam/requestAuthorizations.ts';
 import type { PhysicalResource } from './TemplateResolver.ts';
 
 export interface CfnResourceDefinition {
@@ -41,6 +43,8 @@ export interface LocalFunction {
    * (test fixtures only) the factory is imported from its module in the project.
    */
   readonly bundle?: string;
+  /** Its execution role and the role's policies, resolved (what the local runtime enforces). */
+  readonly role?: FunctionRole;
   /** Where its Function URL is mounted on the local HTTP server. */
   readonly urlPath: string;
 }
@@ -83,6 +87,8 @@ export interface ProvisionedStack {
   readonly eventSources: readonly LocalEventSource[];
   readonly functionUrls: readonly LocalFunctionUrl[];
   readonly schedules: readonly LocalSchedule[];
+  /** The key attributes of the stack's tables, by physical name (for IAM's dynamodb:LeadingKeys). */
+  readonly tables: ReadonlyMap<string, TableKeys>;
   /** Resource types present in the template that the emulator has no counterpart for (IAM, logs). */
   readonly notEmulated: readonly string[];
 }

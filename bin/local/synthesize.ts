@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { App, Aspects, type IAspect } from 'aws-cdk-lib';
 import type { CloudFormationStackArtifact } from 'aws-cdk-lib/cx-api';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,7 +31,7 @@ function dependencyOrder(stacks: readonly CloudFormationStackArtifact[]): CloudF
  * The templates come from a synth without bundling; the bundles from one with it, cached by
  * the fingerprint of their sources (see functionBundles), as bundling takes tens of seconds.
  */
-export async function synthesize(config: GeoConfig): Promise<SynthesizedStack[]> {
+export async function synthesize(config: GeoConfig, aspects: readonly IAspect[] = []): Promise<SynthesizedStack[]> {
   const outdir = mkdtempSync(join(tmpdir(), 'git-geo-synth-'));
   try {
     // The same feature flags `cdk synth` reads from cdk.json; the git-geo key comes from `config`.
@@ -39,6 +39,7 @@ export async function synthesize(config: GeoConfig): Promise<SynthesizedStack[]>
     const { 'git-geo': _fromFile, ...flags } = context;
     const app = new App({ outdir, context: { ...flags, 'aws:cdk:bundling-stacks': [] } });
     buildApp(config, { app });
+    for (const aspect of aspects) Aspects.of(app).add(aspect);
     const stacks = dependencyOrder(app.synth().stacks);
     const bundles = await functionBundles(config, flags, stacks.map((stack) => stack.template as CfnTemplate));
     return stacks.map((stack) => ({
