@@ -9,12 +9,13 @@ import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts
 import { regionReads, type ReadSource, type RegionReadsResult } from './benchmarks/regionReads.ts';
 import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { packCount, type PackCountResult } from './benchmarks/packCount.ts';
+import { coldStart, type ColdStartResult } from './benchmarks/coldStart.ts';
 import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
 import { machineInfo, type MachineInfo } from './machineInfo.ts';
 import { existsSync } from 'node:fs';
 import { ratio } from './stats.ts';
 
-export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs'] as const;
+export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs', 'cold'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 
 export interface BenchOptions {
@@ -63,6 +64,7 @@ export interface BenchReport {
   readonly regionReads?: readonly RegionReadsResult[];
   readonly lfs?: LfsReplicationResult;
   readonly packCount?: PackCountResult;
+  readonly coldStart?: ColdStartResult;
   readonly targets: readonly Target[];
 }
 
@@ -85,6 +87,8 @@ function sizes(quick: boolean, options: BenchOptions) {
       baselineRepositories: quick ? 1 : 10,
     },
     reads: { runs: quick ? 1 : 3, sources: readSources(quick) },
+    // Quick mode: the two functions with a goal, three fresh processes each (about 10 s).
+    cold: { runs: quick ? 3 : 10, functions: quick ? ['endpoint', 'notify'] : undefined },
   };
 }
 
@@ -119,6 +123,10 @@ function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Tar
         met: (run.peakRssBytes ?? Infinity) <= run.rssTargetBytes,
       });
     }
+  }
+  for (const fn of report.coldStart?.functions.filter((candidate) => ['endpoint', 'notify'].includes(candidate.function)) ?? []) {
+    const total = Math.round((fn.asDeployed.loadMs + fn.asDeployed.initMs) * 10) / 10;
+    list.push({ name: `${fn.function} cold start (load + init, as deployed)`, goal: '<= 100 ms', value: `${total} ms`, met: total <= 100 });
   }
   const packs = report.packCount;
   if (packs) {
@@ -237,6 +245,14 @@ export function formatReport(report: BenchReport): string {
     }
     out.push(t.toString());
   }
+  if (report.coldStart) {
+    const cold = report.coldStart;
+    const t = table(`cold start from the bundle, fresh process, median of ${cold.runs} (node -e 0: ${ms(cold.nodeBaselineMs)})`, ['bundle / map', 'load + init as deployed', 'load + init without NODE_OPTIONS', 'process start']);
+    for (const fn of cold.functions) {
+      t.push([fn.function, `${mib(fn.bundleBytes)} / ${mib(fn.sourceMapBytes)}`, `${ms(fn.asDeployed.loadMs)} + ${ms(fn.asDeployed.initMs)}`, `${ms(fn.withoutNodeOptions.loadMs)} + ${ms(fn.withoutNodeOptions.initMs)}`, ms(fn.asDeployed.processStartMs)]);
+    }
+    out.push(t.toString());
+  }
   const goals = table('target', ['goal', 'measured', '']);
   for (const target of report.targets) goals.push([target.name, target.goal, target.value, target.met ? 'met' : 'NOT MET']);
   out.push(goals.toString());
@@ -287,6 +303,10 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
         cpuProfileDir: options.cpuProfileDir,
         log,
       });
+    }
+    if (only.has('cold')) {
+      log(`cold starts: ${size.cold.functions?.join(', ') ?? 'every function'}, ${size.cold.runs} fresh processes each`);
+      report.coldStart = await coldStart(bed, { ...size.cold, log });
     }
     if (only.has('packs')) {
       log(`pack count: ${size.packs.syncs} syncs of one repository`);

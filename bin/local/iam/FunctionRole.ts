@@ -34,7 +34,7 @@ export function functionRole(template: CfnTemplate, functionLogicalId: string, c
   if (roleId === undefined || template.Resources[roleId]?.Type !== 'AWS::IAM::Role') {
     throw new Error(`${ctx.stackName}/${functionLogicalId}: its role is not a role of the same template, so its policies cannot be enforced`);
   }
-  const role = template.Resources[roleId]!;
+  const role = template.Resources[roleId];
   const policies: RolePolicy[] = [];
   for (const inline of (role.Properties?.Policies ?? []) as { PolicyName: unknown; PolicyDocument: unknown }[]) {
     policies.push({ name: String(resolveValue(inline.PolicyName, ctx)), document: resolveValue(inline.PolicyDocument, ctx) });

@@ -81,7 +81,7 @@ function itemAuthorization(action: string, input: Input, scope: RequestScope): A
     action === 'dynamodb:UpdateItem'
       ? expressionAttributes(input.UpdateExpression, names)
       : action === 'dynamodb:PutItem'
-        ? Object.keys((input.Item ?? {}) as Input)
+        ? Object.keys(input.Item ?? {})
         : input.ProjectionExpression !== undefined
           ? expressionAttributes(input.ProjectionExpression, names)
           : undefined;
