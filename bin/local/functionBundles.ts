@@ -16,6 +16,16 @@ const CACHE_ROOT = join(PROJECT_ROOT, 'node_modules', '.cache', 'git-geo-bundles
 const BUNDLE_INPUTS = ['lambdas', 'cdk', 'package-lock.json', 'package.json', 'tsconfig.json'];
 /** A lock older than this was left by a process that died while bundling. */
 const STALE_LOCK_MS = 10 * 60_000;
+/** Bundles of other fingerprints (older sources) untouched this long are removed when bundling. */
+const KEEP_OLD_BUNDLES_MS = 24 * 60 * 60_000;
+
+function pruneOldBundles(current: string): void {
+  for (const entry of readdirSync(CACHE_ROOT, { withFileTypes: true })) {
+    const path = join(CACHE_ROOT, entry.name);
+    if (path === current || !entry.isDirectory() || entry.name.endsWith('.lock')) continue;
+    if (Date.now() - statSync(path).mtimeMs > KEEP_OLD_BUNDLES_MS) rmSync(path, { recursive: true, force: true });
+  }
+}
 
 function filesUnder(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
@@ -112,7 +122,9 @@ export async function functionBundles(config: GeoConfig, context: Record<string,
   if (missing().size > 0) {
     await withLock(`${cacheDir}.lock`, () => {
       const stillMissing = missing();
-      if (stillMissing.size > 0) bundleInto(cacheDir, config, context, stillMissing);
+      if (stillMissing.size === 0) return;
+      bundleInto(cacheDir, config, context, stillMissing);
+      pruneOldBundles(cacheDir);
     });
   }
   const bundles = new Map<string, string>();
