@@ -7,6 +7,7 @@ import { isPackFetch, startGitServer, type GitServer, type RefUpdate } from '../
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
 import { hostApi } from '../../bin/ops/HostApi.ts';
 import { promoteRegion, type PromoteOptions } from '../../bin/ops/promoteRegion.ts';
+import type { VerifyResult } from '../../lambdas/verify/createVerifyHandler.ts';
 import { remoteRefs } from '../../bin/ops/pushRepository.ts';
 import { rpoReport } from '../../bin/ops/rpoReport.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
@@ -148,6 +149,16 @@ describe('disaster recovery: promote a region onto a fresh host, fail back, RPO 
       expect(state.refs?.['refs/heads/main']).toBe(head);
       expect(state.lastFetchBytes).toBeGreaterThan(0);
       expect(state.lastFetchBytes).toBeLessThan(1500);
+    }
+  }, 120_000);
+
+  it('verification follows the promotion: every region verifies its mirrors against the new primary (the old one is down)', async () => {
+    for (const [region, info] of Object.entries(bed.runtime.regions)) {
+      const verify = bed.runtime.lambdas.find((lambda) => lambda.name === info.verifyFunctionName)!;
+      for (const repository of [app, lib]) {
+        const result = (await verify.invoke({ action: 'verify', repository, force: true })) as VerifyResult;
+        expect({ region, repository, outcome: result.outcomes?.[repository] }).toEqual({ region, repository, outcome: expect.objectContaining({ kind: 'verified' }) });
+      }
     }
   }, 120_000);
 

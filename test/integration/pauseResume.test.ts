@@ -6,6 +6,7 @@ import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
 import { regionResources } from '../../bin/ops/regionResources.ts';
 import { regionStatus } from '../../bin/ops/regionStatus.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import type { VerifyResult } from '../../lambdas/verify/createVerifyHandler.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
@@ -58,6 +59,14 @@ describe('git-geo pause / resume: events wait on the queue while paused, and dra
     expect(paused.refsChecksum).toBe(before.refsChecksum);
     expect(await queueDepth(info.queueUrl)).toBe(50);
     expect(await queueDepth(info.deadLetterQueueUrl)).toBe(0);
+    // The verifier and the watchdog hold too: their schedules would queue syncs the pause holds back.
+    const verifyArn = bed.runtime.lambdas.find((lambda) => lambda.name === info.verifyFunctionName)!.fn.arn;
+    for (const action of ['verify', 'watchdog'] as const) {
+      const rule = bed.runtime.scheduler.ruleTargeting(verifyArn, { action })!;
+      const [result] = (await bed.runtime.scheduler.fire(rule)) as VerifyResult[];
+      expect(result).toEqual(expect.objectContaining({ action, skipped: 'paused' }));
+    }
+    expect(await queueDepth(info.queueUrl)).toBe(50);
 
     await main(['node', 'git-geo', 'resume', '--region', REGION, '--runtime', runtime]);
     // Every one of the 50 events is processed (most covered by the first sync after resume), none lost.
