@@ -7,9 +7,10 @@ import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
-import type { RegionSource } from './deploymentStatus.ts';
+import type { DeploymentStatus, RegionSource } from './deploymentStatus.ts';
 import { RegionClientCache } from './RegionClientCache.ts';
 import { serveStatus } from './serveStatus.ts';
+import { StatusCache, statusCacheMs } from './StatusCache.ts';
 
 const StatusEnv = AwsEnvSchema.extend({
   /** Every secondary region in display order, with its stack (the other regions' resources are read from their outputs). */
@@ -43,6 +44,7 @@ export function createStatusHandler(env: Readonly<Record<string, string | undefi
   const clients = new RegionClientCache(() => config.AWS_ENDPOINT_URL);
   const own: RegionSource = { region: config.AWS_REGION, registryTable: config.REGISTRY_TABLE, queueUrl: config.QUEUE_URL, deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL };
   const found = new Map<string, { source: RegionSource; until: number }>();
+  const cache = new StatusCache<DeploymentStatus>(statusCacheMs(config.REFRESH_SECONDS));
 
   const sourceOf = async (region: string, stackName: string): Promise<RegionSource | { region: string; unreachable: string }> => {
     if (region === config.AWS_REGION) return own;
@@ -76,6 +78,7 @@ export function createStatusHandler(env: Readonly<Record<string, string | undefi
         clients,
         settings: { leaseSeconds: config.SYNC_LEASE_SECONDS, lagSloSeconds: config.LAG_SLO_SECONDS, backupIntervalMinutes: config.BACKUP_INTERVAL_MINUTES, timeoutMs: TIMEOUT_MS },
         refreshSeconds: config.REFRESH_SECONDS,
+        cache,
       },
     );
     logger.info('status page', { path: event.rawPath, status: response.statusCode });

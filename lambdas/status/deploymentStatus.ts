@@ -170,7 +170,7 @@ export function summarise(
   const live = states.filter((state) => state.status !== 'deleted');
   for (const state of states) byStatus[state.status] = (byStatus[state.status] ?? 0) + 1;
   for (const state of live) {
-    if ((state.lastEventSequence ?? 0) > (state.syncedSequence ?? 0)) behind++;
+    if (Math.max(state.lastEventSequence ?? 0, state.announcedSequence ?? 0) > (state.syncedSequence ?? 0)) behind++;
     const since = unreplicatedSince(state);
     const received = since === undefined ? undefined : Date.parse(since);
     if (received !== undefined) backlog++;
