@@ -89,6 +89,8 @@ export class PrimaryStack extends Stack {
         WEBHOOK_SECRET_ID: config.webhookSecretName,
         PRIMARY_URLS: config.primaryUrls.join(','),
         MAX_BODY_BYTES: String(config.maxWebhookBytes),
+        WEBHOOK_REPLAY_WINDOW_SECONDS: String(config.webhookReplayWindowSeconds),
+        MAX_EVENTS_PER_REPOSITORY_PER_SECOND: String(config.maxEventsPerRepositoryPerSecond),
         PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
         POWERTOOLS_SERVICE_NAME: 'git-geo-notify',
       },

@@ -17,13 +17,14 @@ import { AwsEnvSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
-import { BusyError, ConfigurationError, GeoError, UntrustedHostError } from '../shared/errors/index.ts';
+import { BusyError, ConfigurationError, GeoError, RateLimitedError, UntrustedHostError } from '../shared/errors/index.ts';
 import type { ChangeEvent } from '../shared/events/ChangeEvent.ts';
 import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { parseWebhook, type VerifiedWebhook } from './parseWebhook.ts';
 import { publishRecorded, recordChanges } from './recordChanges.ts';
+import { signedContentKey } from './replayGuard.ts';
 import { primaryHostsOf } from './trustedHosts.ts';
 
 const NotifyEnv = AwsEnvSchema.extend({
@@ -33,6 +34,9 @@ const NotifyEnv = AwsEnvSchema.extend({
   PRIMARY_URLS: UrlListSchema,
   MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
   PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
+  /** GeoConfig.webhookReplayWindowSeconds and maxEventsPerRepositoryPerSecond (their defaults are written there). */
+  WEBHOOK_REPLAY_WINDOW_SECONDS: z.coerce.number().int().min(1),
+  MAX_EVENTS_PER_REPOSITORY_PER_SECOND: z.coerce.number().int().min(1),
 });
 
 /** What the Lambda runtime calls for a streaming function (RESPONSE_STREAM Function URL). */
@@ -109,8 +113,12 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         metrics.addMetric('WebhooksIgnored', MetricUnit.Count, 1);
         return answer(jsonResponse(202, { accepted: 0, deliveryId: webhook.deliveryId, ignored: webhook.ignored, events: [] }));
       }
-      // Each change's own conditional write (keyed by the delivery) is what makes a retried delivery harmless.
-      const recording = recordChanges(deps, webhook);
+      // Each change's own conditional write (keyed by its signed content) is what makes a retried or replayed delivery harmless.
+      const recording = recordChanges(deps, webhook, {
+        contentKey: signedContentKey(webhook.source, request),
+        replayWindowSeconds: config.WEBHOOK_REPLAY_WINDOW_SECONDS,
+        maxEventsPerRepositoryPerSecond: config.MAX_EVENTS_PER_REPOSITORY_PER_SECOND,
+      });
       // Handled here so a recording that fails after a late answer is never an unhandled rejection.
       recording.catch(() => undefined);
       const answerWithinMs = Math.max(0, Math.min(ANSWER_WITHIN_MS, context.getRemainingTimeInMillis() - 2000));
@@ -127,6 +135,12 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         return answer(errorResponse(busy), recording.then((recorded) => recorded.unpublished));
       }
       const { unpublished, ...recorded } = first;
+      if (recorded.replayOf !== undefined) {
+        // The same signed content under another delivery id: already recorded, so accepted and not recorded again.
+        logger.warn('webhook replayed: its signed content was recorded from another delivery', { source: webhook.source, deliveryId: webhook.deliveryId, replayOf: recorded.replayOf });
+        metrics.addMetric('WebhookReplaysIgnored', MetricUnit.Count, 1);
+        return answer(jsonResponse(200, { accepted: 0, deliveryId: webhook.deliveryId, replayOf: recorded.replayOf, events: recorded.events }));
+      }
       logger.info('webhook recorded', {
         source: webhook.source,
         webhookEvent: webhook.eventName,
@@ -143,6 +157,7 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
           ? new BusyError('the event log is throttling writes; retry the delivery', RETRY_AFTER_SECONDS, { cause: caught })
           : caught;
       const status = error instanceof GeoError ? error.status : 500;
+      if (error instanceof RateLimitedError) metrics.addMetric('WebhooksRateLimited', MetricUnit.Count, 1);
       if (status >= 500) logger.error('webhook failed', { error: error as Error });
       else logger.warn('webhook rejected', { code: (error as GeoError).code, reason: (error as Error).message });
       metrics.addMetric(status >= 500 ? 'WebhooksFailed' : 'WebhooksRejected', MetricUnit.Count, 1);
