@@ -109,6 +109,9 @@ describe('PrimaryStack', () => {
           TOPIC_ARN: { Ref: id(geo.primary.topic) },
           WEBHOOK_SECRET_ID: 'git-geo/webhook-secret',
           PRIMARY_URLS: 'https://gitlab.example.com,https://gitlab-mirror.example.com:8443',
+          // The replay guard's defaults, from GeoConfig.
+          WEBHOOK_REPLAY_WINDOW_SECONDS: '86400',
+          MAX_EVENTS_PER_REPOSITORY_PER_SECOND: '20',
         }),
       },
     });
