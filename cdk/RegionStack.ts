@@ -25,6 +25,7 @@ import { VERIFIED_PACKS_PREFIX } from '../lambdas/shared/git/verifyMirror.ts';
 import { REGION_CONTROL_KEY } from '../lambdas/shared/registry/RegionControl.ts';
 import { HOLD_EVERYTHING } from '../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
 import { RegionalAnnouncements, syncFilterPolicy } from './constructs/RegionalAnnouncements.ts';
+import { regionStackName } from './stackNames.ts';
 
 export interface RegionStackProps extends StackProps {
   readonly config: GeoConfig;
@@ -36,10 +37,8 @@ export interface RegionStackProps extends StackProps {
   readonly standbyTopic?: { readonly region: string; readonly name: string };
 }
 
-/** A secondary region's stack name: the dashboard finds the region's queues by it. */
-export function regionStackName(stackPrefix: string, region: string): string {
-  return `${stackPrefix}-Region-${region}`;
-}
+// A secondary region's stack name: the dashboard finds the region's queues by it.
+export { regionStackName };
 
 /** Lambda streams responses up to 200 MB: a bigger pack goes by pre-signed URL (packfile-uris) or fails clearly. */
 const MAX_STREAMED_PACK_BYTES = 190 * 1024 * 1024;

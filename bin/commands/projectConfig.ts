@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
+import { PROJECT_ROOT } from '../../cdk/projectRoot.ts';
 import { parseGeoConfig, type GeoConfig, type GeoConfigInput } from '../../cdk/GeoConfig.ts';
 
 /** The `git-geo` configuration from cdk.json's context, with command-line overrides on top. */

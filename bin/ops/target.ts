@@ -2,10 +2,9 @@ import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-clo
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { z } from 'zod';
-import { standbyControlPlaneStackName } from '../../cdk/buildApp.ts';
-import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
 import { parseGeoConfig, type GeoConfig } from '../../cdk/GeoConfig.ts';
-import { regionStackName } from '../../cdk/RegionStack.ts';
+import { PROJECT_ROOT } from '../../cdk/projectRoot.ts';
+import { primaryStackName, regionStackName, standbyControlPlaneStackName } from '../../cdk/stackNames.ts';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
 import { projectConfig } from '../commands/projectConfig.ts';
 import { NoTargetError } from './errors/NoTargetError.ts';
@@ -117,7 +116,7 @@ export class Target {
       );
     }
     const primary = region === this.config.primaryRegion;
-    const stack = primary ? `${this.config.stackPrefix}-Primary` : standbyControlPlaneStackName(this.config, region);
+    const stack = primary ? primaryStackName(this.config.stackPrefix) : standbyControlPlaneStackName(this.config, region);
     const output = await this.outputs(stack, region);
     return {
       region,
