@@ -7,6 +7,7 @@ import { PROJECT_ROOT } from '../../cdk/projectRoot.ts';
 import { primaryStackName, regionStackName, standbyControlPlaneStackName } from '../../cdk/stackNames.ts';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
 import { projectConfig } from '../commands/projectConfig.ts';
+import type { RegionInfo } from '../local/startLocalRuntime.ts';
 import { NoTargetError } from './errors/NoTargetError.ts';
 import { UnknownRegionError } from './errors/UnknownRegionError.ts';
 
@@ -20,16 +21,10 @@ export const TARGET_ENV = 'GIT_GEO_TARGET';
 /** Where `git-geo local` writes its descriptor, and where every command looks for it. */
 export const DEFAULT_TARGET_FILE = join(PROJECT_ROOT, '.git-geo', 'local.json');
 
-/** A secondary region's resources, from its stack's outputs. */
-export interface RegionResources {
+/** A secondary region's resources, from its stack's outputs (what the local runtime knows of a region, but its Git URL). */
+export interface RegionResources
+  extends Pick<RegionInfo, 'bucket' | 'registryTable' | 'queueUrl' | 'deadLetterQueueUrl' | 'syncFunctionName' | 'verifyFunctionName' | 'backfillFunctionName'> {
   readonly region: string;
-  readonly bucket: string;
-  readonly registryTable: string;
-  readonly queueUrl: string;
-  readonly deadLetterQueueUrl: string;
-  readonly syncFunctionName: string;
-  readonly verifyFunctionName: string;
-  readonly backfillFunctionName?: string;
   /** Where to call the Lambda API (`git-geo local` answers it itself); undefined: AWS's own. */
   readonly lambdaEndpoint?: string;
   /** Where to call the other AWS APIs; undefined: AWS's own. */
