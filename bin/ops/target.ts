@@ -189,7 +189,8 @@ function awsTarget(stackPrefix: string | undefined, how: string): Target {
   const config = stackPrefix === undefined ? base : { ...base, stackPrefix };
   const endpoint = process.env.AWS_ENDPOINT_URL;
   const where = endpoint === undefined ? 'AWS' : `AWS at ${endpoint}`;
-  return new Target('aws', `the ${config.stackPrefix} stacks in ${where} (${how})`, config, endpoint, undefined, async (stackName, region) => {
+  const description = `the ${config.stackPrefix} stacks in ${where} (${how})`;
+  return new Target('aws', description, config, endpoint, undefined, async (stackName, region) => {
     const cloudformation = new CloudFormationClient(clientConfig(region, endpoint));
     try {
       const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
@@ -199,7 +200,7 @@ function awsTarget(stackPrefix: string | undefined, how: string): Target {
     } catch (error) {
       // CloudFormation answers a missing stack with a ValidationError "Stack with id X does not exist".
       if ((error as Error).name === 'ValidationError' && /does not exist/.test((error as Error).message)) return undefined;
-      throw new NoTargetError(`cannot read stack ${stackName} in ${region} (${where}): ${(error as Error).message}`, { cause: error, data: { stackName, region } });
+      throw new NoTargetError(`cannot read stack ${stackName} in ${region} of ${description}: ${(error as Error).message}`, { cause: error, data: { stackName, region } });
     } finally {
       cloudformation.destroy();
     }
@@ -215,7 +216,9 @@ export function resolveTarget(env: NodeJS.ProcessEnv = process.env): Target {
   const value = env[TARGET_ENV]?.trim();
   if (value === undefined || value === '') {
     const descriptor = readLocalDescriptor(DEFAULT_TARGET_FILE);
-    return descriptor === undefined ? awsTarget(undefined, `no ${DEFAULT_TARGET_FILE}, ${TARGET_ENV} unset`) : localTarget(DEFAULT_TARGET_FILE, descriptor, 'descriptor');
+    return descriptor === undefined
+      ? awsTarget(undefined, `chosen because no git-geo local is running (no ${DEFAULT_TARGET_FILE}) and ${TARGET_ENV} is unset`)
+      : localTarget(DEFAULT_TARGET_FILE, descriptor, 'descriptor');
   }
   const aws = /^aws(?::(.+))?$/.exec(value);
   if (aws) return awsTarget(aws[1], `${TARGET_ENV}=${value}`);
