@@ -86,10 +86,19 @@ export class BenchBed {
 
   /** Sends the GitLab push webhook for one ref update; answers the event's sequence. */
   async notify(repository: string, update: RefUpdate): Promise<number> {
+    const delivery = await this.deliver(repository, update);
+    if (delivery.sequence === undefined) throw new Error(`webhook for ${repository} ${update.ref} answered ${delivery.status}: ${JSON.stringify(delivery.body)}`);
+    return delivery.sequence;
+  }
+
+  /** Sends the GitLab push webhook for one ref update, as a host does: once; answers what came back and how long it took. */
+  async deliver(repository: string, update: RefUpdate): Promise<{ status: number; ms: number; sequence?: number; body: Record<string, unknown> }> {
+    const started = performance.now();
     const response = await sendWebhook(this.runtime.webhookUrl, gitlabPushHook({ primaryUrl: this.primary.url, repository, update, token: SECRET }));
-    if (response.status !== 202) throw new Error(`webhook for ${repository} ${update.ref} answered ${response.status}: ${JSON.stringify(response.body)}`);
+    const ms = performance.now() - started;
+    if (response.status !== 202) return { status: response.status, ms, body: response.body };
     const events = response.body.events as { sequence: number }[];
-    return Math.max(...events.map((event) => event.sequence));
+    return { status: response.status, ms, sequence: Math.max(...events.map((event) => event.sequence)), body: response.body };
   }
 
   /** The checksum a region's registry records once it holds exactly the primary's current refs. */

@@ -15,7 +15,8 @@ import { startGitServer } from '../bin/local/startGitServer.ts';
 
 const root = process.argv[2];
 if (root === undefined) throw new Error('usage: gitServerProcess.ts <root>');
-const server = await startGitServer({ root, onRequest: (record) => void process.stdout.write(`${JSON.stringify({ request: record })}\n`) });
+// GitLab's projects listing too: the onboarding benchmark's new region lists the primary's repositories there.
+const server = await startGitServer({ root, gitlabApi: true, onRequest: (record) => void process.stdout.write(`${JSON.stringify({ request: record })}\n`) });
 process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
 interface UpdateRef {
   readonly updateRef: { readonly id: number; readonly repository: string; readonly ref: string; readonly after: string; readonly before: string };

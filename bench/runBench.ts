@@ -9,13 +9,17 @@ import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts
 import { regionReads, type ReadSource, type RegionReadsResult } from './benchmarks/regionReads.ts';
 import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { packCount, type PackCountResult } from './benchmarks/packCount.ts';
+import { onboarding, type OnboardingResult } from './benchmarks/onboarding.ts';
+import { manyRefsSync, type ManyRefsSyncResult } from './benchmarks/manyRefsSync.ts';
 import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
 import { machineInfo, type MachineInfo } from './machineInfo.ts';
 import { existsSync } from 'node:fs';
 import { ratio } from './stats.ts';
 
-export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs'] as const;
+export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs', 'onboard', 'manyrefs'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
+/** Run only when named (`--only`): hours for 10,000 repositories, minutes for 100,000 refs. */
+const ON_REQUEST: readonly BenchmarkName[] = ['onboard', 'manyrefs'];
 
 export interface BenchOptions {
   readonly quick: boolean;
@@ -34,6 +38,10 @@ export interface BenchOptions {
   readonly lagPushes?: number;
   readonly fanOutPushes?: number;
   readonly fanOutRepositories?: number;
+  /** Repositories the onboarding benchmark's new region takes in (full: 10,000). */
+  readonly onboardRepositories?: number;
+  /** Refs of the many-refs benchmark's repository (full: 100,000). */
+  readonly manyRefs?: number;
   readonly resultsDir?: string;
   /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`). */
   readonly cpuProfileDir?: string;
@@ -63,6 +71,8 @@ export interface BenchReport {
   readonly regionReads?: readonly RegionReadsResult[];
   readonly lfs?: LfsReplicationResult;
   readonly packCount?: PackCountResult;
+  readonly onboarding?: OnboardingResult;
+  readonly manyRefsSync?: ManyRefsSyncResult;
   readonly targets: readonly Target[];
 }
 
@@ -85,6 +95,8 @@ function sizes(quick: boolean, options: BenchOptions) {
       baselineRepositories: quick ? 1 : 10,
     },
     reads: { runs: quick ? 1 : 3, sources: readSources(quick) },
+    onboard: { repositories: options.onboardRepositories ?? 10_000 },
+    manyRefs: { refs: options.manyRefs ?? 100_000 },
   };
 }
 
@@ -142,6 +154,13 @@ function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Tar
   if (fan) {
     list.push({ name: 'fetches per push (bursts)', goal: '<= 0.5', value: String(fan.fetchesPerPush), met: fan.fetchesPerPush <= 0.5 });
     list.push({ name: 'messages lost', goal: '0', value: String(fan.messagesLost), met: fan.messagesLost === 0 });
+    list.push({ name: 'webhooks answered 5xx (fan-out)', goal: '0', value: String(fan.webhooks.serverErrors), met: fan.webhooks.serverErrors === 0 });
+    list.push({ name: 'webhook answer time, max (fan-out)', goal: '< 10 s (GitHub gives up)', value: `${fan.webhooks.answerMs.max} ms`, met: fan.webhooks.answerMs.max < 10_000 });
+  }
+  const onboard = report.onboarding;
+  if (onboard) {
+    list.push({ name: `onboarding ${onboard.repositories} repositories: all synced`, goal: `${onboard.repositories}`, value: String(onboard.synced), met: onboard.synced === onboard.repositories });
+    list.push({ name: 'onboarding: DynamoDB Scans', goal: '0', value: String(onboard.scans), met: onboard.scans === 0 });
   }
   for (const run of report.lfs?.sizes ?? []) {
     const size = `${Math.round(run.bytes / MiB)} MiB`;
@@ -216,10 +235,31 @@ export function formatReport(report: BenchReport): string {
     t.push(['ref discoveries per push per region', String(fan.discoveriesPerPush), '1', '']);
     t.push(['push phase / drain after last push', `${fan.pushSeconds} s / ${fan.drainSeconds} s`, '', '']);
     t.push(['regions converged, messages lost', `${fan.regionsConverged}/${fan.regions}, ${fan.messagesLost} lost`, '', '']);
+    const statuses = Object.entries(fan.webhooks.byStatus).map(([status, count]) => `${count} x ${status}`).join(', ');
+    t.push(['webhook answers (sent once each)', `${statuses}; p50 ${fan.webhooks.answerMs.p50} ms, p95 ${fan.webhooks.answerMs.p95} ms, max ${fan.webhooks.answerMs.max} ms`, '', '']);
+    t.push(['notify request time (mean)', Object.entries(fan.notifyRequestMs).map(([key, value]) => `${key.replace(/^notify /, '')} ${value} ms`).join(', '), '', '']);
     const total = Object.values(fan.requestsPerPush).reduce((sum, value) => sum + value, 0);
     const top = Object.entries(fan.requestsPerPush).slice(0, 6).map(([key, value]) => `${key} ${value}`).join(', ');
     t.push(['AWS requests per push (all regions)', `${Math.round(total * 10) / 10}: ${top}`, '', '']);
     if (fan.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${fan.emulatorCpuSeconds} s of ${fan.totalSeconds} s`, '', '']);
+    out.push(t.toString());
+  }
+  const onboard = report.onboarding;
+  if (onboard) {
+    const t = table(`onboarding a new region (${onboard.region}): ${onboard.repositories} repositories on the primary`, ['git-geo', '']);
+    t.push(['synced / wall time', `${onboard.synced} in ${onboard.totalSeconds} s (${onboard.repositoriesPerSecond} repositories/s); backfill listed and requested all in ${onboard.backfillSeconds} s (${onboard.backfillInvocations} invocations)`, '']);
+    t.push(['DynamoDB / S3 / SQS requests per repository', `${onboard.dynamodbPerRepository} / ${onboard.s3PerRepository} / ${onboard.sqsPerRepository}; Scans: ${onboard.scans}`, '']);
+    t.push(['requests per repository', Object.entries(onboard.requestsPerRepository).slice(0, 12).map(([key, value]) => `${key} ${value}`).join(', '), '']);
+    t.push(['primary requests per repository', String(onboard.primaryRequestsPerRepository), '']);
+    if (onboard.emulatorCpuSeconds !== undefined) t.push(['emulator (moto) CPU', `${onboard.emulatorCpuSeconds} s`, '']);
+    out.push(t.toString());
+  }
+  const many = report.manyRefsSync;
+  if (many) {
+    const t = table(`sync of a repository with ${many.refs} refs (per region, ${many.regions} regions)`, ['git-geo', 'native git', 'ratio']);
+    const side = (run: { wallMs: number; bytesFromPrimary: number; requests: number }): string => `${ms(run.wallMs)}, ${bytes(run.bytesFromPrimary)} from the primary in ${run.requests} requests`;
+    t.push(['initial (git clone --bare)', side(many.initial.gitGeo), side(many.initial.nativeCloneBare), x(many.initial.ratio)]);
+    t.push(['one push (git fetch)', side(many.incremental.gitGeo), side(many.incremental.nativeFetch), `${x(many.incremental.ratio)} time, ${x(many.incremental.bytesRatio)} bytes`]);
     out.push(t.toString());
   }
   for (const reads of report.regionReads ?? []) {
@@ -250,7 +290,7 @@ export function formatReport(report: BenchReport): string {
  */
 export async function runBench(options: BenchOptions): Promise<{ report: BenchReport; file: string }> {
   const log = options.log ?? ((line: string) => void process.stderr.write(`${line}\n`));
-  const only = new Set(options.only ?? BENCHMARKS);
+  const only = new Set(options.only ?? BENCHMARKS.filter((name) => !ON_REQUEST.includes(name)));
   const size = sizes(options.quick, options);
   const startedAt = new Date();
   const started = performance.now();
@@ -299,6 +339,15 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
     if (only.has('fanout')) {
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);
       report.fanOut = await fanOut(bed, { ...size.fanOut, timeoutMs: options.quick ? 60_000 : 300_000, log });
+    }
+    if (only.has('manyrefs') && !options.quick) {
+      log(`many refs: sync of a repository with ${size.manyRefs.refs} refs`);
+      report.manyRefsSync = await manyRefsSync(bed, { ...size.manyRefs, timeoutMs: 1_800_000, log });
+    }
+    // Full mode only: a second runtime (the new region) and thousands of repositories.
+    if (only.has('onboard') && !options.quick) {
+      log(`onboarding: a new region takes in ${size.onboard.repositories} repositories`);
+      report.onboarding = await onboarding(bed, { ...size.onboard, timeoutMs: 4 * 3600_000, log });
     }
     // Full mode only: writing and moving a 1 GiB object takes longer than quick mode's budget.
     if (only.has('lfs') && !options.quick) {

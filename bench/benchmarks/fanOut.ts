@@ -44,6 +44,15 @@ export interface FanOutResult {
   readonly requestsPerPush: Readonly<Record<string, number>>;
   /** CPU seconds the embedded emulator spent during the run (undefined against another endpoint). */
   readonly emulatorCpuSeconds: number | undefined;
+  /** Every webhook's answer, as a host sees it (sent once, never retried): count by HTTP status, and answer times. */
+  readonly webhooks: {
+    readonly byStatus: Readonly<Record<string, number>>;
+    /** Answers with a 5xx status: a host records the delivery as failed. Must be 0. */
+    readonly serverErrors: number;
+    readonly answerMs: { readonly p50: number; readonly p95: number; readonly max: number };
+  };
+  /** Mean time of one request, by `scope service.operation`, for notify's requests (what its answer waits on). */
+  readonly notifyRequestMs: Readonly<Record<string, number>>;
 }
 
 /** Runs `tasks` with at most `limit` at once. */
@@ -119,17 +128,22 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
   const emulatorBefore = await bed.emulatorCpuSeconds();
   const started = performance.now();
   let done = 0;
+  const answers: Awaited<ReturnType<BenchBed['deliver']>>[] = [];
   await pool(repositories, options.concurrency, async (repository) => {
     let before = base;
-    const webhooks: Promise<number>[] = [];
+    const webhooks: Promise<Awaited<ReturnType<BenchBed['deliver']>>>[] = [];
     for (const step of steps) {
       await push(repository, step, before);
-      // Delivered as a Git host delivers them: after the push lands, without holding up the next push.
-      webhooks.push(bed.notify(repository, { ref: 'refs/heads/main', before, after: step }));
+      // Delivered as a Git host delivers them: after the push lands, without holding up the next push, once.
+      webhooks.push(bed.deliver(repository, { ref: 'refs/heads/main', before, after: step }));
       before = step;
       if (++done % 200 === 0) options.log(`  fan-out: ${done}/${repositories.length * steps.length} pushes`);
     }
-    latest.set(repository, Math.max(...(await Promise.all(webhooks))));
+    const delivered = await Promise.all(webhooks);
+    answers.push(...delivered);
+    for (const answer of delivered.filter((candidate) => candidate.status !== 202)) options.log(`  fan-out: webhook for ${repository} answered ${answer.status} after ${Math.round(answer.ms)} ms: ${JSON.stringify(answer.body)}`);
+    // Convergence is judged on the primary's final refs; the sequence, when the answer gave one.
+    latest.set(repository, Math.max(0, ...delivered.map((answer) => answer.sequence ?? 0)));
   });
   const pushed = performance.now();
   const pushes = repositories.length * steps.length;
@@ -144,7 +158,12 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
     convergedRegions = 0;
     for (const region of bed.regions) {
       const states = new Map<string, { syncedSequence?: number; refsChecksum?: string }>();
-      for await (const state of bed.runtime.registry(region).list()) states.set(state.repository, state);
+      try {
+        for await (const state of bed.runtime.registry(region).list()) states.set(state.repository, state);
+      } catch (error) {
+        // The benchmark's own look at the registry failed (an overloaded emulator answers 5xx): look again, the run goes on.
+        options.log(`  fan-out: reading ${region}'s registry failed (${(error as Error).name}); looking again`);
+      }
       let regionBehind = 0;
       for (const repository of repositories) {
         const state = states.get(repository);
@@ -159,14 +178,24 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
   const finished = performance.now();
   const emulatorAfter = await bed.emulatorCpuSeconds();
   const requestsPerPush: Record<string, number> = {};
+  const notifyTime: Record<string, { requests: number; milliseconds: number }> = {};
   for (const [scope, services] of Object.entries(bed.counter.snapshot())) {
     for (const [service, operations] of Object.entries(services)) {
       for (const [operation, count] of Object.entries(operations)) {
         const key = `${scope.split('@')[0]} ${service}.${operation}`;
         requestsPerPush[key] = (requestsPerPush[key] ?? 0) + count.requests;
+        if (scope.startsWith('notify@')) {
+          const time = (notifyTime[key] ??= { requests: 0, milliseconds: 0 });
+          time.requests += count.requests;
+          time.milliseconds += count.milliseconds;
+        }
       }
     }
   }
+  const byStatus: Record<string, number> = {};
+  for (const answer of answers) byStatus[answer.status] = (byStatus[answer.status] ?? 0) + 1;
+  const answerMs = answers.map((answer) => answer.ms).sort((a, b) => a - b);
+  const at = (fraction: number): number => Math.round(answerMs[Math.min(answerMs.length - 1, Math.floor(answerMs.length * fraction))] ?? 0);
   let deadLetters = 0;
   for (const [region, info] of Object.entries(bed.runtime.regions)) {
     const { Attributes } = await bed.runtime.clients.region(region).sqs.send(
@@ -198,6 +227,8 @@ export async function fanOut(bed: BenchBed, options: FanOutOptions): Promise<Fan
     baseline: { repositories: baselineRepositories.length, pushes: baselinePushes, pushesPerSecond: Math.round(baselineRate * 10) / 10, fetchesPerPush: 1 },
     throughputRatio: ratio(pushesPerSecond, baselineRate),
     requestsPerPush: Object.fromEntries(Object.entries(requestsPerPush).sort(([, a], [, b]) => b - a).map(([key, total]) => [key, Math.round((total / pushes) * 100) / 100])),
+    webhooks: { byStatus, serverErrors: answers.filter((answer) => answer.status >= 500).length, answerMs: { p50: at(0.5), p95: at(0.95), max: Math.round(answerMs.at(-1) ?? 0) } },
+    notifyRequestMs: Object.fromEntries(Object.entries(notifyTime).map(([key, time]) => [key, Math.round(time.milliseconds / time.requests)])),
     emulatorCpuSeconds: emulatorBefore === undefined || emulatorAfter === undefined ? undefined : Math.round((emulatorAfter - emulatorBefore) * 10) / 10,
   };
 }

@@ -24,8 +24,10 @@ export function benchCommand(): Command {
     .option('--lag-pushes <n>', 'pushes the lag benchmark measures', integer)
     .option('--fanout-pushes <n>', 'pushes of the fan-out benchmark', integer)
     .option('--fanout-repos <n>', 'repositories of the fan-out benchmark', integer)
+    .option('--many-refs <n>', 'refs of the many-refs sync benchmark (full: 100,000)', integer)
+    .option('--onboard-repos <n>', 'repositories a new region onboards in the onboarding benchmark (full: 10,000)', integer)
     .option('--verbose', 'show Lambda logs', false)
-    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; cpuProf?: string; verbose: boolean }) => {
+    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; onboardRepos?: number; manyRefs?: number; cpuProf?: string; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
       const only = splitList(options.only);
       const unknown = only?.filter((name) => !(BENCHMARKS as readonly string[]).includes(name)) ?? [];
@@ -41,6 +43,8 @@ export function benchCommand(): Command {
         lagPushes: options.lagPushes,
         fanOutPushes: options.fanoutPushes,
         fanOutRepositories: options.fanoutRepos,
+        onboardRepositories: options.onboardRepos,
+        manyRefs: options.manyRefs,
         cpuProfileDir: options.cpuProf === undefined ? undefined : resolve(options.cpuProf),
       });
       process.stdout.write(`${formatReport(report)}\nresults: ${file}\n`);

@@ -20,6 +20,7 @@ import { initialPush } from './initialPush.ts';
 import { promoteRegion } from './promoteRegion.ts';
 import { rpoReport } from './rpoReport.ts';
 import { runPool } from './runPool.ts';
+import { startPushStorm, type AcknowledgedPush } from './pushStorm.ts';
 
 const SECRET = 'drill-webhook-secret';
 const PROMOTER = { username: 'drill', password: 'drill-push-secret' };
@@ -60,12 +61,6 @@ export interface DrillReport {
   readonly failbackPushedBytes?: number;
   readonly afterFailbackFetchedBytes?: number;
   readonly failbackSeconds?: number;
-}
-
-interface Acknowledged {
-  readonly repository: RepositoryPath;
-  readonly commit: string;
-  readonly at: number;
 }
 
 /**
@@ -124,25 +119,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     for (const repository of repositories) await waitForConvergence({ runtime, repository, primaryUrl: primary.url, timeoutMs: 120_000 });
     log('every region holds every repository; push storm starts');
 
-    const acknowledged: Acknowledged[] = [];
-    let storming = true;
-    const storm = runPool(repositories, repositories.length, async (repository) => {
-      const dir = work.get(repository)!;
-      for (let i = 0; storming; i++) {
-        await writeFile(join(dir, `storm-${i}.txt`), `${i}\n`);
-        await git(['add', '.'], { cwd: dir });
-        await git(['commit', '-q', '-m', `storm ${i}`], { cwd: dir });
-        const commit = (await git(['rev-parse', 'HEAD'], { cwd: dir })).trim();
-        try {
-          await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: dir });
-          acknowledged.push({ repository, commit, at: Date.now() });
-        } catch (error) {
-          // The primary is gone (or refused): this worker's storm is over.
-          if (storming) log(`push to ${repository} failed during the storm: ${(error as Error).message.split('\n')[0]}`);
-          return;
-        }
-      }
-    });
+    const storm = startPushStorm(work, (repository, error) => log(`push to ${repository} failed during the storm: ${error.message.split('\n')[0]}`));
+    const { acknowledged } = storm;
     await new Promise((resolve) => setTimeout(resolve, options.stormSeconds * 1000));
     // On a slow machine: at least one acknowledged push per repository before the kill, so there is something to lose.
     for (const until = Date.now() + 60_000; acknowledged.length < repositories.length && Date.now() < until; ) {
@@ -150,8 +128,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
     await primary.stop();
     const killedAt = Date.now();
-    storming = false;
-    await storm;
+    await storm.stop();
     log(`primary killed after ${acknowledged.length} acknowledged pushes`);
 
     const clients = runtime.clients.region(runtime.primary.region);
@@ -214,7 +191,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     });
     const rtoSeconds = (Date.now() - killedAt) / 1000;
 
-    const lost: Acknowledged[] = [];
+    const lost: AcknowledgedPush[] = [];
     for (const push of acknowledged) {
       try {
         await git(['cat-file', '-e', `${push.commit}^{commit}`], { cwd: join(root, 'fresh', `${push.repository}.git`) });

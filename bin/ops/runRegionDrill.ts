@@ -1,6 +1,6 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
@@ -13,6 +13,7 @@ import { waitForConvergence } from '../local/waitForConvergence.ts';
 import { failoverControlPlane } from './failoverControlPlane.ts';
 import { initialPush } from './initialPush.ts';
 import { runPool } from './runPool.ts';
+import { startPushStorm } from './pushStorm.ts';
 
 const SECRET = 'region-drill-webhook-secret';
 
@@ -113,19 +114,8 @@ export async function runRegionDrill(options: RegionDrillOptions): Promise<Regio
     for (const repository of repositories) await waitForConvergence({ runtime, repository, primaryUrl: host.url, timeoutMs: 120_000 });
     log(`${repositories.length} repositories in ${secondaries.join(', ')}; storm and readers start`);
 
-    const acknowledged: { repository: RepositoryPath; commit: string }[] = [];
-    let storming = true;
-    const storm = runPool(repositories, repositories.length, async (repository) => {
-      const dir = work.get(repository)!;
-      for (let i = 0; storming; i++) {
-        await writeFile(join(dir, `storm-${i}.txt`), `${i}\n`);
-        await git(['add', '.'], { cwd: dir });
-        await git(['commit', '-q', '-m', `storm ${i}`], { cwd: dir });
-        const commit = (await git(['rev-parse', 'HEAD'], { cwd: dir })).trim();
-        await git(['push', '-q', 'origin', 'HEAD:main'], { cwd: dir });
-        acknowledged.push({ repository, commit });
-      }
-    });
+    const storm = startPushStorm(work, (repository, error) => log(`push to ${repository} failed during the storm: ${error.message.split('\n')[0]}`));
+    const { acknowledged } = storm;
     let outage = false;
     let reading = true;
     const reads: { made: number; served: number; redirected: number; failed: number } = { made: 0, served: 0, redirected: 0, failed: 0 };
@@ -169,8 +159,7 @@ export async function runRegionDrill(options: RegionDrillOptions): Promise<Regio
     outage = false;
     log(`control plane in ${standbyRegion} after ${controlPlaneRtoSeconds.toFixed(1)} s; storm continues through it`);
     await new Promise((resolve) => setTimeout(resolve, options.stormSeconds * 1000));
-    storming = false;
-    await storm;
+    await storm.stop();
     reading = false;
     await readers;
     await Promise.all([...webhooks]);

@@ -6,8 +6,8 @@ import { SubscriptionFilter, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CONTROL_MESSAGE_PREFIX, HEARTBEAT_KIND } from '../../lambdas/shared/events/ControlPlaneHeartbeat.ts';
-import { filterPolicyOf, type SelectiveSyncRule } from '../../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+import { announcementsQueueFilterPolicy, syncQueueFilterPolicy } from '../../lambdas/shared/selectiveSync/queueFilterPolicies.ts';
+import type { SelectiveSyncRule } from '../../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
 import { GeoFunction } from './GeoFunction.ts';
 
 export interface RegionalAnnouncementsProps {
@@ -25,17 +25,14 @@ function toFilters(policy: Record<string, unknown[]>): FilterPolicy {
   return Object.fromEntries(Object.entries(policy).map(([attribute, conditions]) => [attribute, new SubscriptionFilter(conditions)]));
 }
 
-/** The sync queue's filter: the region's selective-sync rule, and never a heartbeat (it is not work). */
+/** The sync queue's filter (see syncQueueFilterPolicy). */
 export function syncFilterPolicy(rule: SelectiveSyncRule): FilterPolicy {
-  return toFilters({ ...filterPolicyOf(rule), kind: [{ 'anything-but': [HEARTBEAT_KIND] }] });
+  return toFilters(syncQueueFilterPolicy(rule));
 }
 
-/** The announcements queue's filter: the same rule, with heartbeats let through beside the included namespaces. */
 function announcementsFilterPolicy(rule: SelectiveSyncRule): FilterPolicy | undefined {
-  const policy = filterPolicyOf(rule);
-  if (policy === undefined) return undefined;
-  if (policy.repository !== undefined) policy.repository = [...policy.repository, { prefix: CONTROL_MESSAGE_PREFIX }];
-  return toFilters(policy);
+  const policy = announcementsQueueFilterPolicy(rule);
+  return policy === undefined ? undefined : toFilters(policy);
 }
 
 /**

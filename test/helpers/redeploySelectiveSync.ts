@@ -1,22 +1,25 @@
 import { ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand } from '@aws-sdk/client-sns';
 import type { LocalRuntime } from '../../bin/local/startLocalRuntime.ts';
-import { filterPolicyOf, type SelectiveSyncRule } from '../../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+import { announcementsQueueFilterPolicy, syncQueueFilterPolicy } from '../../lambdas/shared/selectiveSync/queueFilterPolicies.ts';
+import type { SelectiveSyncRule } from '../../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
 
 /**
- * What a `cdk deploy` of a changed selective-sync rule does to one region: the subscription's
- * filter policy is replaced, and the functions that read the rule get it in their environment
- * (their warm instances are discarded, as UpdateFunctionConfiguration does).
+ * What a `cdk deploy` of a changed selective-sync rule does to one region: the filter policies of
+ * both its subscriptions (sync queue and announcements queue) are replaced, and every function of
+ * the region that reads the rule gets it in its environment (warm instances are discarded, as
+ * UpdateFunctionConfiguration does).
  */
 export async function redeploySelectiveSync(runtime: LocalRuntime, region: string, rule: SelectiveSyncRule): Promise<void> {
   const sns = runtime.clients.region(runtime.primary.region).sns;
   const { Subscriptions = [] } = await sns.send(new ListSubscriptionsByTopicCommand({ TopicArn: runtime.primary.topicArn }));
-  const queueName = runtime.regions[region]!.queueUrl.split('/').pop()!;
-  const subscription = Subscriptions.find((candidate) => candidate.Endpoint?.endsWith(`:${queueName}`));
-  if (subscription?.SubscriptionArn === undefined) throw new Error(`no subscription for ${region}'s queue`);
-  const policy = filterPolicyOf(rule);
-  await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: subscription.SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: policy === undefined ? '' : JSON.stringify(policy) }));
-  const info = runtime.regions[region]!;
+  const syncQueueName = runtime.regions[region]!.queueUrl.split('/').pop()!;
+  const regional = Subscriptions.filter((candidate) => candidate.Protocol === 'sqs' && candidate.Endpoint?.includes(`:sqs:${region}:`));
+  if (!regional.some((subscription) => subscription.Endpoint?.endsWith(`:${syncQueueName}`))) throw new Error(`no subscription for ${region}'s sync queue`);
+  for (const subscription of regional) {
+    const policy = subscription.Endpoint!.endsWith(`:${syncQueueName}`) ? syncQueueFilterPolicy(rule) : announcementsQueueFilterPolicy(rule);
+    await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: subscription.SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: policy === undefined ? '' : JSON.stringify(policy) }));
+  }
   for (const lambda of runtime.lambdas) {
-    if (lambda.name === info.syncFunctionName || lambda.name === info.backfillFunctionName) lambda.updateEnvironment({ SELECTIVE_SYNC: JSON.stringify(rule) });
+    if (lambda.fn.region === region && lambda.fn.environment.SELECTIVE_SYNC !== undefined) lambda.updateEnvironment({ SELECTIVE_SYNC: JSON.stringify(rule) });
   }
 }

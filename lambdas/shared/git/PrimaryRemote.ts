@@ -203,7 +203,14 @@ export class PrimaryRemote {
    * does not hold. `gitProtocol` is the client's `Git-Protocol` header.
    */
   async uploadPack(repository: RepositoryPath, body: Buffer, gitProtocol: string | undefined): Promise<{ contentType: string; body: AsyncIterable<Uint8Array> }> {
-    const response = await this.http().request({
+    const response = await this.postUploadPack(repository, body, gitProtocol);
+    this.assertNotMoved(repository, response.url);
+    return { contentType: response.headers?.['content-type'] ?? 'application/x-git-upload-pack-result', body: response.body ?? single(Buffer.alloc(0)) };
+  }
+
+  /** One POST to the primary's `git-upload-pack`; `gitProtocol` is the `Git-Protocol` header, if any. */
+  private async postUploadPack(repository: RepositoryPath, body: Buffer, gitProtocol: string | undefined): ReturnType<HttpClient['request']> {
+    return await this.http().request({
       url: `${this.repositoryUrl(repository)}/git-upload-pack`,
       method: 'POST',
       headers: {
@@ -213,8 +220,6 @@ export class PrimaryRemote {
       },
       body: single(body),
     });
-    this.assertNotMoved(repository, response.url);
-    return { contentType: response.headers?.['content-type'] ?? 'application/x-git-upload-pack-result', body: response.body ?? single(Buffer.alloc(0)) };
   }
 
   /**
@@ -235,16 +240,8 @@ export class PrimaryRemote {
   private async fetchPackNative(repository: RepositoryPath, request: FetchRequest): Promise<SpooledPack | undefined> {
     const v2 = request.discovery.protocol === 2;
     const capabilities = chooseCapabilities(request.discovery.capabilities);
-    const response = await this.http().request({
-      url: `${this.repositoryUrl(repository)}/git-upload-pack`,
-      method: 'POST',
-      headers: {
-        'content-type': 'application/x-git-upload-pack-request',
-        accept: 'application/x-git-upload-pack-result',
-        ...(v2 ? { 'git-protocol': 'version=2' } : {}),
-      },
-      body: single(v2 ? fetchRequest(request, request.discovery.capabilities) : uploadPackRequestBody({ wants: request.wants, haves: request.haves, capabilities })),
-    });
+    const body = v2 ? fetchRequest(request, request.discovery.capabilities) : uploadPackRequestBody({ wants: request.wants, haves: request.haves, capabilities });
+    const response = await this.postUploadPack(repository, body, v2 ? 'version=2' : undefined);
     const path = await spoolPath('fetch', this.options.spoolDir);
     const kept: { oid: Buffer; content: Buffer }[] = [];
     const keepBlob = request.keepBlob;
