@@ -214,7 +214,8 @@ export class RegionStack extends Stack {
       id: `AwsSolutions-IAM5[Resource::<${this.getLogicalId(this.bucket.node.defaultChild as CfnResource)}.Arn>/${VERIFIED_PACKS_PREFIX}*]`,
       reason: 'Verified-pack records are keyed by repository and pack under one prefix; the verifier writes nothing else.',
     });
-    grantOnTableOnly(this.registry, this.verify, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // Query and BatchWriteItem: the rows of the items verification re-checks (lambdas/replicable/ItemRegistry.ts).
+    grantOnTableOnly(this.registry, this.verify, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem');
     this.queue.grantSendMessages(this.verify);
     primaryCredentials?.grantRead(this.verify);
     this.verifySchedule = new Rule(this, 'VerifySchedule', {
@@ -247,7 +248,7 @@ export class RegionStack extends Stack {
       });
       // Reconciliation deletes excluded mirrors: read-write on the bucket.
       grantMirrorAccess(this.bucket, this.backfill, 'read-write');
-      grantOnTableOnly(this.registry, this.backfill, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+      grantOnTableOnly(this.registry, this.backfill, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:Query', 'dynamodb:BatchWriteItem');
       this.queue.grantSendMessages(this.backfill);
       if (source?.tokenSecretName) {
         Secret.fromSecretPartialArn(

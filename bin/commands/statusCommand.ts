@@ -86,6 +86,12 @@ export function statusCommand(): Command {
         if (region.health === 'unreachable') continue;
         for (const group of region.failures) failures.push([region.region, group.code, group.kind, group.count, group.examples.join(', ')]);
       }
+      const types = new Table({ head: ['region', 'type', 'items', 'synced', 'verified', 'failed'] });
+      for (const region of statuses) {
+        if (region.health === 'unreachable') continue;
+        for (const [type, count] of Object.entries(region.byType)) types.push([region.region, type, count.items, count.synced, count.verified, count.failed]);
+      }
+      if (types.length > 0) process.stdout.write(`By type:\n${types.toString()}\n`);
       if (failures.length > 0) process.stdout.write(`Failures (transient ones retry by themselves; permanent ones wait for a fix and git-geo redrive; verification ones are repaired, then flagged):\n${failures.toString()}\n`);
     });
 }

@@ -8,6 +8,8 @@ export interface GitlabProject {
   readonly http_url_to_repo: string;
   readonly default_branch: string | null;
   readonly visibility: 'public' | 'private';
+  /** GitLab says whether the project's wiki is on; here: whether `<path>.wiki.git` exists beside it. */
+  readonly wiki_enabled: boolean;
 }
 
 /** Every bare repository under `root` (`<path>.git` directories with a HEAD), sorted by path. */
@@ -38,7 +40,10 @@ export async function gitlabProjectsPage(
 ): Promise<{ body: GitlabProject[]; headers: Record<string, string> }> {
   const perPage = Math.min(100, Math.max(1, Number.parseInt(query.get('per_page') ?? '20', 10) || 20));
   const page = Math.max(1, Number.parseInt(query.get('page') ?? '1', 10) || 1);
-  const all = await listBareRepositories(root);
+  // A wiki (`<path>.wiki.git`) is its project's, not a project of its own, as on GitLab.
+  const repositories = await listBareRepositories(root);
+  const wikis = new Set(repositories.filter((path) => path.endsWith('.wiki')));
+  const all = repositories.filter((path) => !wikis.has(path));
   const slice = all.slice((page - 1) * perPage, page * perPage);
   const body = await Promise.all(
     slice.map(async (path, index) => {
@@ -50,6 +55,7 @@ export async function gitlabProjectsPage(
         http_url_to_repo: `${baseUrl}/${path}.git`,
         default_branch: branch,
         visibility: isPrivate?.(path) ? ('private' as const) : ('public' as const),
+        wiki_enabled: wikis.has(`${path}.wiki`),
       };
     }),
   );

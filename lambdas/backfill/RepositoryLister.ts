@@ -7,6 +7,8 @@ export interface RepositoryPage {
   readonly next?: string;
   /** How many repositories the listing says there are, when it says. */
   readonly total?: number;
+  /** The listing's own JSON of each repository, by path: what replicable types read (a wiki type: whether the project has a wiki). */
+  readonly listings?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /** Lists the primary's repositories a page at a time; a cursor resumes where a page left off. */
@@ -55,9 +57,18 @@ async function getJson(options: ListerOptions, url: string, headers: Record<stri
   return { body: (await response.json()), headers: response.headers };
 }
 
-function names(body: unknown, field: string): string[] {
+/** The repositories' paths (in `field`) of a listing page, and each one's JSON. */
+function names(body: unknown, field: string): Pick<RepositoryPage, 'repositories' | 'listings'> {
   if (!Array.isArray(body)) throw new ListingFailedError(`the repository listing is not a JSON array`, false);
-  return body.map((item) => (item as Record<string, unknown>)[field]).filter((value): value is string => typeof value === 'string' && value.length > 0);
+  const repositories: string[] = [];
+  const listings: Record<string, Record<string, unknown>> = {};
+  for (const item of body as unknown[]) {
+    const value = (item as Record<string, unknown> | null)?.[field];
+    if (typeof value !== 'string' || value.length === 0) continue;
+    repositories.push(value);
+    listings[value] = item as Record<string, unknown>;
+  }
+  return { repositories, listings };
 }
 
 const positive = (value: string | null): number | undefined => {
@@ -70,11 +81,12 @@ function gitlabLister(options: ListerOptions): RepositoryLister {
   return {
     async listPage(cursor) {
       const page = cursor ?? '1';
-      const url = `${options.apiUrl}/api/v4/projects?per_page=${PAGE_SIZE}&page=${encodeURIComponent(page)}&simple=true&order_by=id&sort=asc`;
+      // Not `simple=true`: the full project says whether it has a wiki (wiki_enabled / wiki_access_level).
+      const url = `${options.apiUrl}/api/v4/projects?per_page=${PAGE_SIZE}&page=${encodeURIComponent(page)}&order_by=id&sort=asc`;
       const { body, headers } = await getJson(options, url, options.token ? { 'private-token': options.token } : {});
       const next = headers.get('x-next-page') || undefined;
       const total = positive(headers.get('x-total'));
-      return { repositories: names(body, 'path_with_namespace'), ...(next ? { next } : {}), ...(total === undefined ? {} : { total }) };
+      return { ...names(body, 'path_with_namespace'), ...(next ? { next } : {}), ...(total === undefined ? {} : { total }) };
     },
   };
 }
@@ -92,7 +104,7 @@ function githubLister(options: ListerOptions): RepositoryLister {
         ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
       });
       const hasNext = /<[^>]*[?&]page=(\d+)[^>]*>;\s*rel="next"/.exec(headers.get('link') ?? '')?.[1];
-      return { repositories: names(body, 'full_name'), ...(hasNext ? { next: hasNext } : {}) };
+      return { ...names(body, 'full_name'), ...(hasNext ? { next: hasNext } : {}) };
     },
   };
 }
@@ -106,10 +118,11 @@ function giteaLister(options: ListerOptions): RepositoryLister {
       const url = `${options.apiUrl}${path}?limit=50&page=${page}`;
       const { body, headers } = await getJson(options, url, options.token ? { authorization: `token ${options.token}` } : {});
       const items = options.owner ? body : (body as { data?: unknown }).data;
-      const repositories = names(items, 'full_name');
+      const listed = names(items, 'full_name');
+      const repositories = listed.repositories;
       const total = positive(headers.get('x-total-count'));
       const more = total === undefined ? repositories.length === 50 : page * 50 < total;
-      return { repositories, ...(more ? { next: String(page + 1) } : {}), ...(total === undefined ? {} : { total }) };
+      return { ...listed, ...(more ? { next: String(page + 1) } : {}), ...(total === undefined ? {} : { total }) };
     },
   };
 }

@@ -17,6 +17,7 @@ import { parseEnv } from '../shared/config/parseEnv.ts';
 import { SyncRequester } from '../shared/events/SyncRequester.ts';
 import type { BackfillProgress } from '../shared/registry/RegionControl.ts';
 import { RegionControl } from '../shared/registry/RegionControl.ts';
+import { ItemRegistry } from '../replicable/ItemRegistry.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { ruleVersion, SelectiveSyncRuleEnvSchema } from '../shared/selectiveSync/SelectiveSyncRule.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
@@ -78,7 +79,7 @@ export async function createBackfillHandler(env: Readonly<Record<string, string 
     if (state.paused) return { skipped: 'paused' };
     let reconciled: ReconcileResult | undefined;
     if (state.reconciledRuleVersion !== version) {
-      reconciled = await reconcileSelectiveSync({ registry, store, rule, now: () => new Date() });
+      reconciled = await reconcileSelectiveSync({ registry, items: new ItemRegistry(db, config.REGISTRY_TABLE), store, rule, now: () => new Date() });
       if (reconciled.busy.length === 0) await control.saveReconciledRuleVersion(version);
       if (reconciled.removed.length > 0) logger.info('removed repositories the selective-sync rule excludes', { count: reconciled.removed.length });
       metrics.addMetric('RepositoriesExcludedRemoved', MetricUnit.Count, reconciled.removed.length);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LeaseHeldError } from '../shared/errors/index.ts';
 import { MirrorRepository } from '../shared/git/MirrorRepository.ts';
+import type { ItemRegistry } from '../replicable/ItemRegistry.ts';
 import type { Registry } from '../shared/registry/Registry.ts';
 import { REPLICATION_STATUSES } from '../shared/registry/RepositoryState.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
@@ -15,9 +16,9 @@ export interface ReconcileResult {
 /**
  * Makes the registry and the mirrors agree with the selective-sync rule: every repository the
  * rule now excludes loses its mirror and its registry item (under its lease, so no sync is
- * writing it). Newly included repositories are the backfill's to add.
+ * writing it), with the rows of its items of every blob type. Newly included repositories are the backfill's to add.
  */
-export async function reconcileSelectiveSync(deps: { registry: Registry; store: ObjectStore; rule: SelectiveSyncRule; now: () => Date }): Promise<ReconcileResult> {
+export async function reconcileSelectiveSync(deps: { registry: Registry; store: ObjectStore; rule: SelectiveSyncRule; now: () => Date; items?: ItemRegistry }): Promise<ReconcileResult> {
   const removed: string[] = [];
   const busy: string[] = [];
   // Every status, deleted included (their items go too): the status index, never a Scan.
@@ -35,6 +36,7 @@ export async function reconcileSelectiveSync(deps: { registry: Registry; store: 
       throw error;
     }
     await new MirrorRepository(deps.store, state.repository).remove();
+    await deps.items?.removeRepository(state.repository);
     await deps.registry.remove(state.repository);
     removed.push(state.repository);
   }

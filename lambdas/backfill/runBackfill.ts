@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { repositoriesOf } from '../replicable/registry.ts';
+import type { ReplicableType } from '../replicable/ReplicableType.ts';
 import type { SyncRequester } from '../shared/events/SyncRequester.ts';
 import type { BackfillProgress, RegionControl } from '../shared/registry/RegionControl.ts';
 import type { Registry } from '../shared/registry/Registry.ts';
@@ -32,10 +34,13 @@ export interface BackfillDependencies {
   /** Start over even when a backfill with this rule completed. */
   readonly restart?: boolean;
   readonly onProgress?: (progress: BackfillProgress) => void;
+  /** @default REPLICABLE_TYPES */
+  readonly types?: readonly ReplicableType[];
 }
 
 /**
- * Enumerates the primary's repositories and asks this region to sync each one it holds under
+ * Enumerates the primary's projects and asks this region to sync each repository of theirs (of
+ * every repository type: the project, its wiki...) it holds under
  * its selective-sync rule and does not hold yet, at a bounded rate (a token bucket paces the
  * listing and the requested syncs together). Resumable: the listing's cursor and the counts
  * are saved in the region's control record after every page, so a run that stops (deadline,
@@ -75,7 +80,9 @@ async function backfillPages(deps: BackfillDependencies, saved: BackfillProgress
     const page = await deps.lister.listPage(progress.cursor);
     let requested = 0;
     let excluded = 0;
-    for (const name of page.repositories) {
+    // Each listed project's repositories of every repository type (the project itself, its wiki, ...): the types say which.
+    const candidates = page.repositories.flatMap((path) => repositoriesOf({ path, ...(page.listings?.[path] === undefined ? {} : { listing: page.listings[path] }) }, deps.types));
+    for (const name of candidates) {
       let repository: RepositoryPath;
       try {
         repository = parseRepositoryPath(name);

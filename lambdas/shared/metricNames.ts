@@ -50,6 +50,32 @@ export function geoMetrics(region: string, type: string = GIT_TYPE): Metrics {
   return new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE, defaultDimensions: dimensions });
 }
 
+/** Per-type item metrics: one name each, the replicable type in the `Type` dimension (`lfs-object`, `wiki`, ...). */
+export const ITEM_METRIC = {
+  /** Items copied into the region's bucket (blob types), or repositories of a type synced. */
+  replicated: 'ItemsReplicated',
+  replicatedBytes: 'ItemBytesReplicated',
+  /** Items verification found right. */
+  verified: 'ItemsVerified',
+  /** Items verification found wrong or missing and copied again. */
+  repaired: 'ItemsRepaired',
+  /** Items that could not be copied or repaired (missing on the primary, still wrong). */
+  failed: 'ItemsFailed',
+} as const;
+
+const typeMetrics = new Map<string, Metrics>();
+/** Publishes one metric at once with `Type` set to a replicable type (the function's own metrics keep theirs). */
+export function addTypeMetric(region: string, type: string, name: (typeof ITEM_METRIC)[keyof typeof ITEM_METRIC], unit: (typeof MetricUnit)[keyof typeof MetricUnit], value: number): void {
+  const key = `${region}\u0000${type}`;
+  let metrics = typeMetrics.get(key);
+  if (metrics === undefined) {
+    const { service: _service, ...dimensions } = metricDimensions(region, type);
+    metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: METRICS_SERVICE, defaultDimensions: dimensions, singleMetric: true });
+    typeMetrics.set(key, metrics);
+  }
+  metrics.addMetric(name, unit, value);
+}
+
 /** A sync's outcome by cause: a metric of its own (its Outcome and Cause dimensions differ from the batch's). */
 export function addSyncOutcome(metrics: Metrics, outcome: 'synced' | 'covered' | 'deleted' | 'postponed' | 'failed-transient' | 'failed-permanent' | 'excluded' | 'moved', cause: string): void {
   const single = metrics.singleMetric();

@@ -1,6 +1,10 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RegionControl, type RegionControlState, type ScheduledRun } from '../shared/registry/RegionControl.ts';
+import { countByType, type TypeCount } from '../replicable/countByType.ts';
+import { scanReplicables, type ItemState } from '../replicable/ItemRegistry.ts';
+import { blobTypes } from '../replicable/registry.ts';
+import type { ReplicableType } from '../replicable/ReplicableType.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import type { RepositoryState } from '../shared/registry/RepositoryState.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
@@ -37,6 +41,8 @@ export interface StatusSettings {
   readonly backupIntervalMinutes: number;
   /** A region that has not answered by then is reported unreachable. */
   readonly timeoutMs: number;
+  /** The replicable types counted per region. @default REPLICABLE_TYPES */
+  readonly types?: readonly ReplicableType[];
 }
 
 export type Health = 'healthy' | 'degraded' | 'unhealthy' | 'unreachable';
@@ -89,6 +95,8 @@ export interface RegionStatus {
   /** Per minute over the last hour: lag of the syncs that finished then. */
   readonly lagHistory: readonly LagPoint[];
   readonly failures: readonly FailureGroup[];
+  /** Per replicable type (repository, lfs-object, wiki, ...): what the region holds, synced, verified and failed. */
+  readonly byType: Readonly<Record<string, TypeCount>>;
   readonly checkedAt: string;
 }
 
@@ -148,7 +156,16 @@ export function summarise(
   control: RegionControlState,
   now: Date,
   leaseSeconds: number,
-  extra: { readonly lagSloSeconds?: number; readonly backupIntervalMinutes?: number; readonly deadLetters?: number; readonly queuedEvents?: number } = {},
+  extra: {
+    readonly lagSloSeconds?: number;
+    readonly backupIntervalMinutes?: number;
+    readonly deadLetters?: number;
+    readonly queuedEvents?: number;
+    /** The rows of blob types' items (LFS objects), counted per type. */
+    readonly items?: readonly ItemState[];
+    /** @default REPLICABLE_TYPES */
+    readonly types?: readonly ReplicableType[];
+  } = {},
 ): RegionStatus {
   const { lastBackup, lastVerification, ...controlState } = control;
   const byStatus: Record<string, number> = {};
@@ -205,6 +222,11 @@ export function summarise(
   if (count('verification_failed') > 0) unhealthy.push(`verification found damage in ${count('verification_failed')} ${count('verification_failed') === 1 ? 'mirror' : 'mirrors'}: ${codes('verification')}`);
   if (gaveUp > 0) unhealthy.push(`repairs given up for ${gaveUp} ${gaveUp === 1 ? 'mirror' : 'mirrors'}`);
   if ((extra.deadLetters ?? 0) > 0) unhealthy.push(`${extra.deadLetters} change ${extra.deadLetters === 1 ? 'event' : 'events'} in the dead-letter queue`);
+  const byType = countByType(states, extra.items ?? [], extra.types);
+  for (const { name } of blobTypes(extra.types)) {
+    const items = byType[name];
+    if (items !== undefined && items.failed > 0) degraded.push(`${items.failed} ${name} ${items.failed === 1 ? 'item' : 'items'} failed: ${items.failures.map((failure) => `${failure.code} (${failure.count})`).join(', ')}`);
+  }
   if (stuck > 0) degraded.push(`${stuck} ${stuck === 1 ? 'sync' : 'syncs'} stuck in started`);
   if (controlState.paused) degraded.push(`paused${controlState.pausedBy ? ` by ${controlState.pausedBy}` : ''}${controlState.pausedAt ? ` since ${controlState.pausedAt}` : ''}`);
   if (transient > 0) degraded.push(`${transient} ${transient === 1 ? 'repository' : 'repositories'} retrying: ${codes('transient')}`);
@@ -238,6 +260,7 @@ export function summarise(
     ...(lastVerification === undefined ? {} : { lastVerification }),
     lagHistory: lagHistory(live, now),
     failures,
+    byType,
     checkedAt: now.toISOString(),
   };
 }
@@ -260,8 +283,7 @@ const describe = (error: unknown): string => (error instanceof Error ? `${error.
 /** Reads one region: its registry, control item and dead-letter queue. Throws when the region cannot be read. */
 export async function readRegionStatus(source: RegionSource, clients: RegionClients, settings: Omit<StatusSettings, 'timeoutMs'>, now = new Date()): Promise<RegionStatus> {
   const documents = clients.documents(source.region);
-  const states: RepositoryState[] = [];
-  for await (const state of new Registry(documents, source.registryTable).list()) states.push(state);
+  const { repositories: states, items } = await scanReplicables(documents, source.registryTable);
   const control = await new RegionControl(documents, source.registryTable).get();
   const depth = async (queueUrl: string | undefined): Promise<number | undefined> => {
     if (queueUrl === undefined) return undefined;
@@ -274,6 +296,8 @@ export async function readRegionStatus(source: RegionSource, clients: RegionClie
   return summarise(source.region, states, control, now, settings.leaseSeconds, {
     lagSloSeconds: settings.lagSloSeconds,
     backupIntervalMinutes: settings.backupIntervalMinutes,
+    items,
+    ...(settings.types === undefined ? {} : { types: settings.types }),
     ...(deadLetters === undefined ? {} : { deadLetters }),
     ...(queuedEvents === undefined ? {} : { queuedEvents }),
   });

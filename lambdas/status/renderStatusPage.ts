@@ -154,7 +154,19 @@ ${figure('Sync', region.control.paused ? 'paused' : 'running')}
 ${lagChart(region.region, region.lagHistory, sloMs)}
 <h3>Failures</h3>
 ${failures}
+<h3>By type</h3>
+${typesTable(region)}
 </section>`;
+}
+
+/** What the region holds of each replicable type (repositories, wikis, LFS objects, ...), from status's per-type counts. */
+function typesTable(region: RegionStatus): string {
+  const rows = Object.entries(region.byType)
+    .map(([type, count]) => `<tr><th scope="row"><code>${escapeHtml(type)}</code></th><td>${count.items}</td><td>${count.synced}</td><td>${count.verified}</td><td>${count.failed}${count.failures.length === 0 ? '' : ` <span class="muted">(${count.failures.map((failure) => `${escapeHtml(failure.code)}: ${failure.count}`).join(', ')})</span>`}</td></tr>`)
+    .join('\n');
+  return `<table><caption>Replicated per type in ${escapeHtml(region.region)}</caption><thead><tr><th scope="col">Type</th><th scope="col">Items</th><th scope="col">Synced</th><th scope="col">Verified</th><th scope="col">Failed</th></tr></thead><tbody>
+${rows}
+</tbody></table>`;
 }
 
 function searchResults(search: NonNullable<StatusPageInput['search']>): string {

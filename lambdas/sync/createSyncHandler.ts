@@ -2,7 +2,7 @@ import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambd
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { addSyncOutcome, causeCode, geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
+import { addSyncOutcome, addTypeMetric, causeCode, geoMetrics, ITEM_METRIC, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -20,6 +20,8 @@ import { parseHeartbeat } from '../shared/events/ControlPlaneHeartbeat.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { blobSteps, type BlobSteps } from '../replicable/blobSteps.ts';
+import { ItemRegistry } from '../replicable/ItemRegistry.ts';
+import { typeOfRepository } from '../replicable/registry.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
@@ -79,6 +81,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   const sqs = withHooks(new SQSClient(aws), hooks);
   const registryDb = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } });
   const registry = new Registry(registryDb, config.REGISTRY_TABLE);
+  const items = new ItemRegistry(registryDb, config.REGISTRY_TABLE);
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const secrets = new SecretReader(
     withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
@@ -99,10 +102,15 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
     const secretId = override?.credentialsSecretName ?? config.PRIMARY_CREDENTIALS_SECRET_ID;
     const authorization = secretId === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(secretId, { fresh }));
     const remote = new PrimaryRemote({ baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
-    const blobs = blobSteps(store, { baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' }, (type, _step, repository, result) => {
-      logger.info('replicated', { type, repository, ...result, missingOnPrimary: result.missingOnPrimary.length });
-      metrics.addMetric(`Replicated_${type}`, MetricUnit.Count, result.fetched);
-      metrics.addMetric(`ReplicatedBytes_${type}`, MetricUnit.Bytes, result.fetchedBytes);
+    const blobs = blobSteps(store, { baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' }, {
+      items,
+      onResult: (type, _step, repository, result) => {
+        const { ids: _ids, ...counts } = result;
+        logger.info('replicated', { type, repository, ...counts, missingOnPrimary: result.missingOnPrimary.length });
+        addTypeMetric(config.AWS_REGION, type, ITEM_METRIC.replicated, MetricUnit.Count, result.fetched);
+        addTypeMetric(config.AWS_REGION, type, ITEM_METRIC.replicatedBytes, MetricUnit.Bytes, result.fetchedBytes);
+        if (result.missingOnPrimary.length > 0) addTypeMetric(config.AWS_REGION, type, ITEM_METRIC.failed, MetricUnit.Count, result.missingOnPrimary.length);
+      },
     });
     return { remote, blobs, authorization, authenticated: secretId !== undefined };
   };
@@ -162,6 +170,8 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         }
         const outcome = await sync(record, change);
         if (outcome.kind === 'postponed') throw new SyncPostponedError(change.repository, outcome.retryInSeconds);
+        // A deleted repository's items (LFS objects) go with it from the registry.
+        if (outcome.kind === 'deleted') await items.removeRepository(change.repository);
         heartbeat.finished(record.messageId);
         logger.info('sync finished', { ...log, outcome });
         if (outcome.kind === 'synced' && outcome.refusedRefs !== undefined) {
@@ -175,6 +185,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         // Push to replicated: the event's receipt by notify to now, when this region's copy covers it.
         metrics.addMetric(METRIC.replicationLag, MetricUnit.Milliseconds, Math.max(0, Date.now() - Date.parse(change.receivedAt)));
         if (outcome.kind === 'synced') metrics.addMetric(METRIC.bytesFetched, MetricUnit.Bytes, outcome.fetchedBytes);
+        if (outcome.kind === 'synced') addTypeMetric(config.AWS_REGION, typeOfRepository(change.repository), ITEM_METRIC.replicated, MetricUnit.Count, 1);
       } catch (error) {
         if (error instanceof GeoError && !error.retryable) {
           heartbeat.finished(record.messageId);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { REF_SYNC_KINDS, type ChangeEvent } from '../shared/events/ChangeEvent.ts';
+import { isRequestFor } from '../shared/events/SyncRequester.ts';
 import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
 import { maintainPacks, type PackMaintenancePolicy } from '../shared/git/maintainPacks.ts';
 import { packSize } from '../shared/git/PackFiles.ts';
@@ -123,6 +124,11 @@ export async function syncRepository(deps: SyncDependencies, event: ChangeEvent,
       // The old path of a rename is busy: not a failure of this repository; try again shortly.
       await registry.releaseLease(repository, owner);
       throw error;
+    }
+    if (error instanceof RepositoryNotFoundError && isRequestFor(event, 'backfill') && state?.lastSyncedAt === undefined) {
+      // Listed by backfill, absent on the primary (a type's repository not created yet, a project deleted since): nothing failed.
+      await registry.recordDeleted(repository, { at: deps.now().toISOString(), deletedAt: event.receivedAt }, owner);
+      return { kind: 'deleted', tombstone: undefined };
     }
     const retryable = !(error instanceof GeoError) || error.retryable;
     const retryInSeconds = retryable ? backoffSeconds(attempt, deps.retryBaseSeconds, MAX_RETRY_DELAY_SECONDS) : undefined;

@@ -1,7 +1,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
-import { geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
+import { addTypeMetric, geoMetrics, ITEM_METRIC, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -18,6 +18,7 @@ import { ValidationError } from '../shared/errors/index.ts';
 import { SyncRequester } from '../shared/events/SyncRequester.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { blobSteps } from '../replicable/blobSteps.ts';
+import { ItemRegistry } from '../replicable/ItemRegistry.ts';
 import { RegionControl } from '../shared/registry/RegionControl.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { REPLICATION_STATUSES } from '../shared/registry/RepositoryState.ts';
@@ -81,6 +82,7 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
   const metrics = geoMetrics(config.AWS_REGION);
   const documents = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } });
   const registry = new Registry(documents, config.REGISTRY_TABLE);
+  const items = new ItemRegistry(documents, config.REGISTRY_TABLE);
   const control = new RegionControl(documents, config.REGISTRY_TABLE);
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const requester = new SyncRequester(withHooks(new SQSClient(aws), hooks), config.QUEUE_URL);
@@ -105,10 +107,16 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       metrics.addMetric(METRIC.stuckSyncs, MetricUnit.Count, requested.length);
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
-    const blobs = blobSteps(store, { baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' }, (type, _step, repository, result) => {
-      if (result.failed.length + result.fetched > 0) logger.warn('replicated items repaired', { type, repository, ...result });
-      metrics.addMetric(`Verified_${type}`, MetricUnit.Count, result.items - result.failed.length);
-      metrics.addMetric(`Repaired_${type}`, MetricUnit.Count, result.fetched);
+    const blobs = blobSteps(store, { baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' }, {
+      items,
+      onResult: (type, _step, repository, result) => {
+        const { ids: _ids, ...found } = result;
+        if (result.failed.length + result.fetched > 0) logger.warn('replicated items repaired', { type, repository, ...found });
+        addTypeMetric(config.AWS_REGION, type, ITEM_METRIC.verified, MetricUnit.Count, result.items - result.failed.length);
+        addTypeMetric(config.AWS_REGION, type, ITEM_METRIC.repaired, MetricUnit.Count, result.fetched);
+        const failed = (result.unrepaired?.length ?? 0) + result.missingOnPrimary.length;
+        if (failed > 0) addTypeMetric(config.AWS_REGION, type, ITEM_METRIC.failed, MetricUnit.Count, failed);
+      },
     });
     const deps: VerifyDependencies = {
       blobs: (repository) => blobs.verify(repository),

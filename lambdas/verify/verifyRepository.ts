@@ -7,7 +7,7 @@ import { verifyMirror, type MirrorProblem } from '../shared/git/verifyMirror.ts'
 import type { Registry } from '../shared/registry/Registry.ts';
 import type { RepositoryPath } from '../shared/repositoryPath.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
-import type { BlobStepResult } from '../replicable/ReplicableType.ts';
+import type { BlobStepSummary } from '../replicable/blobSteps.ts';
 import { backoffSeconds } from '../sync/backoff.ts';
 
 export interface VerifyDependencies {
@@ -26,11 +26,11 @@ export interface VerifyDependencies {
   /** How long the verifier may hold the repository's lease (syncs wait meanwhile). @default 900 */
   readonly leaseSeconds?: number;
   /** Verifies the repository's items of every replicable blob type (LFS objects) against their content, and repairs them. */
-  readonly blobs?: (repository: RepositoryPath) => Promise<Record<string, BlobStepResult>>;
+  readonly blobs?: (repository: RepositoryPath) => Promise<Record<string, BlobStepSummary>>;
 }
 
 export type VerifyOutcome =
-  | { readonly kind: 'verified'; readonly checksum: string; readonly packsHashed: number; readonly objects: number; readonly blobs?: Readonly<Record<string, BlobStepResult>> }
+  | { readonly kind: 'verified'; readonly checksum: string; readonly packsHashed: number; readonly objects: number; readonly blobs?: Readonly<Record<string, BlobStepSummary>> }
   /** The primary moved on since the last sync: a sync is on its way (or was requested now). Not damage. */
   | { readonly kind: 'behind'; readonly requested: boolean }
   | { readonly kind: 'repairing'; readonly problems: readonly MirrorProblem[]; readonly repairs: number }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -8,6 +9,8 @@ import { git } from '../../bin/local/git.ts';
 import { enableLfs, LFS_FILTERS } from '../../bin/local/gitLfs.ts';
 import type { LocalLambda } from '../../bin/local/LocalLambda.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
+import { ItemRegistry } from '../../lambdas/replicable/ItemRegistry.ts';
+import { readRegionStatus } from '../../lambdas/status/deploymentStatus.ts';
 import { lfsObjectKey } from '../../lambdas/shared/lfs/LfsPointer.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { basicAuthorization } from '../../lambdas/shared/secrets/SecretReader.ts';
@@ -50,6 +53,7 @@ describe('Git LFS through a region, with the real git-lfs client', () => {
     await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, authorization: ALICE, regions: [REGION], timeoutMs: 90_000 });
   }
 
+  const documents = () => DynamoDBDocumentClient.from(bed.runtime.clients.region(REGION).dynamodb, { marshallOptions: { removeUndefinedValues: true } });
   const bucket = () => ({ s3: bed.runtime.clients.region(REGION).s3, name: bed.runtime.regions[REGION]!.bucket });
   async function stored(repository: RepositoryPath, oid: string): Promise<Buffer | undefined> {
     const { s3, name } = bucket();
@@ -117,6 +121,14 @@ describe('Git LFS through a region, with the real git-lfs client', () => {
     const outcome = result.outcomes?.[open];
     expect(outcome).toEqual(expect.objectContaining({ kind: 'verified', blobs: { 'lfs-object': expect.objectContaining({ items: 2, failed: [oid], fetched: 1 }) } }));
     expect((await stored(open, oid))?.equals(bytes)).toBe(true);
+    // Each object has its registry row: verified, the corrupted one with the time it was repaired; status counts them by type.
+    const rows = await new ItemRegistry(documents(), bed.runtime.regions[REGION]!.registryTable).list(open, 'lfs-object');
+    expect(rows.map((row) => [row.id, row.status, row.repairedAt === undefined ? 'intact' : 'repaired']).sort()).toEqual(
+      [...files.get(open)!.values()].map((held) => [sha256(held), 'verified', sha256(held) === oid ? 'repaired' : 'intact']).sort(),
+    );
+    const { byType } = await readRegionStatus({ region: REGION, registryTable: bed.runtime.regions[REGION]!.registryTable }, { documents, sqs: () => bed.runtime.clients.region(REGION).sqs }, { leaseSeconds: 900, lagSloSeconds: 60, backupIntervalMinutes: 60 });
+    expect(byType['lfs-object']).toEqual(expect.objectContaining({ items: 3, failed: 0 }));
+    expect(byType['lfs-object']!.verified).toBeGreaterThanOrEqual(2);
   });
 
   it("a private repository's objects are refused without credentials and served with them", async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { parseWebhook, type WebhookPolicy } from '../../lambdas/notify/parseWebhook.ts';
 import { primaryHostsOf } from '../../lambdas/notify/trustedHosts.ts';
-import { blobTypes, REPLICABLE_TYPES } from '../../lambdas/replicable/registry.ts';
+import { blobTypes, REPLICABLE_TYPES, repositoriesOf, typeOfRepository } from '../../lambdas/replicable/registry.ts';
 import { UntrustedHostError, ValidationError } from '../../lambdas/shared/errors/index.ts';
 import { signed, type Delivery } from '../helpers/webhookSamples.ts';
 
@@ -48,5 +48,14 @@ describe('replicable types: wikis come from their own events through the registr
       /wiki/i.test(readFileSync(new URL(`../../${file}`, import.meta.url), 'utf8')),
     );
     expect(mentions).toEqual([]);
+  });
+
+  it('backfill lists a project and, when the listing says it has one, its wiki; each path has one type', () => {
+    expect(repositoriesOf({ path: 'octo/app', listing: { has_wiki: true } })).toEqual(['octo/app', 'octo/app.wiki']);
+    expect(repositoriesOf({ path: 'group/project', listing: { wiki_enabled: true } })).toEqual(['group/project', 'group/project.wiki']);
+    expect(repositoriesOf({ path: 'group/off', listing: { wiki_access_level: 'disabled', wiki_enabled: false } })).toEqual(['group/off']);
+    expect(repositoriesOf({ path: 'static/listed' })).toEqual(['static/listed']);
+    expect(typeOfRepository('octo/app.wiki')).toBe('wiki');
+    expect(typeOfRepository('octo/app')).toBe('repository');
   });
 });

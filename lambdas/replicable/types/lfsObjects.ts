@@ -6,12 +6,12 @@ import { replicateLfsObjects } from '../../shared/lfs/replicateLfsObjects.ts';
 import { mirrorLfsPointers, verifyLfsObjects } from '../../shared/lfs/verifyLfsObjects.ts';
 import type { BlobStrategy, ReplicableType } from '../ReplicableType.ts';
 
-/** An LFS object as an item: `id` is `<oid>:<size>`, what a pointer names. */
-const item = (object: LfsObjectId): { id: string } => ({ id: `${object.oid}:${object.size}` });
-function objectOf({ id }: { id: string }): LfsObjectId {
-  const [oid = '', size = ''] = id.split(':');
-  if (!OID_PATTERN.test(oid) || !/^\d+$/.test(size)) throw new Error(`not an LFS item id: ${id}`);
-  return { oid, size: Number(size) };
+/** An LFS object as an item: `id` is its oid; the size a pointer names rides along for the fetch. */
+const item = (object: LfsObjectId): { id: string; size: number } => ({ id: object.oid, size: object.size });
+function objectOf(entry: { id: string }): LfsObjectId {
+  const size = (entry as { size?: unknown }).size;
+  if (!OID_PATTERN.test(entry.id) || typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw new Error(`not an LFS item: ${entry.id}`);
+  return { oid: entry.id, size };
 }
 
 const strategy: BlobStrategy<LfsApi> = {
@@ -20,16 +20,18 @@ const strategy: BlobStrategy<LfsApi> = {
   list: async (context, repository) => (await mirrorLfsPointers(context, repository)).map(item),
   async fetch(context, repository, items) {
     const result = await replicateLfsObjects(context, repository, items.map(objectOf));
-    return { items: items.length, fetched: result.fetched, fetchedBytes: result.fetchedBytes, failed: [], missingOnPrimary: result.missingOnPrimary };
+    return { items: items.length, ids: items.map(({ id }) => id), fetched: result.fetched, fetchedBytes: result.fetchedBytes, failed: [], missingOnPrimary: result.missingOnPrimary };
   },
-  async verify(context, repository) {
-    const result = await verifyLfsObjects(context, repository);
+  async verify(context, repository, items) {
+    const result = await verifyLfsObjects(context, repository, items.map(objectOf));
     return {
       items: result.pointers,
+      ids: result.objects.map(({ oid }) => oid),
       fetched: result.repaired,
       fetchedBytes: 0,
       failed: [...result.corrupt, ...(result.repairError === undefined ? [] : result.missing)],
       missingOnPrimary: result.missingOnPrimary,
+      unrepaired: result.repairError === undefined ? [] : [...result.corrupt, ...result.missing],
     };
   },
   serves: isLfsPath,

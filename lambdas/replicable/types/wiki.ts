@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { parseWith } from '../../notify/hosts/parseWith.ts';
 import { assertTrustedUrls } from '../../notify/trustedHosts.ts';
 import type { ChangeDraftInput } from '../../shared/events/ChangeEvent.ts';
-import type { HostEvent, ReplicableType } from '../ReplicableType.ts';
+import type { HostEvent, ListedProject, ReplicableType } from '../ReplicableType.ts';
 
 const Urls = z.record(z.string(), z.unknown());
 /** GitLab's Wiki Page Hook: the project, and the wiki's own repository. */
@@ -18,6 +18,18 @@ const URL_FIELDS = ['web_url', 'git_http_url', 'git_ssh_url', 'http_url', 'ssh_u
 const urlsIn = (holder: Record<string, unknown> | null | undefined): unknown[] => URL_FIELDS.map((field) => holder?.[field]);
 
 const repositoryOf = (projectPath: string): string => `${projectPath}.wiki`;
+const owns = (repositoryPath: string): boolean => repositoryPath.endsWith('.wiki');
+
+/**
+ * Backfill: a project's wiki when the listing says the project has one (GitHub and Gitea
+ * `has_wiki`, GitLab `wiki_enabled` / `wiki_access_level`). An enabled wiki with no page yet has
+ * no repository on the primary: its sync finds nothing and records it absent, not failed.
+ */
+function list(project: ListedProject): readonly string[] {
+  const listing = project.listing ?? {};
+  const enabled = listing.has_wiki === true || listing.wiki_enabled === true || (typeof listing.wiki_access_level === 'string' && listing.wiki_access_level !== 'disabled');
+  return enabled && !owns(project.path) ? [repositoryOf(project.path)] : [];
+}
 
 /** Which host events are wiki edits, and the wiki they changed. */
 function events(event: HostEvent): readonly ChangeDraftInput[] | undefined {
@@ -39,7 +51,8 @@ function events(event: HostEvent): readonly ChangeDraftInput[] | undefined {
 /**
  * Wikis: on GitLab, GitHub, Gitea and Forgejo a project's wiki is a Git repository of its own at
  * `<path>.wiki.git`, changed through the web editor and announced by its own events (GitLab
- * Wiki Page Hook, GitHub gollum, Gitea wiki). Everything else (sync, verification, registry,
- * selective sync, status, serving at `<path>.wiki.git`) is the repository strategy's.
+ * Wiki Page Hook, GitHub gollum, Gitea wiki), and listed by backfill for the projects that have
+ * one. Everything else (sync, verification, registry, selective sync, status, serving at
+ * `<path>.wiki.git`) is the repository strategy's.
  */
-export const wiki: ReplicableType = { name: 'wiki', strategy: 'repository', events, repositoryOf };
+export const wiki: ReplicableType = { name: 'wiki', strategy: 'repository', events, repositoryOf, owns, list };

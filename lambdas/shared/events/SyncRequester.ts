@@ -15,6 +15,9 @@ export interface SyncRequest {
   readonly reason: SyncRequestReason;
 }
 
+/** Whether an event is git-geo's own request for this reason (its event id says so). */
+export const isRequestFor = (event: Pick<ChangeEvent, 'source' | 'eventId'>, reason: SyncRequestReason): boolean => event.source === 'git-geo' && event.eventId.startsWith(`git-geo-${reason}-`);
+
 /** The sequence a request of git-geo's own carries: the newest the region has seen, 0 for a repository no event named. */
 export function requestSequence(state: RepositoryState | undefined): number {
   return Math.max(state?.lastEventSequence ?? 0, state?.syncedSequence ?? 0);

@@ -9,6 +9,8 @@ import { matchesObject } from './VerifyingStream.ts';
 export interface LfsVerification {
   /** Pointers found in the mirror's packs. */
   readonly pointers: number;
+  /** The objects they name (every one verification looked at). */
+  readonly objects: readonly LfsObjectId[];
   /** Objects whose stored bytes hash to their oid at their size. */
   readonly verified: number;
   /** Objects that were not in the bucket (never replicated, or lost). */
@@ -43,9 +45,9 @@ export async function mirrorLfsPointers(deps: Pick<LfsReplicationDependencies, '
  * again from the primary. It is also the backfill of a repository mirrored before its LFS
  * objects were: they are missing, and repaired.
  */
-export async function verifyLfsObjects(deps: LfsReplicationDependencies, repository: RepositoryPath): Promise<LfsVerification> {
+export async function verifyLfsObjects(deps: LfsReplicationDependencies, repository: RepositoryPath, listed?: readonly LfsObjectId[]): Promise<LfsVerification> {
   const { store } = deps;
-  const pointers = await mirrorLfsPointers(deps, repository);
+  const pointers = listed ?? (await mirrorLfsPointers(deps, repository));
   const missing: LfsObjectId[] = [];
   const corrupt: LfsObjectId[] = [];
   let verified = 0;
@@ -60,7 +62,7 @@ export async function verifyLfsObjects(deps: LfsReplicationDependencies, reposit
     else corrupt.push(pointer);
   });
   if (corrupt.length > 0) await store.delete(corrupt.map((pointer) => lfsObjectKey(repository, pointer.oid)));
-  const result = { pointers: pointers.length, verified, missing: missing.map((p) => p.oid), corrupt: corrupt.map((p) => p.oid) };
+  const result = { pointers: pointers.length, objects: [...pointers], verified, missing: missing.map((p) => p.oid), corrupt: corrupt.map((p) => p.oid) };
   if (missing.length + corrupt.length === 0) return { ...result, repaired: 0, missingOnPrimary: [] };
   try {
     const repair = await replicateLfsObjects(deps, repository, [...missing, ...corrupt]);
