@@ -6,6 +6,7 @@ import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import type { ObjectUrls } from '../shared/storage/ObjectUrls.ts';
+import { framePackAsync } from './packFraming.ts';
 
 /** What a bulk answer needs: the mirror's refs and packs, where to read them, and how to sign their URLs. */
 export interface BulkMirror {
@@ -24,7 +25,6 @@ export interface BulkMirror {
 export type BulkAnswer = { readonly kind: 'answer'; readonly body: Readable; readonly outcome: string; readonly packBytes: number } | { readonly kind: 'walk'; readonly body: Buffer };
 
 const DELIM = Buffer.from('0001', 'latin1');
-const SIDE_BAND_DATA = 65515;
 /** What `git fetch --unshallow` asks for: `deepen 2147483647`. */
 const INFINITE_DEPTH = 0x7fffffff;
 const OID = /^[0-9a-f]{40}$/;
@@ -61,19 +61,6 @@ function emptyPack(): Buffer {
   header.write('PACK', 0, 'latin1');
   header.writeUInt32BE(2, 4);
   return Buffer.concat([header, createHash('sha1').update(header).digest()]);
-}
-
-/** Side-band packets on band 1 for a stream of pack bytes. */
-async function* sideBand(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  let pending: Buffer = Buffer.alloc(0);
-  for await (const chunk of chunks) {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= SIDE_BAND_DATA) {
-      yield encodePktLine(Buffer.concat([Buffer.from([1]), pending.subarray(0, SIDE_BAND_DATA)]));
-      pending = pending.subarray(SIDE_BAND_DATA);
-    }
-  }
-  if (pending.length > 0) yield encodePktLine(Buffer.concat([Buffer.from([1]), pending]));
 }
 
 /**
@@ -152,8 +139,7 @@ export async function bulkFetch(body: Buffer, mirror: BulkMirror): Promise<BulkA
   const pack = Readable.from(concatenatedPacks(mirror, count));
   const response = async function* (): AsyncGenerator<Buffer> {
     yield encodePktLine('packfile\n');
-    yield* sideBand(pack);
-    yield encodeFlush();
+    yield* framePackAsync(pack, { mode: 'side-band-64k' });
   };
   return { kind: 'answer', body: Readable.from(response()), outcome: 'served:stored-packs', packBytes: total };
 }

@@ -3,7 +3,7 @@ import { parseObjectLinks } from '../shared/git/objects/parseObjectLinks.ts';
 import { selectObjects, type Selection, type ShallowBoundary } from '../shared/git/objects/selectObjects.ts';
 import { boundaryByRevList, peelToCommit, relativeDepth } from '../shared/git/objects/shallowBoundary.ts';
 import type { PackSet } from '../shared/git/pack/PackSet.ts';
-import { writePack, type PackStats } from '../shared/git/pack/writePack.ts';
+import { writePackChunks, type PackStats } from '../shared/git/pack/writePack.ts';
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import type { FetchArguments } from './fetchArguments.ts';
 
@@ -26,10 +26,12 @@ export type WantPolicy = 'advertised' | 'reachable' | 'any';
 export type WantCheck = { readonly kind: 'ok' } | { readonly kind: 'not-held'; readonly oid: string } | { readonly kind: 'not-our-ref'; readonly oid: string };
 
 export interface BuiltPack {
-  readonly pack: Buffer;
+  /** The pack, chunk by chunk as it is written: memory holds one chunk whatever its size. */
+  readonly pack: Iterable<Buffer>;
   readonly objects: number;
   readonly shallow: readonly Buffer[];
   readonly unshallow: readonly Buffer[];
+  /** Filled in as the pack is written (absent for stored packs sent as they are). */
   readonly stats?: PackStats;
 }
 
@@ -90,10 +92,10 @@ export class MirrorFetch {
   /** The pack that answers the fetch, with the shallow boundary the client must record. */
   async build(): Promise<BuiltPack> {
     const packs = await this.packs();
-    const whole = this.wholeMirrorPack(packs);
-    if (whole !== undefined) return { pack: whole, objects: whole.readUInt32BE(8), shallow: [], unshallow: [] };
+    if (this.wantsWholeMirror(packs)) return { pack: packs.concatenatedChunks(), objects: packs.objectCount, shallow: [], unshallow: [] };
     const selection = await this.selection();
-    const { pack, stats } = writePack(packs, selection.objects, { ...(this.args.thinPack ? { thinBases: selection.clientHas } : {}), ofsDelta: this.args.ofsDelta });
+    const stats: PackStats = { reused: 0, deltas: 0, rewritten: 0 };
+    const pack = writePackChunks(packs, selection.objects, { ...(this.args.thinPack ? { thinBases: selection.clientHas } : {}), ofsDelta: this.args.ofsDelta }, stats);
     return { pack, objects: selection.objects.length, shallow: selection.shallow, unshallow: selection.unshallow, stats };
   }
 
@@ -146,16 +148,17 @@ export class MirrorFetch {
   }
 
   /**
-   * The mirror's packs as one, when that is exactly the right answer: the client has nothing
-   * (no haves we hold), wants no depth and no filter, takes OFS deltas, and wants every ref the mirror has.
+   * Whether the mirror's packs as one are exactly the right answer: the client has nothing
+   * (no haves we hold), wants no depth and no filter, takes OFS deltas, wants every ref the
+   * mirror has, and no two packs hold the same object.
    */
-  private wholeMirrorPack(packs: PackSet): Buffer | undefined {
+  private wantsWholeMirror(packs: PackSet): boolean {
     const { args } = this;
-    if (this.deepens || args.filter !== undefined || !args.ofsDelta || args.haves.some((oid) => packs.has(oid))) return undefined;
+    if (this.deepens || args.filter !== undefined || !args.ofsDelta || args.haves.some((oid) => packs.has(oid))) return false;
     const wanted = new Set(args.wants.map(hex));
     const tips = [...this.mirror.snapshot.refs.values()];
-    if (tips.length === 0 || !tips.every((oid) => wanted.has(oid))) return undefined;
-    return packs.concatenated();
+    if (tips.length === 0 || !tips.every((oid) => wanted.has(oid))) return false;
+    return !packs.holdsDuplicates();
   }
 
   /** Annotated tags among the refs, by the id of what each tags. */

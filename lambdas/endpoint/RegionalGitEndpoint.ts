@@ -13,6 +13,7 @@ import type { AccessChecker } from './AccessChecker.ts';
 import { assessFreshness, type ControlPlaneView } from './assessFreshness.ts';
 import { bulkFetch } from './BulkFetch.ts';
 import { MirrorPackCache } from './MirrorPackCache.ts';
+import { MirrorStateCache } from './MirrorStateCache.ts';
 import type { GitRequest } from './parseGitRequest.ts';
 import { uploadPackV0Advertisement, UploadPackV0 } from './UploadPackV0.ts';
 import { uploadPackV2Advertisement, UploadPackV2 } from './UploadPackV2.ts';
@@ -70,6 +71,8 @@ export interface EndpointResponse {
   readonly outcome: string;
 }
 
+/** How long an instance reuses a mirror's refs and pack list read under the same registry record. */
+const MIRROR_STATE_MAX_AGE_MS = 30_000;
 const NO_CACHE = 'no-cache, max-age=0, must-revalidate';
 // Packs and indexes are named by their content: they never change. Private: they may hold private code.
 const IMMUTABLE = 'private, max-age=31536000, immutable';
@@ -89,10 +92,13 @@ function contentType(file: string): string {
 export class RegionalGitEndpoint {
   /** Indexes in memory, packs on local disk: memory stays bounded whatever the repository's size. */
   private readonly packCache: MirrorPackCache;
+  /** Each mirror's refs and pack list, read once for the several POSTs of a fetch. */
+  private readonly mirrorStates: MirrorStateCache;
 
   constructor(private readonly deps: EndpointDependencies) {
     const diskBytes = deps.settings.packCacheBytes ?? 400 * 2 ** 20;
     this.packCache = new MirrorPackCache(deps.store, { maxDiskBytes: diskBytes, maxIndexBytes: Math.max(64 * 2 ** 20, diskBytes / 8) });
+    this.mirrorStates = new MirrorStateCache(deps.store, { maxAgeMs: MIRROR_STATE_MAX_AGE_MS, maxEntries: 256, now: () => deps.now().getTime() });
   }
 
   async handle(request: GitRequest): Promise<EndpointResponse> {
@@ -208,8 +214,7 @@ export class RegionalGitEndpoint {
     const state = await this.deps.registry.get(request.repository);
     if (state?.syncedSequence === undefined) throw this.notReplicated(request);
     await this.authorize(request, state);
-    const mirror = new MirrorRepository(this.deps.store, request.repository);
-    const current = await mirror.readState();
+    const current = await this.mirrorStates.read(request.repository, state);
     if (current === undefined) throw this.notReplicated(request);
     const prefix = mirrorPrefix(request.repository);
     const packKeys = current.packs.map((name) => `${prefix}objects/pack/${name}`);
@@ -240,24 +245,19 @@ export class RegionalGitEndpoint {
       body = bulk.body;
     }
     const content = { snapshot: current.snapshot, packs: () => this.packCache.packSet(packKeys) };
+    // A walked pack is streamed as it is written; past the limit of a streamed response it ends with an error git shows.
     const server =
       request.protocolVersion === 2
-        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces })
-        : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant });
+        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces, maxPackBytes: settings.maxPackBytes })
+        : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant, maxPackBytes: settings.maxPackBytes });
     const answer = await server.respond(body);
     if (answer.primary !== undefined) return this.proxyUploadPack(request, answer.primary);
     const { outcome } = answer;
-    if (outcome.packBytes !== undefined && outcome.packBytes > settings.maxPackBytes) {
-      throw new LimitExceededError(
-        `this fetch needs a ${(outcome.packBytes / 2 ** 20).toFixed(0)} MB pack, more than a region streams through Lambda: fetch with \`git -c fetch.uriProtocols=https\` or from the primary`,
-        { data: { bytes: outcome.packBytes, limit: settings.maxPackBytes } },
-      );
-    }
     return {
       statusCode: 200,
       headers,
-      body: Readable.from([answer.body]),
-      outcome: outcome.command === 'fetch' && outcome.packBytes !== undefined ? 'served' : `served:${outcome.command}`,
+      body: Readable.from(Buffer.isBuffer(answer.body) ? [answer.body] : answer.body),
+      outcome: outcome.command === 'fetch' && outcome.objects !== undefined ? 'served' : `served:${outcome.command}`,
     };
   }
 

@@ -3,16 +3,17 @@ import { decodePktLines, encodeFlush, encodePktLine, FLUSH } from '../shared/git
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import { assertLineCount, FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
 import { MirrorFetch, type MirrorContent } from './MirrorFetch.ts';
-import { sideBand, type UploadPackAnswer } from './UploadPackV2.ts';
+import type { SideBandMode } from './packFraming.ts';
+import { answerWithPack, packTooLargeMessage, type UploadPackAnswer } from './UploadPackV2.ts';
 
 export interface UploadPackV0Options {
   /** git's `uploadpack.allowReachableSHA1InWant`: commits reachable from a ref may be wanted by id, not only ref tips. */
   readonly allowReachableSha1InWant: boolean;
+  /** Most pack bytes one answer carries; past it the answer ends (with an error on side-band 3 when the client takes side-band). @default no limit */
+  readonly maxPackBytes?: number;
 }
 
 const ZERO_OID = '0'.repeat(40);
-/** A side-band packet of the old `side-band` capability carries at most 1000 bytes in all. */
-const SMALL_SIDE_BAND_DATA = 995;
 
 /** What the region offers a protocol v0/v1 client, in git's words. */
 function capabilities(snapshot: RefSnapshot, options: UploadPackV0Options): string {
@@ -60,8 +61,6 @@ export function uploadPackV0Advertisement(snapshot: RefSnapshot, version: 0 | 1,
   lines.push(encodeFlush());
   return Buffer.concat(lines);
 }
-
-type SideBandMode = 'side-band-64k' | 'side-band' | 'none';
 
 /** One stateless-RPC request of protocol v0/v1: the wants section, then haves in rounds, maybe `done`. */
 interface V0Request {
@@ -199,19 +198,9 @@ export class UploadPackV0 {
       if (error instanceof ValidationError) return this.error(error.message);
       throw error;
     }
-    const { pack } = built;
-    parts.push(...this.packPackets(pack, request.sideBand));
-    return { body: Buffer.concat(parts), outcome: { command: 'fetch', objects: built.objects, packBytes: pack.length, ...(built.stats === undefined ? {} : { stats: built.stats }) } };
-  }
-
-  private packPackets(pack: Buffer, mode: SideBandMode): Buffer[] {
-    if (mode === 'none') return [pack];
-    if (mode === 'side-band-64k') return [...sideBand(pack), encodeFlush()];
-    const packets: Buffer[] = [];
-    for (let offset = 0; offset < pack.length; offset += SMALL_SIDE_BAND_DATA) {
-      packets.push(encodePktLine(Buffer.concat([Buffer.from([1]), pack.subarray(offset, offset + SMALL_SIDE_BAND_DATA)])));
-    }
-    return [...packets, encodeFlush()];
+    const { maxPackBytes } = this.options;
+    const framing = { mode: request.sideBand, ...(maxPackBytes === undefined ? {} : { maxBytes: maxPackBytes, message: packTooLargeMessage(maxPackBytes) }) };
+    return { body: answerWithPack(parts, built.pack, framing), outcome: { command: 'fetch', objects: built.objects, ...(built.stats === undefined ? {} : { stats: built.stats }) } };
   }
 
   private error(message: string): UploadPackAnswer {

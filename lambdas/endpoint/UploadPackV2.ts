@@ -3,6 +3,7 @@ import type { PackStats } from '../shared/git/pack/writePack.ts';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import { assertLineCount, FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
 import { MirrorFetch, type MirrorContent } from './MirrorFetch.ts';
+import { framePack, type PackFramingOptions } from './packFraming.ts';
 
 /** What one request did, for logs and metrics. */
 export interface UploadPackOutcome {
@@ -14,17 +15,27 @@ export interface UploadPackOutcome {
   readonly negotiating?: boolean;
 }
 
-/** A region's answer to an upload-pack request: a body, or "ask the primary" (what it lacks, or refs it does not mirror). */
-export type UploadPackAnswer = { readonly body: Buffer; readonly outcome: UploadPackOutcome; readonly primary?: undefined } | { readonly primary: string; readonly outcome: UploadPackOutcome };
+/**
+ * A region's answer to an upload-pack request: a body (whole, or chunks written as they are
+ * read, when it carries a pack), or "ask the primary" (what it lacks, or refs it does not mirror).
+ */
+export type UploadPackAnswer =
+  | { readonly body: Buffer | Iterable<Buffer>; readonly outcome: UploadPackOutcome; readonly primary?: undefined }
+  | { readonly primary: string; readonly outcome: UploadPackOutcome };
 
 export interface UploadPackV2Options {
   /** Ref namespaces the region mirrors; an ls-refs for refs outside them goes to the primary. */
   readonly refNamespaces: readonly string[];
+  /** Most pack bytes one answer carries; past it the answer ends with an error git shows. @default no limit */
+  readonly maxPackBytes?: number;
+}
+
+/** What a client is told when a pack would pass the limit of a streamed response. */
+export function packTooLargeMessage(maxPackBytes: number): string {
+  return `this fetch needs a pack of more than ${(maxPackBytes / 2 ** 20).toFixed(0)} MB, more than a region streams through Lambda: fetch with \`git -c fetch.uriProtocols=https\` or from the primary`;
 }
 
 const DELIM = Buffer.from('0001', 'latin1');
-/** Largest side-band payload: a 65520-byte packet less its length and band byte. */
-const SIDE_BAND_DATA = 65515;
 /** Client arguments a region cannot honour; the message tells the user where to go instead. */
 const UNSUPPORTED = ['want-ref', 'sideband-all', 'packfile-uris', 'wait-for-done'];
 
@@ -76,13 +87,10 @@ function parseRequest(body: Buffer): V2Request {
   return { command, capabilities: head.slice(1), args };
 }
 
-/** The pack in side-band packets on band 1, as many as it takes. */
-export function sideBand(pack: Buffer): Buffer[] {
-  const packets: Buffer[] = [];
-  for (let offset = 0; offset < pack.length; offset += SIDE_BAND_DATA) {
-    packets.push(encodePktLine(Buffer.concat([Buffer.from([1]), pack.subarray(offset, offset + SIDE_BAND_DATA)])));
-  }
-  return packets;
+/** The lines before the pack, then the pack framed as it is written. */
+export function* answerWithPack(head: readonly Buffer[], pack: Iterable<Buffer>, framing: PackFramingOptions): Generator<Buffer> {
+  yield Buffer.concat(head);
+  yield* framePack(pack, framing);
 }
 
 /** True when `prefix` asks only for refs outside the mirrored namespaces (and is not an artefact of git's short-name expansion). */
@@ -190,10 +198,12 @@ export class UploadPackV2 {
       for (const oid of built.unshallow) parts.push(encodePktLine(`unshallow ${oid.toString('hex')}\n`));
       parts.push(DELIM);
     }
-    parts.push(encodePktLine('packfile\n'), ...sideBand(built.pack), encodeFlush());
+    parts.push(encodePktLine('packfile\n'));
+    const { maxPackBytes } = this.options;
+    const framing = { mode: 'side-band-64k', ...(maxPackBytes === undefined ? {} : { maxBytes: maxPackBytes, message: packTooLargeMessage(maxPackBytes) }) } as const;
     return {
-      body: Buffer.concat(parts),
-      outcome: { command: 'fetch', objects: built.objects, packBytes: built.pack.length, ...(built.stats === undefined ? {} : { stats: built.stats }) },
+      body: answerWithPack(parts, built.pack, framing),
+      outcome: { command: 'fetch', objects: built.objects, ...(built.stats === undefined ? {} : { stats: built.stats }) },
     };
   }
 

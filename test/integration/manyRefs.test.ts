@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
+import { isPackFetch } from '../../bin/local/startGitServer.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
 import { rpoReport } from '../../bin/ops/rpoReport.ts';
 import { RequestCounter } from '../../bench/RequestCounter.ts';
@@ -69,6 +70,23 @@ describe(`a repository with ${REFS} refs`, () => {
     // The schedules did read the registry (through its index), and never scanned it.
     expect(operations.some((entry) => entry.endsWith(' Query'))).toBe(true);
     expect(operations.filter((entry) => entry.endsWith(' Scan'))).toEqual([]);
+  }, 240_000);
+
+  it('clones through the region with default client settings, over protocol v2 and v0, with every ref and without the primary', async () => {
+    const url = `${bed.runtime.regions[REGION]!.gitUrl}/${repository}.git`;
+    const mark = bed.primary.requests.length;
+    const expected = new Map([...primaryRefs].filter(([ref]) => ref !== 'HEAD'));
+    // v0 sends a want per ref (20,001 lines); a small postBuffer makes git probe with a lone flush, then send the request chunked.
+    for (const [label, config] of [['v2', []], ['v0', ['-c', 'protocol.version=0']], ['v0, probe first', ['-c', 'protocol.version=0', '-c', 'http.postBuffer=65536']]] as const) {
+      const dir = join(bed.root, `many-refs-clone-${label.replaceAll(/\W/g, '')}`);
+      await git([...config, 'clone', '-q', '--mirror', url, dir]);
+      const cloned = new Map((await git(['for-each-ref', '--format=%(refname) %(objectname)'], { cwd: dir })).trim().split('\n').map((line) => line.split(' ') as [string, string]));
+      expect({ label, refs: cloned.size }).toEqual({ label, refs: expected.size });
+      expect(cloned).toEqual(expected);
+      await git(['fsck', '--no-dangling'], { cwd: dir });
+    }
+    // Every pack came from the region: the primary answered only access checks, never an upload-pack fetch.
+    expect(bed.primary.requests.slice(mark).filter(isPackFetch)).toEqual([]);
   }, 240_000);
 
   it('an event of 20,000 ref changes (what a promotion publishes) folds into the known refs, and the RPO report reads them back with nothing at risk', async () => {

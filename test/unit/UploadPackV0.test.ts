@@ -6,7 +6,7 @@ import { git } from '../../bin/local/git.ts';
 import { FETCH_LIMITS, parseFilter } from '../../lambdas/endpoint/fetchArguments.ts';
 import type { MirrorContent } from '../../lambdas/endpoint/MirrorFetch.ts';
 import { uploadPackV0Advertisement, UploadPackV0 } from '../../lambdas/endpoint/UploadPackV0.ts';
-import { UploadPackV2 } from '../../lambdas/endpoint/UploadPackV2.ts';
+import { UploadPackV2, type UploadPackAnswer } from '../../lambdas/endpoint/UploadPackV2.ts';
 import type { GeoError} from '../../lambdas/shared/errors/index.ts';
 import { PayloadTooLargeError } from '../../lambdas/shared/errors/index.ts';
 import { PackSet } from '../../lambdas/shared/git/pack/PackSet.ts';
@@ -32,6 +32,12 @@ function lines(body: Buffer): string[] {
     offset += length;
   }
   return out;
+}
+
+/** An answer's whole body (a pack's answer comes in chunks as it is written). */
+function bodyOf(answer: UploadPackAnswer): Buffer {
+  if (answer.primary !== undefined) throw new Error(`answered by the primary: ${answer.primary}`);
+  return Buffer.isBuffer(answer.body) ? answer.body : Buffer.concat([...answer.body]);
 }
 
 /** The pack of a side-band-64k answer, reassembled. */
@@ -102,13 +108,13 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
   it('a clone (wants, done): NAK, then a pack git accepts', async () => {
     const answer = await server().respond(request(`want ${tips.main} ${CAPS}`, null, 'done'));
     expect(answer.primary).toBeUndefined();
-    const body = (answer as { body: Buffer }).body;
+    const body = bodyOf(answer);
     expect(lines(body)[0]).toBe('NAK');
     expect(await indexPack(packOf(body))).toMatch(/^[0-9a-f]{40}/);
   });
 
   it('negotiation: ACK common and ready, NAK; with no-done the pack follows the final ACK at once', async () => {
-    const body = (answer: Awaited<ReturnType<UploadPackV0['respond']>>): Buffer => (answer as { body: Buffer }).body;
+    const body = (answer: Awaited<ReturnType<UploadPackV0['respond']>>): Buffer => bodyOf(answer);
     const withoutNoDone = body(await server().respond(request(`want ${tips.main} multi_ack_detailed side-band-64k ofs-delta`, null, `have ${tips.parent}`, `have ${'e'.repeat(40)}`, null)));
     expect(lines(withoutNoDone)).toEqual([`ACK ${tips.parent} common`, `ACK ${tips.parent} ready`, 'NAK']);
     const noDone = body(await server().respond(request(`want ${tips.main} multi_ack_detailed no-done side-band-64k ofs-delta`, null, `have ${tips.parent}`, null)));
@@ -123,26 +129,41 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
   });
 
   it('a shallow fetch: the first request gets the shallow list alone; each later answer starts with it', async () => {
-    const first = (await server().respond(request(`want ${tips.main} ${CAPS}`, 'deepen 2', null))) as { body: Buffer };
+    const first = { body: bodyOf(await server().respond(request(`want ${tips.main} ${CAPS}`, 'deepen 2', null))) };
     expect(lines(first.body)).toEqual([`shallow ${tips.parent}`, '0000']);
-    const last = (await server().respond(request(`want ${tips.main} ${CAPS}`, 'deepen 2', null, 'done'))) as { body: Buffer };
+    const last = { body: bodyOf(await server().respond(request(`want ${tips.main} ${CAPS}`, 'deepen 2', null, 'done'))) };
     expect(lines(last.body).slice(0, 3)).toEqual([`shallow ${tips.parent}`, '0000', 'NAK']);
     expect(packOf(last.body).readUInt32BE(8)).toBeGreaterThan(0);
-    const since = (await server().respond(request(`want ${tips.main} ${CAPS}`, `deepen-since ${1_600_000_000 + 2 * 86_400}`, null))) as { body: Buffer };
+    const since = { body: bodyOf(await server().respond(request(`want ${tips.main} ${CAPS}`, `deepen-since ${1_600_000_000 + 2 * 86_400}`, null))) };
     expect(lines(since.body)).toEqual([`shallow ${tips.parent}`, '0000']);
   });
 
   it('wants by id: a reachable commit when allowed, "not our ref" when not, the primary for what the region lacks', async () => {
     const reachable = await server(true).respond(request(`want ${tips.root} ${CAPS}`, null, 'done'));
     expect(reachable.primary).toBeUndefined();
-    expect(lines((reachable as { body: Buffer }).body)[0]).toBe('NAK');
-    const refused = (await server(false).respond(request(`want ${tips.root} ${CAPS}`, null, 'done'))) as { body: Buffer };
+    expect(lines(bodyOf(reachable))[0]).toBe('NAK');
+    const refused = { body: bodyOf(await server(false).respond(request(`want ${tips.root} ${CAPS}`, null, 'done'))) };
     expect(lines(refused.body)).toEqual([`ERR upload-pack: not our ref ${tips.root}`, '0000']);
     expect(await server().respond(request(`want ${'d'.repeat(40)} ${CAPS}`, null, 'done'))).toMatchObject({ primary: 'want-not-held' });
     const v2 = await new UploadPackV2(mirror, { refNamespaces: ['refs/heads/', 'refs/tags/'] }).respond(
       Buffer.concat([encodePktLine('command=fetch\n'), DELIM, encodePktLine(`want ${'d'.repeat(40)}\n`), encodePktLine('done\n'), encodeFlush()]),
     );
     expect(v2).toMatchObject({ primary: 'want-not-held' });
+  });
+
+  it('a pack is streamed in chunks as it is written; past the pack limit the answer ends with an error on side-band 3, not a cut', async () => {
+    const whole = bodyOf(await server().respond(request(`want ${tips.main} ${CAPS}`, null, 'done')));
+    const packBytes = packOf(whole).length;
+    const limited = new UploadPackV0(mirror, { allowReachableSha1InWant: true, maxPackBytes: Math.floor(packBytes / 2) });
+    const answer = await limited.respond(request(`want ${tips.main} ${CAPS}`, null, 'done'));
+    expect(Buffer.isBuffer((answer as { body: unknown }).body)).toBe(false);
+    const packets = decodePktLines(bodyOf(answer)).filter((line): line is Buffer => line !== FLUSH);
+    const last = packets.at(-1)!;
+    expect(last[0]).toBe(3);
+    expect(last.subarray(1).toString('utf8')).toMatch(/more than a region streams through Lambda: fetch with `git -c fetch.uriProtocols=https`/);
+    // Under the limit the same pack goes whole.
+    const roomy = new UploadPackV0(mirror, { allowReachableSha1InWant: true, maxPackBytes: packBytes });
+    expect(packOf(bodyOf(await roomy.respond(request(`want ${tips.main} ${CAPS}`, null, 'done')))).equals(packOf(whole))).toBe(true);
   });
 
   it("git's size probe (a lone flush) gets an empty 200 answer, over v0 and v2", async () => {
@@ -160,7 +181,7 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
     // `git fetch origin main` asks for main, refs/main, refs/tags/main, refs/heads/main, refs/remotes/main…
     const main = await v2.respond(lsRefs('main', 'refs/main', 'refs/tags/main', 'refs/heads/main', 'refs/remotes/main', 'refs/remotes/main/HEAD'));
     expect(main.primary).toBeUndefined();
-    expect(lines((main as { body: Buffer }).body)).toEqual([`${tips.main} refs/heads/main`, '0000']);
+    expect(lines(bodyOf(main))).toEqual([`${tips.main} refs/heads/main`, '0000']);
     expect((await v2.respond(lsRefs('refs/'))).primary).toBeUndefined();
     // `git fetch origin refs/heads/main` asks for refs/refs/heads/main too.
     expect((await v2.respond(lsRefs('refs/heads/main', 'refs/refs/heads/main', 'refs/tags/refs/heads/main', 'refs/remotes/refs/heads/main/HEAD'))).primary).toBeUndefined();
@@ -169,7 +190,7 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
   it('repeated wants cost one; past the line and distinct-want limits a request is refused with a clear error', async () => {
     const wantLine = encodePktLine(`want ${tips.main}\n`);
     const repeated = (count: number): Buffer => Buffer.concat([encodePktLine(`want ${tips.main} ${CAPS}\n`), Buffer.alloc(count * wantLine.length).fill(wantLine), encodeFlush(), encodePktLine('done\n')]);
-    const answer = (await server().respond(repeated(50_000))) as { body: Buffer };
+    const answer = { body: bodyOf(await server().respond(repeated(50_000))) };
     expect(lines(answer.body)[0]).toBe('NAK');
     expect(packOf(answer.body).readUInt32BE(8)).toBeGreaterThan(0);
     // 330,000 repeats: the 48 KB gzip'd request of the issue.
@@ -188,7 +209,7 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
 
   it('filters leave out what they say (blobs, big blobs, trees) but never an object wanted by id', async () => {
     const count = async (...extra: string[]): Promise<number> => {
-      const answer = (await server().respond(request(`want ${tips.main} side-band-64k ofs-delta filter`, ...extra, null, 'done'))) as { body: Buffer };
+      const answer = { body: bodyOf(await server().respond(request(`want ${tips.main} side-band-64k ofs-delta filter`, ...extra, null, 'done'))) };
       const pack = packOf(answer.body);
       await indexPack(pack, false);
       return pack.readUInt32BE(8);
@@ -201,18 +222,18 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
     expect(await count('filter tree:0')).toBe(4);
     expect(await count('filter tree:1')).toBe(8);
     const blob = (await git(['rev-parse', `${tips.main}:f0.txt`], { cwd: join(root, 'work') })).trim();
-    const lazy = (await server().respond(request(`want ${blob} side-band-64k ofs-delta`, null, 'done'))) as { body: Buffer };
+    const lazy = { body: bodyOf(await server().respond(request(`want ${blob} side-band-64k ofs-delta`, null, 'done'))) };
     expect(packOf(lazy.body).readUInt32BE(8)).toBe(1);
   });
 
   it('deepen-not and deepen-relative draw the boundary as git does', async () => {
-    const shallowList = async (...extra: string[]): Promise<string[]> => lines(((await server().respond(request(`want ${tips.main} ${CAPS}`, ...extra, null))) as { body: Buffer }).body);
+    const shallowList = async (...extra: string[]): Promise<string[]> => lines(({ body: bodyOf(await server().respond(request(`want ${tips.main} ${CAPS}`, ...extra, null))) }).body);
     const second = (await git(['rev-parse', 'main~2'], { cwd: join(root, 'work') })).trim();
     // Everything reachable from main~2 is excluded: main~1 is the boundary.
     expect(await shallowList(`deepen-not ${second}`)).toEqual([`shallow ${tips.parent}`, '0000']);
     expect(await shallowList('deepen-not refs/tags/v1')).toEqual(['ERR no commits selected for shallow requests', '0000']);
     // The client is shallow at main; two more below it.
-    const relative = lines(((await server().respond(request(`want ${tips.main} ${CAPS} deepen-relative`, `shallow ${tips.main}`, 'deepen 2', null))) as { body: Buffer }).body);
+    const relative = lines(({ body: bodyOf(await server().respond(request(`want ${tips.main} ${CAPS} deepen-relative`, `shallow ${tips.main}`, 'deepen 2', null))) }).body);
     expect(relative).toEqual([`shallow ${second}`, `unshallow ${tips.main}`, '0000']);
   });
 

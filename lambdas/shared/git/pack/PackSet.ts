@@ -34,6 +34,50 @@ const DEFAULT_CACHE_BYTES = 32 * 2 ** 20;
 /** Longest entry header: a type-and-size varint and an OFS distance, or a REF_DELTA's 20-byte id. */
 const HEADER_WINDOW = 64;
 
+/** Entry offsets in pack order, and beside each the id-order position of its object. */
+interface PackOrder {
+  readonly sortedOffsets: Float64Array;
+  readonly positions: Uint32Array;
+}
+
+/**
+ * Orders computed per index, kept as long as the index itself is (the endpoint keeps indexes
+ * between requests): a new pack set after a sync reuses the order of every pack it already had.
+ */
+const orders = new WeakMap<Buffer, PackOrder>();
+
+/**
+ * The pack order of an index's objects. Each object becomes one number, its offset shifted left
+ * past its id-order position, so a native sort (no comparator) orders them and the low bits give
+ * the position back; a pack too large for that within 2^53 is sorted with a comparator.
+ */
+function packOrder(idx: Buffer, index: PackIndex): PackOrder {
+  const known = orders.get(idx);
+  if (known !== undefined) return known;
+  const { count } = index;
+  const offsets = new Float64Array(count);
+  let largest = 0;
+  for (let position = 0; position < count; position++) {
+    offsets[position] = index.offsetAt(position);
+    largest = Math.max(largest, offsets[position]!);
+  }
+  const scale = 2 ** Math.max(1, Math.ceil(Math.log2(count + 1)));
+  const positions = new Uint32Array(count);
+  if ((largest + 1) * scale <= Number.MAX_SAFE_INTEGER) {
+    const keys = new Float64Array(count);
+    for (let position = 0; position < count; position++) keys[position] = offsets[position]! * scale + position;
+    keys.sort();
+    for (let slot = 0; slot < count; slot++) positions[slot] = keys[slot]! % scale;
+  } else {
+    const order = Array.from({ length: count }, (_, position) => position).sort((a, b) => offsets[a]! - offsets[b]!);
+    positions.set(order);
+  }
+  const sortedOffsets = Float64Array.from(positions, (position) => offsets[position]!);
+  const order = { sortedOffsets, positions };
+  orders.set(idx, order);
+  return order;
+}
+
 /**
  * A repository's packs with their indexes (the indexes in memory, the packs in memory or read
  * by range from a file), for reading objects by id: delta
@@ -55,46 +99,61 @@ export class PackSet {
       if (pack.length < 32 || !pack.read(pack.length - 20, pack.length).equals(index.packChecksum)) {
         throw new ProtocolError('pack does not match its index', { data: { bytes: pack.length } });
       }
-      const order = Array.from({ length: index.count }, (_, position) => position).sort((a, b) => index.offsetAt(a) - index.offsetAt(b));
-      return {
-        bytes: pack,
-        index,
-        sortedOffsets: Float64Array.from(order, (position) => index.offsetAt(position)),
-        positions: Uint32Array.from(order),
-      };
+      return { bytes: pack, index, ...packOrder(idx, index) };
     });
   }
 
-  /**
-   * Every object of every pack in one pack, with the stored bytes as they are (OFS deltas stay
-   * valid: each pack's entries keep their relative places). Undefined when two packs hold the
-   * same object, which a pack must not repeat.
-   */
-  concatenated(): Buffer | undefined {
+  /** Objects in all packs, counting an object twice when two packs hold it. */
+  get objectCount(): number {
+    return this.packs.reduce((sum, pack) => sum + pack.index.count, 0);
+  }
+
+  /** Whether two packs hold the same object (one pack must not repeat an object). */
+  holdsDuplicates(): boolean {
+    if (this.packs.length < 2) return false;
     const seen = new Set<string>();
-    let count = 0;
     for (const pack of this.packs) {
       for (let position = 0; position < pack.index.count; position++) {
-        const id = pack.index.oidAt(position).toString('hex');
-        if (seen.has(id)) return undefined;
+        const id = pack.index.oidAt(position).toString('latin1');
+        if (seen.has(id)) return true;
         seen.add(id);
       }
-      count += pack.index.count;
     }
-    if (this.packs.length === 1) return this.packs[0]!.bytes.read(0, this.packs[0]!.bytes.length);
+    return false;
+  }
+
+  /**
+   * Every object of every pack as one pack, with the stored bytes as they are (OFS deltas stay
+   * valid: each pack's entries keep their relative places), read and handed on in chunks of
+   * `chunkBytes`, so memory holds one chunk whatever the packs' size. The packs must not share
+   * an object (see `holdsDuplicates`).
+   */
+  *concatenatedChunks(chunkBytes = 1 << 20): Generator<Buffer> {
+    if (this.packs.length === 1) {
+      const { bytes } = this.packs[0]!;
+      for (let offset = 0; offset < bytes.length; offset += chunkBytes) yield bytes.read(offset, Math.min(bytes.length, offset + chunkBytes));
+      return;
+    }
     const header = Buffer.alloc(12);
     header.write('PACK', 0, 'latin1');
     header.writeUInt32BE(2, 4);
-    header.writeUInt32BE(count, 8);
+    header.writeUInt32BE(this.objectCount, 8);
     const hash = createHash('sha1').update(header);
-    const parts: Buffer[] = [header];
-    for (const pack of this.packs) {
-      const body = pack.bytes.read(12, pack.bytes.length - 20);
-      hash.update(body);
-      parts.push(body);
+    yield header;
+    for (const { bytes } of this.packs) {
+      for (let offset = 12; offset < bytes.length - 20; offset += chunkBytes) {
+        const chunk = bytes.read(offset, Math.min(bytes.length - 20, offset + chunkBytes));
+        hash.update(chunk);
+        yield chunk;
+      }
     }
-    parts.push(hash.digest());
-    return Buffer.concat(parts);
+    yield hash.digest();
+  }
+
+  /** The packs as one, in memory (tests, small packs); undefined when two packs hold the same object. */
+  concatenated(): Buffer | undefined {
+    if (this.holdsDuplicates()) return undefined;
+    return Buffer.concat([...this.concatenatedChunks()]);
   }
 
   has(oid: Buffer): boolean {

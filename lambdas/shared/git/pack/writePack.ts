@@ -43,30 +43,45 @@ export function ofsDistance(distance: number): Buffer {
   return Buffer.from(bytes);
 }
 
+/** Bytes gathered before a chunk of a streamed pack is handed on: few enough copies, little memory. */
+const CHUNK_BYTES = 256 * 1024;
+
 /**
  * Writes a pack of `oids` from stored packs, reusing their bytes as git's pack-objects does:
  * a whole object's entry is copied as is; a delta stays a delta (its compressed bytes copied)
  * when its base is in the new pack (written before it, as an OFS_DELTA) or the receiver has it
  * (a REF_DELTA of a thin pack, which the receiver completes); otherwise the object is written
- * whole. Nothing else is inflated, so a pack costs about its size in copies.
+ * whole. Nothing else is inflated, so a pack costs about its size in copies. The pack comes out
+ * in chunks as it is written (its header, entries, then its checksum), so memory holds one chunk
+ * and an offset per object whatever the pack's size; `stats` is complete once the last chunk is out.
  */
-export function writePack(packs: PackSet, oids: readonly Buffer[], options: WritePackOptions = {}): { pack: Buffer; stats: PackStats } {
+export function* writePackChunks(packs: PackSet, oids: readonly Buffer[], options: WritePackOptions = {}, stats: PackStats = { reused: 0, deltas: 0, rewritten: 0 }): Generator<Buffer> {
+  const counts = stats as { reused: number; deltas: number; rewritten: number };
   const included = new Set(oids.map((oid) => oid.toString('hex')));
-  const parts: Buffer[] = [];
+  const hash = createHash('sha1');
+  let parts: Buffer[] = [];
+  let pendingBytes = 0;
+  let position = 0;
+  const push = (...buffers: Buffer[]): void => {
+    for (const buffer of buffers) {
+      parts.push(buffer);
+      hash.update(buffer);
+      pendingBytes += buffer.length;
+      position += buffer.length;
+    }
+  };
+  const take = (): Buffer => {
+    const chunk = Buffer.concat(parts);
+    parts = [];
+    pendingBytes = 0;
+    return chunk;
+  };
   const header = Buffer.alloc(12);
   header.write('PACK', 0, 'latin1');
   header.writeUInt32BE(2, 4);
   header.writeUInt32BE(included.size, 8);
-  parts.push(header);
-  let position = header.length;
+  push(header);
   const offsets = new Map<string, number>();
-  const stats = { reused: 0, deltas: 0, rewritten: 0 };
-  const push = (...buffers: Buffer[]): void => {
-    for (const buffer of buffers) {
-      parts.push(buffer);
-      position += buffer.length;
-    }
-  };
 
   // Bases go out before their deltas: a stack instead of recursion, as chains can be long.
   const emit = (first: Buffer): void => {
@@ -92,22 +107,32 @@ export function writePack(packs: PackSet, oids: readonly Buffer[], options: Writ
       offsets.set(id, position);
       if (base === undefined) {
         push(packs.rawEntry(location));
-        stats.reused++;
+        counts.reused++;
       } else if (baseId !== undefined && (offsets.has(baseId) || options.thinBases?.has(baseId))) {
         const data = packs.rawEntry(location).subarray(stored.dataOffset - location.offset);
         const baseOffset = offsets.get(baseId);
         if (baseOffset !== undefined && options.ofsDelta !== false) push(entryHeader(OFS_DELTA, stored.size), ofsDistance(offsets.get(id)! - baseOffset), data);
         else push(entryHeader(REF_DELTA, stored.size), base, data);
-        stats.deltas++;
+        counts.deltas++;
       } else {
         const object = packs.read(oid);
         push(entryHeader(OBJECT_TYPES[object.type], object.data.length), deflateSync(object.data));
-        stats.rewritten++;
+        counts.rewritten++;
       }
     }
   };
-  for (const oid of oids) emit(oid);
-  const body = Buffer.concat(parts);
-  const pack = Buffer.concat([body, createHash('sha1').update(body).digest()]);
+  for (const oid of oids) {
+    emit(oid);
+    if (pendingBytes >= CHUNK_BYTES) yield take();
+  }
+  const checksum = hash.digest();
+  parts.push(checksum);
+  yield take();
+}
+
+/** The whole pack in memory (tests and small packs); the endpoint streams `writePackChunks`. */
+export function writePack(packs: PackSet, oids: readonly Buffer[], options: WritePackOptions = {}): { pack: Buffer; stats: PackStats } {
+  const stats = { reused: 0, deltas: 0, rewritten: 0 };
+  const pack = Buffer.concat([...writePackChunks(packs, oids, options, stats)]);
   return { pack, stats };
 }
