@@ -9,6 +9,7 @@ import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts
 import { regionReads, type ReadSource, type RegionReadsResult } from './benchmarks/regionReads.ts';
 import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { packCount, type PackCountResult } from './benchmarks/packCount.ts';
+import { coldStart, type ColdStartResult } from './benchmarks/coldStart.ts';
 import { onboarding, type OnboardingResult } from './benchmarks/onboarding.ts';
 import { manyRefsSync, type ManyRefsSyncResult } from './benchmarks/manyRefsSync.ts';
 import { replicationLag, type LagResult } from './benchmarks/replicationLag.ts';
@@ -16,7 +17,7 @@ import { machineInfo, type MachineInfo } from './machineInfo.ts';
 import { existsSync } from 'node:fs';
 import { ratio } from './stats.ts';
 
-export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs', 'onboard', 'manyrefs'] as const;
+export const BENCHMARKS = ['lag', 'initial', 'fanout', 'lfs', 'reads', 'packs', 'cold', 'onboard', 'manyrefs'] as const;
 export type BenchmarkName = (typeof BENCHMARKS)[number];
 /** Run only when named (`--only`): hours for 10,000 repositories, minutes for 100,000 refs. */
 const ON_REQUEST: readonly BenchmarkName[] = ['onboard', 'manyrefs'];
@@ -73,6 +74,7 @@ export interface BenchReport {
   readonly regionReads?: readonly RegionReadsResult[];
   readonly lfs?: LfsReplicationResult;
   readonly packCount?: PackCountResult;
+  readonly coldStart?: ColdStartResult;
   readonly onboarding?: OnboardingResult;
   readonly manyRefsSync?: ManyRefsSyncResult;
   readonly targets: readonly Target[];
@@ -97,6 +99,8 @@ function sizes(quick: boolean, options: BenchOptions) {
       baselineRepositories: quick ? 1 : 10,
     },
     reads: { runs: quick ? 1 : 3, sources: readSources(quick, options.readsRepos) },
+    // Quick mode: the two functions with a goal, three fresh processes each (about 10 s).
+    cold: { runs: quick ? 3 : 10, functions: quick ? ['endpoint', 'notify'] : undefined },
     onboard: { repositories: options.onboardRepositories ?? 10_000 },
     manyRefs: { refs: options.manyRefs ?? 100_000 },
   };
@@ -137,6 +141,10 @@ function targets(report: Omit<BenchReport, 'targets' | 'loadAverageAfter'>): Tar
         met: (run.peakRssBytes ?? Infinity) <= run.rssTargetBytes,
       });
     }
+  }
+  for (const fn of report.coldStart?.functions.filter((candidate) => ['endpoint', 'notify'].includes(candidate.function)) ?? []) {
+    const total = Math.round((fn.asDeployed.loadMs + fn.asDeployed.initMs) * 10) / 10;
+    list.push({ name: `${fn.function} cold start (load + init, as deployed)`, goal: '<= 100 ms', value: `${total} ms`, met: total <= 100 });
   }
   const packs = report.packCount;
   if (packs) {
@@ -283,6 +291,14 @@ export function formatReport(report: BenchReport): string {
     }
     out.push(t.toString());
   }
+  if (report.coldStart) {
+    const cold = report.coldStart;
+    const t = table(`cold start from the bundle, fresh process, median of ${cold.runs} (node -e 0: ${ms(cold.nodeBaselineMs)})`, ['bundle / map', 'load + init as deployed', 'load + init without NODE_OPTIONS', 'process start']);
+    for (const fn of cold.functions) {
+      t.push([fn.function, `${mib(fn.bundleBytes)} / ${mib(fn.sourceMapBytes)}`, `${ms(fn.asDeployed.loadMs)} + ${ms(fn.asDeployed.initMs)}`, `${ms(fn.withoutNodeOptions.loadMs)} + ${ms(fn.withoutNodeOptions.initMs)}`, ms(fn.asDeployed.processStartMs)]);
+    }
+    out.push(t.toString());
+  }
   const goals = table('target', ['goal', 'measured', '']);
   for (const target of report.targets) goals.push([target.name, target.goal, target.value, target.met ? 'met' : 'NOT MET']);
   out.push(goals.toString());
@@ -335,6 +351,10 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
         cpuProfileDir: options.cpuProfileDir,
         log,
       });
+    }
+    if (only.has('cold')) {
+      log(`cold starts: ${size.cold.functions?.join(', ') ?? 'every function'}, ${size.cold.runs} fresh processes each`);
+      report.coldStart = await coldStart(bed, { ...size.cold, log });
     }
     if (only.has('packs')) {
       log(`pack count: ${size.packs.syncs} syncs of one repository`);

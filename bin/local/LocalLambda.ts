@@ -19,7 +19,7 @@ export class LambdaThrottledError extends Error {
   readonly reason = 'ReservedFunctionConcurrentInvocationLimitExceeded';
 }
 
-// One import per factory module for the whole process, as one bundle per function would be.
+// One import per bundle for the whole process (every region's instance of a function shares it).
 const modules = new Map<string, Promise<Record<string, unknown>>>();
 
 /**
@@ -141,7 +141,8 @@ export class LocalLambda {
     if (!modulePath || !exportName) throw new Error(`${this.fn.name}: handler factory must be module#export`);
     // The runtime's global, which streaming handlers use when they are built.
     installAwsLambdaGlobal();
-    const url = pathToFileURL(join(this.projectRoot, modulePath)).href;
+    // The bundle `cdk deploy` ships, which exports the factory by name; a test fixture's module otherwise.
+    const url = pathToFileURL(this.fn.bundle ?? join(this.projectRoot, modulePath)).href;
     let loading = modules.get(url);
     if (loading === undefined) {
       loading = import(url) as Promise<Record<string, unknown>>;

@@ -1,3 +1,5 @@
+import type { FunctionRole } from './iam/FunctionRole.ts';
+import type { TableKeys } from './iam/requestAuthorizations.ts';
 import type { PhysicalResource } from './TemplateResolver.ts';
 
 export interface CfnResourceDefinition {
@@ -18,6 +20,8 @@ export interface SynthesizedStack {
   readonly stackName: string;
   readonly region: string;
   readonly template: CfnTemplate;
+  /** Each function's esbuild bundle (its `index.mjs`), by handler factory (`module#export`). */
+  readonly bundles: ReadonlyMap<string, string>;
 }
 
 /** A Lambda function the template declares, to be run in-process. */
@@ -34,6 +38,13 @@ export interface LocalFunction {
   readonly reservedConcurrency?: number;
   /** `module#export` of the handler factory, relative to the project root. */
   readonly factory: string;
+  /**
+   * The function's esbuild bundle, which exports the factory under the same name. Without one
+   * (test fixtures only) the factory is imported from its module in the project.
+   */
+  readonly bundle?: string;
+  /** Its execution role and the role's policies, resolved (what the local runtime enforces). */
+  readonly role?: FunctionRole;
   /** Where its Function URL is mounted on the local HTTP server. */
   readonly urlPath: string;
 }
@@ -76,6 +87,8 @@ export interface ProvisionedStack {
   readonly eventSources: readonly LocalEventSource[];
   readonly functionUrls: readonly LocalFunctionUrl[];
   readonly schedules: readonly LocalSchedule[];
+  /** The key attributes of the stack's tables, by physical name (for IAM's dynamodb:LeadingKeys). */
+  readonly tables: ReadonlyMap<string, TableKeys>;
   /** Resource types present in the template that the emulator has no counterpart for (IAM, logs). */
   readonly notEmulated: readonly string[];
 }

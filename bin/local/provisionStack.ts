@@ -13,6 +13,7 @@ import { CreateTopicCommand, SetTopicAttributesCommand, SubscribeCommand } from 
 import { randomBytes } from 'node:crypto';
 import { HANDLER_FACTORY_METADATA, LOCAL_URL_PATH_METADATA } from '../../cdk/constructs/localMetadata.ts';
 import type { AwsClients } from './AwsClients.ts';
+import { functionRole, tableKeys } from './iam/FunctionRole.ts';
 import type {
   CfnResourceDefinition,
   LocalEventSource,
@@ -292,6 +293,7 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
           memoryMiB: Number(props.MemorySize ?? 128),
           ...(props.ReservedConcurrentExecutions === undefined ? {} : { reservedConcurrency: Number(props.ReservedConcurrentExecutions) }),
           factory,
+          ...(stack.bundles.has(factory) ? { bundle: stack.bundles.get(factory)! } : {}),
           urlPath: attributeText(definition.Metadata?.[LOCAL_URL_PATH_METADATA] ?? `/${stackName}/${logicalId}`),
         };
         functions.push(fn);
@@ -365,5 +367,7 @@ export async function provisionStack(stack: SynthesizedStack, options: Provision
     outputs.set(name, value);
     if (output.Export) options.exports.set(String(resolveValue(output.Export.Name, ctx)), value);
   }
-  return { stackName, region, resources, outputs, functions, eventSources, functionUrls, schedules, notEmulated };
+  // Each function's role, its policies resolved now that everything they name exists.
+  const withRoles = functions.map((fn) => ({ ...fn, role: functionRole(stack.template, fn.logicalId, ctx) }));
+  return { stackName, region, resources, outputs, functions: withRoles, eventSources, functionUrls, schedules, tables: tableKeys(stack.template, ctx), notEmulated };
 }

@@ -1,4 +1,5 @@
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { IAspect } from 'aws-cdk-lib';
 import { CreateSecretCommand, PutSecretValueCommand, ResourceExistsException } from '@aws-sdk/client-secrets-manager';
 import { GetCallerIdentityCommand, STSClient } from '@aws-sdk/client-sts';
 import type { AnyClientPlugin } from '../../lambdas/shared/aws/HandlerHooks.ts';
@@ -10,6 +11,7 @@ import type { ObjectStore } from '../../lambdas/shared/storage/ObjectStore.ts';
 import { S3ObjectStore } from '../../lambdas/shared/storage/S3ObjectStore.ts';
 import { AwsClients } from './AwsClients.ts';
 import { FunctionUrlServer } from './FunctionUrlServer.ts';
+import { iamEnforcement } from './iam/iamEnforcement.ts';
 import { LocalLambda } from './LocalLambda.ts';
 import type { LocalFunction, ProvisionedStack } from './LocalResources.ts';
 import { provisionStack } from './provisionStack.ts';
@@ -38,6 +40,13 @@ export interface LocalRuntimeOptions {
    * function: the benchmarks count every request of every function this way.
    */
   readonly clientPlugins?: (fn: LocalFunction) => readonly AnyClientPlugin[];
+  /**
+   * Every AWS call of a function is checked against its own role's policies from the template,
+   * and a call the role does not allow fails with AccessDenied, as in AWS. @default true
+   */
+  readonly enforceIam?: boolean;
+  /** CDK aspects applied to the app before it is synthesized (a test removes one grant this way). */
+  readonly aspects?: readonly IAspect[];
 }
 
 export interface RegionInfo {
@@ -157,7 +166,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     // A fresh stack prefix per run keeps runs sharing one emulator apart (the topic is named).
     const config: GeoConfig = { ...options.config, account, stackPrefix: `${options.config.stackPrefix}${randomBytes(3).toString('hex')}` };
-    const templates = synthesize(config);
+    const templates = await synthesize(config, options.aspects);
 
     const server = new FunctionUrlServer(onError);
     const endpoint = await server.listen(options.port ?? 0, options.host ?? '127.0.0.1');
@@ -181,7 +190,13 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     }
 
     const runtimeEnv = { AWS_ENDPOINT_URL: awsEndpoint };
-    const lambdas = stacks.flatMap((stack) => stack.functions.map((fn) => new LocalLambda(fn, runtimeEnv, PROJECT_ROOT, options.clientPlugins ? { clientPlugins: options.clientPlugins(fn) } : undefined)));
+    const tables = new Map(stacks.flatMap((stack) => [...stack.tables]));
+    const lambdas = stacks.flatMap((stack) =>
+      stack.functions.map((fn) => {
+        const enforcement = options.enforceIam === false ? [] : [iamEnforcement(fn.role!, { account, functionName: fn.name, tables, onDenied: onError })];
+        return new LocalLambda(fn, runtimeEnv, PROJECT_ROOT, { clientPlugins: [...(options.clientPlugins?.(fn) ?? []), ...enforcement] });
+      }),
+    );
     const lambdaByName = new Map(lambdas.map((lambda) => [lambda.name, lambda]));
     // Cold-start each function once: a configuration error stops the runtime here.
     // One at a time: module loading is not safe to race under every loader (jest's ESM one).

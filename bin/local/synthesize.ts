@@ -1,4 +1,4 @@
-import { App } from 'aws-cdk-lib';
+import { App, Aspects, type IAspect } from 'aws-cdk-lib';
 import type { CloudFormationStackArtifact } from 'aws-cdk-lib/cx-api';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { buildApp } from '../../cdk/buildApp.ts';
 import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
+import { functionBundles } from './functionBundles.ts';
 import type { CfnTemplate, SynthesizedStack } from './LocalResources.ts';
 
 function dependencyOrder(stacks: readonly CloudFormationStackArtifact[]): CloudFormationStackArtifact[] {
@@ -25,10 +26,12 @@ function dependencyOrder(stacks: readonly CloudFormationStackArtifact[]): CloudF
 }
 
 /**
- * Synthesizes the CDK app in-process, exactly as `cdk synth` would but without bundling
- * (handlers run from source locally), and answers its stacks in deployment order.
+ * Synthesizes the CDK app in-process, exactly as `cdk synth` would, and answers its stacks in
+ * deployment order with each function's esbuild bundle, the code `cdk deploy` would upload.
+ * The templates come from a synth without bundling; the bundles from one with it, cached by
+ * the fingerprint of their sources (see functionBundles), as bundling takes tens of seconds.
  */
-export function synthesize(config: GeoConfig): SynthesizedStack[] {
+export async function synthesize(config: GeoConfig, aspects: readonly IAspect[] = []): Promise<SynthesizedStack[]> {
   const outdir = mkdtempSync(join(tmpdir(), 'git-geo-synth-'));
   try {
     // The same feature flags `cdk synth` reads from cdk.json; the git-geo key comes from `config`.
@@ -36,11 +39,14 @@ export function synthesize(config: GeoConfig): SynthesizedStack[] {
     const { 'git-geo': _fromFile, ...flags } = context;
     const app = new App({ outdir, context: { ...flags, 'aws:cdk:bundling-stacks': [] } });
     buildApp(config, { app });
-    const assembly = app.synth();
-    return dependencyOrder(assembly.stacks).map((stack) => ({
+    for (const aspect of aspects) Aspects.of(app).add(aspect);
+    const stacks = dependencyOrder(app.synth().stacks);
+    const bundles = await functionBundles(config, flags, stacks.map((stack) => stack.template as CfnTemplate));
+    return stacks.map((stack) => ({
       stackName: stack.stackName,
       region: stack.environment.region,
       template: stack.template as CfnTemplate,
+      bundles,
     }));
   } finally {
     rmSync(outdir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
@@ -32,11 +33,11 @@ export type AnnounceHandler = (event: SQSEvent, context: Context) => Promise<SQS
  * control-plane heartbeat on the region's control item), independently of the sync's backlog or a
  * pause, so the region's endpoint can tell fresh from stale with two regional numbers.
  */
-export function createAnnounceHandler(env: Readonly<Record<string, string | undefined>>): AnnounceHandler {
+export function createAnnounceHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): AnnounceHandler {
   const config = parseEnv(AnnounceEnv, env, 'announce');
   const logger = new Logger({ serviceName: 'git-geo-announce' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'announce' });
-  const db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL)));
+  const db = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks));
   const announcements = new Announcements(db, config.REGISTRY_TABLE);
 
   const handleRecord = async (record: SQSRecord): Promise<void> => {

@@ -66,7 +66,7 @@ export async function createBackfillHandler(env: Readonly<Record<string, string 
   const control = new RegionControl(db, config.REGISTRY_TABLE);
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const requester = new SyncRequester(withHooks(new SQSClient(aws), hooks), config.QUEUE_URL);
-  const secrets = new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL));
+  const secrets = withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks);
   const rule = config.SELECTIVE_SYNC;
   const version = ruleVersion(rule);
   const source = config.BACKFILL_SOURCE;

@@ -5,6 +5,7 @@ import { geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { z } from 'zod';
@@ -45,13 +46,13 @@ export type BackupHandler = (event: ScheduledEvent, context: Context) => Promise
  * that enforces the retention policy and deletes packs nothing needs any more. A snapshot that
  * outlasts one invocation saves its cursor and is continued by the next one.
  */
-export function createBackupHandler(env: Readonly<Record<string, string | undefined>>): BackupHandler {
+export function createBackupHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): BackupHandler {
   const config = parseEnv(BackupEnv, env, 'backup');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
-  const documents = DynamoDBDocumentClient.from(new DynamoDBClient(aws), { marshallOptions: { removeUndefinedValues: true } });
+  const documents = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } });
   const registry = new Registry(documents, config.REGISTRY_TABLE);
   const control = new RegionControl(documents, config.REGISTRY_TABLE);
-  const store = new S3ObjectStore(new S3Client(aws), config.MIRROR_BUCKET);
+  const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const logger = new Logger({ serviceName: 'git-geo-backup' });
   const metrics = geoMetrics(config.AWS_REGION);
   const retention = { hourlyForHours: config.RETENTION_HOURLY_FOR_HOURS, dailyForDays: config.RETENTION_DAILY_FOR_DAYS };

@@ -1,4 +1,8 @@
 import { createBackupHandler } from './createBackupHandler.ts';
+import { handlerAtColdStart } from '../shared/aws/lambdaEntry.ts';
+
+// The factory, for the local runtime: it imports this bundle and calls it with the template's environment.
+export { createBackupHandler };
 
 // Cold start: configuration is checked before the first scheduled run.
-export const handler = createBackupHandler(process.env);
+export const handler = await handlerAtColdStart(createBackupHandler);

@@ -5,6 +5,7 @@ import { geoMetrics, METRIC, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Readable, Writable } from 'node:stream';
@@ -69,7 +70,7 @@ function bodyBytes(event: APIGatewayProxyEventV2): number {
  * be far larger than a buffered response's 6 MB) that serves the region's mirrors to stock git
  * (protocol v2, shallow clones included, or dumb HTTP), and sends stale reads and all writes to the primary.
  */
-export function createEndpointHandler(env: Readonly<Record<string, string | undefined>>): StreamingEndpointHandler {
+export function createEndpointHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): StreamingEndpointHandler {
   const config = parseEnv(EndpointEnv, env, 'endpoint');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const documents = (client: DynamoDBClient): DynamoDBDocumentClient =>
@@ -78,10 +79,10 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const metrics = geoMetrics(config.AWS_REGION);
   const [primaryUrl] = config.PRIMARY_URLS;
   // Everything a read consults lives in this region: registry, announcements, primary override, bucket.
-  const registryDb = documents(new DynamoDBClient(aws));
+  const registryDb = documents(withHooks(new DynamoDBClient(aws), hooks));
   const registry = new Registry(registryDb, config.REGISTRY_TABLE);
   const announcements = new Announcements(registryDb, config.REGISTRY_TABLE);
-  const s3 = new S3Client(aws);
+  const s3 = withHooks(new S3Client(aws), hooks);
   const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
   // Signed with the function's own role: a URL reads only what the endpoint may read.
   const urls = config.PACK_URL_SECONDS > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, config.PACK_URL_SECONDS) : undefined;

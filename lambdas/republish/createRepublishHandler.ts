@@ -5,6 +5,7 @@ import { geoMetrics, MetricUnit } from '../shared/metricNames.ts';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { z } from 'zod';
@@ -32,14 +33,14 @@ const SAFETY_MARGIN_MS = 5000;
  * the event log is lost when SNS was unavailable at the moment notify published it. Each run
  * also publishes the control plane's heartbeat.
  */
-export function createRepublishHandler(env: Readonly<Record<string, string | undefined>>): RepublishHandler {
+export function createRepublishHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): RepublishHandler {
   const config = parseEnv(RepublishEnv, env, 'republish');
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
-  const db = DynamoDBDocumentClient.from(new DynamoDBClient(aws), { marshallOptions: { removeUndefinedValues: true } });
+  const db = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(aws), hooks), { marshallOptions: { removeUndefinedValues: true } });
   const logger = new Logger({ serviceName: 'git-geo-republish' });
   const metrics = geoMetrics(config.AWS_REGION);
   const eventLog = new EventLog(db, config.EVENT_LOG_TABLE);
-  const sns = new SNSClient(aws);
+  const sns = withHooks(new SNSClient(aws), hooks);
   const publisher = new ChangePublisher(sns, config.TOPIC_ARN);
 
   const handle = async (_event: ScheduledEvent, context: Context): Promise<RepublishResult> => {

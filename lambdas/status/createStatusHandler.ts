@@ -9,6 +9,7 @@ import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import type { RegionSource } from './deploymentStatus.ts';
 import { RegionClientCache } from './RegionClientCache.ts';
+import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import { serveStatus } from './serveStatus.ts';
 
 const StatusEnv = AwsEnvSchema.extend({
@@ -37,10 +38,10 @@ const TIMEOUT_MS = 5000;
  * reads its own region from its environment and the other regions from their stacks' outputs, each
  * with a timeout, so the page of any region still answers when another region is down.
  */
-export function createStatusHandler(env: Readonly<Record<string, string | undefined>>): StatusHandler {
+export function createStatusHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): StatusHandler {
   const config = parseEnv(StatusEnv, env, 'status');
   const logger = new Logger({ serviceName: 'git-geo-status' });
-  const clients = new RegionClientCache(() => config.AWS_ENDPOINT_URL);
+  const clients = new RegionClientCache(() => config.AWS_ENDPOINT_URL, hooks);
   const own: RegionSource = { region: config.AWS_REGION, registryTable: config.REGISTRY_TABLE, queueUrl: config.QUEUE_URL, deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL };
   const found = new Map<string, { source: RegionSource; until: number }>();
 
@@ -48,7 +49,7 @@ export function createStatusHandler(env: Readonly<Record<string, string | undefi
     if (region === config.AWS_REGION) return own;
     const cached = found.get(region);
     if (cached !== undefined && cached.until > Date.now()) return cached.source;
-    const cloudformation = new CloudFormationClient({ ...clientConfig(region, config.AWS_ENDPOINT_URL), maxAttempts: 1 });
+    const cloudformation = withHooks(new CloudFormationClient({ ...clientConfig(region, config.AWS_ENDPOINT_URL), maxAttempts: 1 }), hooks);
     try {
       const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }), { abortSignal: AbortSignal.timeout(TIMEOUT_MS) });
       const outputs = new Map((Stacks[0]?.Outputs ?? []).map((output) => [output.OutputKey, output.OutputValue]));

@@ -1,4 +1,8 @@
 import { createVerifyHandler } from './createVerifyHandler.ts';
+import { handlerAtColdStart } from '../shared/aws/lambdaEntry.ts';
+
+// The factory, for the local runtime: it imports this bundle and calls it with the template's environment.
+export { createVerifyHandler };
 
 // Cold start: configuration is checked before the first scheduled run.
-export const handler = await createVerifyHandler(process.env);
+export const handler = await handlerAtColdStart(createVerifyHandler);

@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startGitServer, type GitServer } from '../../bin/local/startGitServer.ts';
 import { startMoto, type MotoServer } from '../../bin/local/startMoto.ts';
+import { synthesize } from '../../bin/local/synthesize.ts';
+import { parseGeoConfig } from '../../cdk/GeoConfig.ts';
 
 declare global {
   var __gitGeoTest: { moto?: MotoServer; git?: GitServer } | undefined;
@@ -30,4 +32,17 @@ export default async function globalSetup(): Promise<void> {
   process.env.GIT_GEO_TEST_PRIMARY_URL = state.git.url;
   process.env.GIT_GEO_TEST_PRIMARY_ROOT = root;
   globalThis.__gitGeoTest = state;
+  // Every function's bundle, built once before the workers start (a no-op while the sources are
+  // unchanged): the first test's runtime would otherwise spend its hook's timeout bundling.
+  await synthesize(
+    parseGeoConfig({
+      stackPrefix: 'GitGeoBundles',
+      account: '000000000000',
+      primaryRegion: 'us-east-1',
+      secondaryRegions: ['eu-west-1'],
+      primaryUrls: [state.git.url],
+      webhookSecretName: 'git-geo/webhook-secret',
+      backfill: { kind: 'gitlab' },
+    }),
+  );
 }

@@ -37,6 +37,7 @@ export async function startTestBed(
     /** Another AWS endpoint than the shared emulator (a fault-injecting proxy in front of it, say). */
     awsEndpoint?: string;
     clientPlugins?: LocalRuntimeOptions['clientPlugins'];
+    aspects?: LocalRuntimeOptions['aspects'];
   } = {},
 ): Promise<TestBed> {
   const root = await mkdtemp(join(tmpdir(), 'git-geo-test-'));
@@ -62,6 +63,7 @@ export async function startTestBed(
     ...(options.awsEndpoint ? { awsEndpoint: options.awsEndpoint } : {}),
     ...(options.primaryCredentials ? { primaryCredentials: options.primaryCredentials } : {}),
     ...(options.clientPlugins ? { clientPlugins: options.clientPlugins } : {}),
+    ...(options.aspects ? { aspects: options.aspects } : {}),
     onError: (error) => void errors.push(error),
   }).catch(async (error: unknown) => {
     await primary.stop();
