@@ -13,6 +13,7 @@ import { GeoDashboard } from './constructs/GeoDashboard.ts';
 import { GeoFunction } from './constructs/GeoFunction.ts';
 import { SECURE_TABLE } from './constructs/secureDefaults.ts';
 import { TableBackupPlan } from './constructs/TableBackupPlan.ts';
+import { functionSettings } from './functionSettings.ts';
 import type { GeoConfig } from './GeoConfig.ts';
 import { regionStackName } from './RegionStack.ts';
 
@@ -83,16 +84,10 @@ export class PrimaryStack extends Stack {
       localUrlPath: props.role === 'standby' ? `/webhook-${this.region}` : '/webhook',
       description: 'git-geo: receives Git host webhooks, records change events and publishes them',
       timeout: Duration.seconds(30),
-      environment: {
-        EVENT_LOG_TABLE: this.eventLog.tableName,
-        TOPIC_ARN: this.topic.topicArn,
-        WEBHOOK_SECRET_ID: config.webhookSecretName,
-        PRIMARY_URLS: config.primaryUrls.join(','),
-        MAX_BODY_BYTES: String(config.maxWebhookBytes),
-        PRIMARY_OVERRIDE_CACHE_SECONDS: String(config.primaryOverrideCacheSeconds),
-        POWERTOOLS_SERVICE_NAME: 'git-geo-notify',
-      },
+      settings: functionSettings.notify(config),
+      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-notify' },
     });
+    this.notify.setResource('EVENT_LOG_TABLE', this.eventLog.tableName).setResource('TOPIC_ARN', this.topic.topicArn);
     // Named actions on the table itself: notify never reads the index (grantReadWriteData would add index/*).
     this.notify.addToRolePolicy(
       new PolicyStatement({
@@ -109,13 +104,10 @@ export class PrimaryStack extends Stack {
       handlerFactory: 'lambdas/republish/createRepublishHandler.ts#createRepublishHandler',
       description: 'git-geo: publishes change events recorded in the event log but not yet published',
       timeout: Duration.minutes(2),
-      environment: {
-        EVENT_LOG_TABLE: this.eventLog.tableName,
-        TOPIC_ARN: this.topic.topicArn,
-        REPUBLISH_AFTER_SECONDS: String(config.republishAfterSeconds),
-        POWERTOOLS_SERVICE_NAME: 'git-geo-republish',
-      },
+      settings: functionSettings.republish(config),
+      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-republish' },
     });
+    this.republish.setResource('EVENT_LOG_TABLE', this.eventLog.tableName).setResource('TOPIC_ARN', this.topic.topicArn);
     this.republish.addToRolePolicy(
       new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${this.eventLog.tableArn}/index/${UNPUBLISHED_INDEX.name}`] }),
     );

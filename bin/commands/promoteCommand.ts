@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import { ActivePrimary } from '../../lambdas/shared/primary/ActivePrimary.ts';
 import { Command, Option } from 'commander';
 import { tmpdir } from 'node:os';
 import { PrimaryRemote } from '../../lambdas/shared/git/PrimaryRemote.ts';
@@ -32,7 +33,7 @@ export function promoteCommand(): Command {
     .requiredOption('--region <region>', 'the secondary region whose mirrors are pushed')
     .requiredOption('--to <url>', 'base URL of the new primary')
     .option('--planned', 'first wait until every region is verified equal to the current primary (RPO zero)', false)
-    .option('--credentials-secret <name>', 'Secrets Manager secret (primary region) with push credentials for the new host (default: promotionCredentialsSecretName)')
+    .option('--credentials-secret <name>', 'Secrets Manager secret (primary region) with push credentials for the new host: promotionCredentialsSecretName (the default) or primaryCredentialsSecretName, the two secrets the functions may read')
     .addOption(new Option('--host <kind>', 'how to set default branches on the new host').choices(HOST_KINDS).default('none'))
     .option('--concurrency <n>', 'repositories pushed at once', (value) => Number.parseInt(value, 10), 4)
     .option('--repo <path...>', 'only these repositories (the switch still applies to all)')
@@ -47,6 +48,13 @@ export function promoteCommand(): Command {
       const current = await overrides.current();
       const previousUrl = current?.url ?? config.primaryUrls[0]!;
       const secretName = flags.credentialsSecret ?? config.promotionCredentialsSecretName;
+      // The promoted host is read with this secret by sync and verify, whose roles may read only the configured ones.
+      const readable = ActivePrimary.readableSecrets(config);
+      if (flags.credentialsSecret !== undefined && !readable.includes(flags.credentialsSecret)) {
+        throw new Error(
+          `--credentials-secret ${flags.credentialsSecret} is not a secret git-geo's functions may read; use ${readable.join(' or ') || 'promotionCredentialsSecretName (set it in the git-geo configuration and deploy)'}`,
+        );
+      }
       const credentials = secretName === undefined ? undefined : await deployment.credentials(secretName);
 
       if (flags.planned) {

@@ -76,6 +76,11 @@ export class LocalLambda {
     this.idle.length = 0;
   }
 
+  /** The environment the function has now: the template's, with any updates. */
+  get environment(): Readonly<Record<string, string>> {
+    return { ...this.fn.environment, ...this.environmentUpdates };
+  }
+
   /** Cold-starts one instance now, so a configuration error stops the runtime at startup. */
   async warm(): Promise<void> {
     this.idle.push(await this.coldStart());

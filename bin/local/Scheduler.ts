@@ -36,6 +36,13 @@ export class Scheduler {
     return await this.invoke(schedule);
   }
 
+  /** The rule that invokes `functionArn` (with this constant input, when given): names are truncated as CloudFormation's are, targets are not. */
+  ruleTargeting(functionArn: string, input?: unknown): string | undefined {
+    return this.schedules.find((schedule) =>
+      schedule.targets.some((target) => target.functionArn === functionArn && (input === undefined || JSON.stringify(target.input) === JSON.stringify(input))),
+    )?.ruleName;
+  }
+
   get ruleNames(): string[] {
     return this.schedules.map((schedule) => schedule.ruleName);
   }

@@ -4,6 +4,7 @@ import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { join } from 'node:path';
+import { SETTINGS_ENV, type ResourceEnvName } from '../../lambdas/shared/config/functionEnv.ts';
 import { HANDLER_FACTORY_METADATA, LOCAL_URL_PATH_METADATA } from './localMetadata.ts';
 
 import { PROJECT_ROOT } from '../projectRoot.ts';
@@ -23,6 +24,8 @@ export interface GeoFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'r
   readonly localUrlPath?: string;
   /** @default 30 seconds */
   readonly timeout?: Duration;
+  /** The function's settings (cdk/functionSettings.ts): one environment variable, JSON. */
+  readonly settings: object;
 }
 
 /**
@@ -31,7 +34,7 @@ export interface GeoFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'r
  */
 export class GeoFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: GeoFunctionProps) {
-    const { entry, handlerFactory, localUrlPath, environment, ...rest } = props;
+    const { entry, handlerFactory, localUrlPath, environment, settings, ...rest } = props;
     super(scope, id, {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -45,9 +48,9 @@ export class GeoFunction extends NodejsFunction {
       depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
       projectRoot: PROJECT_ROOT,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
         POWERTOOLS_METRICS_NAMESPACE: 'GitGeo',
         ...environment,
+        [SETTINGS_ENV]: JSON.stringify(settings),
       },
       bundling: {
         format: OutputFormat.ESM,
@@ -64,5 +67,11 @@ export class GeoFunction extends NodejsFunction {
     const resource = this.node.defaultChild as CfnResource;
     resource.addMetadata(HANDLER_FACTORY_METADATA, handlerFactory);
     if (localUrlPath !== undefined) resource.addMetadata(LOCAL_URL_PATH_METADATA, localUrlPath);
+  }
+
+  /** Names one of its resources in its environment (the construct that owns the resource grants access with it). */
+  setResource(name: ResourceEnvName, value: string): this {
+    this.addEnvironment(name, value);
+    return this;
   }
 }

@@ -6,6 +6,8 @@ import { SubscriptionFilter, type ITopic } from 'aws-cdk-lib/aws-sns';
 import { SqsSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { z } from 'zod';
+import { AnnounceSettings } from '../../lambdas/announce/settings.ts';
 import { announcementsQueueFilterPolicy, syncQueueFilterPolicy } from '../../lambdas/shared/selectiveSync/queueFilterPolicies.ts';
 import type { SelectiveSyncRule } from '../../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
 import { GeoFunction } from './GeoFunction.ts';
@@ -14,9 +16,8 @@ export interface RegionalAnnouncementsProps {
   /** The control plane's change topics this region listens to (the active one, and any standby). */
   readonly topics: readonly ITopic[];
   readonly registry: ITable;
-  readonly rule: SelectiveSyncRule;
-  /** The control plane that is active until `git-geo failover-control-plane` names another. */
-  readonly primaryRegion: string;
+  /** The function's settings (cdk/functionSettings.ts): the region's selective-sync rule, and the control plane active until `git-geo failover-control-plane` names another. */
+  readonly settings: z.input<typeof AnnounceSettings>;
 }
 
 type FilterPolicy = Record<string, SubscriptionFilter>;
@@ -58,7 +59,8 @@ export class RegionalAnnouncements extends Construct {
       retentionPeriod: Duration.days(4),
       deadLetterQueue: { queue: deadLetters, maxReceiveCount: 10 },
     });
-    const filterPolicy = announcementsFilterPolicy(props.rule);
+    // The rule as the function reads it (its defaults are the schema's).
+    const filterPolicy = announcementsFilterPolicy(AnnounceSettings.parse(props.settings).selectiveSyncRule);
     for (const topic of props.topics) {
       topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: true, ...(filterPolicy === undefined ? {} : { filterPolicy }) }));
     }
@@ -68,8 +70,10 @@ export class RegionalAnnouncements extends Construct {
       description: "git-geo: records each change event's sequence and each control-plane heartbeat in this region's registry",
       timeout: Duration.seconds(20),
       memorySize: 256,
-      environment: { REGISTRY_TABLE: props.registry.tableName, SELECTIVE_SYNC: JSON.stringify(props.rule), PRIMARY_REGION: props.primaryRegion, POWERTOOLS_SERVICE_NAME: 'git-geo-announce' },
+      settings: props.settings,
+      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-announce' },
     });
+    this.handler.setResource('REGISTRY_TABLE', props.registry.tableName);
     this.handler.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));
     // Its only writes: the announced sequence of a repository item (created pending if new), and the heartbeat on the control item.
     this.handler.addToRolePolicy(

@@ -39,6 +39,11 @@ export class RegistryStatusIndex extends Construct {
       nonKeyAttributes: [...STATUS_INDEX.projected],
     });
     this.indexArn = `${props.table.tableArn}/index/${STATUS_INDEX.name}`;
-    for (const reader of props.readers) reader.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.indexArn] }));
+    for (const reader of props.readers) this.grantQuery(reader);
+  }
+
+  /** Query on this index, and nothing else through it. */
+  grantQuery(grantee: IGrantable): void {
+    grantee.grantPrincipal.addToPrincipalPolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [this.indexArn] }));
   }
 }

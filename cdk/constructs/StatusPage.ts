@@ -4,6 +4,8 @@ import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { FunctionUrlAuthType, type FunctionUrl } from 'aws-cdk-lib/aws-lambda';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { z } from 'zod';
+import type { StatusSettings } from '../../lambdas/status/settings.ts';
 import { GeoFunction } from './GeoFunction.ts';
 
 export interface StatusPageProps {
@@ -11,12 +13,8 @@ export interface StatusPageProps {
   readonly registry: ITable;
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
-  /** Every secondary region in display order, with its stack name (the other regions are found by their outputs). */
-  readonly regionStacks: readonly { readonly region: string; readonly stackName: string }[];
-  readonly syncLeaseSeconds: number;
-  readonly lagSloSeconds: number;
-  readonly backupIntervalMinutes: number;
-  readonly refreshSeconds: number;
+  /** The function's settings (cdk/functionSettings.ts): every secondary region in display order with its stack name (the other regions are found by their outputs), the objective, the refresh. */
+  readonly settings: z.input<typeof StatusSettings>;
 }
 
 /**
@@ -36,22 +34,14 @@ export class StatusPage extends Construct {
       handlerFactory: 'lambdas/status/createStatusHandler.ts#createStatusHandler',
       description: 'git-geo: the status page, every region\'s health, failures and lag',
       timeout: Duration.seconds(20),
-      environment: {
-        REGION_STACKS: JSON.stringify(props.regionStacks),
-        REGISTRY_TABLE: props.registry.tableName,
-        QUEUE_URL: props.queue.queueUrl,
-        DEAD_LETTER_QUEUE_URL: props.deadLetterQueue.queueUrl,
-        SYNC_LEASE_SECONDS: String(props.syncLeaseSeconds),
-        LAG_SLO_SECONDS: String(props.lagSloSeconds),
-        BACKUP_INTERVAL_MINUTES: String(props.backupIntervalMinutes),
-        REFRESH_SECONDS: String(props.refreshSeconds),
-        POWERTOOLS_SERVICE_NAME: 'git-geo-status',
-      },
+      settings: props.settings,
+      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-status' },
     });
+    this.function.setResource('REGISTRY_TABLE', props.registry.tableName).setResource('QUEUE_URL', props.queue.queueUrl).setResource('DEAD_LETTER_QUEUE_URL', props.deadLetterQueue.queueUrl);
     // Reads only: the registry's items and the queues' depths.
     this.function.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Scan', 'dynamodb:GetItem'], resources: [props.registry.tableArn] }));
     for (const queue of [props.queue, props.deadLetterQueue]) queue.grant(this.function, 'sqs:GetQueueAttributes');
-    const others = props.regionStacks.filter(({ region }) => region !== stack.region);
+    const others = props.settings.regionStacks.filter(({ region }) => region !== stack.region);
     if (others.length > 0) {
       // The other regions' resources carry CloudFormation-generated names that start with their stack's name.
       this.function.addToRolePolicy(

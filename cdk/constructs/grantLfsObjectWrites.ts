@@ -15,7 +15,7 @@ export function grantLfsObjectWrites(bucket: Bucket, grantee: IGrantable): void 
     new PolicyStatement({ actions: ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'], resources: [bucket.arnForObjects(LFS_OBJECTS_PATTERN)] }),
   );
   Validations.of(grantee as never).acknowledge({
-    id: `AwsSolutions-IAM5[Resource::<${Stack.of(bucket).getLogicalId(bucket.node.defaultChild as CfnResource)}.Arn>/${LFS_OBJECTS_PATTERN}]`,
+    id: `AwsSolutions-IAM5[Resource::<${Stack.of(bucket).resolve((bucket.node.defaultChild as CfnResource).logicalId) as string}.Arn>/${LFS_OBJECTS_PATTERN}]`,
     reason: 'LFS objects are keyed by repository and oid under each repository prefix; only those keys are writable.',
   });
 }

@@ -8,22 +8,17 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
-import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { GeoError } from '../shared/errors/index.ts';
 import { parseHeartbeat } from '../shared/events/ControlPlaneHeartbeat.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
 import { Announcements } from '../shared/registry/Announcements.ts';
-import { isIncluded, SelectiveSyncRuleEnvSchema } from '../shared/selectiveSync/SelectiveSyncRule.ts';
+import { isIncluded } from '../shared/selectiveSync/SelectiveSyncRule.ts';
+import { AnnounceSettings } from './settings.ts';
 
-const AnnounceEnv = AwsEnvSchema.extend({
-  REGISTRY_TABLE: z.string().min(1),
-  /** The control plane trusted until a failover names another. */
-  PRIMARY_REGION: z.string().min(1),
-  SELECTIVE_SYNC: SelectiveSyncRuleEnvSchema,
-});
+const AnnounceEnv = functionEnvSchema(['REGISTRY_TABLE'], AnnounceSettings);
 
 export type AnnounceHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
 
@@ -35,6 +30,7 @@ export type AnnounceHandler = (event: SQSEvent, context: Context) => Promise<SQS
  */
 export function createAnnounceHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): AnnounceHandler {
   const config = parseEnv(AnnounceEnv, env, 'announce');
+  const settings = config.GIT_GEO_SETTINGS;
   const logger = new Logger({ serviceName: 'git-geo-announce' });
   const metrics = new Metrics({ namespace: 'GitGeo', serviceName: 'announce' });
   const db = DynamoDBDocumentClient.from(withHooks(new DynamoDBClient(clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks));
@@ -43,7 +39,7 @@ export function createAnnounceHandler(env: Readonly<Record<string, string | unde
   const handleRecord = async (record: SQSRecord): Promise<void> => {
     const heartbeat = parseHeartbeat(record.body);
     if (heartbeat !== undefined) {
-      const active = await announcements.recordHeartbeat(heartbeat.controlPlaneRegion, heartbeat.at, config.PRIMARY_REGION);
+      const active = await announcements.recordHeartbeat(heartbeat.controlPlaneRegion, heartbeat.at, settings.primaryRegion);
       metrics.addMetric(active ? 'HeartbeatsHeard' : 'HeartbeatsIgnored', MetricUnit.Count, 1);
       return;
     }
@@ -59,7 +55,7 @@ export function createAnnounceHandler(env: Readonly<Record<string, string | unde
       }
       throw error;
     }
-    if (!isIncluded(config.SELECTIVE_SYNC, change.repository)) return;
+    if (!isIncluded(settings.selectiveSyncRule, change.repository)) return;
     const raised = await announcements.recordAnnounced(change.repository, change.sequence, change.receivedAt);
     metrics.addMetric(raised ? 'EventsAnnounced' : 'AnnouncementsAlreadyKnown', MetricUnit.Count, 1);
   };

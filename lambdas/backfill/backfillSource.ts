@@ -1,31 +1,15 @@
 import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import type { BackfillSourceConfig } from '../../cdk/GeoConfig.ts';
 import { ConfigurationError } from '../shared/errors/index.ts';
 import { createRepositoryLister, type RepositoryLister } from './RepositoryLister.ts';
 
-/** The backfill source as functions and the CLI receive it (the configuration's `backfill`, its API URL resolved). */
-export const BackfillSourceSchema = z.object({
-  kind: z.enum(['gitlab', 'github', 'gitea', 'static']),
-  apiUrl: z.url({ protocol: /^https?$/ }).transform((url) => url.replace(/\/+$/, '')),
-  owner: z.string().optional(),
-  repositories: z.array(z.string()).default([]),
-  tokenSecretName: z.string().min(1).optional(),
-  requestsPerSecond: z.number().positive().default(5),
-  burst: z.number().int().min(1).default(10),
-});
-export type BackfillSource = z.infer<typeof BackfillSourceSchema>;
+/** The configuration's `backfill`, with the API URL it lists from resolved. */
+export type BackfillSource = BackfillSourceConfig & { readonly apiUrl: string };
 
-export const BackfillSourceEnvSchema = z
-  .string()
-  .transform((value, ctx) => {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
-      return z.NEVER;
-    }
-  })
-  .pipe(BackfillSourceSchema);
+/** Where a source is listed: its own API URL, else GitHub's API, else the active primary (the configured one or the promoted host). */
+export function backfillApiUrl(source: BackfillSourceConfig, activePrimaryUrl: string): string {
+  return source.apiUrl ?? (source.kind === 'github' ? 'https://api.github.com' : activePrimaryUrl);
+}
 
 /** The lister for a source, with its API token read from Secrets Manager when one is named. */
 export async function backfillLister(source: BackfillSource, secrets: SecretsManagerClient): Promise<RepositoryLister> {

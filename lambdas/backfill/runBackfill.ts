@@ -33,6 +33,8 @@ export interface BackfillDependencies {
   readonly deadline?: number;
   /** Start over even when a backfill with this rule completed. */
   readonly restart?: boolean;
+  /** Leave repositories the registry says deleted alone (the event log lists deleted repositories too). */
+  readonly skipDeleted?: boolean;
   readonly onProgress?: (progress: BackfillProgress) => void;
   /** @default REPLICABLE_TYPES */
   readonly types?: readonly ReplicableType[];
@@ -95,7 +97,7 @@ async function backfillPages(deps: BackfillDependencies, saved: BackfillProgress
         continue;
       }
       const state = await registry.get(repository);
-      if (state !== undefined && state.status !== 'deleted') continue;
+      if (state !== undefined && (state.status !== 'deleted' || deps.skipDeleted === true)) continue;
       await deps.bucket.take(PRIMARY_REQUESTS_PER_SYNC);
       await deps.requester.request([{ repository, state, reason: 'backfill' }]);
       await registry.recordRequested(repository, deps.now().toISOString(), 'backfill');

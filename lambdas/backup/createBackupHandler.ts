@@ -10,19 +10,17 @@ import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
-import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { RegionControl } from '../shared/registry/RegionControl.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { collectGarbage, DEFAULT_GRACE_SECONDS, type GarbageCollectionResult } from './collectGarbage.ts';
+import { BackupSettings } from './settings.ts';
 import { takeSnapshot } from './takeSnapshot.ts';
 
-const BackupEnv = AwsEnvSchema.extend({
-  REGISTRY_TABLE: z.string().min(1),
-  MIRROR_BUCKET: z.string().min(1),
-  RETENTION_HOURLY_FOR_HOURS: z.coerce.number().int().min(0).default(24),
-  RETENTION_DAILY_FOR_DAYS: z.coerce.number().int().min(0).default(30),
+const BackupEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET'], BackupSettings).extend({
+  /** Not configuration: the tests shorten the garbage collector's grace period with it. */
   GC_GRACE_SECONDS: z.coerce.number().int().min(0).default(DEFAULT_GRACE_SECONDS),
 });
 
@@ -55,7 +53,7 @@ export function createBackupHandler(env: Readonly<Record<string, string | undefi
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const logger = new Logger({ serviceName: 'git-geo-backup' });
   const metrics = geoMetrics(config.AWS_REGION);
-  const retention = { hourlyForHours: config.RETENTION_HOURLY_FOR_HOURS, dailyForDays: config.RETENTION_DAILY_FOR_DAYS };
+  const retention = config.GIT_GEO_SETTINGS.backupRetention;
 
   const handle = async (_event: ScheduledEvent, context: Context): Promise<BackupResult> => {
     const { manifest, complete, deferred } = await takeSnapshot({

@@ -11,7 +11,7 @@ import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Readable, Writable } from 'node:stream';
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
-import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { GeoError, PrimaryUnavailableError } from '../shared/errors/index.ts';
 import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
@@ -22,32 +22,18 @@ import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
+import { MAX_STREAMED_PACK_BYTES } from './limits.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
 import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
 import { isLfsPath, parseLfsRequest } from './lfs/parseLfsRequest.ts';
 import type { RegionalLfsEndpoint } from './lfs/RegionalLfsEndpoint.ts';
 import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
+import { EndpointSettings } from './settings.ts';
 
-const EndpointEnv = AwsEnvSchema.extend({
-  REGISTRY_TABLE: z.string().min(1),
-  MIRROR_BUCKET: z.string().min(1),
-  PRIMARY_URLS: UrlListSchema,
-  REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
-  READ_MODE: z.enum(['redirect', 'read-only']).default('redirect'),
-  WRITE_PENDING_SECONDS: z.coerce.number().int().min(0).default(300),
-  ACCESS_CACHE_SECONDS: z.coerce.number().int().min(0).default(60),
-  ANONYMOUS_TRUST_SECONDS: z.coerce.number().int().min(0).default(300),
-  MAX_PACK_BYTES: z.coerce.number().int().positive().default(190 * 1024 * 1024),
-  /** How long a pre-signed pack URL (packfile-uris, dumb HTTP redirects) stays valid; 0 sends packs through the endpoint. */
-  PACK_URL_SECONDS: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(900),
-  /** Pack bytes an instance keeps in /tmp to read objects from (keep it under the function's ephemeral storage). */
-  PACK_CACHE_BYTES: z.coerce.number().int().positive().default(400 * 1024 * 1024),
-  ALLOW_REACHABLE_SHA1_IN_WANT: z.enum(['true', 'false']).transform((value) => value === 'true'),
-  PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
-  PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-  ON_CONTROL_PLANE_LOSS: z.enum(['serve-stale', 'redirect']),
-  CONTROL_PLANE_LOSS_SECONDS: z.coerce.number().int().positive(),
-  STALENESS_BUDGET_SECONDS: z.coerce.number().int().min(0),
+// Everything a read consults lives in this region: registry, announcements, primary override, bucket.
+const EndpointEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET'], EndpointSettings).extend({
+  /** Not configuration: Lambda's streaming limit (limits.ts); tests lower it. */
+  MAX_PACK_BYTES: z.coerce.number().int().positive().default(MAX_STREAMED_PACK_BYTES),
 });
 
 /** A Function URL response whose body is streamed (RESPONSE_STREAM): text or a Node stream. */
@@ -72,12 +58,13 @@ function bodyBytes(event: APIGatewayProxyEventV2): number {
  */
 export function createEndpointHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): StreamingEndpointHandler {
   const config = parseEnv(EndpointEnv, env, 'endpoint');
+  const settings = config.GIT_GEO_SETTINGS;
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const documents = (client: DynamoDBClient): DynamoDBDocumentClient =>
     DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const logger = new Logger({ serviceName: 'git-geo-endpoint' });
   const metrics = geoMetrics(config.AWS_REGION);
-  const [primaryUrl] = config.PRIMARY_URLS;
+  const [primaryUrl] = settings.primaryUrls;
   // Everything a read consults lives in this region: registry, announcements, primary override, bucket.
   const registryDb = documents(withHooks(new DynamoDBClient(aws), hooks));
   const registry = new Registry(registryDb, config.REGISTRY_TABLE);
@@ -85,36 +72,36 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const s3 = withHooks(new S3Client(aws), hooks);
   const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
   // Signed with the function's own role: a URL reads only what the endpoint may read.
-  const urls = config.PACK_URL_SECONDS > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, config.PACK_URL_SECONDS) : undefined;
-  const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
+  const urls = settings.packUrlSeconds > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, settings.packUrlSeconds) : undefined;
+  const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
   const endpointFor = (url: string): RegionalGitEndpoint => {
     let endpoint = endpoints.get(url);
     if (endpoint !== undefined) return endpoint;
     // Anonymous: callers' own credentials are added per request, never ours.
-    const primary = new PrimaryRemote({ baseUrl: url, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-endpoint' });
+    const primary = new PrimaryRemote({ baseUrl: url, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo-endpoint' });
     endpoint = new RegionalGitEndpoint({
       registry,
       announcements,
       store,
       primary,
       ...(urls === undefined ? {} : { urls }),
-      access: new AccessChecker(primary, { allowedTtlMs: config.ACCESS_CACHE_SECONDS * 1000, deniedTtlMs: Math.min(config.ACCESS_CACHE_SECONDS, 10) * 1000 }),
+      access: new AccessChecker(primary, { allowedTtlMs: settings.accessCacheSeconds * 1000, deniedTtlMs: Math.min(settings.accessCacheSeconds, 10) * 1000 }),
       now: () => new Date(),
       settings: {
         region: config.AWS_REGION,
         primaryUrl: url,
-        mode: config.READ_MODE,
-        writePendingMs: config.WRITE_PENDING_SECONDS * 1000,
-        anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000,
-        refNamespaces: config.REF_NAMESPACES,
+        mode: settings.readMode,
+        writePendingMs: settings.writePendingSeconds * 1000,
+        anonymousTrustMs: settings.anonymousTrustSeconds * 1000,
+        refNamespaces: settings.refNamespaces,
         maxPackBytes: config.MAX_PACK_BYTES,
-        onControlPlaneLoss: config.ON_CONTROL_PLANE_LOSS,
-        controlPlaneLossMs: config.CONTROL_PLANE_LOSS_SECONDS * 1000,
-        stalenessBudgetMs: config.STALENESS_BUDGET_SECONDS * 1000,
-        packCacheBytes: config.PACK_CACHE_BYTES,
-        allowReachableSha1InWant: config.ALLOW_REACHABLE_SHA1_IN_WANT,
+        onControlPlaneLoss: settings.onControlPlaneLoss,
+        controlPlaneLossMs: settings.controlPlaneLossSeconds * 1000,
+        stalenessBudgetMs: settings.stalenessBudgetSeconds * 1000,
+        packCacheBytes: settings.packCacheBytes,
+        allowReachableSha1InWant: settings.allowReachableSha1InWant,
       },
     });
     endpoints.set(url, endpoint);
@@ -130,9 +117,9 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
         store,
         registry,
         primaryUrl: url,
-        timeoutMs: config.PRIMARY_TIMEOUT_MS,
-        accessCacheSeconds: config.ACCESS_CACHE_SECONDS,
-        settings: { region: config.AWS_REGION, mode: config.READ_MODE, anonymousTrustMs: config.ANONYMOUS_TRUST_SECONDS * 1000 },
+        timeoutMs: settings.primaryTimeoutSeconds * 1000,
+        accessCacheSeconds: settings.accessCacheSeconds,
+        settings: { region: config.AWS_REGION, mode: settings.readMode, anonymousTrustMs: settings.anonymousTrustSeconds * 1000 },
       });
       lfsEndpoints.set(url, lfs);
     }

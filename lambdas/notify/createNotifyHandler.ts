@@ -10,10 +10,9 @@ import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
-import { AwsEnvSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
@@ -24,16 +23,10 @@ import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { parseWebhook, type VerifiedWebhook } from './parseWebhook.ts';
 import { publishRecorded, recordChanges } from './recordChanges.ts';
+import { NotifySettings } from './settings.ts';
 import { primaryHostsOf } from './trustedHosts.ts';
 
-const NotifyEnv = AwsEnvSchema.extend({
-  EVENT_LOG_TABLE: z.string().min(1),
-  TOPIC_ARN: z.string().startsWith('arn:'),
-  WEBHOOK_SECRET_ID: z.string().min(1),
-  PRIMARY_URLS: UrlListSchema,
-  MAX_BODY_BYTES: z.coerce.number().int().positive().default(5 * 1024 * 1024),
-  PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-});
+const NotifyEnv = functionEnvSchema(['EVENT_LOG_TABLE', 'TOPIC_ARN'], NotifySettings);
 
 /** What the Lambda runtime calls for a streaming function (RESPONSE_STREAM Function URL). */
 export type NotifyHandler = (event: APIGatewayProxyEventV2, responseStream: Writable, context: Context) => Promise<void>;
@@ -68,22 +61,23 @@ function requestBody(event: APIGatewayProxyEventV2): Buffer {
  */
 export async function createNotifyHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): Promise<NotifyHandler> {
   const config = parseEnv(NotifyEnv, env, 'notify');
+  const settings = config.GIT_GEO_SETTINGS;
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const dynamo = withHooks(new DynamoDBClient(aws), hooks);
   const db = DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } });
   const secrets = new SecretReader(withHooks(new SecretsManagerClient(aws), hooks));
   const logger = new Logger({ serviceName: 'git-geo-notify' });
   const metrics = geoMetrics(config.AWS_REGION);
-  const overrides = new PrimaryOverrideStore(db, config.EVENT_LOG_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
+  const overrides = new PrimaryOverrideStore(db, config.EVENT_LOG_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // A host promoted with `git-geo promote` is trusted in payloads as the configured ones are.
   const primaryHosts = async (): Promise<Set<string>> => {
     const override = await overrides.current();
-    return primaryHostsOf(override === undefined ? config.PRIMARY_URLS : [...config.PRIMARY_URLS, override.url]);
+    return primaryHostsOf(override === undefined ? settings.primaryUrls : [...settings.primaryUrls, override.url]);
   };
   const deps = { eventLog: new EventLog(db, config.EVENT_LOG_TABLE), publisher: new ChangePublisher(withHooks(new SNSClient(aws), hooks), config.TOPIC_ARN), now: () => new Date() };
 
   // Fail at cold start, not on the first webhook, when the secret is missing or empty.
-  await secrets.webhookSecret(config.WEBHOOK_SECRET_ID);
+  await secrets.webhookSecret(settings.webhookSecretName);
 
   const none: readonly ChangeEvent[] = [];
   const handle = async (event: APIGatewayProxyEventV2, context: Context): Promise<Answered> => {
@@ -93,7 +87,7 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         return answer(jsonResponse(405, { error: 'ERR_METHOD', message: 'webhooks are delivered with POST' }));
       }
       const request = { headers: event.headers, body: requestBody(event) };
-      const options = { secret: await secrets.webhookSecret(config.WEBHOOK_SECRET_ID), maxBodyBytes: config.MAX_BODY_BYTES, now: deps.now };
+      const options = { secret: await secrets.webhookSecret(settings.webhookSecretName), maxBodyBytes: settings.maxWebhookBytes, now: deps.now };
       let webhook: VerifiedWebhook;
       try {
         webhook = parseWebhook(request, { ...options, primaryHosts: await primaryHosts() });

@@ -8,20 +8,16 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
-import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
 import { publishHeartbeat } from '../shared/events/ControlPlaneHeartbeat.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { republishPending, type RepublishResult } from './republishPending.ts';
+import { RepublishSettings } from './settings.ts';
 
-const RepublishEnv = AwsEnvSchema.extend({
-  EVENT_LOG_TABLE: z.string().min(1),
-  TOPIC_ARN: z.string().startsWith('arn:'),
-  REPUBLISH_AFTER_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
-});
+const RepublishEnv = functionEnvSchema(['EVENT_LOG_TABLE', 'TOPIC_ARN'], RepublishSettings);
 
 export type RepublishHandler = (event: ScheduledEvent, context: Context) => Promise<RepublishResult>;
 
@@ -48,7 +44,7 @@ export function createRepublishHandler(env: Readonly<Record<string, string | und
       eventLog,
       publisher,
       now: () => new Date(),
-      minAgeSeconds: config.REPUBLISH_AFTER_SECONDS,
+      minAgeSeconds: config.GIT_GEO_SETTINGS.republishAfterSeconds,
       deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
     });
     // The minute's heartbeat: regions that stop hearing it know announcements may be missing.

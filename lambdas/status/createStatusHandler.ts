@@ -3,29 +3,16 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
-import { AwsEnvSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import type { RegionSource } from './deploymentStatus.ts';
 import { RegionClientCache } from './RegionClientCache.ts';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import { serveStatus } from './serveStatus.ts';
+import { StatusSettings } from './settings.ts';
 
-const StatusEnv = AwsEnvSchema.extend({
-  /** Every secondary region in display order, with its stack (the other regions' resources are read from their outputs). */
-  REGION_STACKS: z
-    .string()
-    .transform((value) => JSON.parse(value) as unknown)
-    .pipe(z.array(z.object({ region: z.string().min(1), stackName: z.string().min(1) })).min(1)),
-  REGISTRY_TABLE: z.string().min(1),
-  QUEUE_URL: z.url(),
-  DEAD_LETTER_QUEUE_URL: z.url(),
-  SYNC_LEASE_SECONDS: z.coerce.number().int().min(1),
-  LAG_SLO_SECONDS: z.coerce.number().int().min(1),
-  BACKUP_INTERVAL_MINUTES: z.coerce.number().int().min(1),
-  REFRESH_SECONDS: z.coerce.number().int().min(2),
-});
+const StatusEnv = functionEnvSchema(['REGISTRY_TABLE', 'QUEUE_URL', 'DEAD_LETTER_QUEUE_URL'], StatusSettings);
 
 export type StatusHandler = (event: APIGatewayProxyEventV2, context: Context) => Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -40,6 +27,7 @@ const TIMEOUT_MS = 5000;
  */
 export function createStatusHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): StatusHandler {
   const config = parseEnv(StatusEnv, env, 'status');
+  const settings = config.GIT_GEO_SETTINGS;
   const logger = new Logger({ serviceName: 'git-geo-status' });
   const clients = new RegionClientCache(() => config.AWS_ENDPOINT_URL, hooks);
   const own: RegionSource = { region: config.AWS_REGION, registryTable: config.REGISTRY_TABLE, queueUrl: config.QUEUE_URL, deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL };
@@ -67,7 +55,7 @@ export function createStatusHandler(env: Readonly<Record<string, string | undefi
     }
   };
   const sources = async (): Promise<(RegionSource | { region: string; unreachable: string })[]> =>
-    await Promise.all(config.REGION_STACKS.map(({ region, stackName }) => sourceOf(region, stackName)));
+    await Promise.all(settings.regionStacks.map(({ region, stackName }) => sourceOf(region, stackName)));
 
   const handle = async (event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> => {
     const response = await serveStatus(
@@ -75,8 +63,8 @@ export function createStatusHandler(env: Readonly<Record<string, string | undefi
       {
         sources,
         clients,
-        settings: { leaseSeconds: config.SYNC_LEASE_SECONDS, lagSloSeconds: config.LAG_SLO_SECONDS, backupIntervalMinutes: config.BACKUP_INTERVAL_MINUTES, timeoutMs: TIMEOUT_MS },
-        refreshSeconds: config.REFRESH_SECONDS,
+        settings: { leaseSeconds: settings.syncTimeoutSeconds, lagSloSeconds: settings.replicationLagSloSeconds, backupIntervalMinutes: settings.backupIntervalMinutes, timeoutMs: TIMEOUT_MS },
+        refreshSeconds: settings.statusPageRefreshSeconds,
       },
     );
     logger.info('status page', { path: event.rawPath, status: response.statusCode });

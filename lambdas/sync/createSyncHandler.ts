@@ -13,21 +13,23 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
-import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { AccessDeniedError, GeoError, RepositoryMovedError } from '../shared/errors/index.ts';
 import { parseHeartbeat } from '../shared/events/ControlPlaneHeartbeat.ts';
 import { parseChangeEvent } from '../shared/events/parseChangeEvent.ts';
-import { FETCH_ENGINES, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
-import { blobSteps, type BlobSteps } from '../replicable/blobSteps.ts';
+import { FETCH_ENGINES } from '../shared/git/PrimaryRemote.ts';
+import { ActivePrimary, type ResolvedPrimary } from '../shared/primary/ActivePrimary.ts';
 import { ItemRegistry } from '../replicable/ItemRegistry.ts';
 import { typeOfRepository } from '../replicable/registry.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { Registry } from '../shared/registry/Registry.ts';
-import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
+import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
-import { isIncluded, SelectiveSyncRuleEnvSchema } from '../shared/selectiveSync/SelectiveSyncRule.ts';
+import { isIncluded } from '../shared/selectiveSync/SelectiveSyncRule.ts';
+import { blobSteps, type BlobSteps } from '../replicable/blobSteps.ts';
 import { DeadLetterQueue } from './DeadLetterQueue.ts';
+import { SyncSettings } from './settings.ts';
 import { SyncFailedError } from './SyncFailedError.ts';
 import { retryDelaySeconds } from './retryDelaySeconds.ts';
 import { SyncPostponedError } from './SyncPostponedError.ts';
@@ -39,30 +41,11 @@ import { MAX_POINTER_BYTES } from '../shared/lfs/LfsPointer.ts';
 const LFS_POINTER_START = Buffer.from('version ');
 const isLfsPointerCandidate = (content: Buffer): boolean => content.length <= MAX_POINTER_BYTES && content.subarray(0, LFS_POINTER_START.length).equals(LFS_POINTER_START);
 
-const SyncEnv = AwsEnvSchema.extend({
-  REGISTRY_TABLE: z.string().min(1),
-  MIRROR_BUCKET: z.string().min(1),
-  QUEUE_URL: z.url(),
-  QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200),
-  DEAD_LETTER_QUEUE_URL: z.url(),
-  DELETED_REPOSITORIES: z.enum(['tombstone', 'remove']).default('tombstone'),
-  RETRY_BASE_SECONDS: z.coerce.number().int().min(1).max(3600).default(10),
-  MIN_SYNC_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(3600).default(0),
-  PRIMARY_URLS: UrlListSchema,
-  PRIMARY_CREDENTIALS_SECRET_ID: z.string().min(1).optional(),
-  SECRETS_REGION: z.string().min(1).optional(),
-  PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
-  REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
-  /** How packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
+const SyncEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'QUEUE_URL', 'DEAD_LETTER_QUEUE_URL'], SyncSettings).extend({
+  /** Not configuration: how packs are fetched; isomorphic-git's own fetch stays available as a fallback. */
   FETCH_ENGINE: z.enum(FETCH_ENGINES).default('native'),
-  PRIMARY_OVERRIDE_CACHE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-  /** The region's selective-sync rule; events of repositories it excludes are dropped (the filter policy may lag a rule change). */
-  SELECTIVE_SYNC: SelectiveSyncRuleEnvSchema,
-  /** Geometric repacking after each sync (cdk/GeoConfig.ts `packMaintenance`, where its defaults are written). */
-  PACK_MAINTENANCE: z
-    .string()
-    .optional()
-    .transform((text) => (text === undefined ? undefined : z.object({ minPacks: z.number().int().min(0), factor: z.number().int().min(2), maxMiB: z.number().int().min(1) }).parse(JSON.parse(text)))),
+  /** The queue's visibility timeout, when it is not the sync's timeout (as the stack sets it): tests shorten it. */
+  QUEUE_VISIBILITY_SECONDS: z.coerce.number().int().min(1).max(43_200).optional(),
 });
 
 export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatchResponse>;
@@ -75,6 +58,8 @@ export type SyncHandler = (event: SQSEvent, context: Context) => Promise<SQSBatc
  */
 export async function createSyncHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): Promise<SyncHandler> {
   const config = parseEnv(SyncEnv, env, 'sync');
+  const settings = config.GIT_GEO_SETTINGS;
+  const visibilitySeconds = config.QUEUE_VISIBILITY_SECONDS ?? settings.syncTimeoutSeconds;
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const logger = new Logger({ serviceName: 'git-geo-sync' });
   const metrics = geoMetrics(config.AWS_REGION);
@@ -84,25 +69,16 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   const items = new ItemRegistry(registryDb, config.REGISTRY_TABLE);
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const secrets = new SecretReader(
-    withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
+    withHooks(new SecretsManagerClient(aws), hooks),
   );
   const deadLetters = new DeadLetterQueue(sqs, config.DEAD_LETTER_QUEUE_URL);
-  const [primaryUrl] = config.PRIMARY_URLS;
   // The region's own copy of the primary override `git-geo promote` writes: nothing here reads another region.
-  const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, config.PRIMARY_OVERRIDE_CACHE_SECONDS * 1000);
-  interface ActivePrimary {
-    remote: PrimaryRemote;
-    blobs: BlobSteps;
-    authorization: string | undefined;
-    authenticated: boolean;
-  }
+  const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // The active primary: the configured one, or the host `git-geo promote` made primary (read every few seconds).
-  const primaryFor = async (fresh = false): Promise<ActivePrimary> => {
-    const override = await overrides.current();
-    const secretId = override?.credentialsSecretName ?? config.PRIMARY_CREDENTIALS_SECRET_ID;
-    const authorization = secretId === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(secretId, { fresh }));
-    const remote = new PrimaryRemote({ baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo', engine: config.FETCH_ENGINE });
-    const blobs = blobSteps(store, { baseUrl: override?.url ?? primaryUrl!, authorization, timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo' }, {
+  const activePrimary = new ActivePrimary(overrides, secrets, settings, { userAgent: 'git-geo', engine: config.FETCH_ENGINE });
+  const primaryFor = async (fresh = false): Promise<ResolvedPrimary & { blobs: BlobSteps }> => {
+    const resolved = await activePrimary.resolve({ fresh });
+    const blobs = blobSteps(store, { baseUrl: resolved.url, authorization: resolved.authorization, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo' }, {
       items,
       onResult: (type, _step, repository, result) => {
         const { ids: _ids, ...counts } = result;
@@ -112,13 +88,13 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         if (result.missingOnPrimary.length > 0) addTypeMetric(config.AWS_REGION, type, ITEM_METRIC.failed, MetricUnit.Count, result.missingOnPrimary.length);
       },
     });
-    return { remote, blobs, authorization, authenticated: secretId !== undefined };
+    return { ...resolved, blobs };
   };
   // Fail at cold start when the credentials secret is named but unreadable.
   await primaryFor();
 
   const handle = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
-    const heartbeat = new VisibilityHeartbeat(sqs, config.QUEUE_URL, config.QUEUE_VISIBILITY_SECONDS);
+    const heartbeat = new VisibilityHeartbeat(sqs, config.QUEUE_URL, visibilitySeconds);
     heartbeat.start(event.Records);
     // Every record of this batch was on the queue by now: a sync from here on covers them all.
     const batch = { receivedAt: new Date().toISOString() };
@@ -126,16 +102,14 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
     const base = {
       registry,
       store,
-      refNamespaces: config.REF_NAMESPACES,
+      refNamespaces: settings.refNamespaces,
       now: () => new Date(),
-      deletedRepositories: config.DELETED_REPOSITORIES,
+      deletedRepositories: settings.deletedRepositories,
       authenticated: primary.authenticated,
-      leaseSeconds: config.QUEUE_VISIBILITY_SECONDS,
-      retryBaseSeconds: config.RETRY_BASE_SECONDS,
-      minSyncIntervalSeconds: config.MIN_SYNC_INTERVAL_SECONDS,
-      ...(config.PACK_MAINTENANCE === undefined
-        ? {}
-        : { packMaintenance: { minPacks: config.PACK_MAINTENANCE.minPacks, factor: config.PACK_MAINTENANCE.factor, maxBytes: config.PACK_MAINTENANCE.maxMiB * 2 ** 20 } }),
+      leaseSeconds: visibilitySeconds,
+      retryBaseSeconds: settings.syncRetryBaseSeconds,
+      minSyncIntervalSeconds: settings.minSyncIntervalSeconds,
+      packMaintenance: { minPacks: settings.packMaintenance.minPacks, factor: settings.packMaintenance.factor, maxBytes: settings.packMaintenance.maxMiB * 2 ** 20 },
     };
     const depsFor = (record: SQSRecord): SyncDependencies => ({ ...base, primary: primary.remote, owner: record.messageId, afterPackStored: primary.blobs.afterPackStored, blobStepCandidate: isLfsPointerCandidate });
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {
@@ -161,7 +135,7 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
         metrics.addMetric(METRIC.eventsReceived, MetricUnit.Count, 1);
         const change = parseChangeEvent(record.body);
         log = { messageId: record.messageId, repository: change.repository, sequence: change.sequence, kind: change.kind };
-        if (!isIncluded(config.SELECTIVE_SYNC, change.repository)) {
+        if (!isIncluded(settings.selectiveSyncRule, change.repository)) {
           heartbeat.finished(record.messageId);
           logger.info('event dropped: the selective-sync rule excludes the repository', log);
           metrics.addMetric('EventsExcluded', MetricUnit.Count, 1);

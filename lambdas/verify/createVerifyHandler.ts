@@ -12,38 +12,25 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
-import { AwsEnvSchema, RefNamespacesSchema, UrlListSchema } from '../shared/config/envSchemas.ts';
+import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { ValidationError } from '../shared/errors/index.ts';
 import { SyncRequester } from '../shared/events/SyncRequester.ts';
-import { PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { blobSteps } from '../replicable/blobSteps.ts';
 import { ItemRegistry } from '../replicable/ItemRegistry.ts';
+import { ActivePrimary } from '../shared/primary/ActivePrimary.ts';
+import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { RegionControl } from '../shared/registry/RegionControl.ts';
 import { Registry } from '../shared/registry/Registry.ts';
 import { REPLICATION_STATUSES } from '../shared/registry/RepositoryState.ts';
 import { parseRepositoryPath } from '../shared/repositoryPath.ts';
-import { basicAuthorization, SecretReader } from '../shared/secrets/SecretReader.ts';
+import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
+import { VerifySettings } from './settings.ts';
 import { verifyRepository, type VerifyDependencies, type VerifyOutcome } from './verifyRepository.ts';
 import { watchStuckSyncs } from './watchStuckSyncs.ts';
 
-const VerifyEnv = AwsEnvSchema.extend({
-  REGISTRY_TABLE: z.string().min(1),
-  MIRROR_BUCKET: z.string().min(1),
-  QUEUE_URL: z.url(),
-  PRIMARY_URLS: UrlListSchema,
-  PRIMARY_CREDENTIALS_SECRET_ID: z.string().min(1).optional(),
-  SECRETS_REGION: z.string().min(1).optional(),
-  PRIMARY_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
-  REF_NAMESPACES: RefNamespacesSchema.default(['refs/heads/', 'refs/tags/']),
-  /** The sync function's lease (its timeout): a sync `started` longer than this is stuck. */
-  SYNC_LEASE_SECONDS: z.coerce.number().int().min(1).max(43_200),
-  /** A repository verified less than this long ago is not verified again by the schedule. */
-  VERIFY_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(86_400),
-  MAX_REPAIRS: z.coerce.number().int().min(0).max(100).default(3),
-  REPAIR_BACKOFF_SECONDS: z.coerce.number().int().min(1).max(86_400).default(300),
-});
+const VerifyEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'QUEUE_URL'], VerifySettings);
 
 /** What the function is asked: the schedules pass `action`; `git-geo verify` passes a repository and `force`. */
 const VerifyRequest = z.object({
@@ -56,6 +43,8 @@ const VerifyRequest = z.object({
 
 export interface VerifyResult {
   readonly action: 'verify' | 'watchdog';
+  /** A paused region's schedules do nothing: they would queue syncs the pause holds back. */
+  readonly skipped?: 'paused';
   readonly counts: Readonly<Record<string, number>>;
   readonly outcomes?: Readonly<Record<string, VerifyOutcome>>;
   readonly requested?: readonly string[];
@@ -77,6 +66,7 @@ const PARALLEL = 4;
  */
 export async function createVerifyHandler(env: Readonly<Record<string, string | undefined>>, hooks?: HandlerHooks): Promise<VerifyHandler> {
   const config = parseEnv(VerifyEnv, env, 'verify');
+  const settings = config.GIT_GEO_SETTINGS;
   const aws = clientConfig(config.AWS_REGION, config.AWS_ENDPOINT_URL);
   const logger = new Logger({ serviceName: 'git-geo-verify' });
   const metrics = geoMetrics(config.AWS_REGION);
@@ -87,27 +77,33 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
   const store = new S3ObjectStore(withHooks(new S3Client(aws), hooks), config.MIRROR_BUCKET);
   const requester = new SyncRequester(withHooks(new SQSClient(aws), hooks), config.QUEUE_URL);
   const secrets = new SecretReader(
-    withHooks(new SecretsManagerClient(clientConfig(config.SECRETS_REGION ?? config.AWS_REGION, config.AWS_ENDPOINT_URL)), hooks),
+    withHooks(new SecretsManagerClient(aws), hooks),
   );
-  const primaryAuthorization = async (): Promise<string | undefined> =>
-    config.PRIMARY_CREDENTIALS_SECRET_ID === undefined ? undefined : basicAuthorization(await secrets.primaryCredentials(config.PRIMARY_CREDENTIALS_SECRET_ID));
-  const primaryRemote = async (): Promise<PrimaryRemote> =>
-    new PrimaryRemote({ baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' });
+  // The region's own copy of the primary override `git-geo promote` writes (as sync reads it).
+  const overrides = PrimaryOverrideStore.regional(documents, config.REGISTRY_TABLE, settings.primaryOverrideCacheSeconds * 1000);
+  // After `git-geo promote`, mirrors are compared with the promoted host, not the configured one.
+  const activePrimary = new ActivePrimary(overrides, secrets, settings, { userAgent: 'git-geo-verify' });
   // Fail at cold start when the credentials secret is named but unreadable.
-  await primaryRemote();
+  await activePrimary.resolve();
 
   const handle = async (event: unknown, context: Context): Promise<VerifyResult> => {
     const parsed = VerifyRequest.safeParse(event ?? {});
     if (!parsed.success) throw new ValidationError(`bad verify request: ${parsed.error.issues.map((issue) => issue.message).join('; ')}`);
     const request = parsed.data;
     const now = (): Date => new Date();
+    // Paused: the schedules hold off (an operator's `git-geo verify` asks with force, and runs).
+    if (!request.force && (await control.get()).paused) {
+      logger.info('region paused; scheduled run skipped', { action: request.action });
+      return { action: request.action, skipped: 'paused', counts: {} };
+    }
     if (request.action === 'watchdog') {
-      const { requested } = await watchStuckSyncs({ registry, requester, now, leaseSeconds: config.SYNC_LEASE_SECONDS });
+      const { requested } = await watchStuckSyncs({ registry, requester, now, leaseSeconds: settings.syncTimeoutSeconds });
       if (requested.length > 0) logger.warn('syncs stuck in started were requested again', { repositories: requested.slice(0, 50), count: requested.length });
       metrics.addMetric(METRIC.stuckSyncs, MetricUnit.Count, requested.length);
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
-    const blobs = blobSteps(store, { baseUrl: config.PRIMARY_URLS[0]!, authorization: await primaryAuthorization(), timeoutMs: config.PRIMARY_TIMEOUT_MS, userAgent: 'git-geo-verify' }, {
+    const primary = await activePrimary.resolve();
+    const blobs = blobSteps(store, { baseUrl: primary.url, authorization: primary.authorization, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo-verify' }, {
       items,
       onResult: (type, _step, repository, result) => {
         const { ids: _ids, ...found } = result;
@@ -122,13 +118,13 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       blobs: (repository) => blobs.verify(repository),
       registry,
       store,
-      primary: await primaryRemote(),
+      primary: primary.remote,
       requester,
-      refNamespaces: config.REF_NAMESPACES,
+      refNamespaces: settings.refNamespaces,
       now,
       deep: request.deep,
-      maxRepairs: config.MAX_REPAIRS,
-      repairBackoffSeconds: config.REPAIR_BACKOFF_SECONDS,
+      maxRepairs: settings.maxVerificationRepairs,
+      repairBackoffSeconds: settings.verificationBackoffSeconds,
       leaseSeconds: Math.max(60, Math.ceil(context.getRemainingTimeInMillis() / 1000)),
     };
     const counts: Record<string, number> = {};
@@ -148,7 +144,7 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
     } else {
       // Due: every repository not verified, and the verified ones last verified before the interval (the status index: no Scan).
       const due: string[] = [];
-      const cutoff = new Date(Date.now() - config.VERIFY_INTERVAL_SECONDS * 1000).toISOString();
+      const cutoff = new Date(Date.now() - settings.verifyIntervalHours * 3600 * 1000).toISOString();
       for (const status of REPLICATION_STATUSES) {
         const options = status === 'verified' && !request.force ? { verifiedBefore: cutoff } : {};
         for await (const entry of registry.withStatus(status, options)) due.push(entry.repository);

@@ -4,6 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import type { Construct } from 'constructs';
 import { changeTopicName, eventLogTableName } from '../../cdk/PrimaryStack.ts';
 import { actionsOf, functionRoleId, resourcesOf, roleStatements } from './policyStatements.ts';
+import { settingsOf } from './constructs/bareStack.ts';
 import { buildTestApp, type TestGeoApp } from './testApp.ts';
 
 describe('PrimaryStack', () => {
@@ -107,10 +108,18 @@ describe('PrimaryStack', () => {
         Variables: Match.objectLike({
           EVENT_LOG_TABLE: { Ref: id(geo.primary.eventLog) },
           TOPIC_ARN: { Ref: id(geo.primary.topic) },
-          WEBHOOK_SECRET_ID: 'git-geo/webhook-secret',
-          PRIMARY_URLS: 'https://gitlab.example.com,https://gitlab-mirror.example.com:8443',
         }),
       },
+    });
+    expect(settingsOf(template, id(geo.primary.notify))).toMatchObject({
+      webhookSecretName: 'git-geo/webhook-secret',
+      primaryUrls: ['https://gitlab.example.com', 'https://gitlab-mirror.example.com:8443'],
+    });
+  });
+
+  it('AWS Backup selects the event log', () => {
+    template.hasResourceProperties('AWS::Backup::BackupSelection', {
+      BackupSelection: Match.objectLike({ Resources: [{ 'Fn::GetAtt': [id(geo.primary.eventLog), 'Arn'] }] }),
     });
   });
 
@@ -175,10 +184,10 @@ describe('PrimaryStack', () => {
         Variables: Match.objectLike({
           EVENT_LOG_TABLE: { Ref: id(geo.primary.eventLog) },
           TOPIC_ARN: { Ref: id(geo.primary.topic) },
-          REPUBLISH_AFTER_SECONDS: '60',
         }),
       },
     });
+    expect(settingsOf(template, id(geo.primary.republish))).toEqual({ republishAfterSeconds: 60 });
     template.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: 'rate(1 minute)',
       State: 'ENABLED',

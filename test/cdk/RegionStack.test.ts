@@ -1,20 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { CfnElement } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
-import type { Construct } from 'constructs';
+import { readFileSync } from 'node:fs';
+import { parseGeoConfig } from '../../cdk/GeoConfig.ts';
+import { buildApp } from '../../cdk/buildApp.ts';
 import type { RegionStack } from '../../cdk/RegionStack.ts';
-import { actionsOf, functionRoleId, resourcesOf, roleStatements, type Statement } from './policyStatements.ts';
-import { buildTestApp, type TestGeoApp } from './testApp.ts';
+import { logicalId, settingsOf } from './constructs/bareStack.ts';
+import { actionsOf, functionRoleId, resourcesOf, roleStatements } from './policyStatements.ts';
+import { buildTestApp, testApp, tempOutdir, type TestGeoApp } from './testApp.ts';
 
+/** RegionStack wires one construct per concern (each has its own test in test/cdk/constructs/): these check the wiring. */
 describe('RegionStack', () => {
   let geo: TestGeoApp;
   let region: RegionStack;
   let template: Template;
-  const id = (construct: Construct): string => region.getLogicalId(construct.node.defaultChild as CfnElement);
-  const topicArnText = (arn: unknown): string => JSON.stringify(arn);
 
   beforeAll(() => {
-    geo = buildTestApp();
+    geo = buildTestApp({ primaryTimeoutSeconds: 7, readOnlyRegions: ['ap-southeast-2'] });
     region = geo.regions.get('eu-west-1')!;
     template = Template.fromStack(region);
   });
@@ -29,334 +30,110 @@ describe('RegionStack', () => {
     }
   });
 
-  it('change queue: FIFO, SQS-managed encryption, redriven to a FIFO dead-letter queue after maxReceiveCount deliveries', () => {
-    // The change queue and its dead letters, and the announcements queue and its own.
-    template.resourceCountIs('AWS::SQS::Queue', 4);
-    template.hasResourceProperties('AWS::SQS::Queue', {
-      FifoQueue: true,
-      ContentBasedDeduplication: false,
-      SqsManagedSseEnabled: true,
-      RedrivePolicy: {
-        deadLetterTargetArn: { 'Fn::GetAtt': [id(region.deadLetterQueue), 'Arn'] },
-        maxReceiveCount: 5,
-      },
-    });
-    const deadLetters = template.toJSON().Resources[id(region.deadLetterQueue)] as { Type: string; Properties: Record<string, unknown> };
-    expect(deadLetters.Type).toBe('AWS::SQS::Queue');
-    expect(deadLetters.Properties).toMatchObject({ FifoQueue: true, SqsManagedSseEnabled: true });
-    expect(deadLetters.Properties).not.toHaveProperty('RedrivePolicy');
-  });
-
-  it('maxReceiveCount comes from the configuration', () => {
-    const other = buildTestApp({ maxReceiveCount: 42 });
-    try {
-      Template.fromStack(other.regions.get('eu-west-1')!).hasResourceProperties('AWS::SQS::Queue', {
-        RedrivePolicy: Match.objectLike({ maxReceiveCount: 42 }),
-      });
-    } finally {
-      other.remove();
-    }
-  });
-
-  it("subscribes the queue to the primary's topic: sqs protocol, raw delivery, the primary region", () => {
-    // The change queue's, and the announcements queue's (RegionalAnnouncements).
-    template.resourceCountIs('AWS::SNS::Subscription', 2);
-    template.hasResourceProperties('AWS::SNS::Subscription', {
-      Protocol: 'sqs',
-      RawMessageDelivery: true,
-      Region: 'us-east-1',
-      Endpoint: { 'Fn::GetAtt': [id(region.queue), 'Arn'] },
-    });
-    const [subscription] = Object.values(template.findResources('AWS::SNS::Subscription')) as { Properties: { TopicArn: unknown } }[];
-    const arn = topicArnText(subscription?.Properties.TopicArn);
-    expect(arn).toContain('arn:aws:sns:us-east-1:');
-    expect(arn).toContain(':GitGeo-Primary-ChangeEvents.fifo"');
-    expect(arn).not.toContain('eu-west-1');
-  });
-
-  it('the queue policy lets only sns.amazonaws.com send, and only from the primary topic', () => {
-    const [subscription] = Object.values(template.findResources('AWS::SNS::Subscription')) as { Properties: { TopicArn: unknown } }[];
-    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
-      Queues: [{ Ref: id(region.queue) }],
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Allow',
-            Principal: { Service: 'sns.amazonaws.com' },
-            Action: 'sqs:SendMessage',
-            Resource: { 'Fn::GetAtt': [id(region.queue), 'Arn'] },
-            Condition: { ArnEquals: { 'aws:SourceArn': subscription?.Properties.TopicArn } },
-          }),
-        ]),
-      },
-    });
-    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy')) as { Properties: { PolicyDocument: { Statement: Statement[] } } }[];
-    const allows = policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement).filter((statement) => statement.Effect === 'Allow');
-    // One per queue subscribed (changes, announcements), each admitting only the primary topic.
-    expect(allows).toHaveLength(2);
-    for (const allow of allows) expect(allow.Condition).toEqual({ ArnEquals: { 'aws:SourceArn': subscription?.Properties.TopicArn } });
-  });
-
-  it('mirror bucket: versioned, encrypted, every public-access block on, retained', () => {
-    template.hasResource('AWS::S3::Bucket', {
-      Properties: Match.objectLike({
-        VersioningConfiguration: { Status: 'Enabled' },
-        BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: Match.anyValue() } }] },
-        PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
-      }),
-      DeletionPolicy: 'Retain',
-      UpdateReplacePolicy: 'Retain',
-    });
-    const mirror = template.toJSON().Resources[id(region.bucket)] as { Properties: Record<string, unknown>; DeletionPolicy: string };
-    expect(mirror.Properties.VersioningConfiguration).toEqual({ Status: 'Enabled' });
-    expect(mirror.DeletionPolicy).toBe('Retain');
-  });
-
-  it('the mirror bucket policy denies requests without TLS', () => {
-    template.hasResourceProperties('AWS::S3::BucketPolicy', {
-      Bucket: { Ref: id(region.bucket) },
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Effect: 'Deny',
-            Action: 's3:*',
-            Principal: { AWS: '*' },
-            Condition: { Bool: { 'aws:SecureTransport': 'false' } },
-          }),
-        ]),
-      },
-    });
-  });
-
-  it('registry table: point-in-time recovery, retained', () => {
-    template.resourceCountIs('AWS::DynamoDB::Table', 1);
-    template.hasResource('AWS::DynamoDB::Table', {
-      Properties: Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } }),
-      DeletionPolicy: 'Retain',
-      UpdateReplacePolicy: 'Retain',
-    });
-  });
-
-  it("sync's environment names its registry, bucket and queue, reads secrets in its own region, and lists the ref namespaces", () => {
+  it('seven functions, each with its settings in one environment variable and no source maps on the hot path', () => {
     // sync, verify, backfill, endpoint, backup, announce, and the status page.
-    template.resourceCountIs('AWS::Lambda::Function', 7);
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Runtime: 'nodejs24.x',
-      Architectures: ['arm64'],
-      Environment: {
-        Variables: Match.objectLike({
-          REGISTRY_TABLE: { Ref: id(region.registry) },
-          MIRROR_BUCKET: { Ref: id(region.bucket) },
-          QUEUE_URL: { Ref: id(region.queue) },
-          REF_NAMESPACES: JSON.stringify(['refs/heads/', 'refs/tags/', 'refs/merge-requests/']),
-        }),
-      },
-    });
-    const sync = template.toJSON().Resources[id(region.sync)] as { Properties: { Environment: { Variables: Record<string, string> } } };
-    expect(JSON.parse(sync.Properties.Environment.Variables.REF_NAMESPACES!)).toEqual(geo.config.refNamespaces);
-  });
-
-  it('the queue triggers sync with partial batch responses, the configured batch size and maximum concurrency', () => {
-    // The sync's, and the announce function's (RegionalAnnouncements).
-    template.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
-    template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
-      EventSourceArn: { 'Fn::GetAtt': [id(region.queue), 'Arn'] },
-      FunctionName: { Ref: id(region.sync) },
-      FunctionResponseTypes: ['ReportBatchItemFailures'],
-      BatchSize: 4,
-      ScalingConfig: { MaximumConcurrency: 7 },
-    });
-  });
-
-  it("sync's S3 permissions are named actions: no s3:* and no wildcard action", () => {
-    const statements = roleStatements(template, functionRoleId(template, id(region.sync)));
-    const s3 = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
-    const actions = s3.flatMap(actionsOf);
-    expect(actions).toEqual(expect.arrayContaining(['s3:GetObject', 's3:PutObject', 's3:ListBucket']));
-    for (const action of statements.flatMap(actionsOf)) {
-      expect(action).not.toBe('*');
-      expect(action).not.toMatch(/\*$/);
-    }
-    for (const statement of s3) {
-      expect(statement.Effect).toBe('Allow');
-      for (const resource of resourcesOf(statement)) expect(JSON.stringify(resource)).toContain(id(region.bucket));
+    const functions = template.findResources('AWS::Lambda::Function');
+    expect(Object.keys(functions)).toHaveLength(7);
+    for (const fn of Object.values(functions) as { Properties: { Environment: { Variables: Record<string, string> } } }[]) {
+      expect(() => JSON.parse(fn.Properties.Environment.Variables.GIT_GEO_SETTINGS!) as unknown).not.toThrow();
+      expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
     }
   });
 
-  it("sync's timeout is not more than the queue's visibility timeout", () => {
-    const resources = template.toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>;
-    const timeout = resources[id(region.sync)]!.Properties.Timeout as number;
-    const visibility = resources[id(region.queue)]!.Properties.VisibilityTimeout as number;
-    expect(timeout).toBe(300);
-    expect(typeof visibility).toBe('number');
-    expect(timeout).toBeLessThanOrEqual(visibility);
+  it('primaryTimeoutSeconds reaches every function that talks to the primary, the endpoint included', () => {
+    for (const fn of [region.sync, region.verify, region.endpoint]) expect(settingsOf(template, logicalId(fn)).primaryTimeoutSeconds).toBe(7);
   });
 
-  it("sync's environment carries the failure-handling settings: dead-letter queue, primary timeout, retry base, deletion policy", () => {
-    const other = buildTestApp({ primaryTimeoutSeconds: 7, syncRetryBaseSeconds: 3, deletedRepositories: 'remove', minSyncIntervalSeconds: 30 });
-    try {
-      const otherRegion = other.regions.get('eu-west-1')!;
-      Template.fromStack(otherRegion).hasResourceProperties('AWS::Lambda::Function', {
-        Environment: {
-          Variables: Match.objectLike({
-            DEAD_LETTER_QUEUE_URL: { Ref: otherRegion.getLogicalId(otherRegion.deadLetterQueue.node.defaultChild as CfnElement) },
-            PRIMARY_TIMEOUT_MS: '7000',
-            RETRY_BASE_SECONDS: '3',
-            DELETED_REPOSITORIES: 'remove',
-            MIN_SYNC_INTERVAL_SECONDS: '30',
-          }),
-        },
-      });
-    } finally {
-      other.remove();
-    }
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      Environment: {
-        Variables: Match.objectLike({ PRIMARY_TIMEOUT_MS: '30000', RETRY_BASE_SECONDS: '10', DELETED_REPOSITORIES: 'tombstone', MIN_SYNC_INTERVAL_SECONDS: '0' }),
-      },
+  it('the settings carry the configuration: ref namespaces, lease, repair cap, endpoint caches, control-plane loss, pack maintenance', () => {
+    expect(settingsOf(template, logicalId(region.sync))).toMatchObject({
+      refNamespaces: geo.config.refNamespaces,
+      syncTimeoutSeconds: 300,
+      primaryCredentialsSecretName: 'git-geo/primary-read-credentials',
+      packMaintenance: { minPacks: 8, factor: 2, maxMiB: 2048 },
+    });
+    expect(settingsOf(template, logicalId(region.verify))).toMatchObject({ verifyIntervalHours: 12, maxVerificationRepairs: 2, syncTimeoutSeconds: 300 });
+    expect(settingsOf(template, logicalId(region.endpoint))).toMatchObject({
+      allowReachableSha1InWant: true,
+      writePendingSeconds: 120,
+      accessCacheSeconds: 45,
+      anonymousTrustSeconds: 600,
+      readMode: 'redirect',
+      onControlPlaneLoss: 'serve-stale',
+      controlPlaneLossSeconds: 180,
+      stalenessBudgetSeconds: 3600,
+      packUrlSeconds: 900,
     });
   });
 
-  it("sync spools packs to a /tmp of syncEphemeralStorageMiB and gets the pack maintenance policy", () => {
-    const resources = template.toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>;
-    const sync = resources[id(region.sync)]!.Properties;
-    expect(sync.EphemeralStorage).toEqual({ Size: 10_240 });
-    expect(JSON.parse((sync.Environment as { Variables: Record<string, string> }).Variables.PACK_MAINTENANCE!)).toEqual({ minPacks: 8, factor: 2, maxMiB: 2048 });
+  it('the endpoint keeps packs in 4 GiB of /tmp, within which its pack cache stays, so memory does not grow with a repository', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { EphemeralStorage: { Size: 4096 }, Environment: { Variables: Match.objectLike({ MAX_PACK_BYTES: String(190 * 2 ** 20) }) } });
+    expect(settingsOf(template, logicalId(region.endpoint)).packCacheBytes).toBe(3584 * 2 ** 20);
+  });
+
+  it('sync spools packs to a /tmp of syncEphemeralStorageMiB and gets the pack maintenance policy, defaults filled from the schema', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', { EphemeralStorage: { Size: 10_240 }, Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'git-geo-sync' }) } });
     const other = buildTestApp({ syncEphemeralStorageMiB: 2048, packMaintenance: { minPacks: 0 } });
     try {
       const otherRegion = other.regions.get('eu-west-1')!;
-      const otherSync = (Template.fromStack(otherRegion).toJSON().Resources as Record<string, { Properties: Record<string, unknown> }>)[otherRegion.getLogicalId(otherRegion.sync.node.defaultChild as CfnElement)]!.Properties;
-      expect(otherSync.EphemeralStorage).toEqual({ Size: 2048 });
-      expect(JSON.parse((otherSync.Environment as { Variables: Record<string, string> }).Variables.PACK_MAINTENANCE!)).toEqual({ minPacks: 0, factor: 2, maxMiB: 2048 });
+      const otherTemplate = Template.fromStack(otherRegion);
+      otherTemplate.hasResourceProperties('AWS::Lambda::Function', { EphemeralStorage: { Size: 2048 }, Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'git-geo-sync' }) } });
+      expect(settingsOf(otherTemplate, logicalId(otherRegion.sync)).packMaintenance).toEqual({ minPacks: 0, factor: 2, maxMiB: 2048 });
     } finally {
       other.remove();
     }
   });
 
-  it('sync may send to the dead-letter queue (permanent failures), and to no other queue', () => {
-    const statements = roleStatements(template, functionRoleId(template, id(region.sync)));
-    const sends = statements.filter((statement) => actionsOf(statement).includes('sqs:SendMessage'));
-    expect(sends).toHaveLength(1);
-    expect(resourcesOf(sends[0]!)).toEqual([{ 'Fn::GetAtt': [id(region.deadLetterQueue), 'Arn'] }]);
+  it('a region listed in readOnlyRegions runs its endpoint read-only; the others redirect', () => {
+    const other = geo.regions.get('ap-southeast-2')!;
+    expect(settingsOf(Template.fromStack(other), logicalId(other.endpoint)).readMode).toBe('read-only');
   });
 
-  it('tombstoned mirrors expire after tombstoneRetentionDays', () => {
-    template.hasResourceProperties('AWS::S3::Bucket', {
-      LifecycleConfiguration: {
-        Rules: Match.arrayWith([Match.objectLike({ Id: 'expire-tombstones', Prefix: '.git-geo/tombstones/', ExpirationInDays: 90, Status: 'Enabled' })]),
-      },
-    });
-  });
-});
-
-describe('RegionStack: the Git endpoint', () => {
-  let geo: TestGeoApp;
-  let region: RegionStack;
-  let template: Template;
-  const id = (construct: Construct): string => region.getLogicalId(construct.node.defaultChild as CfnElement);
-  const endpointStatements = (): Statement[] => roleStatements(template, functionRoleId(template, id(region.endpoint)));
-
-  beforeAll(() => {
-    geo = buildTestApp();
-    region = geo.regions.get('eu-west-1')!;
-    template = Template.fromStack(region);
-  });
-  afterAll(() => geo.remove());
-
-  it('runs the endpoint factory, mounted locally at /<region>, with its bucket, registry and the settings (nothing in another region)', () => {
-    template.hasResource('AWS::Lambda::Function', {
-      Metadata: Match.objectLike({
-        'git-geo:handler-factory': 'lambdas/endpoint/createEndpointHandler.ts#createEndpointHandler',
-        'git-geo:local-url-path': '/eu-west-1',
-      }),
-      Properties: Match.objectLike({
-        Runtime: 'nodejs24.x',
-        Environment: {
-          Variables: Match.objectLike({
-            REGISTRY_TABLE: { Ref: id(region.registry) },
-            MIRROR_BUCKET: { Ref: id(region.bucket) },
-            PRIMARY_URLS: 'https://gitlab.example.com,https://gitlab-mirror.example.com:8443',
-            REF_NAMESPACES: JSON.stringify(['refs/heads/', 'refs/tags/', 'refs/merge-requests/']),
-            READ_MODE: 'redirect',
-            WRITE_PENDING_SECONDS: '120',
-            ACCESS_CACHE_SECONDS: '45',
-            ANONYMOUS_TRUST_SECONDS: '600',
-            ON_CONTROL_PLANE_LOSS: 'serve-stale',
-            CONTROL_PLANE_LOSS_SECONDS: '180',
-            STALENESS_BUDGET_SECONDS: '3600',
-            ALLOW_REACHABLE_SHA1_IN_WANT: 'true',
-          }),
-        },
-      }),
-    });
+  it("the region's selective-sync rule reaches its subscription, sync and backfill; a region without one holds everything", () => {
+    const rule = { include: ['acme', 'tools'], exclude: ['legacy', 'acme/secret'] };
+    expect(settingsOf(template, logicalId(region.sync)).selectiveSyncRule).toEqual(rule);
+    expect(settingsOf(template, logicalId(region.backfill)).selectiveSyncRule).toEqual(rule);
+    template.hasResourceProperties('AWS::SNS::Subscription', { FilterPolicy: { repository: [{ prefix: 'acme/' }, { prefix: 'tools/' }], namespace: [{ 'anything-but': ['legacy'] }] } });
+    const other = geo.regions.get('ap-southeast-2')!;
+    expect(settingsOf(Template.fromStack(other), logicalId(other.sync)).selectiveSyncRule).toBeUndefined();
   });
 
-  it('a Function URL with no IAM auth (callers are checked against the primary) that streams its responses', () => {
-    // The other is the status page's (IAM auth; test/cdk/constructs/StatusPage.test.ts).
-    template.resourceCountIs('AWS::Lambda::Url', 2);
-    template.hasResourceProperties('AWS::Lambda::Url', {
-      AuthType: 'NONE',
-      InvokeMode: 'RESPONSE_STREAM',
-      TargetFunctionArn: { 'Fn::GetAtt': [id(region.endpoint), 'Arn'] },
-    });
-  });
-
-  it('keeps packs in 4 GiB of /tmp, within which its pack cache stays, so memory does not grow with a repository', () => {
-    template.hasResourceProperties('AWS::Lambda::Function', {
-      EphemeralStorage: { Size: 4096 },
-      Environment: { Variables: Match.objectLike({ PACK_CACHE_BYTES: String(3584 * 2 ** 20), MAX_PACK_BYTES: String(190 * 2 ** 20) }) },
-    });
-  });
-
-  it('outputs the URL Git clients use', () => {
-    const [urlId] = Object.keys(template.findResources('AWS::Lambda::Url', { Properties: { AuthType: 'NONE' } }));
-    template.hasOutput('GitEndpointUrl', { Value: { 'Fn::GetAtt': [urlId, 'FunctionUrl'] } });
-  });
-
-  it('reads the mirror bucket and never writes it', () => {
-    const s3 = endpointStatements().filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
-    expect(s3.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket']);
-    for (const statement of s3) {
-      for (const resource of resourcesOf(statement)) expect(JSON.stringify(resource)).toContain(id(region.bucket));
+  it('the stateful resources keep the logical ids they had before the constructs, so an upgrade replaces none', () => {
+    const ids = Object.keys(template.toJSON().Resources as object);
+    for (const id of ['AccessLogs8B620ECA', 'MirrorsAD121086', 'Registry4DB9CCA5', 'ChangeEvents05658DD8', 'ChangeEventsDeadLetters70F2FB9D', 'RegistryBackupsVaultA4B76048']) {
+      expect(ids).toContain(id);
     }
   });
 
-  it('reads its registry, and may update only the write-pending marker there', () => {
-    const onRegistry = endpointStatements().filter((statement) => resourcesOf(statement).some((resource) => JSON.stringify(resource).includes(id(region.registry))));
-    expect(onRegistry.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
-    const update = onRegistry.find((statement) => actionsOf(statement).includes('dynamodb:UpdateItem'))!;
-    expect(actionsOf(update)).toEqual(['dynamodb:UpdateItem']);
-    expect(update.Condition).toEqual({
-      'ForAllValues:StringEquals': { 'dynamodb:Attributes': ['pk', 'sk', 'writePendingAt'] },
-      StringEqualsIfExists: { 'dynamodb:ReturnValues': 'NONE' },
-    });
+  it('outputs what the CLI and the local runtime read', () => {
+    const outputs = Object.keys(template.toJSON().Outputs as object);
+    expect(outputs).toEqual(
+      expect.arrayContaining(['GitEndpointUrl', 'MirrorBucket', 'RegistryTable', 'QueueUrl', 'DeadLetterQueueUrl', 'SyncFunctionName', 'VerifyFunctionName', 'BackfillFunctionName', 'AlarmTopicArn', 'StatusPageUrl']),
+    );
   });
 
-  it('reads nothing outside its own region: every DynamoDB and S3 resource it may touch is in eu-west-1 or its own', () => {
-    const resources = endpointStatements().flatMap(resourcesOf).map((resource) => JSON.stringify(resource));
+  it('the endpoint reads nothing outside its own region, and has no secrets, queues or topics (it asks the primary with the caller\'s own credentials)', () => {
+    const statements = roleStatements(template, functionRoleId(template, logicalId(region.endpoint)));
+    const resources = statements.flatMap(resourcesOf).map((resource) => JSON.stringify(resource));
     expect(resources.filter((resource) => resource.includes('us-east-1') || resource.includes('EventLog'))).toEqual([]);
-  });
-
-  it('no secrets, queues or topics for the endpoint: it asks the primary with the caller\'s own credentials', () => {
-    const actions = endpointStatements().flatMap(actionsOf);
+    const actions = statements.flatMap(actionsOf);
     expect(actions.filter((action) => /^(secretsmanager|sqs|sns|kms):/.test(action))).toEqual([]);
     for (const action of actions) expect(action).not.toMatch(/\*/);
   });
 
-  it('a region listed in readOnlyRegions runs its endpoint read-only; the others redirect', () => {
-    const other = buildTestApp({ readOnlyRegions: ['ap-southeast-2'] });
-    try {
-      const mode = (name: string): unknown => {
-        const stack = other.regions.get(name)!;
-        const fn = Template.fromStack(stack).toJSON().Resources[stack.getLogicalId(stack.endpoint.node.defaultChild as CfnElement)] as {
-          Properties: { Environment: { Variables: Record<string, string> } };
-        };
-        return fn.Properties.Environment.Variables.READ_MODE;
-      };
-      expect(mode('ap-southeast-2')).toBe('read-only');
-      expect(mode('eu-west-1')).toBe('redirect');
-    } finally {
-      other.remove();
+  it('a new region fills itself with the shipped cdk.json: every region has its onboarding function and schedule', () => {
+    const { context } = JSON.parse(readFileSync(new URL('../../cdk.json', import.meta.url), 'utf8')) as { context: Record<string, unknown> };
+    const shipped = buildApp(parseGeoConfig(context['git-geo']), { nag: false, app: testApp({ outdir: tempOutdir() }) });
+    for (const stack of shipped.regions.values()) {
+      const shippedTemplate = Template.fromStack(stack);
+      const id = logicalId(stack.backfill);
+      // No host listing configured: the event log's repositories are listed, which its role may scan.
+      expect(settingsOf(shippedTemplate, id).backfill).toBeUndefined();
+      const statements = roleStatements(shippedTemplate, functionRoleId(shippedTemplate, id));
+      expect(statements.filter((statement) => actionsOf(statement).includes('dynamodb:Scan')).map((statement) => JSON.stringify(statement.Resource))).toContainEqual(
+        expect.stringContaining('table/GitGeo-Primary-EventLog'),
+      );
+      shippedTemplate.hasOutput('BackfillFunctionName', { Value: { Ref: id } });
+      expect(Object.values(shippedTemplate.findResources('AWS::Events::Rule')).some((rule) => JSON.stringify(rule).includes(id))).toBe(true);
     }
   });
 });

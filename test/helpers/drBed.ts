@@ -19,8 +19,7 @@ export function primaryControls(runtime: LocalRuntime): { eventLog: EventLog; pu
 }
 
 /** Creates a fresh Secrets Manager secret with credentials in the primary region and, as its replicas, in every secondary region; answers its name. */
-export async function createCredentialsSecret(runtime: LocalRuntime, credentials: { username: string; password: string }): Promise<string> {
-  const name = `git-geo/promotion-${randomBytes(4).toString('hex')}`;
+export async function createCredentialsSecret(runtime: LocalRuntime, credentials: { username: string; password: string }, name = `git-geo/promotion-${randomBytes(4).toString('hex')}`): Promise<string> {
   for (const region of [runtime.primary.region, ...Object.keys(runtime.regions)]) {
     await runtime.clients.region(region).secrets.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(credentials) }));
   }

@@ -1,12 +1,16 @@
 import { ListSubscriptionsByTopicCommand, SetSubscriptionAttributesCommand } from '@aws-sdk/client-sns';
 import type { LocalRuntime } from '../../bin/local/startLocalRuntime.ts';
+import { SETTINGS_ENV } from '../../lambdas/shared/config/functionEnv.ts';
 import { announcementsQueueFilterPolicy, syncQueueFilterPolicy } from '../../lambdas/shared/selectiveSync/queueFilterPolicies.ts';
 import type { SelectiveSyncRule } from '../../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+
+/** The functions whose settings carry the region's selective-sync rule. */
+const RULE_READERS = ['lambdas/sync/', 'lambdas/backfill/', 'lambdas/announce/'];
 
 /**
  * What a `cdk deploy` of a changed selective-sync rule does to one region: the filter policies of
  * both its subscriptions (sync queue and announcements queue) are replaced, and every function of
- * the region that reads the rule gets it in its environment (warm instances are discarded, as
+ * the region that reads the rule gets it in its settings (warm instances are discarded, as
  * UpdateFunctionConfiguration does).
  */
 export async function redeploySelectiveSync(runtime: LocalRuntime, region: string, rule: SelectiveSyncRule): Promise<void> {
@@ -20,6 +24,8 @@ export async function redeploySelectiveSync(runtime: LocalRuntime, region: strin
     await sns.send(new SetSubscriptionAttributesCommand({ SubscriptionArn: subscription.SubscriptionArn, AttributeName: 'FilterPolicy', AttributeValue: policy === undefined ? '' : JSON.stringify(policy) }));
   }
   for (const lambda of runtime.lambdas) {
-    if (lambda.fn.region === region && lambda.fn.environment.SELECTIVE_SYNC !== undefined) lambda.updateEnvironment({ SELECTIVE_SYNC: JSON.stringify(rule) });
+    if (lambda.fn.region !== region || !RULE_READERS.some((prefix) => lambda.fn.factory.startsWith(prefix))) continue;
+    const settings = JSON.parse(lambda.environment[SETTINGS_ENV] ?? '{}') as Record<string, unknown>;
+    lambda.updateEnvironment({ [SETTINGS_ENV]: JSON.stringify({ ...settings, selectiveSyncRule: rule }) });
   }
 }

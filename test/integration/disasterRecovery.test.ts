@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
@@ -46,9 +47,10 @@ describe('disaster recovery: promote a region onto a fresh host, fail back, RPO 
   };
 
   beforeAll(async () => {
-    bed = await startTestBed({ config: { primaryOverrideCacheSeconds: 1 } });
+    // The promoted host is read with the promotion secret: the one the configuration names, which sync's role may read.
+    bed = await startTestBed({ config: { primaryOverrideCacheSeconds: 1, promotionCredentialsSecretName: `git-geo/promotion-${randomBytes(4).toString('hex')}` } });
     fresh = await startGitServer({ root: join(bed.root, 'fresh'), autoCreate: true, users: { [PROMOTER.username]: PROMOTER.password }, onPush: (repository, updates) => void freshPushes.push({ repository, updates }) });
-    secretName = await createCredentialsSecret(bed.runtime, PROMOTER);
+    secretName = await createCredentialsSecret(bed.runtime, PROMOTER, bed.runtime.config.promotionCredentialsSecretName);
     for (const repository of [app, lib]) await bed.createRepository(repository);
     const work = await bed.workingCopy(app);
     await commit(work, 3, 'app');

@@ -78,7 +78,7 @@ describe('Git LFS through a region, with the real git-lfs client', () => {
       config: { secondaryRegions: [REGION], primaryCredentialsSecretName: 'git-geo/primary-read-credentials', verifyIntervalHours: 0 },
     });
     gitUrl = bed.runtime.regions[REGION]!.gitUrl;
-    verify = bed.runtime.lambdas.find((lambda) => lambda.fn.logicalId.startsWith('Verify'))!;
+    verify = bed.runtime.lambdas.find((lambda) => lambda.name === bed.runtime.regions[REGION]!.verifyFunctionName)!;
     await pushLfs(open, { 'model.bin': randomBytes(3 * 1024 * 1024 + 17), 'tiny.bin': randomBytes(100) });
     await pushLfs(secret, { 'weights.bin': randomBytes(200 * 1024) });
   }, 240_000);

@@ -108,7 +108,7 @@ describe('security of every input', () => {
     it('the deployed notify function refuses to start when the secret in Secrets Manager is empty', async () => {
       const name = `git-geo/empty-${randomBytes(4).toString('hex')}`;
       await bed.runtime.clients.region('us-east-1').secrets.send(new CreateSecretCommand({ Name: name, SecretString: '   ' }));
-      const env = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL, EVENT_LOG_TABLE: 't', TOPIC_ARN: 'arn:aws:sns:us-east-1:1:t.fifo', WEBHOOK_SECRET_ID: name, PRIMARY_URLS: bed.primary.url };
+      const env = { AWS_REGION: 'us-east-1', AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL, EVENT_LOG_TABLE: 't', TOPIC_ARN: 'arn:aws:sns:us-east-1:1:t.fifo', GIT_GEO_SETTINGS: JSON.stringify({ webhookSecretName: name, primaryUrls: [bed.primary.url] }) };
       const failure = await createNotifyHandler(env).catch((error: unknown) => error);
       expect(failure).toBeInstanceOf(ConfigurationError);
       expect((failure as Error).message).toMatch(/webhook secret is empty/);

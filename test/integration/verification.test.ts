@@ -54,7 +54,7 @@ describe('verification: damaged mirrors are found from their bytes and healed, w
         verifyIntervalHours: 0,
       },
     });
-    verify = bed.runtime.lambdas.find((lambda) => lambda.fn.logicalId.startsWith('Verify'))!;
+    verify = bed.runtime.lambdas.find((lambda) => lambda.name === bed.runtime.regions[REGION]!.verifyFunctionName)!;
   }, 120_000);
   afterAll(async () => {
     await bed?.stop();
@@ -62,7 +62,7 @@ describe('verification: damaged mirrors are found from their bytes and healed, w
 
   it('verifies every mirror on the schedule, refs/merge-requests/* included, and records the time and checksum', async () => {
     const repository = await mirrored('verify/healthy');
-    const rule = bed.runtime.scheduler.ruleNames.find((name) => name.includes('VerifySchedule'))!;
+    const rule = bed.runtime.scheduler.ruleTargeting(verify.fn.arn, { action: 'verify' })!;
     const [result] = (await bed.runtime.scheduler.fire(rule)) as VerifyResult[];
     expect(result!.outcomes?.[repository]).toEqual(expect.objectContaining({ kind: 'verified' }));
     const after = (await state(repository))!;
@@ -198,7 +198,7 @@ describe('verification: damaged mirrors are found from their bytes and healed, w
         Item: { pk: repository, sk: 'git', repository, replicable: 'git', status: 'started', syncStartedAt: long, leaseOwner: 'lost-message', leaseUntil: long, attempts: 1, lastEventSequence: 1, updatedAt: long },
       }),
     );
-    const rule = bed.runtime.scheduler.ruleNames.find((name) => name.includes('WatchdogSchedule'))!;
+    const rule = bed.runtime.scheduler.ruleTargeting(verify.fn.arn, { action: 'watchdog' })!;
     const [result] = (await bed.runtime.scheduler.fire(rule)) as VerifyResult[];
     expect(result!.requested).toContain(repository);
     await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, regions: [REGION], timeoutMs: 90_000 });

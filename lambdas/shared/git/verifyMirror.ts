@@ -11,9 +11,10 @@ import { PackIndex } from './pack/PackIndex.ts';
 import { PackIndexer } from './pack/PackIndexer.ts';
 import type { ObjectType } from './pack/readEntryHeader.ts';
 import { refsChecksum, type RefSnapshot } from './RefSnapshot.ts';
+import { VERIFIED_PACKS_PREFIX } from './verifiedPacksPrefix.ts';
 
-/** Where a pack's deep verification is remembered, outside every mirror's prefix. */
-export const VERIFIED_PACKS_PREFIX = '.git-geo/verified-packs/';
+// Where a pack's deep verification is remembered, outside every mirror's prefix.
+export { VERIFIED_PACKS_PREFIX };
 
 export type MirrorProblemCode =
   | 'repository-files'

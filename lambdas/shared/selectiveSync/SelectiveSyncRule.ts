@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
 
 /** Which repositories one region holds, by namespace (`acme`, `acme/platform`). Empty `include`: every namespace. */
 export interface SelectiveSyncRule {
@@ -38,17 +37,3 @@ export function filterPolicyOf(rule: SelectiveSyncRule): Record<string, unknown[
   if (topLevel.length > 0) policy.namespace = [{ 'anything-but': topLevel }];
   return Object.keys(policy).length === 0 ? undefined : policy;
 }
-
-/** The rule as functions receive it: JSON in an environment variable. */
-export const SelectiveSyncRuleEnvSchema = z
-  .string()
-  .default('{"include":[],"exclude":[]}')
-  .transform((value, ctx) => {
-    try {
-      return JSON.parse(value) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON: {"include":[...],"exclude":[...]}' });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.object({ include: z.array(z.string().min(1)).default([]), exclude: z.array(z.string().min(1)).default([]) }));

@@ -10,7 +10,7 @@ function build(rule: { include: string[]; exclude: string[] }): Template {
   const stack = new Stack(testApp(), 'Region', { env: { account: '123456789012', region: 'eu-west-1' } });
   const registry = new Table(stack, 'Registry', { partitionKey: { name: 'pk', type: AttributeType.STRING }, sortKey: { name: 'sk', type: AttributeType.STRING } });
   const topic = Topic.fromTopicArn(stack, 'Topic', 'arn:aws:sns:us-east-1:123456789012:GitGeo-Primary-ChangeEvents.fifo');
-  new RegionalAnnouncements(stack, 'Announcements', { topics: [topic], registry, rule, primaryRegion: 'us-east-1' });
+  new RegionalAnnouncements(stack, 'Announcements', { topics: [topic], registry, settings: { selectiveSyncRule: rule, primaryRegion: 'us-east-1' } });
   return Template.fromStack(stack);
 }
 
@@ -23,9 +23,17 @@ describe('RegionalAnnouncements', () => {
     template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'sqs', RawMessageDelivery: true, Region: 'us-east-1', FilterPolicy: Match.absent() });
   });
 
-  it('the announce function reads the queue with partial batch failures, and names its registry', () => {
+  it('the announce function reads the queue with partial batch failures, and names its registry; its settings carry the control plane and the rule', () => {
     template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { FunctionResponseTypes: ['ReportBatchItemFailures'], BatchSize: 10 });
-    template.hasResourceProperties('AWS::Lambda::Function', { Environment: { Variables: Match.objectLike({ POWERTOOLS_SERVICE_NAME: 'git-geo-announce', REGISTRY_TABLE: Match.anyValue(), PRIMARY_REGION: 'us-east-1' }) } });
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: {
+        Variables: Match.objectLike({
+          POWERTOOLS_SERVICE_NAME: 'git-geo-announce',
+          REGISTRY_TABLE: Match.anyValue(),
+          GIT_GEO_SETTINGS: JSON.stringify({ selectiveSyncRule: { include: [], exclude: [] }, primaryRegion: 'us-east-1' }),
+        }),
+      },
+    });
   });
 
   it('may only update the announcement and heartbeat attributes of the registry', () => {

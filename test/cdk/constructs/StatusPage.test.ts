@@ -25,12 +25,16 @@ describe('StatusPage', () => {
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
-          REGION_STACKS: JSON.stringify([
-            { region: 'eu-west-1', stackName: 'GitGeo-Region-eu-west-1' },
-            { region: 'ap-southeast-2', stackName: 'GitGeo-Region-ap-southeast-2' },
-          ]),
-          LAG_SLO_SECONDS: '45',
-          REFRESH_SECONDS: '20',
+          GIT_GEO_SETTINGS: Match.serializedJson(
+            Match.objectLike({
+              regionStacks: [
+                { region: 'eu-west-1', stackName: 'GitGeo-Region-eu-west-1' },
+                { region: 'ap-southeast-2', stackName: 'GitGeo-Region-ap-southeast-2' },
+              ],
+              replicationLagSloSeconds: 45,
+              statusPageRefreshSeconds: 20,
+            }),
+          ),
         }),
       },
     });

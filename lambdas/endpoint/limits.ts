@@ -1,0 +1,6 @@
+/** Lambda streams responses up to 200 MB; a repository whose packs are larger is read from the primary. */
+export const MAX_STREAMED_PACK_BYTES = 190 * 1024 * 1024;
+/** /tmp of an endpoint instance (Lambda ephemeral storage), where it keeps packs to read objects from (memory stays bounded). */
+export const ENDPOINT_EPHEMERAL_MIB = 4096;
+/** Pack bytes an endpoint instance keeps in /tmp: its ephemeral storage, less room for the rest. */
+export const ENDPOINT_PACK_CACHE_BYTES = (ENDPOINT_EPHEMERAL_MIB - 512) * 1024 * 1024;
