@@ -109,6 +109,14 @@ export const GeoConfigFields = z.strictObject({
   packMaintenance: PackMaintenanceSchema.prefault({}),
   /** Largest webhook body accepted. */
   maxWebhookBytes: z.number().int().positive().max(6 * 1024 * 1024).default(5 * 1024 * 1024),
+  /**
+   * A webhook whose signed content was recorded this recently under another delivery id is a
+   * replay (delivery ids are not signed): answered 200 and not recorded again. Past the window
+   * the same content is recorded as a new change (at worst a sync that finds nothing new).
+   */
+  webhookReplayWindowSeconds: z.number().int().min(300).max(30 * 86_400).default(86_400),
+  /** Change events one repository may record per second; past it notify answers 429 with Retry-After: 1 and records nothing. */
+  maxEventsPerRepositoryPerSecond: z.number().int().min(1).max(1000).default(20),
   /** Days an overwritten mirror file (refs, pack lists) is kept as a noncurrent version. */
   noncurrentVersionDays: z.number().int().min(1).default(30),
   /**

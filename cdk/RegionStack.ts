@@ -19,6 +19,7 @@ import { Verification } from './constructs/Verification.ts';
 import { functionSettings } from './functionSettings.ts';
 import type { GeoConfig } from './GeoConfig.ts';
 import { HOLD_EVERYTHING } from '../lambdas/shared/selectiveSync/SelectiveSyncRule.ts';
+import { regionStackName } from './stackNames.ts';
 
 /** The stateful resources keep the logical ids they had before the constructs: an upgrade replaces none of them. */
 const KEPT_LOGICAL_IDS = {
@@ -37,10 +38,8 @@ export interface RegionStackProps extends StackProps {
   readonly standbyTopic?: { readonly region: string; readonly name: string };
 }
 
-/** A secondary region's stack name: the dashboard finds the region's queues by it. */
-export function regionStackName(stackPrefix: string, region: string): string {
-  return `${stackPrefix}-Region-${region}`;
-}
+// A secondary region's stack name: the dashboard finds the region's queues by it.
+export { regionStackName };
 
 /**
  * One secondary region, wired from one construct per concern: the change queue subscribed to

@@ -3,7 +3,10 @@ import { AwsSolutionsChecks } from 'cdk-nag';
 import type { GeoConfig } from './GeoConfig.ts';
 import { suppressNagFindings } from './nagSuppressions.ts';
 import { changeTopicName, eventLogTableName, PrimaryStack } from './PrimaryStack.ts';
-import { RegionStack, regionStackName } from './RegionStack.ts';
+import { RegionStack } from './RegionStack.ts';
+import { primaryStackName, regionStackName, standbyControlPlaneStackName } from './stackNames.ts';
+
+export { standbyControlPlaneStackName };
 
 export interface GeoApp {
   readonly app: App;
@@ -24,7 +27,7 @@ export interface BuildAppOptions {
 export function buildApp(config: GeoConfig, options: BuildAppOptions = {}): GeoApp {
   const app = options.app ?? new App();
   const account = config.account ?? process.env.CDK_DEFAULT_ACCOUNT;
-  const primaryName = `${config.stackPrefix}-Primary`;
+  const primaryName = primaryStackName(config.stackPrefix);
   const primary = new PrimaryStack(app, primaryName, {
     stackName: primaryName,
     env: { account, region: config.primaryRegion },
@@ -52,11 +55,6 @@ export function buildApp(config: GeoConfig, options: BuildAppOptions = {}): GeoA
   suppressNagFindings([primary, ...(standby === undefined ? [] : [standby]), ...regions.values()]);
   if (options.nag ?? true) Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));
   return { app, primary, ...(standby === undefined ? {} : { standby }), regions };
-}
-
-/** The standby control plane's stack: the primary stack's resources, in `region`, not yet receiving webhooks. */
-export function standbyControlPlaneStackName(config: Pick<GeoConfig, 'stackPrefix'>, region: string): string {
-  return `${config.stackPrefix}-ControlPlane-${region}`;
 }
 
 function standbyControlPlane(app: App, config: GeoConfig, account: string | undefined, region: string): PrimaryStack {

@@ -33,6 +33,8 @@ export const functionSettings = {
     webhookSecretName: config.webhookSecretName,
     maxWebhookBytes: config.maxWebhookBytes,
     primaryOverrideCacheSeconds: config.primaryOverrideCacheSeconds,
+    webhookReplayWindowSeconds: config.webhookReplayWindowSeconds,
+    maxEventsPerRepositoryPerSecond: config.maxEventsPerRepositoryPerSecond,
   }),
   republish: (config: GeoConfig): z.input<typeof RepublishSettings> => ({ republishAfterSeconds: config.republishAfterSeconds }),
   sync: (config: GeoConfig, region: string): z.input<typeof SyncSettings> => ({

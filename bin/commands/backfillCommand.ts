@@ -7,9 +7,10 @@ import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
 import { RegionControl } from '../../lambdas/shared/registry/RegionControl.ts';
 import { Registry } from '../../lambdas/shared/registry/Registry.ts';
 import { invokeRegionFunction } from '../ops/invokeRegionFunction.ts';
-import { resourcesFor, withRegionOptions, type RegionFlags } from './regionCommandOptions.ts';
+import { resolveTarget } from '../ops/target.ts';
+import { withRegionOption } from './regionCommandOptions.ts';
 
-interface BackfillFlags extends RegionFlags {
+interface BackfillFlags {
   region: string;
   restart: boolean;
   wait: boolean;
@@ -26,12 +27,12 @@ const SETTLED = new Set(['synced', 'verified', 'failed', 'verification_failed', 
  * from the saved cursor next time.
  */
 export function backfillCommand(): Command {
-  return withRegionOptions(new Command('backfill').description("enqueue every primary repository a region should hold and doesn't, at a bounded rate, and show progress"), true)
+  return withRegionOption(new Command('backfill').description("enqueue every primary repository a region should hold and doesn't, at a bounded rate, and show progress"), true)
     .option('--restart', 'list the primary again from the start, even if a backfill completed', false)
     .option('--no-wait', 'return once everything is requested, without waiting for the syncs')
     .option('--timeout <seconds>', 'give up waiting for the syncs after this long', (value) => Number.parseInt(value, 10), 3600)
     .action(async (flags: BackfillFlags) => {
-      const resources = await resourcesFor(flags, flags.region);
+      const resources = await resolveTarget().region(flags.region);
       if (resources.backfillFunctionName === undefined) throw new Error(`${flags.region} has no backfill function: set "backfill" in the git-geo configuration (cdk.json)`);
       const db = DynamoDBDocumentClient.from(new DynamoDBClient(clientConfig(resources.region, resources.awsEndpoint)));
       const control = new RegionControl(db, resources.registryTable);

@@ -1,5 +1,7 @@
 import { Command, Option } from 'commander';
+import { claimDescriptorFile, localDescriptor, removeLocalDescriptor, writeLocalDescriptor } from '../local/localDescriptor.ts';
 import { startLocalRuntime } from '../local/startLocalRuntime.ts';
+import { localDescriptorFile } from '../ops/target.ts';
 import { projectConfig, splitList } from './projectConfig.ts';
 import { quietLambdaLogs } from './quietLambdaLogs.ts';
 
@@ -22,6 +24,9 @@ export function localCommand(): Command {
     .option('--verbose', 'show Lambda logs at INFO level on stderr', false)
     .action(async (options: { regions?: string; primaryRegion?: string; primaryUrl?: string; webhookSecret?: string; primaryCredentials?: string; port: number; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
+      // Where the operator commands find this runtime (GIT_GEO_TARGET, else .git-geo/local.json).
+      const descriptorFile = localDescriptorFile();
+      claimDescriptorFile(descriptorFile);
       const primaryCredentials = parseCredentials(options.primaryCredentials);
       const base = projectConfig({
         secondaryRegions: splitList(options.regions),
@@ -37,7 +42,9 @@ export function localCommand(): Command {
         port: options.port,
         onError: (error) => process.stderr.write(`[git-geo local] ${error instanceof Error ? error.message : String(error)}\n`),
       });
-      process.stdout.write(`${JSON.stringify(runtime.readyLine())}\n`);
+      await writeLocalDescriptor(descriptorFile, localDescriptor(runtime));
+      process.stdout.write(`${JSON.stringify({ ...runtime.readyLine(), target: descriptorFile })}\n`);
+      process.stderr.write(`git-geo local: ready; the operator commands (git-geo status, pause, promote, ...) act on it through ${descriptorFile}\n`);
       await new Promise<void>((resolve) => {
         const shutdown = (): void => {
           process.stderr.write('git-geo local: stopping\n');
@@ -46,6 +53,7 @@ export function localCommand(): Command {
         process.once('SIGINT', shutdown);
         process.once('SIGTERM', shutdown);
       });
+      await removeLocalDescriptor(descriptorFile);
       await runtime.stop();
     });
 }

@@ -1,18 +1,19 @@
 import { Command } from 'commander';
 import { setRegionPaused } from '../ops/setRegionPaused.ts';
-import { resourcesFor, withRegionOptions, type RegionFlags } from './regionCommandOptions.ts';
+import { resolveTarget } from '../ops/target.ts';
+import { withRegionOption } from './regionCommandOptions.ts';
 
 function command(name: 'pause' | 'resume'): Command {
   const paused = name === 'pause';
-  return withRegionOptions(
+  return withRegionOption(
     new Command(name).description(
       paused
         ? "pause a region's replication: its sync stops taking change events, which wait on its queue (nothing is lost)"
         : "resume a paused region: the events that waited drain, in order per repository",
     ),
     true,
-  ).action(async (flags: RegionFlags & { region: string }) => {
-    const result = await setRegionPaused(await resourcesFor(flags, flags.region), paused);
+  ).action(async (flags: { region: string }) => {
+    const result = await setRegionPaused(await resolveTarget().region(flags.region), paused);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   });
 }

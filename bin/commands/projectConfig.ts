@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../../cdk/constructs/GeoFunction.ts';
+import { PROJECT_ROOT } from '../../cdk/projectRoot.ts';
 import { CONTEXT_KEYS, resolveGeoConfig, type GeoConfig, type GeoConfigInput } from '../../cdk/GeoConfig.ts';
 
 /**

@@ -2,14 +2,10 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { Command } from 'commander';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
 import { redriveDeadLetters } from '../ops/redriveDeadLetters.ts';
-import { regionQueues } from '../ops/regionQueues.ts';
-import { projectConfig } from './projectConfig.ts';
+import { resolveTarget } from '../ops/target.ts';
 
 interface RedriveFlags {
   region: string;
-  stackPrefix?: string;
-  deadLetterQueueUrl?: string;
-  queueUrl?: string;
   max?: number;
   dryRun: boolean;
 }
@@ -23,22 +19,16 @@ export function redriveCommand(): Command {
   return new Command('redrive')
     .description("move a region's dead-lettered change events back to its queue, in order per repository")
     .requiredOption('--region <region>', 'the secondary region')
-    .option('--stack-prefix <prefix>', 'stack prefix (default: cdk.json); the queues are read from the region stack outputs')
-    .option('--dead-letter-queue-url <url>', 'the dead-letter queue, instead of reading it from the stack (git-geo local prints it)')
-    .option('--queue-url <url>', 'where to send the messages (default: the queue whose redrive policy names the dead-letter queue)')
     .option('--max <n>', 'move at most this many messages', (value) => Number.parseInt(value, 10))
     .option('--dry-run', 'list the dead-lettered messages and their errors, move nothing', false)
     .action(async (flags: RedriveFlags) => {
-      const endpoint = process.env.AWS_ENDPOINT_URL;
-      const queues = flags.deadLetterQueueUrl
-        ? { deadLetterQueueUrl: flags.deadLetterQueueUrl, queueUrl: flags.queueUrl }
-        : await regionQueues({ stackPrefix: flags.stackPrefix ?? projectConfig().stackPrefix, region: flags.region, endpoint });
-      const sqs = new SQSClient(clientConfig(flags.region, endpoint));
+      const queues = await resolveTarget().region(flags.region);
+      const sqs = new SQSClient(clientConfig(flags.region, queues.awsEndpoint));
       try {
         const result = await redriveDeadLetters({
           sqs,
           deadLetterQueueUrl: queues.deadLetterQueueUrl,
-          ...(flags.queueUrl ?? queues.queueUrl ? { queueUrl: flags.queueUrl ?? queues.queueUrl } : {}),
+          queueUrl: queues.queueUrl,
           ...(flags.max !== undefined ? { max: flags.max } : {}),
           dryRun: flags.dryRun,
           onMessage: (message) =>

@@ -1,9 +1,7 @@
 import { Command } from 'commander';
 import type { RpoReport } from '../ops/rpoReport.ts';
 import { rpoReport } from '../ops/rpoReport.ts';
-import { Deployment, type DeploymentFlags } from '../ops/deployment.ts';
-import { deploymentFlags, withDeploymentOptions } from './deploymentOptions.ts';
-import { projectConfig } from './projectConfig.ts';
+import { Deployment } from '../ops/deployment.ts';
 
 /** The report for people: one line per repository at risk, with exactly the refs. */
 export function formatRpoReport(report: RpoReport): string {
@@ -17,18 +15,17 @@ export function formatRpoReport(report: RpoReport): string {
 }
 
 export function rpoCommand(): Command {
-  return withDeploymentOptions(
-    new Command('rpo')
-      .description("per repository, whether a region holds the primary's last known state (from the event log), and which refs it lacks")
-      .requiredOption('--region <region>', 'the secondary region')
-      .option('--repo <path...>', 'only these repositories')
-      .option('--json', 'print the report as JSON', false),
-  ).action(async (options: DeploymentFlags & { region: string; repo?: string[]; json: boolean }) => {
-    const config = projectConfig();
-    const deployment = await Deployment.open(config, deploymentFlags(options));
-    const { store, registry } = await deployment.region(options.region);
-    const report = await rpoReport({ region: options.region, eventLog: deployment.eventLog, store, registry, refNamespaces: config.refNamespaces, ...(options.repo ? { repositories: options.repo } : {}) });
-    process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatRpoReport(report));
-    if (report.atRisk > 0) process.exitCode = 3;
-  });
+  return new Command('rpo')
+    .description("per repository, whether a region holds the primary's last known state (from the event log), and which refs it lacks")
+    .requiredOption('--region <region>', 'the secondary region')
+    .option('--repo <path...>', 'only these repositories')
+    .option('--json', 'print the report as JSON', false)
+    .action(async (options: { region: string; repo?: string[]; json: boolean }) => {
+      const deployment = await Deployment.open();
+      const config = deployment.config;
+      const { store, registry } = await deployment.region(options.region);
+      const report = await rpoReport({ region: options.region, eventLog: deployment.eventLog, store, registry, refNamespaces: config.refNamespaces, ...(options.repo ? { repositories: options.repo } : {}) });
+      process.stdout.write(options.json ? `${JSON.stringify(report)}\n` : formatRpoReport(report));
+      if (report.atRisk > 0) process.exitCode = 3;
+    });
 }

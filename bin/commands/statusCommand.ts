@@ -1,10 +1,9 @@
 import Table from 'cli-table3';
 import { Command } from 'commander';
 import type { UnreachableRegion } from '../../lambdas/status/deploymentStatus.ts';
-import type { RegionResources } from '../ops/regionResources.ts';
 import { deploymentStatus, repositoryAcrossRegions, statusSettings } from '../ops/regionStatus.ts';
-import { projectConfig } from './projectConfig.ts';
-import { regionsOf, resourcesFor, withRegionOptions, type RegionFlags } from './regionCommandOptions.ts';
+import { resolveTarget, type RegionResources } from '../ops/target.ts';
+import { withRegionOption, type RegionFlags } from './regionCommandOptions.ts';
 
 const seconds = (ms: number | undefined): string => (ms === undefined ? '-' : `${(ms / 1000).toFixed(1)} s`);
 
@@ -15,16 +14,17 @@ const seconds = (ms: number | undefined): string => (ms === undefined ? '-' : `$
  * that cannot be read is shown unreachable, not left out.
  */
 export function statusCommand(): Command {
-  return withRegionOptions(new Command('status').description('show each region: health, replication state, lag, verification, and failures grouped by cause'), false)
+  return withRegionOption(new Command('status').description('show each region: health, replication state, lag, verification, and failures grouped by cause'), false)
     .option('--repository <path>', "show one repository's state in every region")
     .option('--json', 'print JSON', false)
     .action(async (flags: RegionFlags & { json: boolean; repository?: string }) => {
-      const settings = statusSettings(projectConfig());
+      const target = resolveTarget();
+      const settings = statusSettings(target.config);
       const found: RegionResources[] = [];
       const unresolved: UnreachableRegion[] = [];
-      for (const region of regionsOf(flags)) {
+      for (const region of target.regions(flags.region)) {
         try {
-          found.push(await resourcesFor(flags, region));
+          found.push(await target.region(region));
         } catch (error) {
           unresolved.push({ region, health: 'unreachable', reasons: [`could not find the region's resources: ${(error as Error).message}`], checkedAt: new Date().toISOString() });
         }

@@ -2,7 +2,8 @@ import Table from 'cli-table3';
 import { Command } from 'commander';
 import type { VerifyResult } from '../../lambdas/verify/createVerifyHandler.ts';
 import { invokeRegionFunction } from '../ops/invokeRegionFunction.ts';
-import { regionsOf, resourcesFor, withRegionOptions, type RegionFlags } from './regionCommandOptions.ts';
+import { resolveTarget } from '../ops/target.ts';
+import { withRegionOption, type RegionFlags } from './regionCommandOptions.ts';
 
 interface VerifyFlags extends RegionFlags {
   shallow: boolean;
@@ -15,15 +16,16 @@ interface VerifyFlags extends RegionFlags {
  * the schedule. Exits 1 when anything was damaged.
  */
 export function verifyCommand(): Command {
-  return withRegionOptions(new Command('verify').description("verify regions' mirrors against their bytes and the primary, and repair what is damaged"), false)
+  return withRegionOption(new Command('verify').description("verify regions' mirrors against their bytes and the primary, and repair what is damaged"), false)
     .argument('[repository]', 'one repository path (default: every repository the region holds)')
     .option('--shallow', 'check refs and the presence of files only, not pack contents and the object graph', false)
     .option('--json', 'print the results as JSON lines', false)
     .action(async (repository: string | undefined, flags: VerifyFlags) => {
       let damaged = 0;
       const table = new Table({ head: ['region', 'repository', 'outcome', 'details'] });
-      for (const region of regionsOf(flags)) {
-        const resources = await resourcesFor(flags, region);
+      const target = resolveTarget();
+      for (const region of target.regions(flags.region)) {
+        const resources = await target.region(region);
         const result = await invokeRegionFunction<VerifyResult>(resources, resources.verifyFunctionName, {
           action: 'verify',
           force: true,

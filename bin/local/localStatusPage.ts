@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GeoConfig } from '../../cdk/GeoConfig.ts';
 import { serveStatus } from '../../lambdas/status/serveStatus.ts';
 import { RegionClientCache } from '../../lambdas/status/RegionClientCache.ts';
+import type { DeploymentStatus } from '../../lambdas/status/deploymentStatus.ts';
+import { StatusCache, statusCacheMs } from '../../lambdas/status/StatusCache.ts';
 import { statusSettings } from '../ops/regionStatus.ts';
 
 /** Where `git-geo local` serves the status page, on its own HTTP port. */
@@ -25,11 +27,12 @@ export function localStatusPage(
     return { region, registryTable, deadLetterQueueUrl, queueUrl };
   });
   const sources = () => Promise.resolve(known);
+  const cache = new StatusCache<DeploymentStatus>(statusCacheMs(config.statusPageRefreshSeconds));
   return {
     handle: async (req, res, url) => {
       const response = await serveStatus(
         { method: req.method ?? 'GET', path: url.pathname.slice(STATUS_PATH.length), query: url.searchParams, basePath: STATUS_PATH },
-        { sources, clients, settings, refreshSeconds: config.statusPageRefreshSeconds },
+        { sources, clients, settings, refreshSeconds: config.statusPageRefreshSeconds, cache },
       );
       res.writeHead(response.statusCode, response.headers).end(req.method === 'HEAD' ? undefined : response.body);
     },

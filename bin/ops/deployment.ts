@@ -1,4 +1,3 @@
-import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -14,56 +13,29 @@ import { PrimaryOverrideStore, type RegionalOverrideCopy } from '../../lambdas/s
 import { Registry } from '../../lambdas/shared/registry/Registry.ts';
 import { SecretReader, type PrimaryCredentials } from '../../lambdas/shared/secrets/SecretReader.ts';
 import { S3ObjectStore } from '../../lambdas/shared/storage/S3ObjectStore.ts';
-
-/** Names a command may take from flags instead of the stacks' outputs (`git-geo local` prints them). */
-export interface DeploymentFlags {
-  stackPrefix?: string;
-  eventLogTable?: string;
-  topicArn?: string;
-  bucket?: string;
-  registryTable?: string;
-}
-
-export async function stackOutputs(stackName: string, region: string, endpoint: string | undefined): Promise<Map<string, string>> {
-  const cloudformation = new CloudFormationClient(clientConfig(region, endpoint));
-  try {
-    const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
-    return new Map((Stacks[0]?.Outputs ?? []).flatMap((output) => (output.OutputKey && output.OutputValue ? [[output.OutputKey, output.OutputValue] as const] : [])));
-  } finally {
-    cloudformation.destroy();
-  }
-}
-
-function required(outputs: Map<string, string>, name: string, stack: string, flag: string): string {
-  const value = outputs.get(name);
-  if (value === undefined) throw new Error(`stack ${stack} has no ${name} output; pass ${flag}`);
-  return value;
-}
+import { resolveTarget, type ControlPlaneResources, type Target } from './target.ts';
 
 /**
  * The AWS resources an operator command works on: the primary region's event log, topic and
- * primary override, and a secondary region's bucket and registry. Read from the stacks' outputs
- * (AWS_ENDPOINT_URL honoured), or from flags.
+ * primary override, and a secondary region's bucket and registry, all from the target's stacks
+ * (`git-geo local` or a deployment; see target.ts).
  */
 export class Deployment {
   private constructor(
-    readonly config: GeoConfig,
-    private readonly endpoint: string | undefined,
-    private readonly primaryNames: { eventLogTable: string; topicArn: string },
-    private readonly flags: DeploymentFlags,
+    readonly target: Target,
+    private readonly primary: ControlPlaneResources,
   ) {}
 
-  static async open(config: GeoConfig, flags: DeploymentFlags): Promise<Deployment> {
-    const endpoint = process.env.AWS_ENDPOINT_URL;
-    const prefix = flags.stackPrefix ?? config.stackPrefix;
-    let { eventLogTable, topicArn } = flags;
-    if (eventLogTable === undefined || topicArn === undefined) {
-      const stack = `${prefix}-Primary`;
-      const outputs = await stackOutputs(stack, config.primaryRegion, endpoint);
-      eventLogTable ??= required(outputs, 'EventLogTable', stack, '--event-log-table');
-      topicArn ??= required(outputs, 'ChangeTopicArn', stack, '--topic-arn');
-    }
-    return new Deployment(config, endpoint, { eventLogTable, topicArn }, { ...flags, stackPrefix: prefix });
+  static async open(target: Target = resolveTarget()): Promise<Deployment> {
+    return new Deployment(target, await target.controlPlane());
+  }
+
+  get config(): GeoConfig {
+    return this.target.config;
+  }
+
+  private get endpoint(): string | undefined {
+    return this.target.awsEndpoint;
   }
 
   private documents(region: string): DynamoDBDocumentClient {
@@ -71,11 +43,11 @@ export class Deployment {
   }
 
   get eventLog(): EventLog {
-    return new EventLog(this.documents(this.config.primaryRegion), this.primaryNames.eventLogTable);
+    return new EventLog(this.documents(this.config.primaryRegion), this.primary.eventLogTable);
   }
 
   get overrides(): PrimaryOverrideStore {
-    return new PrimaryOverrideStore(this.documents(this.config.primaryRegion), this.primaryNames.eventLogTable, 0);
+    return new PrimaryOverrideStore(this.documents(this.config.primaryRegion), this.primary.eventLogTable, 0);
   }
 
   /**
@@ -93,25 +65,16 @@ export class Deployment {
         process.stderr.write(`warning: ${region}'s registry not found (${(error as Error).message}); its copy of the primary override is not written\n`);
       }
     }
-    return new PrimaryOverrideStore(this.documents(this.config.primaryRegion), this.primaryNames.eventLogTable, 0, copies);
+    return new PrimaryOverrideStore(this.documents(this.config.primaryRegion), this.primary.eventLogTable, 0, copies);
   }
 
   get publisher(): ChangePublisher {
-    return new ChangePublisher(new SNSClient(clientConfig(this.config.primaryRegion, this.endpoint)), this.primaryNames.topicArn);
+    return new ChangePublisher(new SNSClient(clientConfig(this.config.primaryRegion, this.endpoint)), this.primary.topicArn);
   }
 
   /** A secondary region's bucket and registry. */
   async region(region: string): Promise<{ store: S3ObjectStore; registry: Registry }> {
-    if (!this.config.secondaryRegions.includes(region) && this.flags.bucket === undefined) {
-      throw new Error(`${region} is not a secondary region (${this.config.secondaryRegions.join(', ')})`);
-    }
-    let { bucket, registryTable } = this.flags;
-    if (bucket === undefined || registryTable === undefined) {
-      const stack = `${this.flags.stackPrefix}-Region-${region}`;
-      const outputs = await stackOutputs(stack, region, this.endpoint);
-      bucket ??= required(outputs, 'MirrorBucket', stack, '--bucket');
-      registryTable ??= required(outputs, 'RegistryTable', stack, '--registry-table');
-    }
+    const { bucket, registryTable } = await this.target.region(region);
     return {
       store: new S3ObjectStore(new S3Client(clientConfig(region, this.endpoint)), bucket),
       registry: new Registry(this.documents(region), registryTable),

@@ -1,6 +1,6 @@
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
-import type { RegionResources } from './regionResources.ts';
+import type { RegionResources } from './target.ts';
 
 /** Invokes one of a region's functions and answers its result; a function error is thrown with its message. */
 export async function invokeRegionFunction<T>(resources: RegionResources, functionName: string, payload: unknown): Promise<T> {

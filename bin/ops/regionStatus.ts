@@ -10,7 +10,7 @@ import {
   type StatusSettings,
 } from '../../lambdas/status/deploymentStatus.ts';
 import { projectConfig } from '../commands/projectConfig.ts';
-import type { RegionResources } from './regionResources.ts';
+import type { RegionResources } from './target.ts';
 
 export { summarise, type FailureGroup, type RegionStatus } from '../../lambdas/status/deploymentStatus.ts';
 

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { userInfo } from 'node:os';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
 import { RegionControl } from '../../lambdas/shared/registry/RegionControl.ts';
-import type { RegionResources } from './regionResources.ts';
+import type { RegionResources } from './target.ts';
 
 export interface PauseResult {
   readonly region: string;

@@ -3,13 +3,13 @@ import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { SETTINGS_ENV, type ResourceEnvName } from '../../lambdas/shared/config/functionEnv.ts';
 import { HANDLER_FACTORY_METADATA, LOCAL_URL_PATH_METADATA } from './localMetadata.ts';
 
-/** Project root: entries and the lockfile are resolved from here. */
-export const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+import { PROJECT_ROOT } from '../projectRoot.ts';
+
+export { PROJECT_ROOT };
 
 
 export interface GeoFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'handler'> {

@@ -16,13 +16,14 @@ import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
 import { EventLog } from '../shared/eventlog/EventLog.ts';
 import { ChangePublisher } from '../shared/events/ChangePublisher.ts';
-import { BusyError, ConfigurationError, GeoError, UntrustedHostError } from '../shared/errors/index.ts';
+import { BusyError, ConfigurationError, GeoError, RateLimitedError, UntrustedHostError } from '../shared/errors/index.ts';
 import type { ChangeEvent } from '../shared/events/ChangeEvent.ts';
 import { errorResponse, jsonResponse } from '../shared/http/jsonResponse.ts';
 import { PrimaryOverrideStore } from '../shared/primary/PrimaryOverride.ts';
 import { SecretReader } from '../shared/secrets/SecretReader.ts';
 import { parseWebhook, type VerifiedWebhook } from './parseWebhook.ts';
 import { publishRecorded, recordChanges } from './recordChanges.ts';
+import { signedContentKey } from './replayGuard.ts';
 import { NotifySettings } from './settings.ts';
 import { primaryHostsOf } from './trustedHosts.ts';
 
@@ -103,8 +104,12 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         metrics.addMetric('WebhooksIgnored', MetricUnit.Count, 1);
         return answer(jsonResponse(202, { accepted: 0, deliveryId: webhook.deliveryId, ignored: webhook.ignored, events: [] }));
       }
-      // Each change's own conditional write (keyed by the delivery) is what makes a retried delivery harmless.
-      const recording = recordChanges(deps, webhook);
+      // Each change's own conditional write (keyed by its signed content) is what makes a retried or replayed delivery harmless.
+      const recording = recordChanges(deps, webhook, {
+        contentKey: signedContentKey(webhook.source, request),
+        replayWindowSeconds: settings.webhookReplayWindowSeconds,
+        maxEventsPerRepositoryPerSecond: settings.maxEventsPerRepositoryPerSecond,
+      });
       // Handled here so a recording that fails after a late answer is never an unhandled rejection.
       recording.catch(() => undefined);
       const answerWithinMs = Math.max(0, Math.min(ANSWER_WITHIN_MS, context.getRemainingTimeInMillis() - 2000));
@@ -121,6 +126,12 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         return answer(errorResponse(busy), recording.then((recorded) => recorded.unpublished));
       }
       const { unpublished, ...recorded } = first;
+      if (recorded.replayOf !== undefined) {
+        // The same signed content under another delivery id: already recorded, so accepted and not recorded again.
+        logger.warn('webhook replayed: its signed content was recorded from another delivery', { source: webhook.source, deliveryId: webhook.deliveryId, replayOf: recorded.replayOf });
+        metrics.addMetric('WebhookReplaysIgnored', MetricUnit.Count, 1);
+        return answer(jsonResponse(200, { accepted: 0, deliveryId: webhook.deliveryId, replayOf: recorded.replayOf, events: recorded.events }));
+      }
       logger.info('webhook recorded', {
         source: webhook.source,
         webhookEvent: webhook.eventName,
@@ -137,6 +148,7 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
           ? new BusyError('the event log is throttling writes; retry the delivery', RETRY_AFTER_SECONDS, { cause: caught })
           : caught;
       const status = error instanceof GeoError ? error.status : 500;
+      if (error instanceof RateLimitedError) metrics.addMetric('WebhooksRateLimited', MetricUnit.Count, 1);
       if (status >= 500) logger.error('webhook failed', { error: error as Error });
       else logger.warn('webhook rejected', { code: (error as GeoError).code, reason: (error as Error).message });
       metrics.addMetric(status >= 500 ? 'WebhooksFailed' : 'WebhooksRejected', MetricUnit.Count, 1);

@@ -7,5 +7,7 @@ export const NotifySettings = GeoConfigFields.pick({
   webhookSecretName: true,
   maxWebhookBytes: true,
   primaryOverrideCacheSeconds: true,
+  webhookReplayWindowSeconds: true,
+  maxEventsPerRepositoryPerSecond: true,
 });
 export type NotifySettings = z.infer<typeof NotifySettings>;

@@ -6,11 +6,12 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';
-import type { RegionSource } from './deploymentStatus.ts';
+import type { DeploymentStatus, RegionSource } from './deploymentStatus.ts';
 import { RegionClientCache } from './RegionClientCache.ts';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import { serveStatus } from './serveStatus.ts';
 import { StatusSettings } from './settings.ts';
+import { StatusCache, statusCacheMs } from './StatusCache.ts';
 
 const StatusEnv = functionEnvSchema(['REGISTRY_TABLE', 'QUEUE_URL', 'DEAD_LETTER_QUEUE_URL'], StatusSettings);
 
@@ -32,6 +33,7 @@ export function createStatusHandler(env: Readonly<Record<string, string | undefi
   const clients = new RegionClientCache(() => config.AWS_ENDPOINT_URL, hooks);
   const own: RegionSource = { region: config.AWS_REGION, registryTable: config.REGISTRY_TABLE, queueUrl: config.QUEUE_URL, deadLetterQueueUrl: config.DEAD_LETTER_QUEUE_URL };
   const found = new Map<string, { source: RegionSource; until: number }>();
+  const cache = new StatusCache<DeploymentStatus>(statusCacheMs(settings.statusPageRefreshSeconds));
 
   const sourceOf = async (region: string, stackName: string): Promise<RegionSource | { region: string; unreachable: string }> => {
     if (region === config.AWS_REGION) return own;
@@ -65,6 +67,7 @@ export function createStatusHandler(env: Readonly<Record<string, string | undefi
         clients,
         settings: { leaseSeconds: settings.syncTimeoutSeconds, lagSloSeconds: settings.replicationLagSloSeconds, backupIntervalMinutes: settings.backupIntervalMinutes, timeoutMs: TIMEOUT_MS },
         refreshSeconds: settings.statusPageRefreshSeconds,
+        cache,
       },
     );
     logger.info('status page', { path: event.rawPath, status: response.statusCode });

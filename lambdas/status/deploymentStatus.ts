@@ -187,7 +187,7 @@ export function summarise(
   const live = states.filter((state) => state.status !== 'deleted');
   for (const state of states) byStatus[state.status] = (byStatus[state.status] ?? 0) + 1;
   for (const state of live) {
-    if ((state.lastEventSequence ?? 0) > (state.syncedSequence ?? 0)) behind++;
+    if (Math.max(state.lastEventSequence ?? 0, state.announcedSequence ?? 0) > (state.syncedSequence ?? 0)) behind++;
     const since = unreplicatedSince(state);
     const received = since === undefined ? undefined : Date.parse(since);
     if (received !== undefined) backlog++;
@@ -278,7 +278,15 @@ async function within<T>(ms: number, region: string, work: Promise<T>): Promise<
   }
 }
 
-const describe = (error: unknown): string => (error instanceof Error ? `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}` : String(error));
+const NETWORK_FAILURE = /socket hang up|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ENOTFOUND|EAI_AGAIN|TimeoutError/;
+
+/** Why a region could not be read, as an operator reads it: a connection that failed says so, without the SDK's wrapping. */
+function describe(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const message = error.message.replace(/^AWS SDK error wrapper for /, '');
+  if (NETWORK_FAILURE.test(`${error.name} ${message}`)) return `its AWS endpoint did not answer: the connection failed (${message.replace(/^[A-Za-z]*Error: /, '')})`;
+  return `${error.name === 'Error' ? '' : `${error.name}: `}${message}`;
+}
 
 /** Reads one region: its registry, control item and dead-letter queue. Throws when the region cannot be read. */
 export async function readRegionStatus(source: RegionSource, clients: RegionClients, settings: Omit<StatusSettings, 'timeoutMs'>, now = new Date()): Promise<RegionStatus> {

@@ -141,7 +141,7 @@ ${figure('Stuck', String(region.stuck))}
 ${figure('Lag p50', escapeHtml(duration(region.lagMs.p50)))}
 ${figure('Lag p95', escapeHtml(duration(region.lagMs.p95)))}
 ${figure('Lag p99', escapeHtml(duration(region.lagMs.p99)))}
-${figure('Oldest unreplicated push', escapeHtml(duration(region.oldestUnreplicatedMs)))}
+${figure('Backlog age', escapeHtml(duration(region.oldestUnreplicatedMs)))}
 ${figure('Events queued', region.queuedEvents === undefined ? '–' : String(region.queuedEvents))}
 ${figure('Dead letters', region.deadLetters === undefined ? '–' : String(region.deadLetters))}
 ${figure('Sync', region.control.paused ? 'paused' : 'running')}

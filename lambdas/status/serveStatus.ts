@@ -1,6 +1,7 @@
 import { GeoError } from '../shared/errors/GeoError.ts';
-import { findRepository, readDeploymentStatus, type RegionClients, type RegionSource, type StatusSettings } from './deploymentStatus.ts';
+import { findRepository, readDeploymentStatus, type DeploymentStatus, type RegionClients, type RegionSource, type StatusSettings } from './deploymentStatus.ts';
 import { renderStatusPage } from './renderStatusPage.ts';
+import type { StatusCache } from './StatusCache.ts';
 
 export interface StatusPageDependencies {
   /** The regions, in display order (a region whose resources cannot be found is passed with `unreachable`). */
@@ -8,6 +9,8 @@ export interface StatusPageDependencies {
   readonly clients: RegionClients;
   readonly settings: StatusSettings;
   readonly refreshSeconds: number;
+  /** The assembled status of every region, shared by the requests of a few seconds (statusCacheMs). */
+  readonly cache: StatusCache<DeploymentStatus>;
 }
 
 export interface StatusResponse {
@@ -39,14 +42,16 @@ export async function serveStatus(request: { readonly method: string; readonly p
   }
   const all = await deps.sources();
   const sources = all.filter((source): source is RegionSource => !('unreachable' in source));
-  const status = await readDeploymentStatus(sources, deps.clients, deps.settings);
-  const now = new Date().toISOString();
-  // Keep the configured order; regions whose resources could not even be found are unreachable too.
-  const regions = all.map(
-    (source) =>
-      status.regions.find((region) => region.region === source.region) ?? { region: source.region, health: 'unreachable' as const, reasons: ['unreachable' in source ? source.unreachable : 'not read'], checkedAt: now },
-  );
-  const deployment = { ...status, regions };
+  const deployment = await deps.cache.get(async () => {
+    const status = await readDeploymentStatus(sources, deps.clients, deps.settings);
+    const now = new Date().toISOString();
+    // Keep the configured order; regions whose resources could not even be found are unreachable too.
+    const regions = all.map(
+      (source) =>
+        status.regions.find((region) => region.region === source.region) ?? { region: source.region, health: 'unreachable' as const, reasons: ['unreachable' in source ? source.unreachable : 'not read'], checkedAt: now },
+    );
+    return { ...status, regions };
+  });
   const repository = request.query.get('repository')?.trim();
   let search: { repository: string; results?: Awaited<ReturnType<typeof findRepository>>; error?: string } | undefined;
   if (repository) {

@@ -28,7 +28,15 @@ export function isStuck(state: RepositoryState, now: Date, leaseSeconds: number,
  */
 export function unreplicatedSince(state: RepositoryState): string | undefined {
   if (state.status === 'deleted' || (state.status === 'failed' && state.lastError?.retryable === false)) return undefined;
-  return (state.lastEventSequence ?? 0) > (state.syncedSequence ?? 0) ? state.lastEventReceivedAt : undefined;
+  const synced = state.syncedSequence ?? 0;
+  // The announcement is recorded as the event reaches the region, before any sync takes it: a
+  // backlog building in the queue (a push storm, a stopped sync) shows here at once. Each time is
+  // the newest event of its kind, so the age is a lower bound when several pushes wait.
+  const since = [
+    (state.lastEventSequence ?? 0) > synced ? state.lastEventReceivedAt : undefined,
+    (state.announcedSequence ?? 0) > synced ? state.announcedAt : undefined,
+  ].filter((at): at is string => at !== undefined);
+  return since.length === 0 ? undefined : since.reduce((oldest, at) => (Date.parse(at) < Date.parse(oldest) ? at : oldest));
 }
 
 /**

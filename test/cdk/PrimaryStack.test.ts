@@ -114,6 +114,9 @@ describe('PrimaryStack', () => {
     expect(settingsOf(template, id(geo.primary.notify))).toMatchObject({
       webhookSecretName: 'git-geo/webhook-secret',
       primaryUrls: ['https://gitlab.example.com', 'https://gitlab-mirror.example.com:8443'],
+      // The replay guard's defaults, from GeoConfig.
+      webhookReplayWindowSeconds: 86_400,
+      maxEventsPerRepositoryPerSecond: 20,
     });
   });
 

@@ -3,11 +3,11 @@ import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { main } from '../../bin/cli.ts';
 import { git } from '../../bin/local/git.ts';
-import { regionResources } from '../../bin/ops/regionResources.ts';
 import { regionStatus } from '../../bin/ops/regionStatus.ts';
 import { PRIMARY_REQUESTS_PER_SYNC } from '../../lambdas/backfill/runBackfill.ts';
 import type { RepositoryState } from '../../lambdas/shared/registry/RepositoryState.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { targetRuntime } from '../helpers/localTarget.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 const REGION = 'eu-west-1';
@@ -62,7 +62,7 @@ describe('backfill: a new region fills itself from the primary, at a bounded rat
       },
     );
     expect(new Set(states.map((state) => state.repository)).size).toBe(REPOSITORIES);
-    const resources = await regionResources({ region: REGION, stackPrefix: 'unused', runtime: JSON.stringify(bed.runtime.readyLine()) });
+    const resources = await (await targetRuntime(bed.runtime)).region(REGION);
     const status = await regionStatus(resources);
     expect(status.control.backfill).toEqual(expect.objectContaining({ state: 'complete', listed: REPOSITORIES, requested: REPOSITORIES, total: REPOSITORIES }));
 
@@ -89,7 +89,8 @@ describe('backfill: a new region fills itself from the primary, at a bounded rat
 
   it('is idempotent: running it again asks the primary for nothing, and reports complete at 100 %', async () => {
     const before = bed.primary.requests.length;
-    await main(['node', 'git-geo', 'backfill', '--region', REGION, '--runtime', JSON.stringify(bed.runtime.readyLine())]);
+    await targetRuntime(bed.runtime);
+    await main(['node', 'git-geo', 'backfill', '--region', REGION]);
     expect(bed.primary.requests.slice(before).filter((request) => request.userAgent?.startsWith('git-geo') === true)).toEqual([]);
   }, 120_000);
 });

@@ -13,6 +13,7 @@ import type { BackupResult } from '../../lambdas/backup/createBackupHandler.ts';
 import { retiredPackKey, snapshotKey, type SnapshotManifest } from '../../lambdas/backup/SnapshotManifest.ts';
 import { mirrorPrefix } from '../../lambdas/shared/git/MirrorRepository.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { targetRuntime } from '../helpers/localTarget.ts';
 import { deliver, genericDelivery } from '../helpers/webhookSamples.ts';
 import { commit, startTestBed, WEBHOOK_SECRET, type TestBed } from '../helpers/testRuntime.ts';
 import { runCliJson } from '../helpers/runCli.ts';
@@ -187,9 +188,8 @@ describe('backup and restore: snapshots bring back a deleted repository and forc
   }, 120_000);
 
   it('the operator commands work against the local runtime: backup, backup verify, restore --bundle, rpo', async () => {
-    const line = bed.runtime.readyLine() as { eventLogTable: string; topicArn: string; regions: Record<string, { bucket: string; registryTable: string }> };
-    const where = ['--event-log-table', line.eventLogTable, '--topic-arn', line.topicArn, '--bucket', line.regions['eu-west-1']!.bucket, '--registry-table', line.regions['eu-west-1']!.registryTable];
-    const run = (...args: string[]): Promise<Record<string, unknown>> => runCliJson(...args, ...where);
+    await targetRuntime(bed.runtime);
+    const run = (...args: string[]): Promise<Record<string, unknown>> => runCliJson(...args);
     const taken = await run('backup', '--region', 'eu-west-1');
     expect(taken).toMatchObject({ region: 'eu-west-1', repositories: 1 });
     expect(await run('backup', 'verify', '--region', 'eu-west-1', '--snapshot', String(taken.snapshotId), '--scratch', join(bed.root, 'cli'))).toMatchObject({ ok: true, repositories: 1, bad: 0 });

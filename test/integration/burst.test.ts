@@ -16,8 +16,8 @@ const INTERVAL_SECONDS = 5;
 async function notify(bed: TestBed, repository: RepositoryPath, update: { ref: string; before: string; after: string }): Promise<number> {
   const request = gitlabPushHook({ primaryUrl: bed.primary.url, repository, update, token: WEBHOOK_SECRET });
   let response = await sendWebhook(bed.runtime.webhookUrl, request);
-  // notify's back-pressure is a quick 503 with Retry-After; a sender retries the same delivery (recorded once).
-  for (let retry = 0; retry < 5 && response.status === 503; retry++) {
+  // notify's back-pressure is a quick 503 (or 429 past maxEventsPerRepositoryPerSecond) with Retry-After; a sender retries the same delivery (recorded once).
+  for (let retry = 0; retry < 5 && (response.status === 503 || response.status === 429); retry++) {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     response = await sendWebhook(bed.runtime.webhookUrl, request);
   }

@@ -3,11 +3,11 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { main } from '../../bin/cli.ts';
 import { git } from '../../bin/local/git.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
-import { regionResources } from '../../bin/ops/regionResources.ts';
 import { regionStatus } from '../../bin/ops/regionStatus.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { VerifyResult } from '../../lambdas/verify/createVerifyHandler.ts';
 import { eventually } from '../helpers/eventually.ts';
+import { targetRuntime } from '../helpers/localTarget.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 const REGION = 'eu-west-1';
@@ -37,11 +37,11 @@ describe('git-geo pause / resume: events wait on the queue while paused, and dra
     await git(['push', '-q', 'origin', 'main'], { cwd: work });
     await bed.notifyPushes();
     const before = (await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, regions: [REGION], timeoutMs: 90_000 })).get(REGION)!;
-    const runtime = JSON.stringify(bed.runtime.readyLine());
+    const target = await targetRuntime(bed.runtime);
     const info = bed.runtime.regions[REGION]!;
 
-    await main(['node', 'git-geo', 'pause', '--region', REGION, '--runtime', runtime]);
-    const resources = await regionResources({ region: REGION, stackPrefix: 'unused', runtime });
+    await main(['node', 'git-geo', 'pause', '--region', REGION]);
+    const resources = await target.region(REGION);
     expect((await regionStatus(resources)).control.paused).toBe(true);
 
     for (let push = 0; push < 50; push++) {
@@ -68,7 +68,7 @@ describe('git-geo pause / resume: events wait on the queue while paused, and dra
     }
     expect(await queueDepth(info.queueUrl)).toBe(50);
 
-    await main(['node', 'git-geo', 'resume', '--region', REGION, '--runtime', runtime]);
+    await main(['node', 'git-geo', 'resume', '--region', REGION]);
     // Every one of the 50 events is processed (most covered by the first sync after resume), none lost.
     const after = (
       await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, regions: [REGION], timeoutMs: 120_000, minSequence: before.syncedSequence! + 50 })

@@ -7,6 +7,7 @@ import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
 import { redriveDeadLetters } from '../../bin/ops/redriveDeadLetters.ts';
 import type { RepositoryState } from '../../lambdas/shared/registry/RepositoryState.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { targetRuntime } from '../helpers/localTarget.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { expectMirrorsMatchPrimary } from '../helpers/mirrorChecks.ts';
 import { commit, startTestBed, WEBHOOK_SECRET, type TestBed } from '../helpers/testRuntime.ts';
@@ -61,8 +62,9 @@ describe('transient and permanent failures of the primary', () => {
     return Number(Attributes?.ApproximateNumberOfMessages ?? 0);
   }
 
-  function redrive(region: string): Promise<{ moved: number }> {
-    return runCliJson('redrive', '--region', region, '--dead-letter-queue-url', bed.runtime.regions[region]!.deadLetterQueueUrl);
+  async function redrive(region: string): Promise<{ moved: number }> {
+    await targetRuntime(bed.runtime);
+    return await runCliJson('redrive', '--region', region);
   }
 
   const transient: [string, () => Promise<void> | void, () => Promise<void> | void, RegExp][] = [

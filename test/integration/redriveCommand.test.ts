@@ -2,15 +2,16 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { CloudFormationClient, CreateStackCommand, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { ReceiveMessageCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes } from 'node:crypto';
-import { regionQueues } from '../../bin/ops/regionQueues.ts';
+import { resolveTarget, TARGET_ENV } from '../../bin/ops/target.ts';
 import { clientConfig } from '../../lambdas/shared/aws/clientConfig.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { runCliJson } from '../helpers/runCli.ts';
 
 /**
- * `git-geo redrive --region R` against a deployed region stack: the queues come from the stack's
- * outputs (a CloudFormation stack on the emulator, shaped like RegionStack's), and every
- * dead-lettered message goes back to the queue in order, with its message group.
+ * `git-geo redrive --region R` against a deployed region stack (GIT_GEO_TARGET=aws:<prefix>):
+ * the queues come from the stack's outputs (a CloudFormation stack on the emulator, shaped like
+ * RegionStack's), and every dead-lettered message goes back to the queue in order, with its
+ * message group.
  */
 describe('git-geo redrive', () => {
   const region = 'eu-west-1';
@@ -29,7 +30,12 @@ describe('git-geo redrive', () => {
           Properties: { FifoQueue: true, QueueName: `${prefix}-changes.fifo`, RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['DeadLetters', 'Arn'] }, maxReceiveCount: 3 } },
         },
       },
-      Outputs: { QueueUrl: { Value: { Ref: 'Changes' } }, DeadLetterQueueUrl: { Value: { Ref: 'DeadLetters' } } },
+      Outputs: {
+        QueueUrl: { Value: { Ref: 'Changes' } },
+        DeadLetterQueueUrl: { Value: { Ref: 'DeadLetters' } },
+        // What the other region commands read; redrive needs only the queues.
+        ...Object.fromEntries(['MirrorBucket', 'RegistryTable', 'SyncFunctionName', 'VerifyFunctionName'].map((name) => [name, { Value: `${prefix}-${name}` }])),
+      },
     };
     await cloudformation.send(new CreateStackCommand({ StackName: `${prefix}-Region-${region}`, TemplateBody: JSON.stringify(template) }));
     await eventually(async () => {
@@ -43,11 +49,13 @@ describe('git-geo redrive', () => {
   });
 
   function run(...args: string[]): Promise<Record<string, unknown>> {
-    return runCliJson('redrive', '--region', region, '--stack-prefix', prefix, ...args);
+    process.env[TARGET_ENV] = `aws:${prefix}`;
+    return runCliJson('redrive', '--region', region, ...args);
   }
 
   it('finds the queues from the stack outputs and moves every message back, in order within its group', async () => {
-    const queues = await regionQueues({ stackPrefix: prefix, region, endpoint: process.env.AWS_ENDPOINT_URL });
+    process.env[TARGET_ENV] = `aws:${prefix}`;
+    const queues = await resolveTarget().region(region);
     for (const [group, bodies] of [['a/one', ['1', '2', '3']], ['b/two', ['x']]] as const) {
       for (const body of bodies) {
         await sqs.send(
@@ -78,5 +86,13 @@ describe('git-geo redrive', () => {
     // The original attributes go back; the error the sync added does not.
     for (const message of received) expect(message.attributes).toEqual(['repository']);
     expect(await run()).toMatchObject({ moved: 0 });
+  });
+
+  it('names what is missing: a region the deployment lacks, a stack not deployed, an option that was removed', async () => {
+    process.env[TARGET_ENV] = `aws:${prefix}`;
+    await expect(runCliJson('redrive', '--region', 'sa-east-1')).rejects.toMatchObject({ code: 'ERR_UNKNOWN_REGION', message: expect.stringContaining('sa-east-1 is not a secondary region') });
+    process.env[TARGET_ENV] = `aws:${prefix}Gone`;
+    await expect(runCliJson('redrive', '--region', region)).rejects.toMatchObject({ code: 'ERR_NO_TARGET', message: expect.stringContaining(`stack ${prefix}Gone-Region-${region}`) });
+    await expect(runCliJson('redrive', '--region', region, '--dead-letter-queue-url', 'http://x')).rejects.toMatchObject({ code: 'ERR_REMOVED_OPTION' });
   });
 });

@@ -8,6 +8,7 @@ import { Announcements } from '../../lambdas/shared/registry/Announcements.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { FailoverResult } from '../../bin/ops/failoverControlPlane.ts';
 import { gitlabPushHook, sendWebhook } from '../../bin/local/gitlabPushHook.ts';
+import { targetRuntime } from '../helpers/localTarget.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { runCliJson } from '../helpers/runCli.ts';
 import { commit, startTestBed, WEBHOOK_SECRET, type TestBed } from '../helpers/testRuntime.ts';
@@ -173,7 +174,8 @@ describe('a region stands alone when the primary AWS region is lost', () => {
     await fireHeartbeat(STANDBY);
     expect((await probe('ap-southeast-2', app)).headers.get('x-git-geo-freshness')).toBe('read-only');
 
-    const result = await runCliJson<FailoverResult>('failover-control-plane', '--to-region', STANDBY, '--runtime', JSON.stringify(bed.runtime.readyLine()), '--json');
+    await targetRuntime(bed.runtime);
+    const result = await runCliJson<FailoverResult>('failover-control-plane', '--to-region', STANDBY, '--json');
     expect(result).toMatchObject({ toRegion: STANDBY, webhookUrl: bed.runtime.controlPlanes[STANDBY]!.webhookUrl, repositories: 2, resyncRequested: 2 });
     expect(result.regions.map((region) => region.switched)).toEqual([true, true]);
     expect(result.rtoMs).toBeGreaterThan(0);

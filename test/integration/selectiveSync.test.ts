@@ -4,6 +4,7 @@ import { main } from '../../bin/cli.ts';
 import { git } from '../../bin/local/git.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { RepositoryState } from '../../lambdas/shared/registry/RepositoryState.ts';
+import { targetRuntime } from '../helpers/localTarget.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { redeploySelectiveSync } from '../helpers/redeploySelectiveSync.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
@@ -14,7 +15,6 @@ const AP = 'ap-southeast-2';
 // Skipped at stop 10: all three cases time out after the merges (regional announcements beside the filtered sync queue, or the backfill's new listing); open in the closing note.
 describe('selective sync: per-region namespaces at fan-out, at backfill, and when the rule changes', () => {
   let bed: TestBed;
-  let runtime: string;
 
   const push = async (path: string): Promise<void> => {
     const repository = parseRepositoryPath(path);
@@ -51,7 +51,7 @@ describe('selective sync: per-region namespaces at fan-out, at backfill, and whe
         backfill: { kind: 'gitlab', requestsPerSecond: 50, burst: 20 },
       },
     });
-    runtime = JSON.stringify(bed.runtime.readyLine());
+    await targetRuntime(bed.runtime);
     // Repositories that were there before git-geo: only a backfill can bring them.
     for (const path of ['secret/old', 'team-a/old', 'team-b/old']) await push(path);
     bed.pushes.splice(0);
@@ -61,7 +61,7 @@ describe('selective sync: per-region namespaces at fan-out, at backfill, and whe
   });
 
   it("excludes a namespace at fan-out: the region's queue never receives its events (SNS filter policy)", async () => {
-    for (const region of [EU, AP]) await main(['node', 'git-geo', 'pause', '--region', region, '--runtime', runtime]);
+    for (const region of [EU, AP]) await main(['node', 'git-geo', 'pause', '--region', region]);
     for (const path of ['secret/new', 'team-a/new', 'team-b/new']) await push(path);
     const statuses = await bed.notifyPushes();
     expect(statuses.every((status) => status === 202)).toBe(true);
@@ -86,7 +86,7 @@ describe('selective sync: per-region namespaces at fan-out, at backfill, and whe
     }, { timeoutMs: 30_000, intervalMs: 1_000 });
     expect(queuedInEu).toEqual(['team-a/new', 'team-b/new']);
     expect(await queued(AP)).toEqual(['team-a/new']);
-    for (const region of [EU, AP]) await main(['node', 'git-geo', 'resume', '--region', region, '--runtime', runtime]);
+    for (const region of [EU, AP]) await main(['node', 'git-geo', 'resume', '--region', region]);
     const eu = await settled(EU, ['team-a/new', 'team-b/new'], true);
     const ap = await settled(AP, ['team-a/new'], true);
     expect(eu.filter((state) => state.repository.startsWith('secret/'))).toEqual([]);
@@ -94,8 +94,8 @@ describe('selective sync: per-region namespaces at fan-out, at backfill, and whe
   }, 180_000);
 
   it('excludes a namespace at backfill: git-geo backfill brings what the rule includes, and nothing else', async () => {
-    await main(['node', 'git-geo', 'backfill', '--region', EU, '--runtime', runtime]);
-    await main(['node', 'git-geo', 'backfill', '--region', AP, '--runtime', runtime]);
+    await main(['node', 'git-geo', 'backfill', '--region', EU]);
+    await main(['node', 'git-geo', 'backfill', '--region', AP]);
     await settled(EU, ['team-a/new', 'team-a/old', 'team-b/new', 'team-b/old']);
     await settled(AP, ['team-a/new', 'team-a/old']);
     const mirrors = bed.runtime.mirrors(EU);
@@ -106,7 +106,7 @@ describe('selective sync: per-region namespaces at fan-out, at backfill, and whe
   it('a rule change removes the newly excluded repositories (mirrors and registry) and backfills the newly included', async () => {
     await redeploySelectiveSync(bed.runtime, EU, { include: ['team-a', 'secret'], exclude: [] });
     // The region's own schedule would do this within a minute; the command does it now.
-    await main(['node', 'git-geo', 'backfill', '--region', EU, '--runtime', runtime]);
+    await main(['node', 'git-geo', 'backfill', '--region', EU]);
     const states = await settled(EU, ['secret/new', 'secret/old', 'team-a/new', 'team-a/old']);
     expect(states.map((state) => state.repository)).not.toContain('team-b/old');
     const mirrors = bed.runtime.mirrors(EU);

@@ -165,23 +165,71 @@ describe('status page in a browser', () => {
     await screenshot('4-verification-damage');
   }, 180_000);
 
-  it('a push storm builds lag: the region shows its backlog against the objective, then the lag it caught up with on the chart', async () => {
-    // The region stops taking events (its queue fills), then a burst of pushes arrives.
-    expect(await bed.runtime.eventSourceMappings.setEnabledWhere((source) => source.region === LAGGING_REGION, false)).toBeGreaterThan(0);
+  it('a push storm builds lag: the backlog and its age show before any sync takes it, past the objective it degrades the region, then the lag it caught up with is on the chart', async () => {
+    // The region's sync stops taking events (its queue fills); its announcements still arrive, as they do in a storm.
+    const sync = (source: { region: string; functionName: string }): boolean => source.region === LAGGING_REGION && !/Announce/i.test(source.functionName);
+    expect(await bed.runtime.eventSourceMappings.setEnabledWhere(sync, false)).toBeGreaterThan(0);
     const storm = await Promise.all(Array.from({ length: 5 }, (_, index) => pushed(`ops/storm-${index}`)));
     expect(await bed.notifyPushes()).toEqual(storm.map(() => 202));
-    await shownWithinARefresh(async () => /Events queued\s+5\b/.test(await textOf(region(LAGGING_REGION))));
+    const stormAt = Date.now();
+    const behind = (text: string): number => Number(/Behind\s+(\d+)/.exec(text)?.[1] ?? 0);
+    // Within a refresh: the events wait in the queue, the five repositories are behind, and the backlog has an age.
+    await shownWithinARefresh(async () => {
+      const text = await textOf(region(LAGGING_REGION));
+      return /Events queued\s+5\b/.test(text) && behind(text) >= 5 && /Backlog age\s+\d/.test(text);
+    });
+    expect(behind(await textOf(region(DAMAGED_REGION)))).toBeLessThan(5);
     await screenshot('5-push-storm-backlog');
-    // Past the objective before the region takes them.
-    await new Promise((resolve) => setTimeout(resolve, (LAG_SLO_SECONDS + 1) * 1000));
+
+    // The backlog ages past the objective with no sync having run: the page says so, and the region is degraded.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, stormAt + (LAG_SLO_SECONDS + 1) * 1000 - Date.now())));
+    const pastObjective = /5 repositories behind; the oldest unreplicated push is \d+ s old \(objective 15 s\)/;
+    await shownWithinARefresh(async () => pastObjective.test(await textOf(region(LAGGING_REGION))));
+    expect(await textOf(`${region(LAGGING_REGION)} h2`)).toMatch(/Degraded|Unhealthy/);
+    expect(await textOf(region(DAMAGED_REGION))).not.toMatch(pastObjective);
+    await screenshot('6-push-storm-backlog-past-objective');
 
     // It catches up: the lag those syncs had is above the objective, on the chart and in p99.
-    await bed.runtime.eventSourceMappings.setEnabledWhere((source) => source.region === LAGGING_REGION, true);
+    await bed.runtime.eventSourceMappings.setEnabledWhere(sync, true);
     for (const repository of storm) await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, regions: [LAGGING_REGION], timeoutMs: 90_000 });
     await shownWithinARefresh(async () => /lag p99 .* is above the objective/.test(await textOf(region(LAGGING_REGION))));
+    expect(await textOf(region(LAGGING_REGION))).not.toMatch(pastObjective);
     const chart = await page.$(`${region(LAGGING_REGION)} svg[role="img"]`);
     expect(chart).not.toBeNull();
     expect(await page.$eval(`${region(LAGGING_REGION)} svg title`, (title) => (title as unknown as { textContent: string }).textContent)).toMatch(/worst \d+(\.\d)? s, objective 15 s/);
-    await screenshot('6-push-storm-lag');
+    await screenshot('7-push-storm-lag');
   }, 240_000);
+
+  it('read during an outage of one region: the page still answers, names the region that is unreachable and why, and shows the other region in full', async () => {
+    bed.runtime.outage.takeDown(LAGGING_REGION);
+    try {
+      await shownWithinARefresh(async () => (await textOf(`${region(LAGGING_REGION)} h2`)).includes('Unreachable'));
+      expect(await textOf('header')).toContain(`${LAGGING_REGION} (unreachable)`);
+      const down = await textOf(region(LAGGING_REGION));
+      expect(down).toMatch(/could not read the region's registry: its AWS endpoint did not answer: the connection failed \(.+\)/);
+      expect(down).toContain('the other regions are unaffected');
+      // The region that answers keeps its figures and its problems.
+      const up = await textOf(region(DAMAGED_REGION));
+      expect(up).toMatch(/Repositories\s+\d+/);
+      expect(up).toMatch(/verification found damage in 1 mirror/);
+      expect(await page.$(`${region(DAMAGED_REGION)} svg[role="img"]`)).not.toBeNull();
+      // A search still answers: the repository's state where it can be read, and why it cannot elsewhere.
+      await page.type('#repository', 'ops/healthy');
+      await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('Enter')]);
+      const results = await textOf('main table');
+      expect(results).toMatch(new RegExp(`${DAMAGED_REGION}\\s+(synced|verified)`));
+      expect(results).toMatch(new RegExp(`${LAGGING_REGION}\\s+Unreachable`));
+      await screenshot('8-region-outage');
+
+      // The page the other region deploys says the same.
+      const url = bed.runtime.stacks.flatMap((stack) => stack.functionUrls).find((candidate) => candidate.functionName.includes(DAMAGED_REGION) && candidate.functionName.includes('StatusPage'));
+      const deployed = await (await fetch(url!.url)).text();
+      expect(deployed).toMatch(/<h2 id="region-ap-southeast-2-heading">ap-southeast-2<span class="badge unreachable">Unreachable<\/span>/);
+      expect(deployed).toMatch(/<h2 id="region-eu-west-1-heading">eu-west-1<span class="badge unhealthy">Unhealthy<\/span>/);
+    } finally {
+      bed.runtime.outage.bringBack(LAGGING_REGION);
+    }
+    await page.goto(bed.runtime.statusUrl, { waitUntil: 'load' });
+    await shownWithinARefresh(async () => !(await textOf(`${region(LAGGING_REGION)} h2`)).includes('Unreachable'));
+  }, 180_000);
 });

@@ -9,6 +9,7 @@ import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { VerifyResult } from '../../lambdas/verify/createVerifyHandler.ts';
 import type { RepositoryState } from '../../lambdas/shared/registry/RepositoryState.ts';
+import { targetRuntime } from '../helpers/localTarget.ts';
 import { eventually } from '../helpers/eventually.ts';
 import { cloneMirror } from '../helpers/mirrorChecks.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
@@ -70,12 +71,12 @@ describe('verification: damaged mirrors are found from their bytes and healed, w
     expect(Date.parse(after.verifiedAt!)).toBeGreaterThan(Date.now() - 120_000);
     expect(after.refs?.['refs/merge-requests/1/head']).toMatch(/^[0-9a-f]{40}$/);
     // The same through the command line, and the status table counts it verified.
-    const runtime = JSON.stringify(bed.runtime.readyLine());
+    await targetRuntime(bed.runtime);
     const output: string[] = [];
     const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => (output.push(String(chunk)), true));
     try {
-      await main(['node', 'git-geo', 'verify', '--region', REGION, repository, '--runtime', runtime]);
-      await main(['node', 'git-geo', 'status', '--region', REGION, '--runtime', runtime, '--json']);
+      await main(['node', 'git-geo', 'verify', '--region', REGION, repository]);
+      await main(['node', 'git-geo', 'status', '--region', REGION, '--json']);
     } finally {
       write.mockRestore();
     }

@@ -72,6 +72,21 @@ describe('region status', () => {
     expect(slow).toEqual(expect.objectContaining({ health: 'degraded', reasons: ['lag p99 90 s is above the objective (60 s)'] }));
   });
 
+  it('a backlog the sync has not taken yet (announced to the region, not synced) is behind, with its age', () => {
+    const announced = (seconds: number): string => new Date(NOW.getTime() - seconds * 1000).toISOString();
+    const states = [
+      // Synced before; a newer push was announced 90 s ago and waits in the queue.
+      state('c/1', { status: 'synced', lastEventSequence: 2, syncedSequence: 2, announcedSequence: 3, announcedAt: announced(90) }),
+      // New: only the announcement made its item (pending).
+      state('c/2', { status: 'pending', announcedSequence: 1, announcedAt: announced(30) }),
+      // Announced and synced: not behind.
+      state('c/3', { status: 'synced', syncedSequence: 4, announcedSequence: 4, announcedAt: announced(600) }),
+    ];
+    const storm = summarise('eu-west-1', states, { paused: false }, NOW, 900, { lagSloSeconds: 60 });
+    expect(storm).toEqual(expect.objectContaining({ behind: 2, oldestUnreplicatedMs: 90_000, health: 'degraded' }));
+    expect(storm.reasons).toEqual(['2 repositories behind; the oldest unreplicated push is 90 s old (objective 60 s)']);
+  });
+
   it('a sync is stuck only once its lease ran out, and is not asked for again while a request has its time', () => {
     const expired = new Date(NOW.getTime() - 1000).toISOString();
     expect(isStuck(state('x/y', { status: 'started', leaseUntil: new Date(NOW.getTime() + 1000).toISOString() }), NOW, 900)).toBe(false);

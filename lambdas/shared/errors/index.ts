@@ -14,6 +14,7 @@ export { LfsIntegrityError } from './LfsIntegrityError.ts';
 export { LimitExceededError } from './LimitExceededError.ts';
 export { ProtocolError } from './ProtocolError.ts';
 export { PublishFailedError } from './PublishFailedError.ts';
+export { RateLimitedError } from './RateLimitedError.ts';
 export { RepositoryMovedError } from './RepositoryMovedError.ts';
 export { RepositoryNotFoundError } from './RepositoryNotFoundError.ts';
 export { UnsupportedEventError } from './UnsupportedEventError.ts';

@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, paginateScan, QueryCommand, TransactWriteCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
+import { RateLimitedError } from '../errors/RateLimitedError.ts';
 import type { ChangeEvent, RefChange } from '../events/ChangeEvent.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import { KnownRefs } from './KnownRefs.ts';
@@ -26,7 +27,25 @@ export interface RecordedEvent {
   readonly published: boolean;
   /** False when this event id was recorded before (a retried delivery): nothing new was written. */
   readonly created: boolean;
+  /** Set when the same signed content was recorded from another delivery within the replay window: that delivery's id. */
+  readonly replayOf?: string;
 }
+
+/**
+ * How a webhook's change is guarded (lambdas/notify/replayGuard.ts): its signed content is
+ * recorded once per window whatever delivery id it comes with, and a repository records at most
+ * `maxPerSecond` events in one second.
+ */
+export interface RecordGuard {
+  /** The signed content's key (host, digest of what the signature covers, the change's index in it). */
+  readonly contentKey: string;
+  readonly deliveryId: string;
+  readonly replayWindowSeconds: number;
+  readonly maxPerSecond: number;
+}
+
+/** An event found by its id, and when its id item was written (items from before the replay guard have none). */
+type RecordedAt = Omit<RecordedEvent, 'created' | 'replayOf'> & { readonly recordedAt?: string };
 
 const repoKey = (repository: RepositoryPath): string => `repo#${repository}`;
 const eventKey = (sequence: number): string => `event#${sequence.toString().padStart(12, '0')}`;
@@ -70,27 +89,79 @@ export class EventLog {
    * events of one repository never contend or retry), then one transaction puts the event and its
    * id. A sequence number is lost only when the same delivery is recorded twice at once.
    */
-  async record(repository: RepositoryPath, eventId: string, receivedAt: string, build: (sequence: number) => ChangeEvent): Promise<RecordedEvent> {
-    const existing = await this.byEventId(repository, eventId);
-    if (existing !== undefined) return { ...existing, created: false };
+  async record(repository: RepositoryPath, eventId: string, receivedAt: string, build: (sequence: number) => ChangeEvent, guard?: RecordGuard): Promise<RecordedEvent> {
+    // Guarded, the id item is the signed content's, so a replay under a new delivery id finds it too.
+    const idOf = guard === undefined ? eventId : `content:${guard.contentKey}`;
+    const windowStart = guard === undefined ? undefined : new Date(Date.parse(receivedAt) - guard.replayWindowSeconds * 1000).toISOString();
+    const seen = (found: RecordedAt | undefined): RecordedEvent | undefined => {
+      if (found === undefined) return undefined;
+      const { recordedAt, ...existing } = found;
+      if (guard === undefined || existing.event.deliveryId === guard.deliveryId) return { ...existing, created: false };
+      // The same signed content from another delivery: a replay within the window; past it, a new change.
+      if (recordedAt !== undefined && windowStart !== undefined && recordedAt < windowStart) return undefined;
+      return { ...existing, created: false, replayOf: existing.event.deliveryId };
+    };
+    const known = seen(await this.byEventId(repository, idOf));
+    if (known !== undefined) return known;
     for (let attempt = 1; ; attempt++) {
-      const event = build(await this.nextSequence(repository, receivedAt));
+      const sequence = guard === undefined ? await this.nextSequence(repository, receivedAt) : await this.nextSequenceWithin(repository, receivedAt, guard.maxPerSecond);
+      const event = build(sequence);
       try {
-        await this.putEvent(repository, eventId, event);
+        await this.putEvent(repository, idOf, event, windowStart);
         return { event, published: false, created: true };
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw error;
         // The same delivery is being recorded concurrently: the first writer's event wins; our sequence is a harmless gap.
-        const winner = await this.byEventId(repository, eventId);
-        if (winner !== undefined) return { ...winner, created: false };
+        const winner = seen(await this.byEventId(repository, idOf));
+        if (winner !== undefined) return winner;
         // The sequence was handed out twice: DynamoDB's ADD never does, but moto's threaded server can. Take another.
         if (attempt >= SEQUENCE_ATTEMPTS) throw error;
       }
     }
   }
 
-  /** One transaction: the event id (so a retried delivery finds it) and the event, neither written before. */
-  private async putEvent(repository: RepositoryPath, eventId: string, event: ChangeEvent): Promise<void> {
+  /**
+   * nextSequence, bounded to `maxPerSecond` events of the repository in one (wall-clock) second,
+   * counted on the same head item in the same write: the first event of a second starts its
+   * count, later ones add to it while under the bound. Past it, RateLimitedError: nothing taken.
+   */
+  private async nextSequenceWithin(repository: RepositoryPath, receivedAt: string, maxPerSecond: number): Promise<number> {
+    const second = Math.floor(Date.parse(receivedAt) / 1000);
+    const names = { '#seq': 'latestSequence', '#at': 'latestReceivedAt', '#second': 'rateSecond', '#count': 'rateCount' };
+    const take = async (update: string, condition: string, values: Record<string, unknown>): Promise<number | undefined> => {
+      try {
+        const { Attributes } = await this.db.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: { pk: repoKey(repository), sk: 'head' },
+            UpdateExpression: update,
+            ConditionExpression: condition,
+            ExpressionAttributeNames: names,
+            ExpressionAttributeValues: { ':one': 1, ':at': receivedAt, ':second': second, ...values },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        );
+        return Number(Attributes?.latestSequence);
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return undefined;
+        throw error;
+      }
+    };
+    // Most events are the first of their second: one write.
+    const first = await take('SET #at = :at, #second = :second, #count = :one ADD #seq :one', 'attribute_not_exists(#second) OR #second < :second', {});
+    if (first !== undefined) return first;
+    const more = await take('SET #at = :at ADD #seq :one, #count :one', '#second >= :second AND #count < :max', { ':max': maxPerSecond });
+    if (more !== undefined) return more;
+    throw new RateLimitedError(`${repository} has recorded ${maxPerSecond} events in this second, its bound (maxEventsPerRepositoryPerSecond); retry the delivery`, 1, {
+      data: { repository, maxPerSecond },
+    });
+  }
+
+  /**
+   * One transaction: the event id (so a retried delivery finds it) and the event, neither written
+   * before; with `replaceBefore`, an id item recorded before then is taken over (a replay window passed).
+   */
+  private async putEvent(repository: RepositoryPath, eventId: string, event: ChangeEvent, replaceBefore?: string): Promise<void> {
     const expiration = Math.floor(Date.parse(event.receivedAt) / 1000) + EVENT_RETENTION_SECONDS;
     await this.db.send(
       new TransactWriteCommand({
@@ -98,8 +169,10 @@ export class EventLog {
           {
             Put: {
               TableName: this.tableName,
-              Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, expiration },
-              ConditionExpression: 'attribute_not_exists(pk)',
+              Item: { pk: repoKey(repository), sk: idKey(eventId), sequence: event.sequence, recordedAt: event.receivedAt, expiration },
+              ...(replaceBefore === undefined
+                ? { ConditionExpression: 'attribute_not_exists(pk)' }
+                : { ConditionExpression: 'attribute_not_exists(pk) OR #recorded < :before', ExpressionAttributeNames: { '#recorded': 'recordedAt' }, ExpressionAttributeValues: { ':before': replaceBefore } }),
             },
           },
           {
@@ -122,7 +195,7 @@ export class EventLog {
     );
   }
 
-  private async byEventId(repository: RepositoryPath, eventId: string): Promise<Omit<RecordedEvent, 'created'> | undefined> {
+  private async byEventId(repository: RepositoryPath, eventId: string): Promise<RecordedAt | undefined> {
     const { Item: id } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: { pk: repoKey(repository), sk: idKey(eventId) }, ConsistentRead: true }),
     );
@@ -131,7 +204,7 @@ export class EventLog {
       new GetCommand({ TableName: this.tableName, Key: { pk: repoKey(repository), sk: eventKey(Number(id.sequence)) }, ConsistentRead: true }),
     );
     if (Item === undefined) return undefined;
-    return { event: Item.event as ChangeEvent, published: Boolean(Item.published) };
+    return { event: Item.event as ChangeEvent, published: Boolean(Item.published), ...(typeof id.recordedAt === 'string' ? { recordedAt: id.recordedAt } : {}) };
   }
 
   /**

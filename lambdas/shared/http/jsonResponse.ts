@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BusyError, GeoError } from '../errors/index.ts';
+import { BusyError, GeoError, RateLimitedError } from '../errors/index.ts';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
   return {
@@ -14,6 +14,11 @@ export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxy
  * anything else is a bare 5xx with no details, since those may hold internals.
  */
 export function errorResponse(error: unknown): APIGatewayProxyStructuredResultV2 {
+  if (error instanceof RateLimitedError) {
+    // Throttled: the caller retries after this long; nothing was recorded.
+    const response = jsonResponse(error.status, { error: error.code, message: error.message, ...error.data });
+    return { ...response, headers: { ...response.headers, 'retry-after': String(error.retryAfterSeconds) } };
+  }
   if (error instanceof GeoError && error.status < 500) {
     return jsonResponse(error.status, { error: error.code, message: error.message, ...error.data });
   }

@@ -48,7 +48,25 @@ describe('RegionAlarms', () => {
 
   it('lag p99 above the objective alarms, and so does a backlog older than it', () => {
     alarm({ Namespace: METRICS_NAMESPACE, MetricName: METRIC.replicationLag, ExtendedStatistic: 'p99', Dimensions: DIMENSIONS, Threshold: 120_000, ComparisonOperator: 'GreaterThanThreshold', EvaluationPeriods: 3 });
-    alarm({ Namespace: 'AWS/SQS', MetricName: 'ApproximateAgeOfOldestMessage', Statistic: 'Maximum', Threshold: 120, ComparisonOperator: 'GreaterThanThreshold' });
+    alarm({
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('^ChangeEvents'), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Threshold: 120,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it('has exactly the alarms the cases here test, each described and notifying the topic (a new alarm needs its own case)', () => {
+    const { alarms } = alarmsIn();
+    expect(Object.keys(alarms.alarms).sort()).toEqual(
+      ['BacklogAboveSlo', 'BackupMissed', 'DeadLetters', 'Endpoint5xx', 'LagAboveSlo', 'PermanentSyncFailures', 'RepairsGivenUp', 'StuckSyncs', 'VerificationFailures'].sort(),
+    );
+    for (const resource of Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: { AlarmDescription?: string; AlarmActions?: unknown } }[]) {
+      expect(resource.Properties.AlarmDescription).toMatch(/^git-geo eu-west-1: /);
+      expect(resource.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+    }
   });
 
   it('permanent sync failures, verification failures and repairs given up alarm at the first one', () => {
