@@ -30,8 +30,10 @@ describe(`a repository with ${REFS} refs`, () => {
   const repository = parseRepositoryPath('many/refs');
   let primaryRefs: Map<string, string>;
 
-  const fire = async <T>(name: string): Promise<T> => {
-    const rule = bed.runtime.scheduler.ruleNames.find((candidate) => candidate.includes(name) && (name === 'Watchdog' || candidate.includes(REGION)))!;
+  /** Fires the region's schedule that invokes `functionName` with `input` (as EventBridge would). */
+  const fire = async <T>(functionName: string, input?: unknown): Promise<T> => {
+    const fn = bed.runtime.lambdas.find((lambda) => lambda.name === functionName)!;
+    const rule = bed.runtime.scheduler.ruleTargeting(fn.fn.arn, input)!;
     expect(rule).toBeDefined();
     const [result] = (await bed.runtime.scheduler.fire(rule)) as T[];
     return result!;
@@ -57,10 +59,12 @@ describe(`a repository with ${REFS} refs`, () => {
 
   it('verification, the watchdog and the backup run on their schedules without a single Scan', async () => {
     counter.reset();
-    const verified = await fire<VerifyResult>('VerifySchedule');
+    const { verifyFunctionName } = bed.runtime.regions[REGION]!;
+    const verified = await fire<VerifyResult>(verifyFunctionName, { action: 'verify' });
     expect(verified.outcomes?.[repository]).toMatchObject({ kind: 'verified' });
-    await fire('Watchdog');
-    const backup = await fire<BackupResult>('Backup');
+    await fire(verifyFunctionName, { action: 'watchdog' });
+    const backupFunction = bed.runtime.lambdas.find((lambda) => lambda.fn.region === REGION && lambda.fn.logicalId.includes('Backup'))!;
+    const backup = await fire<BackupResult>(backupFunction.name);
     expect(backup).toMatchObject({ complete: true, repositories: 1 });
     const body = await bed.runtime.mirrors(REGION).get(snapshotKey(backup.snapshotId));
     const manifest = SnapshotManifestSchema.parse(JSON.parse(body!.toString('utf8')));
