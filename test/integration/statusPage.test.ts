@@ -150,7 +150,8 @@ describe('status page in a browser', () => {
     const pack = /P (pack-[0-9a-f]+)\.pack/.exec(packs)![1]!;
     await store.delete([`${damaged}.git/objects/pack/${pack}.pack`]);
     // The region's own verification schedule, as it runs every verifyScheduleMinutes.
-    const rule = bed.runtime.scheduler.ruleNames.find((name) => name.includes('VerifySchedule') && name.includes(DAMAGED_REGION))!;
+    const verify = bed.runtime.lambdas.find((lambda) => lambda.name === bed.runtime.regions[DAMAGED_REGION]!.verifyFunctionName)!;
+    const rule = bed.runtime.scheduler.ruleTargeting(verify.fn.arn, { action: 'verify' })!;
     expect(rule).toBeDefined();
     await bed.runtime.scheduler.fire(rule);
     expect((await bed.runtime.registry(DAMAGED_REGION).get(damaged))?.status).toBe('verification_failed');
