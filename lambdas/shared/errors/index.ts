@@ -15,6 +15,7 @@ export { LimitExceededError } from './LimitExceededError.ts';
 export { ProtocolError } from './ProtocolError.ts';
 export { PublishFailedError } from './PublishFailedError.ts';
 export { RateLimitedError } from './RateLimitedError.ts';
+export { RetryLaterError } from './RetryLaterError.ts';
 export { RepositoryMovedError } from './RepositoryMovedError.ts';
 export { RepositoryNotFoundError } from './RepositoryNotFoundError.ts';
 export { UnsupportedEventError } from './UnsupportedEventError.ts';

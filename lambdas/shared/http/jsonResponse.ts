@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { BusyError, GeoError, RateLimitedError } from '../errors/index.ts';
+import { GeoError, RetryLaterError } from '../errors/index.ts';
 
 export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxyStructuredResultV2 {
   return {
@@ -14,18 +14,14 @@ export function jsonResponse(statusCode: number, body: unknown): APIGatewayProxy
  * anything else is a bare 5xx with no details, since those may hold internals.
  */
 export function errorResponse(error: unknown): APIGatewayProxyStructuredResultV2 {
-  if (error instanceof RateLimitedError) {
-    // Throttled: the caller retries after this long; nothing was recorded.
-    const response = jsonResponse(error.status, { error: error.code, message: error.message, ...error.data });
+  if (error instanceof RetryLaterError) {
+    // Throttled or busy: the caller retries after this long; nothing was recorded or lost. A 5xx's context may hold internals.
+    const details = error.status < 500 ? error.data : { retryAfterSeconds: error.retryAfterSeconds };
+    const response = jsonResponse(error.status, { error: error.code, message: error.message, ...details });
     return { ...response, headers: { ...response.headers, 'retry-after': String(error.retryAfterSeconds) } };
   }
   if (error instanceof GeoError && error.status < 500) {
     return jsonResponse(error.status, { error: error.code, message: error.message, ...error.data });
-  }
-  if (error instanceof BusyError) {
-    // Back-pressure: the caller may retry after this long; nothing was recorded or lost.
-    const response = jsonResponse(error.status, { error: error.code, message: error.message, retryAfterSeconds: error.retryAfterSeconds });
-    return { ...response, headers: { ...response.headers, 'retry-after': String(error.retryAfterSeconds) } };
   }
   if (error instanceof GeoError) {
     return jsonResponse(error.status, { error: error.code, message: 'git-geo could not handle this request; see its logs' });
