@@ -179,7 +179,11 @@ describe('status page in a browser', () => {
       const text = await textOf(region(LAGGING_REGION));
       return /Events queued\s+5\b/.test(text) && behind(text) >= 5 && /Backlog age\s+\d/.test(text);
     });
-    expect(behind(await textOf(region(DAMAGED_REGION)))).toBeLessThan(5);
+    // The other region syncs as usual: it catches up (the page may show it a moment behind under load).
+    for (const until = Date.now() + 90_000; behind(await textOf(region(DAMAGED_REGION))) >= 5; ) {
+      if (Date.now() > until) throw new Error(`${DAMAGED_REGION} did not catch up; the page says:\n${await textOf('main')}`);
+      await page.waitForNavigation({ timeout: (REFRESH_SECONDS + 20) * 1000, waitUntil: 'load' });
+    }
     await screenshot('5-push-storm-backlog');
 
     // The backlog ages past the objective with no sync having run: the page says so, and the region is degraded.
