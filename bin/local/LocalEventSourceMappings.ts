@@ -59,7 +59,7 @@ export class LocalEventSourceMappings {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.mappings.map(async (mapping) => await mapping.poller?.stop()));
+    await Promise.all(this.mappings.map(async (mapping) => await mapping.poller?.stop({ abandonReceive: true })));
   }
 
   /** The Lambda API's handler for `/2015-03-31/event-source-mappings[/<uuid>]`. */

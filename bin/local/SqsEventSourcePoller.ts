@@ -66,7 +66,7 @@ export class SqsEventSourcePoller {
   constructor(
     readonly source: LocalEventSource,
     private readonly sqs: SQSClient,
-    private readonly lambda: LocalLambda,
+    private readonly lambda: Pick<LocalLambda, 'invoke'>,
     private readonly onError: (error: unknown) => void,
   ) {}
 
@@ -78,9 +78,15 @@ export class SqsEventSourcePoller {
     this.loop = this.run();
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops polling. A long poll in flight is let finish and what it received is processed, as
+   * Lambda does with a batch it has received when its mapping is disabled: aborting it would
+   * leave a message the queue already handed out invisible for its whole visibility timeout,
+   * holding its FIFO group. Only a shutdown of the whole runtime abandons it.
+   */
+  async stop(options: { abandonReceive?: boolean } = {}): Promise<void> {
     this.running = false;
-    this.abort.abort();
+    if (options.abandonReceive) this.abort.abort();
     await this.loop;
     await Promise.allSettled([...this.inFlight]);
   }
