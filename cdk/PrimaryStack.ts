@@ -79,13 +79,11 @@ export class PrimaryStack extends Stack {
 
     const webhookSecret = Secret.fromSecretNameV2(this, 'WebhookSecret', config.webhookSecretName);
     this.notify = new GeoFunction(this, 'Notify', {
-      entry: 'lambdas/notify/index.ts',
-      handlerFactory: 'lambdas/notify/createNotifyHandler.ts#createNotifyHandler',
+      lambda: 'notify',
       localUrlPath: props.role === 'standby' ? `/webhook-${this.region}` : '/webhook',
       description: 'git-geo: receives Git host webhooks, records change events and publishes them',
       timeout: Duration.seconds(30),
       settings: functionSettings.notify(config),
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-notify' },
     });
     this.notify.setResource('EVENT_LOG_TABLE', this.eventLog.tableName).setResource('TOPIC_ARN', this.topic.topicArn);
     // Named actions on the table itself: notify never reads the index (grantReadWriteData would add index/*).
@@ -100,12 +98,10 @@ export class PrimaryStack extends Stack {
 
     // Nothing recorded is lost: events whose publish failed (and whose host never retried) go out on a schedule.
     this.republish = new GeoFunction(this, 'Republish', {
-      entry: 'lambdas/republish/index.ts',
-      handlerFactory: 'lambdas/republish/createRepublishHandler.ts#createRepublishHandler',
+      lambda: 'republish',
       description: 'git-geo: publishes change events recorded in the event log but not yet published',
       timeout: Duration.minutes(2),
       settings: functionSettings.republish(config),
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-republish' },
     });
     this.republish.setResource('EVENT_LOG_TABLE', this.eventLog.tableName).setResource('TOPIC_ARN', this.topic.topicArn);
     this.republish.addToRolePolicy(

@@ -36,13 +36,11 @@ export class Backups extends Construct {
     this.registryBackups = new TableBackupPlan(this, 'RegistryBackups', { tables: [props.store.registry], retentionDays: props.tableBackupRetentionDays });
     if (props.vaultLogicalId !== undefined) (this.registryBackups.vault.node.defaultChild as CfnResource).overrideLogicalId(props.vaultLogicalId);
     this.function = new GeoFunction(this, 'Backup', {
-      entry: 'lambdas/backup/index.ts',
-      handlerFactory: 'lambdas/backup/createBackupHandler.ts#createBackupHandler',
+      lambda: 'backup',
       description: "git-geo: point-in-time snapshots of this region's mirrors, retention and pack garbage collection",
       timeout: Duration.minutes(15),
       memorySize: 1024,
       settings: props.settings,
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-backup' },
     });
     props.store.grantReadWrite(this.function);
     // Reads each repository's item and takes its lease while it reads the mirror; lists them by the status index.

@@ -12,14 +12,26 @@ import { PROJECT_ROOT } from '../projectRoot.ts';
 export { PROJECT_ROOT };
 
 
+/** The functions, each a directory under lambdas/ holding index.ts and create<Name>Handler.ts. */
+export const GEO_FUNCTION_NAMES = ['announce', 'backfill', 'backup', 'endpoint', 'notify', 'republish', 'status', 'sync', 'verify'] as const;
+
+export type GeoFunctionName = (typeof GEO_FUNCTION_NAMES)[number];
+
+/** Where a function's code lives, relative to the project root, all from its name. */
+export function geoFunctionFiles(name: GeoFunctionName): { readonly entry: string; readonly handlerFactory: string; readonly serviceName: string } {
+  const factory = `create${name.charAt(0).toUpperCase()}${name.slice(1)}Handler`;
+  return {
+    entry: `lambdas/${name}/index.ts`,
+    // The deployed entry calls the factory with `process.env`; the local runtime finds it here
+    // and calls it with the template's environment.
+    handlerFactory: `lambdas/${name}/${factory}.ts#${factory}`,
+    serviceName: `git-geo-${name}`,
+  };
+}
+
 export interface GeoFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'handler'> {
-  /** The Lambda entry, relative to the project root (lambdas/<name>/index.ts). */
-  readonly entry: string;
-  /**
-   * The handler factory as `path#export`, relative to the project root. The deployed entry
-   * calls it with `process.env`; the local runtime calls it with the template's environment.
-   */
-  readonly handlerFactory: string;
+  /** The function's directory under lambdas/: it names the entry, the handler factory and the Powertools service. */
+  readonly lambda: GeoFunctionName;
   /** Where `git-geo local` mounts this function's URL, if it has one. */
   readonly localUrlPath?: string;
   /** @default 30 seconds */
@@ -34,7 +46,8 @@ export interface GeoFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'r
  */
 export class GeoFunction extends NodejsFunction {
   constructor(scope: Construct, id: string, props: GeoFunctionProps) {
-    const { entry, handlerFactory, localUrlPath, environment, settings, ...rest } = props;
+    const { lambda, localUrlPath, environment, settings, ...rest } = props;
+    const { entry, handlerFactory, serviceName } = geoFunctionFiles(lambda);
     super(scope, id, {
       runtime: Runtime.NODEJS_24_X,
       architecture: Architecture.ARM_64,
@@ -49,6 +62,7 @@ export class GeoFunction extends NodejsFunction {
       projectRoot: PROJECT_ROOT,
       environment: {
         POWERTOOLS_METRICS_NAMESPACE: 'GitGeo',
+        POWERTOOLS_SERVICE_NAME: serviceName,
         ...environment,
         [SETTINGS_ENV]: JSON.stringify(settings),
       },

@@ -29,12 +29,10 @@ export class Onboarding extends Construct {
     super(scope, id);
     const { settings } = props;
     this.function = new GeoFunction(this, 'Backfill', {
-      entry: 'lambdas/backfill/index.ts',
-      handlerFactory: 'lambdas/backfill/createBackfillHandler.ts#createBackfillHandler',
+      lambda: 'backfill',
       description: "git-geo: backfills this region from the primary's repository listing and applies its selective-sync rule",
       timeout: Duration.minutes(15),
       settings,
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-backfill' },
     });
     // Reconciliation deletes excluded mirrors: read-write on the bucket.
     props.store.grantReadWrite(this.function);

@@ -65,13 +65,11 @@ export class RegionalAnnouncements extends Construct {
       topic.addSubscription(new SqsSubscription(this.queue, { rawMessageDelivery: true, ...(filterPolicy === undefined ? {} : { filterPolicy }) }));
     }
     this.handler = new GeoFunction(this, 'Announce', {
-      entry: 'lambdas/announce/index.ts',
-      handlerFactory: 'lambdas/announce/createAnnounceHandler.ts#createAnnounceHandler',
+      lambda: 'announce',
       description: "git-geo: records each change event's sequence and each control-plane heartbeat in this region's registry",
       timeout: Duration.seconds(20),
       memorySize: 256,
       settings: props.settings,
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-announce' },
     });
     this.handler.setResource('REGISTRY_TABLE', props.registry.tableName);
     this.handler.addEventSource(new SqsEventSource(this.queue, { batchSize: 10, reportBatchItemFailures: true }));

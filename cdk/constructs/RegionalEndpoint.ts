@@ -23,8 +23,7 @@ export class RegionalEndpoint extends Construct {
   constructor(scope: Construct, id: string, props: RegionalEndpointProps) {
     super(scope, id);
     this.function = new GeoFunction(this, 'Endpoint', {
-      entry: 'lambdas/endpoint/index.ts',
-      handlerFactory: 'lambdas/endpoint/createEndpointHandler.ts#createEndpointHandler',
+      lambda: 'endpoint',
       localUrlPath: props.localUrlPath,
       description: "git-geo: serves this region's copies to Git clients; stale reads and pushes go to the primary",
       // 200 MB at Lambda's 2 MB/s streaming rate past the first 6 MB, with room to spare.
@@ -32,10 +31,7 @@ export class RegionalEndpoint extends Construct {
       memorySize: 1024,
       ephemeralStorageSize: Size.mebibytes(ENDPOINT_EPHEMERAL_MIB),
       settings: props.settings,
-      environment: {
-        POWERTOOLS_SERVICE_NAME: 'git-geo-endpoint',
-        MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES),
-      },
+      environment: { MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES) },
     });
     props.store.grantRead(this.function);
     // Reads: repository items, announcements and the region's copy of the primary override, all in the registry.

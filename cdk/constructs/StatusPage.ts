@@ -30,12 +30,10 @@ export class StatusPage extends Construct {
     super(scope, id);
     const stack = Stack.of(this);
     this.function = new GeoFunction(stack, `${id}Function`, {
-      entry: 'lambdas/status/index.ts',
-      handlerFactory: 'lambdas/status/createStatusHandler.ts#createStatusHandler',
+      lambda: 'status',
       description: 'git-geo: the status page, every region\'s health, failures and lag',
       timeout: Duration.seconds(20),
       settings: props.settings,
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-status' },
     });
     this.function.setResource('REGISTRY_TABLE', props.registry.tableName).setResource('QUEUE_URL', props.queue.queueUrl).setResource('DEAD_LETTER_QUEUE_URL', props.deadLetterQueue.queueUrl);
     // Reads only: the registry's items and the queues' depths.

@@ -31,14 +31,12 @@ export class SyncPipeline extends Construct {
     super(scope, id);
     const { settings } = props;
     this.function = new GeoFunction(this, 'Sync', {
-      entry: 'lambdas/sync/index.ts',
-      handlerFactory: 'lambdas/sync/createSyncHandler.ts#createSyncHandler',
+      lambda: 'sync',
       description: 'git-geo: fetches changed repositories from the primary into this region',
       timeout: props.timeout,
       memorySize: props.memoryMiB,
       ephemeralStorageSize: Size.mebibytes(props.ephemeralStorageMiB),
       settings,
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-sync' },
     });
     props.queue.addConsumer(this.function, { batchSize: props.batchSize, maxConcurrency: props.maxConcurrency });
     // Permanent failures are parked in the dead-letter queue at once, for `git-geo redrive`.

@@ -35,13 +35,11 @@ export class Verification extends Construct {
     super(scope, id);
     const { settings } = props;
     this.function = new GeoFunction(this, 'Verify', {
-      entry: 'lambdas/verify/index.ts',
-      handlerFactory: 'lambdas/verify/createVerifyHandler.ts#createVerifyHandler',
+      lambda: 'verify',
       description: "git-geo: verifies this region's mirrors against their bytes and the primary, and heals them",
       timeout: Duration.minutes(15),
       memorySize: props.memoryMiB,
       settings,
-      environment: { POWERTOOLS_SERVICE_NAME: 'git-geo-verify' },
     });
     props.store.grantRead(this.function);
     // Its one write to the bucket: the record of packs it has verified.

@@ -15,10 +15,10 @@ function build(rule = { include: [] as string[], exclude: [] as string[] }) {
     maxReceiveCount: 5,
     selectiveSyncRule: rule,
   });
-  const consumer = new GeoFunction(stack, 'Consumer', { entry: 'lambdas/sync/index.ts', handlerFactory: 'x#y', settings: {} });
+  const consumer = new GeoFunction(stack, 'Consumer', { lambda: 'sync', settings: {} });
   changes.addConsumer(consumer, { batchSize: 4, maxConcurrency: 7 });
   changes.grantSendDeadLetters(consumer);
-  const sender = new GeoFunction(stack, 'Sender', { entry: 'lambdas/verify/index.ts', handlerFactory: 'x#y', settings: {} });
+  const sender = new GeoFunction(stack, 'Sender', { lambda: 'verify', settings: {} });
   changes.grantSend(sender);
   return { stack, changes, consumer, sender, template: Template.fromStack(stack) };
 }

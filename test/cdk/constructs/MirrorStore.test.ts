@@ -8,10 +8,10 @@ import { bareStack, environmentOf, logicalId } from './bareStack.ts';
 function build(objectLockDays?: number) {
   const stack = bareStack();
   const store = new MirrorStore(stack, 'Store', { noncurrentVersionDays: 30, tombstoneRetentionDays: 45, ...(objectLockDays === undefined ? {} : { objectLockDays }) });
-  const reader = new GeoFunction(stack, 'Reader', { entry: 'lambdas/endpoint/index.ts', handlerFactory: 'x#y', settings: {} });
+  const reader = new GeoFunction(stack, 'Reader', { lambda: 'endpoint', settings: {} });
   store.grantRead(reader);
   store.grantRegistry(reader, 'dynamodb:GetItem');
-  const writer = new GeoFunction(stack, 'Writer', { entry: 'lambdas/sync/index.ts', handlerFactory: 'x#y', settings: {} });
+  const writer = new GeoFunction(stack, 'Writer', { lambda: 'sync', settings: {} });
   store.grantReadWrite(writer);
   store.grantRegistryReadWrite(writer);
   return { store, reader, writer, template: Template.fromStack(stack) };
