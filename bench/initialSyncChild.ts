@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Context, SQSEvent } from 'aws-lambda';
 import { createSyncHandler } from '../lambdas/sync/createSyncHandler.ts';
+import type { AnyClientPlugin } from '../lambdas/shared/aws/HandlerHooks.ts';
 
 export type ChildRequest =
   | { readonly mode: 'isomorphic-git-clone'; readonly url: string; readonly dir: string }
@@ -49,6 +50,40 @@ export interface ChildResult {
   /** Peak RSS of the whole process, loading included. */
   readonly processPeakRssBytes: number;
   readonly failures?: number;
+  /** Where the sync's wall time went, from its S3 requests for the pack: before the first, during, after the last. */
+  readonly phases?: SyncPhases;
+}
+
+export interface SyncPhases {
+  /** From the start to the pack's first upload request: discovery, download, indexing (they overlap). */
+  readonly downloadAndIndexMs: number;
+  /** The pack's upload requests, first to last (PutObject, or the multipart upload's). */
+  readonly uploadMs: number;
+  /** After the upload: index, pack list, refs, registry. */
+  readonly restMs: number;
+}
+
+/** Times the S3 requests on `.pack` keys of every client it is applied to. */
+function packUploadTimer(): { plugin: AnyClientPlugin; firstMs?: number; lastMs?: number } {
+  const timer: { plugin: AnyClientPlugin; firstMs?: number; lastMs?: number } = {
+    plugin: {
+      applyToStack: (stack) =>
+        stack.add(
+          (next) => async (args) => {
+            const key = (args.input as { Key?: unknown }).Key;
+            if (typeof key !== 'string' || !key.endsWith('.pack')) return next(args);
+            timer.firstMs ??= performance.now();
+            try {
+              return await next(args);
+            } finally {
+              timer.lastMs = performance.now();
+            }
+          },
+          { step: 'initialize', name: 'benchPackUploadTimer' },
+        ),
+    },
+  };
+  return timer;
 }
 
 function event(repository: string): SQSEvent {
@@ -88,20 +123,27 @@ async function run(request: ChildRequest): Promise<ChildResult> {
     await git.clone({ fs, http, dir: request.dir, url: request.url, noCheckout: true });
     return { wallMs: performance.now() - started, cpuMs: cpuMs(cpu), rssBeforeBytes, peakRssBytes: peakRss(reset), processPeakRssBytes: Math.max(processPeakRssBytes, peakRss(reset)) };
   }
-  const handler = await createSyncHandler(request.env);
+  const uploads = packUploadTimer();
+  const handler = await createSyncHandler(request.env, { clientPlugins: [uploads.plugin] });
   const rssBeforeBytes = process.memoryUsage.rss();
   const processPeakRssBytes = process.resourceUsage().maxRSS * 1024;
   const reset = resetPeakRss();
   const cpu = process.cpuUsage();
   const started = performance.now();
   const response = await handler(event(request.repository), context);
+  const ended = performance.now();
+  const phases =
+    uploads.firstMs === undefined || uploads.lastMs === undefined
+      ? undefined
+      : { downloadAndIndexMs: Math.round(uploads.firstMs - started), uploadMs: Math.round(uploads.lastMs - uploads.firstMs), restMs: Math.round(ended - uploads.lastMs) };
   return {
-    wallMs: performance.now() - started,
+    wallMs: ended - started,
     cpuMs: cpuMs(cpu),
     rssBeforeBytes,
     peakRssBytes: peakRss(reset),
     processPeakRssBytes: Math.max(processPeakRssBytes, peakRss(reset)),
     failures: response.batchItemFailures.length,
+    ...(phases === undefined ? {} : { phases }),
   };
 }
 

@@ -46,6 +46,8 @@ export interface BenchOptions {
   readonly resultsDir?: string;
   /** Repositories the reads benchmark measures, by label (`generated`, `express`, `git`); undefined: all it finds. */
   readonly readsRepos?: readonly string[];
+  /** Runs of each read operation, the median counts (full: 3; one is what fits git/git on a loaded machine). */
+  readonly readsRuns?: number;
   /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`). */
   readonly cpuProfileDir?: string;
   readonly log?: (line: string) => void;
@@ -98,7 +100,7 @@ function sizes(quick: boolean, options: BenchOptions) {
       concurrency: 6,
       baselineRepositories: quick ? 1 : 10,
     },
-    reads: { runs: quick ? 1 : 3, sources: readSources(quick, options.readsRepos) },
+    reads: { runs: options.readsRuns ?? (quick ? 1 : 3), sources: readSources(quick, options.readsRepos) },
     // Quick mode: the two functions with a goal, three fresh processes each (about 10 s).
     cold: { runs: quick ? 3 : 10, functions: quick ? ['endpoint', 'notify'] : undefined },
     onboard: { repositories: options.onboardRepositories ?? 10_000 },
@@ -231,6 +233,11 @@ export function formatReport(report: BenchReport): string {
     t.push(row('git clone --bare (local disk)', native));
     if (initial.isomorphicGitClone !== undefined) t.push(row('isomorphic-git clone (local disk)', initial.isomorphicGitClone));
     for (const [engine, run] of Object.entries(initial.gitGeo)) t.push(row(`git-geo sync into S3 (${engine})`, run));
+    for (const [engine, run] of Object.entries(initial.gitGeo)) {
+      if (run.phases === undefined) continue;
+      const emulator = run.emulatorCpuMs === undefined ? '' : `; S3 emulator CPU ${ms(run.emulatorCpuMs)}`;
+      t.push([`  where (${engine}) went`, `download and index ${ms(run.phases.downloadAndIndexMs)}, upload ${ms(run.phases.uploadMs)}, rest ${ms(run.phases.restMs)}${emulator}`, '', '', '', '', '']);
+    }
     out.push(t.toString());
   }
   const packs = report.packCount;
@@ -323,7 +330,7 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
   // The reads benchmark reads through one region: alone, it syncs into that one (git/git into three took over 15 minutes).
   const readsAlone = options.only !== undefined && options.only.length === 1 && options.only[0] === 'reads';
   const regions = readsAlone ? REGIONS.slice(0, 1) : options.quick ? QUICK_REGIONS : REGIONS;
-  log(`starting git-geo locally with ${regions.length} regions (${awsEndpoint ?? 'embedded moto'})...`);
+  log(`load average ${loadavg().map((value) => value.toFixed(1)).join(' ')}; starting git-geo locally with ${regions.length} regions (${awsEndpoint ?? 'embedded moto'})...`);
   const bed = await BenchBed.start({ regions, awsEndpoint, onError: (error) => void errors.push(error) });
   const report: { -readonly [K in keyof Omit<BenchReport, 'targets' | 'loadAverageAfter'>]: BenchReport[K] } = {
     startedAt: startedAt.toISOString(),

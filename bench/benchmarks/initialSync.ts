@@ -9,7 +9,7 @@ import { generateBigRepository } from '../generateBigRepository.ts';
 import { git } from '../../bin/local/git.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { BenchBed } from '../BenchBed.ts';
-import type { ChildRequest, ChildResult } from '../initialSyncChild.ts';
+import type { ChildRequest, ChildResult, SyncPhases } from '../initialSyncChild.ts';
 import { ratio } from '../stats.ts';
 
 const execFileAsync = promisify(execFile);
@@ -49,13 +49,21 @@ export interface Run {
   readonly ratio: number | undefined;
 }
 
+/** A git-geo sync: its run, where its wall time went, and what the S3 emulator spent meanwhile. */
+export interface SyncRun extends Run {
+  readonly rssTargetBytes: number;
+  readonly phases?: SyncPhases;
+  /** CPU time the embedded S3 emulator (moto, one Python process) used during the sync; undefined against another endpoint. */
+  readonly emulatorCpuMs?: number;
+}
+
 export interface InitialSyncResult {
   readonly input: { readonly source: string; readonly objects: number; readonly packBytes: number; readonly refs: number };
   /** `git clone --bare`: heads and tags, the refs git-geo mirrors by default. */
   readonly nativeCloneBare: Run;
   readonly isomorphicGitClone?: Run;
   /** git-geo's sync into S3, by fetch engine. */
-  readonly gitGeo: Readonly<Record<string, Run & { readonly rssTargetBytes: number }>>;
+  readonly gitGeo: Readonly<Record<string, SyncRun>>;
 }
 
 /** Runs a command; answers its wall time and, when GNU time is there, its peak RSS (children included). */
@@ -183,7 +191,7 @@ export async function initialSync(bed: BenchBed, options: InitialSyncOptions): P
   }
 
   const syncFunction = (region: string) => bed.runtime.lambdas.find((lambda) => lambda.fn.factory.includes('createSyncHandler') && lambda.fn.region === region);
-  const gitGeo: Record<string, Run & { rssTargetBytes: number }> = {};
+  const gitGeo: Record<string, SyncRun> = {};
   for (const [index, engine] of options.engines.entries()) {
     const region = bed.regions[index % bed.regions.length]!;
     const fn = syncFunction(region);
@@ -196,12 +204,16 @@ export async function initialSync(bed: BenchBed, options: InitialSyncOptions): P
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'test',
       FETCH_ENGINE: engine,
     };
+    const emulatorBefore = await bed.emulatorCpuSeconds();
     const result = await child(bundle, { mode: 'git-geo-sync', env, repository }, options.cpuProfileDir);
+    const emulatorAfter = await bed.emulatorCpuSeconds();
+    const emulatorCpuMs = emulatorBefore === undefined || emulatorAfter === undefined ? undefined : Math.round((emulatorAfter - emulatorBefore) * 1000);
     const state = await bed.runtime.registry(region).get(repository);
     if (result.failures !== 0 || state?.status !== 'synced') throw new Error(`git-geo initial sync (${engine}) did not sync: ${JSON.stringify(state?.lastError ?? state?.status)}`);
     // Goal: memory independent of the pack's size.
-    gitGeo[engine] = { ...run(result, pack, native), rssTargetBytes: 256 * 2 ** 20 };
-    options.log(`  initial sync: git-geo (${engine}) ${Math.round(result.wallMs)} ms, peak RSS ${Math.round(result.peakRssBytes / 2 ** 20)} MiB`);
+    gitGeo[engine] = { ...run(result, pack, native), rssTargetBytes: 256 * 2 ** 20, ...(result.phases === undefined ? {} : { phases: result.phases }), ...(emulatorCpuMs === undefined ? {} : { emulatorCpuMs }) };
+    const phases = result.phases === undefined ? '' : `; download and index ${result.phases.downloadAndIndexMs} ms, upload ${result.phases.uploadMs} ms, rest ${result.phases.restMs} ms`;
+    options.log(`  initial sync: git-geo (${engine}) ${Math.round(result.wallMs)} ms, peak RSS ${Math.round(result.peakRssBytes / 2 ** 20)} MiB${phases}; emulator CPU ${emulatorCpuMs ?? '-'} ms`);
   }
   return {
     input: {

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { generateRepository } from '../../bin/local/generateRepository.ts';
@@ -52,6 +53,8 @@ export interface RegionReadsResult {
 const REGION_CLIENT = ['-c', 'protocol.version=2', '-c', 'fetch.uriProtocols=http,https'];
 const PRIMARY_CLIENT = ['-c', 'protocol.version=2'];
 
+const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -94,11 +97,12 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
     const main = (await git(['rev-parse', 'HEAD'], { cwd: primaryPath })).trim();
     const head = (await git(['symbolic-ref', 'HEAD'], { cwd: primaryPath })).trim();
     const { bytes: packBytes, objects } = await packStats(primaryPath);
-    options.log(`region reads: ${source.label}: ${(packBytes / 2 ** 20).toFixed(1)} MiB, ${objects} objects; syncing`);
+    options.log(`region reads: ${source.label}: ${(packBytes / 2 ** 20).toFixed(1)} MiB, ${objects} objects; syncing (load average ${loadavg()[0]!.toFixed(1)})`);
     const syncStarted = performance.now();
     const sequence = await bed.notify(repository, { ref: head, before: '0'.repeat(40), after: main });
     await bed.waitForSync(repository, sequence, options.syncTimeoutMs, 500);
     const initialSyncMs = performance.now() - syncStarted;
+    options.log(`region reads: ${source.label}: synced in ${Math.round(initialSyncMs / 1000)} s (load average ${loadavg()[0]!.toFixed(1)})`);
 
     const regionUrl = `${bed.runtime.regions[region]!.gitUrl}/${repository}.git`;
     const primaryUrl = bed.repositoryUrl(repository);
@@ -126,7 +130,7 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
       }
       const regionMs = median(times.region);
       const primaryMs = median(times.primary);
-      options.log(`  ${operation}: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms`);
+      options.log(`  ${operation}: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms; RSS before ${mib(rssBefore)}, peak so far ${mib(rssPeak)}`);
       return { operation, regionMs: Math.round(regionMs), primaryMs: Math.round(primaryMs), ratio: ratio(regionMs, primaryMs) };
     };
     const operations: ReadComparison[] = [];

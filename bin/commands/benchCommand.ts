@@ -27,8 +27,9 @@ export function benchCommand(): Command {
     .option('--many-refs <n>', 'refs of the many-refs sync benchmark (full: 100,000)', integer)
     .option('--onboard-repos <n>', 'repositories a new region onboards in the onboarding benchmark (full: 10,000)', integer)
     .option('--reads-repos <list>', 'repositories the reads benchmark measures, comma-separated: generated, express, git (default: all found)')
+    .option('--reads-runs <n>', 'runs of each operation the reads benchmark times, the median counts (full: 3)', integer)
     .option('--verbose', 'show Lambda logs', false)
-    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; onboardRepos?: number; manyRefs?: number; readsRepos?: string; cpuProf?: string; verbose: boolean }) => {
+    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; onboardRepos?: number; manyRefs?: number; readsRepos?: string; readsRuns?: number; cpuProf?: string; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
       const only = splitList(options.only);
       const unknown = only?.filter((name) => !(BENCHMARKS as readonly string[]).includes(name)) ?? [];
@@ -47,6 +48,7 @@ export function benchCommand(): Command {
         onboardRepositories: options.onboardRepos,
         manyRefs: options.manyRefs,
         readsRepos: splitList(options.readsRepos),
+        readsRuns: options.readsRuns,
         cpuProfileDir: options.cpuProf === undefined ? undefined : resolve(options.cpuProf),
       });
       process.stdout.write(`${formatReport(report)}\nresults: ${file}\n`);
