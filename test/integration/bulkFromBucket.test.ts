@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { pushAndConverge } from '../helpers/pushAndConverge.ts';
+import { openRepository, primaryUploadPacks, storedPackNames } from '../helpers/regionReads.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 /** Names of the packs in a repository (`pack-<checksum>`). */
@@ -26,33 +27,18 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
   const repository = parseRepositoryPath('bulk/app');
   const byUri = ['-c', 'protocol.version=2', '-c', 'fetch.uriProtocols=http'];
 
-  function primaryUploadPacks(mark: number): string[] {
-    return bed.primary.requests.slice(mark).filter((request) => request.path.startsWith(`/${repository}.git/`) && request.service === 'git-upload-pack').map((request) => request.path);
-  }
-
   const push = (args: readonly string[]): Promise<void> => pushAndConverge(bed, work, repository, args);
-
-  async function storedPacks(): Promise<Set<string>> {
-    const names = new Set<string>();
-    for await (const object of bed.runtime.mirrors('eu-west-1').list(`${repository}.git/objects/pack/`)) {
-      if (object.key.endsWith('.pack')) names.add(object.key.slice(object.key.lastIndexOf('/') + 1, -'.pack'.length));
-    }
-    return names;
-  }
 
   beforeAll(async () => {
     bed = await startTestBed();
-    url = `${bed.runtime.regions['eu-west-1']!.gitUrl}/${repository}.git`;
-    primaryUrl = `${bed.primary.url}/${repository}.git`;
-    await bed.createRepository(repository);
-    work = await bed.workingCopy(repository);
+    ({ url, primaryUrl, work } = await openRepository(bed, repository));
     // Two syncs: two stored packs.
     await commit(work, 6, 'base');
     await git(['tag', '-a', 'v1', '-m', 'first release'], { cwd: work });
     await push(['main', '--tags']);
     await commit(work, 4, 'more');
     await push(['main']);
-    mirrorPacks = await storedPacks();
+    mirrorPacks = await storedPackNames(bed, repository);
     expect(mirrorPacks.size).toBeGreaterThanOrEqual(2);
   }, 300_000);
   afterAll(async () => {
@@ -69,7 +55,7 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     // The stored packs themselves, by their checksums: they came by URL, not rebuilt by the endpoint.
     const cloned = await packNames(clone);
     for (const name of mirrorPacks) expect(cloned).toContain(name);
-    expect(primaryUploadPacks(mark)).toEqual([]);
+    expect(primaryUploadPacks(bed, repository, mark)).toEqual([]);
   });
 
   it('--single-branch and --unshallow take the stored packs by URL too; a shallow clone and a fetch are walked', async () => {
@@ -90,7 +76,7 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     expect((await git(['rev-list', '--count', 'HEAD'], { cwd: shallow })).trim()).toBe((await git(['rev-list', '--count', 'HEAD'], { cwd: single })).trim());
     await git(['fsck', '--full', '--strict'], { cwd: shallow });
 
-    expect(primaryUploadPacks(mark)).toEqual([]);
+    expect(primaryUploadPacks(bed, repository, mark)).toEqual([]);
 
     await commit(work, 2, 'later');
     await push(['main']);
@@ -102,7 +88,7 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     // The new commits alone, walked: no stored pack again.
     expect([...(await packNames(join(shallow, '.git')))].filter((name) => !before.has(name) && mirrorPacks.has(name))).toEqual([]);
     await git(['fsck', '--full', '--strict'], { cwd: shallow });
-    expect(primaryUploadPacks(fetchMark)).toEqual([]);
+    expect(primaryUploadPacks(bed, repository, fetchMark)).toEqual([]);
   });
 
   it('dumb HTTP: packs within what Lambda streams are served directly, as git follows no redirect on them by default', async () => {

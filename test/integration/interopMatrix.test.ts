@@ -8,16 +8,12 @@ import isogit from 'isomorphic-git';
 import http from 'isomorphic-git/http/node';
 import { git, listRefs } from '../../bin/local/git.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
-import { convergeAll } from '../helpers/converge.ts';
+import { pushAndConverge } from '../helpers/pushAndConverge.ts';
+import { openRepository, primaryUploadPacks } from '../helpers/regionReads.ts';
 import { startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 const execFileAsync = promisify(execFile);
 const PYTHON_CLIENTS = join(import.meta.dirname, '../fixtures/interop/pythonClients.py');
-
-/** Upload-pack requests the primary answered since `mark`. */
-function primaryUploadPacks(bed: TestBed, mark: number): string[] {
-  return bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').map((request) => `${request.method} ${request.path}`);
-}
 
 /** dulwich or pygit2 (Debian's python3 packages) run one operation; answers the refs they ended with. */
 async function python(lib: 'dulwich' | 'pygit2', args: readonly string[]): Promise<Record<string, string>> {
@@ -70,18 +66,13 @@ describe('interop matrix: every client, every fetch, region against primary', ()
   const kept: { client: string; fetch: (dir: string, url: string) => Promise<unknown>; region: string; primary: string }[] = [];
   const fresh = (label: string): string => join(bed.root, `${label}-${clones++}`);
 
-  async function pushAndConverge(args: readonly string[]): Promise<void> {
-    await git(['push', '-q', 'origin', ...args], { cwd: work });
-    expect(new Set(await bed.notifyPushes())).toEqual(new Set([202]));
-    // Every event processed, or the region rightly sends readers to the primary.
-    await convergeAll(bed, repository);
-  }
+  const push = (args: readonly string[]): Promise<void> => pushAndConverge(bed, work, repository, args);
 
   /** Runs a client operation against the region and checks the primary served no upload-pack for it. */
   async function regionOnly<T>(operation: () => Promise<T>): Promise<T> {
     const mark = bed.primary.requests.length;
     const result = await operation();
-    expect({ operation: operation.toString(), primaryAsked: primaryUploadPacks(bed, mark) }).toEqual({ operation: operation.toString(), primaryAsked: [] });
+    expect({ operation: operation.toString(), primaryAsked: primaryUploadPacks(bed, repository, mark) }).toEqual({ operation: operation.toString(), primaryAsked: [] });
     return result;
   }
 
@@ -97,10 +88,7 @@ describe('interop matrix: every client, every fetch, region against primary', ()
 
   beforeAll(async () => {
     bed = await startTestBed();
-    region = `${bed.runtime.regions['eu-west-1']!.gitUrl}/${repository}.git`;
-    primary = `${bed.primary.url}/${repository}.git`;
-    await bed.createRepository(repository);
-    work = await bed.workingCopy(repository);
+    ({ url: region, primaryUrl: primary, work } = await openRepository(bed, repository));
     await dated(4, 'base', 0);
     oldCommit = (await git(['rev-parse', 'HEAD~2'], { cwd: work })).trim();
     await git(['tag', '-a', 'v1', '-m', 'release 1'], { cwd: work, env: { GIT_COMMITTER_DATE: `${1_600_000_000 + 4 * 86_400} +0000` } });
@@ -109,7 +97,7 @@ describe('interop matrix: every client, every fetch, region against primary', ()
     await git(['checkout', '-q', 'main'], { cwd: work });
     await dated(3, 'more', 20);
     since = 1_600_000_000 + 21 * 86_400;
-    await pushAndConverge(['main', 'feature', '--tags']);
+    await push(['main', 'feature', '--tags']);
   }, 300_000);
   afterAll(async () => {
     await bed?.stop();
@@ -226,7 +214,7 @@ describe('interop matrix: every client, every fetch, region against primary', ()
     await git(['checkout', '-q', 'feature'], { cwd: work });
     await dated(1, 'later-feature', 31);
     await git(['checkout', '-q', 'main'], { cwd: work });
-    await pushAndConverge(['main', 'feature']);
+    await push(['main', 'feature']);
     const newMain = (await listRefs(primary)).get('refs/heads/main');
     for (const clone of kept) {
       await regionOnly(() => clone.fetch(clone.region, region));
@@ -252,7 +240,7 @@ describe('interop matrix: every client, every fetch, region against primary', ()
       await git(['fetch', '-q', region, `+${ref}:refs/remotes/origin/${ref.slice(5)}`], { cwd: dir });
       expect((await git(['rev-parse', `refs/remotes/origin/${ref.slice(5)}`], { cwd: dir })).trim()).toBe((await listRefs(primary)).get(ref));
       // Answered by the primary through the region: the client never left the region's URL.
-      expect(primaryUploadPacks(bed, mark)).toContain('POST /interop/app.git/git-upload-pack');
+      expect(primaryUploadPacks(bed, repository, mark)).toContain('POST /interop/app.git/git-upload-pack');
     }
     // What the runners run (GitHub's actions/checkout, GitLab's runner), against the regional URL.
     const pullMerge = (await listRefs(primary)).get('refs/pull/1/merge')!;

@@ -3,18 +3,11 @@ import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
 import { encodeFlush, encodePktLine } from '../../lambdas/shared/git/pktLine.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
-import { convergeAll } from '../helpers/converge.ts';
+import { pushAndConverge } from '../helpers/pushAndConverge.ts';
+import { openRepository, primaryUploadPacks, storedPackNames } from '../helpers/regionReads.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
 const DELIM = Buffer.from('0001');
-
-/** Upload-pack requests the primary answered for the repository since `mark`. */
-function primaryUploadPacks(bed: TestBed, repository: string, mark: number): string[] {
-  return bed.primary.requests
-    .slice(mark)
-    .filter((request) => request.path.startsWith(`/${repository}.git/`) && request.service === 'git-upload-pack')
-    .map((request) => `${request.method} ${request.path} ${request.userAgent ?? ''}`);
-}
 
 /** Objects in a repository, loose and packed (a small fetch is unpacked into loose objects). */
 async function objectCount(dir: string): Promise<number> {
@@ -44,35 +37,25 @@ describe('reading from a region over protocol v2: shallow clones, fetches, full 
   let work: string;
   const repository = parseRepositoryPath('smart/app');
 
-  async function pushAndConverge(args: readonly string[]): Promise<void> {
-    await git(['push', '-q', 'origin', ...args], { cwd: work });
-    expect(new Set(await bed.notifyPushes())).toEqual(new Set([202]));
-    // Every event processed, or the region rightly sends readers to the primary.
-    await convergeAll(bed, repository);
-  }
+  const push = (args: readonly string[]): Promise<void> => pushAndConverge(bed, work, repository, args);
 
   beforeAll(async () => {
     bed = await startTestBed();
-    url = `${bed.runtime.regions['eu-west-1']!.gitUrl}/${repository}.git`;
-    primaryUrl = `${bed.primary.url}/${repository}.git`;
-    await bed.createRepository(repository);
-    work = await bed.workingCopy(repository);
+    ({ url, primaryUrl, work } = await openRepository(bed, repository));
     // Three syncs, so the mirror holds three packs and a fetch reads across them.
     await commit(work, 8, 'base');
     await git(['tag', '-a', 'v1', '-m', 'first release'], { cwd: work });
     await git(['tag', '-a', 'v1-signed-off', '-m', 'a tag of a tag', 'v1'], { cwd: work });
-    await pushAndConverge(['main', '--tags']);
+    await push(['main', '--tags']);
     await git(['checkout', '-q', '-b', 'feature'], { cwd: work });
     await commit(work, 4, 'feature');
-    await pushAndConverge(['feature']);
+    await push(['feature']);
     await git(['checkout', '-q', 'main'], { cwd: work });
     await commit(work, 5, 'more');
     await git(['merge', '-q', '--no-ff', '-m', 'merge feature', 'feature'], { cwd: work });
     await git(['tag', 'light'], { cwd: work });
-    await pushAndConverge(['main', 'light']);
-    let count = 0;
-    for await (const object of bed.runtime.mirrors('eu-west-1').list(`${repository}.git/objects/pack/`)) if (object.key.endsWith('.pack')) count++;
-    expect(count).toBeGreaterThanOrEqual(3);
+    await push(['main', 'light']);
+    expect((await storedPackNames(bed, repository)).size).toBeGreaterThanOrEqual(3);
   }, 300_000);
   afterAll(async () => {
     await bed?.stop();
@@ -129,7 +112,7 @@ describe('reading from a region over protocol v2: shallow clones, fetches, full 
 
     expect(primaryUploadPacks(bed, repository, mark)).toEqual([]);
     await commit(work, 2, 'later');
-    await pushAndConverge(['main']);
+    await push(['main']);
     const newMain = (await listRefs(primaryUrl)).get('refs/heads/main');
     const fetchMark = bed.primary.requests.length;
     const before = await objectCount(clone);
