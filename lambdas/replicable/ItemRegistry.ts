@@ -1,6 +1,7 @@
 import { BatchWriteCommand, paginateQuery, paginateScan, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GeoError } from '../shared/errors/index.ts';
 import { GIT_TYPE } from '../shared/metricNames.ts';
+import { repositoryStateOf } from '../shared/registry/Registry.ts';
 import type { RecordedError, RepositoryState } from '../shared/registry/RepositoryState.ts';
 import type { RepositoryPath } from '../shared/repositoryPath.ts';
 import type { BlobStepResult } from './ReplicableType.ts';
@@ -154,8 +155,7 @@ export async function scanReplicables(db: DynamoDBDocumentClient, tableName: str
   for await (const page of paginateScan({ client: db }, { TableName: tableName })) {
     for (const row of page.Items ?? []) {
       if (row.sk === REPOSITORY_SORT_KEY) {
-        const { pk: _pk, sk: _sk, ...rest } = row;
-        repositories.push({ attempts: 0, ...rest } as unknown as RepositoryState);
+        repositories.push(repositoryStateOf(row));
         continue;
       }
       const item = toItem(row);

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, paginateQuery, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { assertExpressionFits } from '../aws/updateExpression.ts';
 import type { RefChange } from '../events/ChangeEvent.ts';
 
@@ -129,22 +129,20 @@ export class KnownRefs {
   /** Every known ref of the repository (a query over its shard items, 1 MB a page). */
   async read(partitionKey: string): Promise<Record<string, string>> {
     const refs: Record<string, string> = {};
-    let ExclusiveStartKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :shard)',
-          ExpressionAttributeValues: { ':pk': partitionKey, ':shard': SHARD_PREFIX },
-          ConsistentRead: true,
-          ExclusiveStartKey,
-        }),
-      );
+    const pages = paginateQuery(
+      { client: this.db },
+      {
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :shard)',
+        ExpressionAttributeValues: { ':pk': partitionKey, ':shard': SHARD_PREFIX },
+        ConsistentRead: true,
+      },
+    );
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         for (const [name, value] of Object.entries(item)) if (name !== 'pk' && name !== 'sk' && typeof value === 'string') refs[name] = value;
       }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey !== undefined);
+    }
     return refs;
   }
 }

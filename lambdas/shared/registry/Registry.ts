@@ -2,8 +2,8 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   DeleteCommand,
   GetCommand,
+  paginateQuery,
   paginateScan,
-  QueryCommand,
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
@@ -105,7 +105,7 @@ export class Registry {
     const { Item } = await this.db.send(
       new GetCommand({ TableName: this.tableName, Key: this.key(repository), ConsistentRead: true }),
     );
-    return Item === undefined ? undefined : this.fromItem(Item);
+    return Item === undefined ? undefined : repositoryStateOf(Item);
   }
 
   /**
@@ -418,7 +418,6 @@ export class Registry {
     status: ReplicationStatus,
     options: { updatedBefore?: string; updatedSince?: string; verifiedBefore?: string; startKey?: Record<string, unknown> } = {},
   ): AsyncIterable<StatusEntry & { readonly cursor: StatusCursor }> {
-    let ExclusiveStartKey = options.startKey;
     const names: Record<string, string> = { '#status': STATUS_INDEX.partitionKey, '#sk': 'sk' };
     const values: Record<string, unknown> = { ':status': status, ':replicable': this.replicable };
     let condition = '#status = :status';
@@ -437,18 +436,18 @@ export class Registry {
       values[':verifiedBefore'] = options.verifiedBefore;
       filter += ' AND (attribute_not_exists(#verified) OR #verified < :verifiedBefore)';
     }
-    do {
-      const page = await this.db.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: STATUS_INDEX.name,
-          KeyConditionExpression: condition,
-          FilterExpression: filter,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-          ExclusiveStartKey,
-        }),
-      );
+    const pages = paginateQuery(
+      { client: this.db, startingToken: options.startKey },
+      {
+        TableName: this.tableName,
+        IndexName: STATUS_INDEX.name,
+        KeyConditionExpression: condition,
+        FilterExpression: filter,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      },
+    );
+    for await (const page of pages) {
       for (const item of page.Items ?? []) {
         // The cursor after this item: a walk resumed from it starts past it.
         const lastKey: Record<string, unknown> = { pk: item.pk as unknown, sk: item.sk as unknown, [STATUS_INDEX.partitionKey]: item.status as unknown, [STATUS_INDEX.sortKey]: item.updatedAt as unknown };
@@ -460,8 +459,7 @@ export class Registry {
           cursor: { status, lastKey },
         };
       }
-      ExclusiveStartKey = page.LastEvaluatedKey;
-    } while (ExclusiveStartKey !== undefined);
+    }
   }
 
   /** Every repository in the given statuses, status by status, from `cursor` on (the status index: no Scan). */
@@ -477,13 +475,14 @@ export class Registry {
   async *list(): AsyncIterable<RepositoryState> {
     for await (const page of paginateScan({ client: this.db }, { TableName: this.tableName })) {
       for (const item of page.Items ?? []) {
-        if (item.sk === this.replicable) yield this.fromItem(item);
+        if (item.sk === this.replicable) yield repositoryStateOf(item);
       }
     }
   }
+}
 
-  private fromItem(item: Record<string, unknown>): RepositoryState {
-    const { pk: _pk, sk: _sk, ...rest } = item;
-    return { attempts: 0, ...rest } as unknown as RepositoryState;
-  }
+/** A repository's registry item as its state: the key attributes dropped, and no attempts counted until one is. */
+export function repositoryStateOf(item: Record<string, unknown>): RepositoryState {
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  return { attempts: 0, ...rest } as unknown as RepositoryState;
 }
