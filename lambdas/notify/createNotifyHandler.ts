@@ -40,14 +40,30 @@ interface AwsLambdaStreaming {
 /** The answer, and what to do once the host has it. */
 interface Answered {
   readonly response: APIGatewayProxyStructuredResultV2;
-  /** Changes to publish once the host has its answer (a recording still under way, when the answer could not wait for it). */
-  readonly unpublished: readonly ChangeEvent[] | Promise<readonly ChangeEvent[]>;
+  /** Changes to publish once the host has its answer. */
+  readonly unpublished: readonly ChangeEvent[];
 }
 
 /** What a throttled delivery is told to wait before retrying. */
 const RETRY_AFTER_SECONDS = 5;
-/** The answer never waits longer than this for the recording (GitHub gives up on a delivery after 10 s). */
+/**
+ * The answer comes this long after the request reached the function URL at the latest, whatever
+ * is still under way (GitHub gives up on a delivery after 10 s).
+ */
 const ANSWER_WITHIN_MS = 8000;
+/** And this long before the function's own timeout, so the function URL never answers 502 for it. */
+const TIMEOUT_MARGIN_MS = 2000;
+
+/**
+ * When the answer is due: ANSWER_WITHIN_MS after the request reached the function URL (its
+ * timeEpoch, so a cold start counts; the handler's entry when that time is missing or implausible),
+ * and never later than TIMEOUT_MARGIN_MS before the invocation times out.
+ */
+export function answerDeadline(event: Pick<APIGatewayProxyEventV2, 'requestContext'>, context: Pick<Context, 'getRemainingTimeInMillis'>, entered: number): number {
+  const received = event.requestContext.timeEpoch;
+  const since = Number.isFinite(received) && received <= entered && received > entered - ANSWER_WITHIN_MS * 10 ? received : entered;
+  return Math.min(since + ANSWER_WITHIN_MS, entered + context.getRemainingTimeInMillis() - TIMEOUT_MARGIN_MS);
+}
 
 function requestBody(event: APIGatewayProxyEventV2): Buffer {
   if (event.body === undefined) return Buffer.alloc(0);
@@ -81,7 +97,7 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
   await secrets.webhookSecret(settings.webhookSecretName);
 
   const none: readonly ChangeEvent[] = [];
-  const handle = async (event: APIGatewayProxyEventV2, context: Context): Promise<Answered> => {
+  const handle = async (event: APIGatewayProxyEventV2): Promise<Answered> => {
     const answer = (response: APIGatewayProxyStructuredResultV2, unpublished: Answered['unpublished'] = none): Answered => ({ response, unpublished });
     try {
       if (event.requestContext.http.method !== 'POST') {
@@ -105,27 +121,11 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
         return answer(jsonResponse(202, { accepted: 0, deliveryId: webhook.deliveryId, ignored: webhook.ignored, events: [] }));
       }
       // Each change's own conditional write (keyed by its signed content) is what makes a retried or replayed delivery harmless.
-      const recording = recordChanges(deps, webhook, {
+      const { unpublished, ...recorded } = await recordChanges(deps, webhook, {
         contentKey: signedContentKey(webhook.source, request),
         replayWindowSeconds: settings.webhookReplayWindowSeconds,
         maxEventsPerRepositoryPerSecond: settings.maxEventsPerRepositoryPerSecond,
       });
-      // Handled here so a recording that fails after a late answer is never an unhandled rejection.
-      recording.catch(() => undefined);
-      const answerWithinMs = Math.max(0, Math.min(ANSWER_WITHIN_MS, context.getRemainingTimeInMillis() - 2000));
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => {
-        timer = setTimeout(() => resolve('late'), answerWithinMs);
-      });
-      const first = await Promise.race([recording, late]).finally(() => clearTimeout(timer));
-      if (first === 'late') {
-        // Never a timeout: the host is told to retry (the retry finds what this invocation goes on recording).
-        logger.warn('recording slower than the answer may wait; answered 503', { deliveryId: webhook.deliveryId, answerWithinMs });
-        metrics.addMetric('WebhooksAnsweredLate', MetricUnit.Count, 1);
-        const busy = new BusyError('the change is still being recorded; retry the delivery', RETRY_AFTER_SECONDS);
-        return answer(errorResponse(busy), recording.then((recorded) => recorded.unpublished));
-      }
-      const { unpublished, ...recorded } = first;
       if (recorded.replayOf !== undefined) {
         // The same signed content under another delivery id: already recorded, so accepted and not recorded again.
         logger.warn('webhook replayed: its signed content was recorded from another delivery', { source: webhook.source, deliveryId: webhook.deliveryId, replayOf: recorded.replayOf });
@@ -170,18 +170,29 @@ export async function createNotifyHandler(env: Readonly<Record<string, string | 
   const runtime = (globalThis as { awslambda?: AwsLambdaStreaming }).awslambda;
   if (runtime === undefined) throw new ConfigurationError('notify streams its answers: it needs the Lambda Node.js runtime (awslambda.streamifyResponse)');
   const streaming = async (event: APIGatewayProxyEventV2, responseStream: Writable, context: Context): Promise<void> => {
-    const { response, unpublished: pending } = await answered(event, context);
+    const deadline = answerDeadline(event, context, Date.now());
+    const handling = answered(event, context);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
+    });
+    // Everything before the answer is bounded (the secret, the primary override, the recording): never a timeout.
+    const first = await Promise.race([handling, late]).finally(() => clearTimeout(timer));
+    let response: APIGatewayProxyStructuredResultV2;
+    if (first === 'late') {
+      // The host is told to retry; this invocation goes on, and the retry finds what it recorded.
+      logger.warn('webhook not handled by its answer deadline; answered 503', { deadline: new Date(deadline).toISOString() });
+      metrics.addMetric('WebhooksAnsweredLate', MetricUnit.Count, 1);
+      response = errorResponse(new BusyError('the webhook is still being handled; retry the delivery', RETRY_AFTER_SECONDS));
+    } else {
+      response = first.response;
+    }
     const { body = '', ...prelude } = response;
     const stream = runtime.HttpResponseStream.from(responseStream, prelude);
     stream.end(body);
     await finished(stream);
-    let unpublished: readonly ChangeEvent[];
-    try {
-      unpublished = await pending;
-    } catch (error) {
-      logger.error('recording failed after the answer; the host retries the delivery', { error: error as Error });
-      return;
-    }
+    // handle answers every failure as a response, so this never rejects.
+    const { unpublished } = first === 'late' ? await handling : first;
     if (unpublished.length > 0) await afterAnswer(unpublished);
   };
   return runtime.streamifyResponse(streaming);
