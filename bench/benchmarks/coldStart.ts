@@ -9,18 +9,23 @@ const run = promisify(execFile);
 /**
  * One cold start in a fresh process, as Lambda's runtime does it: import the function's bundle,
  * then build its handler with its environment. Timings are Node's own (performance.now() counts
- * from the process's start). Plain JavaScript, run with `node -e`: no loader adds to what is measured.
+ * from the process's start), and its CPU time (user + system, every thread: what a loaded,
+ * shared machine inflates least). Plain JavaScript, run with `node -e`: no loader adds to what is measured.
  */
 const CHILD = `
 const { pathToFileURL } = await import('node:url');
 const started = performance.now();
+const startCpu = process.cpuUsage();
+const cpuMs = (from, to) => (to.user + to.system - from.user - from.system) / 1000;
 const [bundle, exportName] = process.argv.slice(1);
 globalThis.awslambda ??= { streamifyResponse: (handler) => handler, HttpResponseStream: { from: (stream) => stream } };
 const module = await import(pathToFileURL(bundle).href);
 const loaded = performance.now();
+const loadedCpu = process.cpuUsage();
 await module[exportName](process.env);
 const ready = performance.now();
-process.stdout.write(JSON.stringify({ processStartMs: started, loadMs: loaded - started, initMs: ready - loaded }) + '\\n');
+const readyCpu = process.cpuUsage();
+process.stdout.write(JSON.stringify({ processStartMs: started, loadMs: loaded - started, initMs: ready - loaded, loadCpuMs: cpuMs(startCpu, loadedCpu), initCpuMs: cpuMs(loadedCpu, readyCpu) }) + '\\n');
 `;
 
 export interface ColdStartOptions {
@@ -37,6 +42,9 @@ export interface ColdStartTiming {
   readonly loadMs: number;
   /** The handler factory: configuration, clients, what it reads at cold start. */
   readonly initMs: number;
+  /** CPU time (user + system) of the process during load, and during init. */
+  readonly loadCpuMs: number;
+  readonly initCpuMs: number;
 }
 
 export interface FunctionColdStart {
@@ -59,7 +67,7 @@ export interface ColdStartResult {
 
 function medianTiming(timings: readonly ColdStartTiming[]): ColdStartTiming {
   const of = (key: keyof ColdStartTiming): number => Math.round(distribution(timings.map((timing) => timing[key])).p50 * 10) / 10;
-  return { processStartMs: of('processStartMs'), loadMs: of('loadMs'), initMs: of('initMs') };
+  return { processStartMs: of('processStartMs'), loadMs: of('loadMs'), initMs: of('initMs'), loadCpuMs: of('loadCpuMs'), initCpuMs: of('initCpuMs') };
 }
 
 /**
@@ -112,7 +120,7 @@ export async function coldStart(bed: BenchBed, options: ColdStartOptions): Promi
       asDeployedNodeOptions: deployedOptions,
       withoutNodeOptions,
     });
-    options.log(`  ${name}: load ${asDeployed.loadMs} + init ${asDeployed.initMs} ms as deployed (${deployedOptions || 'no NODE_OPTIONS'}), ${withoutNodeOptions.loadMs} + ${withoutNodeOptions.initMs} ms without`);
+    options.log(`  ${name}: load ${asDeployed.loadMs} + init ${asDeployed.initMs} ms as deployed (${deployedOptions || 'no NODE_OPTIONS'}; CPU ${asDeployed.loadCpuMs} + ${asDeployed.initCpuMs} ms), ${withoutNodeOptions.loadMs} + ${withoutNodeOptions.initMs} ms without`);
   }
   return { runs: options.runs, nodeBaselineMs: Math.round(distribution(baseline).p50 * 10) / 10, functions };
 }
