@@ -14,6 +14,14 @@ export default tseslint.config(
       '@typescript-eslint/only-throw-error': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': [
+        'error',
+        {
+          // esbuild cannot tree-shake zod's `z` export: it bundles every locale (about 360 KB per function, 40 ms of each cold start).
+          selector: "ImportDeclaration[source.value='zod'][importKind='value'] > ImportSpecifier[imported.name='z']",
+          message: "Use `import * as z from 'zod'`: the named `z` pulls all of zod's locales into every Lambda bundle.",
+        },
+      ],
     },
   },
   {

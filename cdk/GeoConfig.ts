@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 const Region = z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be an AWS region such as eu-west-1');
 const RefNamespace = z.string().regex(/^refs\/[^\s]*\/$/, 'must look like refs/<name>/');

@@ -1,7 +1,7 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseGeoConfig, type GeoConfig } from '../../cdk/GeoConfig.ts';
 import { PROJECT_ROOT } from '../../cdk/projectRoot.ts';
 import { primaryStackName, regionStackName, standbyControlPlaneStackName } from '../../cdk/stackNames.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { mirrorPrefix, RETIRED_PACKS_PREFIX } from '../shared/git/MirrorRepository.ts';
 import type { RepositoryPath } from '../shared/repositoryPath.ts';
 

@@ -8,7 +8,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import middy from '@middy/core';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';

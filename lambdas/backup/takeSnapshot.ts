@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { LeaseHeldError } from '../shared/errors/index.ts';
 import { MirrorRepository } from '../shared/git/MirrorRepository.ts';
 import type { Registry, StatusCursor } from '../shared/registry/Registry.ts';

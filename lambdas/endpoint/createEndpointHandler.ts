@@ -9,7 +9,7 @@ import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import middy from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import type { Readable, Writable } from 'node:stream';
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { functionEnvSchema } from '../shared/config/functionEnv.ts';
 import { parseEnv } from '../shared/config/parseEnv.ts';

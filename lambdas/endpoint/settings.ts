@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { GeoConfigFields } from '../../cdk/GeoConfig.ts';
 
 /** What the endpoint reads from the git-geo configuration (GIT_GEO_SETTINGS); defaults are GeoConfig's. */

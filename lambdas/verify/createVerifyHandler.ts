@@ -9,7 +9,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod';
 import { clientConfig } from '../shared/aws/clientConfig.ts';
 import { withHooks, type HandlerHooks } from '../shared/aws/HandlerHooks.ts';
 import { functionEnvSchema } from '../shared/config/functionEnv.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { PrimaryUnavailableError } from '../../shared/errors/index.ts';
 import { BatchResponseSchema, LFS_MEDIA_TYPE, type LfsApi, type LfsBatchObject } from '../../shared/lfs/LfsApi.ts';
 import { lfsObjectKey, OID_PATTERN } from '../../shared/lfs/LfsPointer.ts';

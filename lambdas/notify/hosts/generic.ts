@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { CHANGE_KINDS } from '../../shared/events/ChangeEvent.ts';
 import { AuthenticationError, ValidationError } from '../../shared/errors/index.ts';
 import { secureCompare } from '../secureCompare.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChangeDraftInput, ChangeSource } from '../../shared/events/ChangeEvent.ts';
 import { AuthenticationError } from '../../shared/errors/index.ts';
 import { ZERO_OID } from '../../shared/git/refName.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ChangeDraftInput } from '../../shared/events/ChangeEvent.ts';
 import { AuthenticationError } from '../../shared/errors/index.ts';
 import { secureCompare } from '../secureCompare.ts';

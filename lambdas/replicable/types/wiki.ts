@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseWith } from '../../notify/hosts/parseWith.ts';
 import { assertTrustedUrls } from '../../notify/trustedHosts.ts';
 import type { ChangeDraftInput } from '../../shared/events/ChangeEvent.ts';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Where AWS is: the region, and an endpoint override for LocalStack or moto. */
 export const AwsEnvSchema = z.object({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { OidSchema, RefNameSchema } from '../git/refName.ts';
 import { parseRepositoryPath, type RepositoryPath } from '../repositoryPath.ts';
 

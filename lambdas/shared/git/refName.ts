@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ZERO_OID = '0000000000000000000000000000000000000000';
 export const OID_PATTERN = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;

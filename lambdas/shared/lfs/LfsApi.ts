@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { z } from 'zod';
+import * as z from 'zod';
 import { AccessDeniedError, PrimaryUnavailableError, ProtocolError, RepositoryNotFoundError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import type { LfsObjectId } from './LfsPointer.ts';
