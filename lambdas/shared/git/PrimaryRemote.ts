@@ -1,4 +1,4 @@
-import git, { type HttpClient } from 'isomorphic-git';
+import type { default as IsomorphicGit, HttpClient } from 'isomorphic-git';
 import { rm } from 'node:fs/promises';
 import { AccessDeniedError, ProtocolError, RepositoryMovedError, RepositoryNotFoundError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
@@ -13,6 +13,11 @@ import type { FetchedPack, PackFiles } from './PackFiles.ts';
 import { fetchRequest, lsRefsRequest, parseInfoRefsAnswer, parseLsRefs, type RefusedRef } from './protocolV2.ts';
 import type { RefSnapshot } from './RefSnapshot.ts';
 import { rewriteUploadPackRequest } from './uploadPackRequest.ts';
+
+/** isomorphic-git (with pako) is loaded when first used: the native engine and the endpoint's access checks never need it, and evaluating it costs every cold start. */
+async function isomorphicGit(): Promise<typeof IsomorphicGit> {
+  return (await import('isomorphic-git')).default;
+}
 
 /**
  * How packs are fetched. `native` (the default) streams the upload-pack response and indexes
@@ -146,7 +151,7 @@ export class PrimaryRemote {
         return { ...res, body: single(advertisement) };
       },
     };
-    const info = await git.getRemoteInfo2({ http: recording, url: this.repositoryUrl(repository), protocolVersion: 1 });
+    const info = await (await isomorphicGit()).getRemoteInfo2({ http: recording, url: this.repositoryUrl(repository), protocolVersion: 1 });
     const refs = new Map<string, string>();
     const peeled = new Map<string, string>();
     let head: string | undefined;
@@ -304,7 +309,7 @@ export class PrimaryRemote {
     const { head, refs } = request.discovery.snapshot;
     const remoteRef = head !== undefined && refs.has(head) ? head : refs.keys().next().value;
     if (remoteRef === undefined) return undefined;
-    await git.fetch({
+    await (await isomorphicGit()).fetch({
       fs,
       http: replaying,
       gitdir: GITDIR,
