@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from '../cdk/constructs/GeoFunction.ts';
 import { BenchBed } from './BenchBed.ts';
 import { fanOut, type FanOutResult } from './benchmarks/fanOut.ts';
 import { initialSync, type InitialSyncResult } from './benchmarks/initialSync.ts';
-import { regionReads, type ReadSource, type RegionReadsResult } from './benchmarks/regionReads.ts';
+import { regionReads, type ReadOperation, type ReadSource, type RegionReadsResult } from './benchmarks/regionReads.ts';
 import { lfsReplication, type LfsReplicationResult } from './benchmarks/lfsReplication.ts';
 import { packCount, type PackCountResult } from './benchmarks/packCount.ts';
 import { coldStart, type ColdStartResult } from './benchmarks/coldStart.ts';
@@ -46,9 +46,11 @@ export interface BenchOptions {
   readonly resultsDir?: string;
   /** Repositories the reads benchmark measures, by label (`generated`, `express`, `git`); undefined: all it finds. */
   readonly readsRepos?: readonly string[];
-  /** Runs of each read operation, the median counts (full: 3; one is what fits git/git on a loaded machine). */
+  /** Operations the reads benchmark times (`clone`, `depth`, `single-branch`, `unshallow`, `incremental`); undefined: all. */
+  readonly readsOperations?: readonly ReadOperation[];
+  /** Runs of each read operation (the median counts). @default 3, 1 in quick mode */
   readonly readsRuns?: number;
-  /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`). */
+  /** Write a CPU profile of each initial sync's process here (`node --cpu-prof`), and of the region's side of each read. */
   readonly cpuProfileDir?: string;
   readonly log?: (line: string) => void;
 }
@@ -100,7 +102,7 @@ function sizes(quick: boolean, options: BenchOptions) {
       concurrency: 6,
       baselineRepositories: quick ? 1 : 10,
     },
-    reads: { runs: options.readsRuns ?? (quick ? 1 : 3), sources: readSources(quick, options.readsRepos) },
+    reads: { runs: options.readsRuns ?? (quick ? 1 : 3), sources: readSources(quick, options.readsRepos), operations: options.readsOperations },
     // Quick mode: the two functions with a goal, three fresh processes each (about 10 s).
     cold: { runs: quick ? 3 : 10, functions: quick ? ['endpoint', 'notify'] : undefined },
     onboard: { repositories: options.onboardRepositories ?? 10_000 },
@@ -370,7 +372,8 @@ export async function runBench(options: BenchOptions): Promise<{ report: BenchRe
     }
     if (only.has('reads')) {
       log(`region reads: ${size.reads.sources.map((source) => source.label).join(', ')}`);
-      report.regionReads = await regionReads(bed, { ...size.reads, syncTimeoutMs: options.quick ? 60_000 : 1_800_000, log });
+      if (options.cpuProfileDir !== undefined) await mkdir(options.cpuProfileDir, { recursive: true });
+      report.regionReads = await regionReads(bed, { ...size.reads, cpuProfileDir: options.cpuProfileDir, syncTimeoutMs: options.quick ? 60_000 : 1_800_000, log });
     }
     if (only.has('fanout')) {
       log(`fan-out: ${size.fanOut.pushes} pushes over ${size.fanOut.repositories} repositories`);

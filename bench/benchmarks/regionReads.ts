@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 import { promisify } from 'node:util';
 import { generateRepository } from '../../bin/local/generateRepository.ts';
 import { git } from '../../bin/local/git.ts';
@@ -20,10 +22,18 @@ export interface ReadSource {
   readonly files?: number;
 }
 
+/** The operations the benchmark times, by the short name `--reads-ops` takes. */
+export const READ_OPERATIONS = ['clone', 'depth', 'single-branch', 'unshallow', 'incremental'] as const;
+export type ReadOperation = (typeof READ_OPERATIONS)[number];
+
 export interface RegionReadsOptions {
   readonly sources: readonly ReadSource[];
   /** Runs of each operation; the median counts. */
   readonly runs: number;
+  /** Operations to time (to iterate on one); undefined: all of them. */
+  readonly operations?: readonly ReadOperation[];
+  /** Write a CPU profile of this process (the runtime serving the region) per operation, region side only. */
+  readonly cpuProfileDir?: string;
   readonly syncTimeoutMs: number;
   readonly log: (line: string) => void;
 }
@@ -114,20 +124,25 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
     const sampler = setInterval(() => (rssPeak = Math.max(rssPeak, process.memoryUsage.rss())), 50);
     let primaryUploadPacks = 0;
     let run = 0;
+    const wanted = (operation: ReadOperation): boolean => options.operations === undefined || options.operations.includes(operation);
     /** Times an operation against both; `prepare` builds what it starts from (not timed). */
     const compare = async (operation: string, command: (url: string, dir: string, client: readonly string[]) => Promise<number>): Promise<ReadComparison> => {
       const times = { region: [] as number[], primary: [] as number[] };
+      const profiler = await startProfile(options.cpuProfileDir);
       for (let attempt = 0; attempt < options.runs; attempt++) {
         for (const side of ['region', 'primary'] as const) {
           const dir = join(scratch, `${run++}`);
           await bed.primary.flush();
           const mark = bed.primary.requests.length;
+          if (side === 'region') await profiler?.resume();
           times[side].push(await command(side === 'region' ? regionUrl : primaryUrl, dir, side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT));
+          if (side === 'region') await profiler?.pause();
           await bed.primary.flush();
           if (side === 'region') primaryUploadPacks += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
           await rm(dir, { recursive: true, force: true });
         }
       }
+      await profiler?.save(join(options.cpuProfileDir!, profileName(source.label, operation)));
       const regionMs = median(times.region);
       const primaryMs = median(times.primary);
       options.log(`  ${operation}: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms; RSS before ${mib(rssBefore)}, peak so far ${mib(rssPeak)}`);
@@ -135,34 +150,47 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
     };
     const operations: ReadComparison[] = [];
     try {
-      operations.push(await compare('full clone', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', url, dir])));
-      operations.push(await compare('clone --depth 1', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir])));
-      operations.push(await compare('clone --single-branch', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--single-branch', url, dir])));
-      operations.push(
-        await compare('fetch --unshallow', async (url, dir, client) => {
-          await git([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir]);
-          return timedGit([...client, 'fetch', '-q', '--unshallow', 'origin'], dir);
-        }),
-      );
-      // An incremental fetch: clones of the old tip, then new commits on the primary, synced to the region.
-      const clones = { region: join(scratch, 'inc-region'), primary: join(scratch, 'inc-primary') };
-      await git([...REGION_CLIENT, 'clone', '-q', '--bare', regionUrl, clones.region]);
-      await git([...PRIMARY_CLIENT, 'clone', '-q', '--bare', primaryUrl, clones.primary]);
-      const before = (await git(['rev-parse', head], { cwd: primaryPath })).trim();
-      await generateRepository(primaryPath, { commits: 20, files: 20, branch: head.replace('refs/heads/', ''), parent: before, seed: 7, startAt: 1_900_000_000 });
-      const after = (await git(['rev-parse', head], { cwd: primaryPath })).trim();
-      const next = await bed.notify(repository, { ref: head, before, after });
-      await bed.waitForSync(repository, next, options.syncTimeoutMs, 200);
-      const fetchTimes = { region: 0, primary: 0 };
-      for (const side of ['region', 'primary'] as const) {
-        await bed.primary.flush();
-        const mark = bed.primary.requests.length;
-        fetchTimes[side] = await timedGit([...(side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT), 'fetch', '-q', 'origin', `+${head}:${head}`], clones[side]);
-        await bed.primary.flush();
-        if (side === 'region') primaryUploadPacks += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
+      if (wanted('clone')) operations.push(await compare('full clone', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', url, dir])));
+      if (wanted('depth')) operations.push(await compare('clone --depth 1', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir])));
+      if (wanted('single-branch')) operations.push(await compare('clone --single-branch', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--single-branch', url, dir])));
+      if (wanted('unshallow')) {
+        operations.push(
+          await compare('fetch --unshallow', async (url, dir, client) => {
+            await git([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir]);
+            return timedGit([...client, 'fetch', '-q', '--unshallow', 'origin'], dir);
+          }),
+        );
       }
-      operations.push({ operation: 'incremental fetch (20 commits)', regionMs: Math.round(fetchTimes.region), primaryMs: Math.round(fetchTimes.primary), ratio: ratio(fetchTimes.region, fetchTimes.primary) });
-      options.log(`  incremental fetch: region ${Math.round(fetchTimes.region)} ms, primary ${Math.round(fetchTimes.primary)} ms`);
+      if (wanted('incremental')) {
+        // An incremental fetch: clones of the old tip, then new commits on the primary, synced to
+        // the region, then a fetch from each; `runs` times, each with 20 new commits.
+        const clones = { region: join(scratch, 'inc-region'), primary: join(scratch, 'inc-primary') };
+        await git([...REGION_CLIENT, 'clone', '-q', '--bare', regionUrl, clones.region]);
+        await git([...PRIMARY_CLIENT, 'clone', '-q', '--bare', primaryUrl, clones.primary]);
+        const times = { region: [] as number[], primary: [] as number[] };
+        const profiler = await startProfile(options.cpuProfileDir);
+        for (let attempt = 0; attempt < options.runs; attempt++) {
+          const before = (await git(['rev-parse', head], { cwd: primaryPath })).trim();
+          await generateRepository(primaryPath, { commits: 20, files: 20, branch: head.replace('refs/heads/', ''), parent: before, seed: 7 + attempt, startAt: 1_900_000_000 + attempt * 100_000 });
+          const after = (await git(['rev-parse', head], { cwd: primaryPath })).trim();
+          const next = await bed.notify(repository, { ref: head, before, after });
+          await bed.waitForSync(repository, next, options.syncTimeoutMs, 200);
+          for (const side of ['region', 'primary'] as const) {
+            await bed.primary.flush();
+            const mark = bed.primary.requests.length;
+            if (side === 'region') await profiler?.resume();
+            times[side].push(await timedGit([...(side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT), 'fetch', '-q', 'origin', `+${head}:${head}`], clones[side]));
+            if (side === 'region') await profiler?.pause();
+            await bed.primary.flush();
+            if (side === 'region') primaryUploadPacks += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
+          }
+        }
+        await profiler?.save(join(options.cpuProfileDir!, profileName(source.label, 'incremental')));
+        const regionMs = median(times.region);
+        const primaryMs = median(times.primary);
+        operations.push({ operation: 'incremental fetch (20 commits)', regionMs: Math.round(regionMs), primaryMs: Math.round(primaryMs), ratio: ratio(regionMs, primaryMs) });
+        options.log(`  incremental fetch: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms`);
+      }
     } finally {
       clearInterval(sampler);
       await rm(scratch, { recursive: true, force: true });
@@ -170,4 +198,34 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
     results.push({ label: source.label, packBytes, objects, initialSyncMs: Math.round(initialSyncMs), operations, primaryUploadPacks, rssBeforeBytes: rssBefore, rssPeakBytes: rssPeak });
   }
   return results;
+}
+
+function profileName(label: string, operation: string): string {
+  return `reads-${label.replace(/\W+/g, '-')}-${operation.replace(/\W+/g, '-')}.cpuprofile`;
+}
+
+/** A CPU profile of this process, recorded only between `resume` and `pause` (the region's side of each run). */
+interface Profile {
+  resume(): Promise<void>;
+  pause(): Promise<void>;
+  save(file: string): Promise<void>;
+}
+
+async function startProfile(dir: string | undefined): Promise<Profile | undefined> {
+  if (dir === undefined) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 500 });
+  // The inspector has no pause: one profile per timed run, and the last one (warm, as a busy instance is) is saved.
+  const profiles: { nodes: unknown[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }[] = [];
+  return {
+    resume: async () => void (await session.post('Profiler.start')),
+    pause: async () => void profiles.push((await session.post('Profiler.stop')).profile as (typeof profiles)[number]),
+    save: async (file) => {
+      session.disconnect();
+      const last = profiles.at(-1);
+      if (last !== undefined) await writeFile(file, JSON.stringify(last));
+    },
+  };
 }

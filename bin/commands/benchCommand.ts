@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
+import { READ_OPERATIONS, type ReadOperation } from '../../bench/benchmarks/regionReads.ts';
 import { BENCHMARKS, formatReport, runBench, type BenchmarkName } from '../../bench/runBench.ts';
 import { splitList } from './projectConfig.ts';
 import { quietLambdaLogs } from './quietLambdaLogs.ts';
@@ -18,7 +19,7 @@ export function benchCommand(): Command {
     .addOption(new Option('--aws-endpoint <url>', 'AWS endpoint to run against instead of an embedded moto').env('AWS_ENDPOINT_URL'))
     .option('--only <list>', `benchmarks to run, comma-separated: ${BENCHMARKS.join(', ')} (cost per sync comes with lag)`)
     .option('--engines <list>', 'git-geo fetch engines for the initial sync, comma-separated', 'isomorphic-git,native')
-    .option('--cpu-prof <dir>', 'write a CPU profile (node --cpu-prof) of each initial sync process into this directory')
+    .option('--cpu-prof <dir>', "write a CPU profile (node --cpu-prof) of each initial sync process, and of the region's side of each read operation, into this directory")
     .option('--big-repo-mib <n>', 'initial sync of a generated repository of this many MiB of incompressible blobs (e.g. 1024)', integer)
     .option('--pack-syncs <n>', 'syncs of one repository the pack-count benchmark runs (full: 1000)', integer)
     .option('--lag-pushes <n>', 'pushes the lag benchmark measures', integer)
@@ -27,13 +28,17 @@ export function benchCommand(): Command {
     .option('--many-refs <n>', 'refs of the many-refs sync benchmark (full: 100,000)', integer)
     .option('--onboard-repos <n>', 'repositories a new region onboards in the onboarding benchmark (full: 10,000)', integer)
     .option('--reads-repos <list>', 'repositories the reads benchmark measures, comma-separated: generated, express, git (default: all found)')
-    .option('--reads-runs <n>', 'runs of each operation the reads benchmark times, the median counts (full: 3)', integer)
+    .option('--reads-ops <list>', `operations the reads benchmark times, comma-separated: ${READ_OPERATIONS.join(', ')} (default: all)`)
+    .option('--reads-runs <n>', 'runs of each read operation, the median counts (full: 3)', integer)
     .option('--verbose', 'show Lambda logs', false)
-    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; onboardRepos?: number; manyRefs?: number; readsRepos?: string; readsRuns?: number; cpuProf?: string; verbose: boolean }) => {
+    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; onboardRepos?: number; manyRefs?: number; readsRepos?: string; readsOps?: string; readsRuns?: number; cpuProf?: string; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
       const only = splitList(options.only);
       const unknown = only?.filter((name) => !(BENCHMARKS as readonly string[]).includes(name)) ?? [];
       if (unknown.length > 0) throw new Error(`unknown benchmark(s): ${unknown.join(', ')}; choose from ${BENCHMARKS.join(', ')}`);
+      const readsOps = splitList(options.readsOps);
+      const unknownOps = readsOps?.filter((name) => !(READ_OPERATIONS as readonly string[]).includes(name)) ?? [];
+      if (unknownOps.length > 0) throw new Error(`unknown read operation(s): ${unknownOps.join(', ')}; choose from ${READ_OPERATIONS.join(', ')}`);
       const { report, file } = await runBench({
         quick: options.quick,
         repo: options.repo,
@@ -48,6 +53,7 @@ export function benchCommand(): Command {
         onboardRepositories: options.onboardRepos,
         manyRefs: options.manyRefs,
         readsRepos: splitList(options.readsRepos),
+        readsOperations: readsOps as ReadOperation[] | undefined,
         readsRuns: options.readsRuns,
         cpuProfileDir: options.cpuProf === undefined ? undefined : resolve(options.cpuProf),
       });
