@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { LimitExceededError, ProtocolError } from '../shared/errors/index.ts';
 import { FilePackBytes } from '../shared/git/pack/PackBytes.ts';
-import { PackSet } from '../shared/git/pack/PackSet.ts';
+import { ObjectCache, PackSet } from '../shared/git/pack/PackSet.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 
 /** The entry, moved to the most recently used end of the map. */
@@ -18,8 +18,10 @@ function recent<K, V>(map: Map<K, V>, key: K): V | undefined {
   return value;
 }
 
-/** Pack sets kept between requests (each with up to 32 MB of inflated objects). */
+/** Pack sets kept between requests (they share one cache of inflated objects). */
 const KEPT_PACK_SETS = 2;
+/** Inflated objects kept per instance, shared by every pack set: a set after a sync starts warm. */
+export const OBJECT_CACHE_BYTES = 64 * 2 ** 20;
 
 export interface PackCacheSettings {
   /** Most pack bytes kept on local disk (Lambda's /tmp), least recently used out. */
@@ -47,6 +49,7 @@ export class MirrorPackCache {
    * fetches the same repository over and over; a set keeps its cache of inflated objects.
    */
   private readonly sets = new Map<string, PackSet>();
+  private readonly objects = new ObjectCache(OBJECT_CACHE_BYTES);
   private dir: string | undefined;
 
   constructor(
@@ -95,7 +98,7 @@ export class MirrorPackCache {
     const inUse = new Set(keys);
     const packs: { pack: FilePackBytes; idx: Buffer }[] = [];
     for (const key of keys) packs.push({ idx: await this.index(key), pack: await this.pack(key, inUse) });
-    const set = new PackSet(packs);
+    const set = new PackSet(packs, this.objects);
     this.sets.set(id, set);
     for (const oldest of this.sets.keys()) {
       if (this.sets.size <= KEPT_PACK_SETS) break;

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProtocolError } from '../../lambdas/shared/errors/index.ts';
 import { selectObjects } from '../../lambdas/shared/git/objects/selectObjects.ts';
-import { FilePackBytes } from '../../lambdas/shared/git/pack/PackBytes.ts';
+import { BufferPackBytes, FilePackBytes } from '../../lambdas/shared/git/pack/PackBytes.ts';
 import { PackIndex } from '../../lambdas/shared/git/pack/PackIndex.ts';
-import { PackSet } from '../../lambdas/shared/git/pack/PackSet.ts';
+import { ObjectCache, PackSet } from '../../lambdas/shared/git/pack/PackSet.ts';
 import { writePack } from '../../lambdas/shared/git/pack/writePack.ts';
 import { createPackFixture, type PackFixture } from './support/packFixtures.ts';
 
@@ -148,6 +148,55 @@ describe('PackSet, selectObjects and writePack: reading stored packs and buildin
     // One pack: itself, byte for byte.
     expect(new PackSet([{ pack, idx }]).concatenated()!.equals(pack)).toBe(true);
     expect(new PackSet([{ pack, idx }, { pack, idx }]).concatenated()).toBeUndefined();
+  });
+
+  it('pack sets sharing an object cache reuse what another read: a set after a sync starts warm', async () => {
+    const { pack, idx } = await fixture.repackedPack();
+    /** Pack bytes that count the reads before the pack's trailer (the constructor reads that to check the pack). */
+    class CountingBytes extends BufferPackBytes {
+      reads = 0;
+      override read(start: number, end: number): Buffer {
+        if (start < pack.length - 20) this.reads++;
+        return super.read(start, end);
+      }
+    }
+    const cache = new ObjectCache(8 * 2 ** 20);
+    const first = new CountingBytes(pack);
+    const before = new PackSet([{ pack: first, idx }], cache);
+    for (const hex of all) before.read(oid(hex));
+    expect(first.reads).toBeGreaterThan(all.length);
+    expect(cache.cachedBytes).toBeGreaterThan(0);
+    // The same pack in a new set (as after a sync that added another): every object from the cache,
+    // the pack read only for each entry's header (one read per object, no data, no delta base).
+    const again = new CountingBytes(pack);
+    const after = new PackSet([{ pack: again, idx }], cache);
+    for (const hex of all) expect(after.read(oid(hex)).data.equals(packs.read(oid(hex)).data)).toBe(true);
+    expect(again.reads).toBe(all.length);
+    // A set with its own cache reads the pack again.
+    const own = new CountingBytes(pack);
+    new PackSet([{ pack: own, idx }]).read(oid(all[0]!));
+    expect(own.reads).toBeGreaterThan(0);
+  });
+
+  it('a fetch with haves marks the blobs of the trees the client has without reading them (as git does)', async () => {
+    const main = oid((await fixture.git(['rev-parse', 'main'])).toString());
+    const old = oid((await fixture.git(['rev-parse', 'main~20'])).toString());
+    const tree = (await fixture.git(['ls-tree', '-r', 'main~20'])).toString().split('\n').filter(Boolean);
+    const blobs = new Set(tree.filter((line) => line.split(' ')[1] === 'blob').map((line) => line.split(/\s/)[2]!));
+    expect(blobs.size).toBeGreaterThan(3);
+    const read: string[] = [];
+    const counting = new Proxy(packs, {
+      get(target, property, receiver) {
+        if (property === 'read') return (id: Buffer) => (read.push(id.toString('hex')), target.read(id));
+        const value: unknown = Reflect.get(target, property, receiver);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const selection = selectObjects(counting, { wants: [main], haves: [old], clientShallows: [] });
+    expect(selection.objects.map((id) => id.toString('hex')).sort()).toEqual(await revListObjects(fixture, ['main', '^main~20']));
+    // Every blob of main~20's tree is known to the client, and not one was inflated to learn it.
+    for (const blob of blobs) expect(selection.clientHas.has(blob)).toBe(true);
+    expect(read.filter((id) => blobs.has(id))).toEqual([]);
   });
 
   it('refuses an object no pack holds, and a pack that does not match its index', async () => {

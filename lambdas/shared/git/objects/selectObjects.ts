@@ -150,15 +150,19 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
 
   // Trees and blobs of the boundary commits (and whole trees the client has): not sent.
   const clientHas = new Set<string>(had);
+  // Blobs are marked by their tree entry, never read (as git's mark_tree_uninteresting): only trees are inflated.
   const markHad = (tree: Buffer): void => {
-    const pending = [tree];
+    const pending: { oid: Buffer; isTree: boolean | undefined }[] = [{ oid: tree, isTree: undefined }];
     while (pending.length > 0) {
-      const oid = pending.pop()!;
+      const { oid, isTree } = pending.pop()!;
       const id = hex(oid);
       if (clientHas.has(id) || !packs.has(oid)) continue;
       clientHas.add(id);
+      if (isTree === false) continue;
       const object = packs.read(oid);
-      if (object.type === 'tree') pending.push(...parseObjectLinks(object).entries);
+      if (object.type !== 'tree') continue;
+      const { entries, entryIsTree } = parseObjectLinks(object);
+      entries.forEach((entry, index) => pending.push({ oid: entry, isTree: entryIsTree?.[index] }));
     }
   };
   for (const oid of boundary.values()) markHad(parseObjectLinks(packs.read(oid)).tree!);

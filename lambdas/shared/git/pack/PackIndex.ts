@@ -53,7 +53,9 @@ export class PackIndex {
     let high = this.idx.readUInt32BE(8 + first * 4) - 1;
     while (low <= high) {
       const middle = (low + high) >>> 1;
-      const order = Buffer.compare(this.oidAt(middle), oid);
+      // Compared in place: no Buffer view made per step of the search.
+      const start = this.oidsStart + middle * 20;
+      const order = this.idx.compare(oid, 0, 20, start, start + 20);
       if (order === 0) return this.offsetAt(middle);
       if (order < 0) low = middle + 1;
       else high = middle - 1;

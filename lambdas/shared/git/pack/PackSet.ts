@@ -24,6 +24,8 @@ export interface EntryLocation {
 interface LoadedPack {
   readonly bytes: PackBytes;
   readonly index: PackIndex;
+  /** The pack's checksum (hex): its name, so cached contents can be shared by every set that holds it. */
+  readonly id: string;
   /** Entry offsets in pack order, and beside each the id-order position of its object. */
   readonly sortedOffsets: Float64Array;
   readonly positions: Uint32Array;
@@ -79,6 +81,43 @@ function packOrder(idx: Buffer, index: PackIndex): PackOrder {
 }
 
 /**
+ * Whole-object contents by pack and offset, least recently used out. Packs are named by their
+ * content and never change, so one cache can serve every pack set of an instance: the set a
+ * fetch reads after a sync (one new pack beside the old ones) starts with what the last set read.
+ */
+export class ObjectCache {
+  private readonly entries = new Map<string, GitObject>();
+  private bytes = 0;
+
+  constructor(readonly maxBytes = DEFAULT_CACHE_BYTES) {}
+
+  /** Bytes held now (tests and metrics). */
+  get cachedBytes(): number {
+    return this.bytes;
+  }
+
+  get(key: string): GitObject | undefined {
+    const cached = this.entries.get(key);
+    if (cached === undefined) return undefined;
+    this.entries.delete(key);
+    this.entries.set(key, cached);
+    return cached;
+  }
+
+  set(key: string, object: GitObject): void {
+    // One big object would push out everything else.
+    if (object.data.length > this.maxBytes / 4 || this.entries.has(key)) return;
+    this.entries.set(key, object);
+    this.bytes += object.data.length;
+    for (const [oldest, value] of this.entries) {
+      if (this.bytes <= this.maxBytes) break;
+      this.entries.delete(oldest);
+      this.bytes -= value.data.length;
+    }
+  }
+}
+
+/**
  * A repository's packs with their indexes (the indexes in memory, the packs in memory or read
  * by range from a file), for reading objects by id: delta
  * chains are resolved (OFS and REF), with a bounded cache of recent contents as git keeps one.
@@ -86,20 +125,18 @@ function packOrder(idx: Buffer, index: PackIndex): PackOrder {
  */
 export class PackSet {
   private readonly packs: LoadedPack[];
-  private readonly cache = new Map<string, GitObject>();
-  private cachedBytes = 0;
+  private readonly cache: ObjectCache;
 
-  constructor(
-    packs: readonly { readonly pack: Buffer | PackBytes; readonly idx: Buffer }[],
-    private readonly cacheBytes = DEFAULT_CACHE_BYTES,
-  ) {
+  /** `cache`: contents shared with other sets (a number: a cache of this many bytes for this set alone). */
+  constructor(packs: readonly { readonly pack: Buffer | PackBytes; readonly idx: Buffer }[], cache: ObjectCache | number = DEFAULT_CACHE_BYTES) {
+    this.cache = typeof cache === 'number' ? new ObjectCache(cache) : cache;
     this.packs = packs.map(({ pack: stored, idx }) => {
       const pack = isPackBytes(stored) ? stored : new BufferPackBytes(stored);
       const index = new PackIndex(idx);
       if (pack.length < 32 || !pack.read(pack.length - 20, pack.length).equals(index.packChecksum)) {
         throw new ProtocolError('pack does not match its index', { data: { bytes: pack.length } });
       }
-      return { bytes: pack, index, ...packOrder(idx, index) };
+      return { bytes: pack, index, id: index.packChecksum.toString('hex'), ...packOrder(idx, index) };
     });
   }
 
@@ -190,7 +227,8 @@ export class PackSet {
 
   /** The entry's data, inflated (for a delta: the delta itself). */
   inflateEntry(location: EntryLocation): Buffer {
-    const data = inflateSync(this.packs[location.pack]!.bytes.read(location.header.dataOffset, location.end));
+    // Output sized to the entry: no 16 KiB default buffer per small object, no chunks to join for a big one.
+    const data = inflateSync(this.packs[location.pack]!.bytes.read(location.header.dataOffset, location.end), { chunkSize: Math.max(64, location.header.size + 1) });
     if (data.length !== location.header.size) {
       throw new ProtocolError('pack entry inflates to the wrong size', { data: { offset: location.offset, expected: location.header.size, actual: data.length } });
     }
@@ -198,13 +236,9 @@ export class PackSet {
   }
 
   private readAt(location: EntryLocation): GitObject {
-    const key = `${location.pack}:${location.offset}`;
+    const key = `${this.packs[location.pack]!.id}:${location.offset}`;
     const cached = this.cache.get(key);
-    if (cached !== undefined) {
-      this.cache.delete(key);
-      this.cache.set(key, cached);
-      return cached;
-    }
+    if (cached !== undefined) return cached;
     const { header } = location;
     const data = this.inflateEntry(location);
     let object: GitObject;
@@ -218,19 +252,8 @@ export class PackSet {
           : this.read(header.baseOid!);
       object = { type: base.type, data: applyDelta(base.data, data) };
     }
-    this.remember(key, object);
-    return object;
-  }
-
-  private remember(key: string, object: GitObject): void {
-    if (object.data.length > this.cacheBytes / 4) return;
     this.cache.set(key, object);
-    this.cachedBytes += object.data.length;
-    for (const [oldest, value] of this.cache) {
-      if (this.cachedBytes <= this.cacheBytes) break;
-      this.cache.delete(oldest);
-      this.cachedBytes -= value.data.length;
-    }
+    return object;
   }
 
   private entryAt(pack: number, offset: number): EntryLocation {
