@@ -1,11 +1,13 @@
-import { ValidationError } from '../shared/errors/index.ts';
+import { LimitExceededError, ValidationError } from '../shared/errors/index.ts';
 import { parseObjectLinks } from '../shared/git/objects/parseObjectLinks.ts';
 import { selectObjects, type Selection, type ShallowBoundary } from '../shared/git/objects/selectObjects.ts';
 import { boundaryByRevList, peelToCommit, relativeDepth } from '../shared/git/objects/shallowBoundary.ts';
+import { WalkBudget } from '../shared/git/objects/WalkBudget.ts';
 import type { PackSet } from '../shared/git/pack/PackSet.ts';
 import { writePackChunks, type PackStats } from '../shared/git/pack/writePack.ts';
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import type { FetchArguments } from './fetchArguments.ts';
+import { MAX_WALK_OBJECTS } from './limits.ts';
 
 /** What a fetch needs from the mirror: its refs, and its packs to read objects from (loaded only when needed). */
 export interface MirrorContent {
@@ -49,11 +51,16 @@ function advertisedIds(snapshot: RefSnapshot): Set<string> {
 export class MirrorFetch {
   private loaded: PackSet | undefined;
   private selected: Selection | undefined;
+  /** Every walk of this request draws on one budget. */
+  private readonly budget: WalkBudget;
 
   constructor(
     private readonly mirror: MirrorContent,
     private readonly args: FetchArguments,
-  ) {}
+    options: { readonly maxWalkObjects?: number } = {},
+  ) {
+    this.budget = new WalkBudget(options.maxWalkObjects ?? MAX_WALK_OBJECTS);
+  }
 
   async packs(): Promise<PackSet> {
     this.loaded ??= await this.mirror.packs();
@@ -107,7 +114,19 @@ export class MirrorFetch {
 
   /** What to send, chosen once per request. */
   private async selection(): Promise<Selection> {
-    this.selected ??= this.select(await this.packs());
+    const packs = await this.packs();
+    try {
+      this.selected ??= this.select(packs);
+    } catch (error) {
+      // What git shows the user: the limit, and the ways to fetch that need no walk here.
+      if (error instanceof LimitExceededError && this.budget.visited > this.budget.maxObjects) {
+        throw new LimitExceededError(`${error.message}: clone with \`git -c fetch.uriProtocols=https\` (whole packs from the bucket), or fetch from the primary`, {
+          cause: error,
+          data: error.data,
+        });
+      }
+      throw error;
+    }
     return this.selected;
   }
 
@@ -116,11 +135,11 @@ export class MirrorFetch {
     let depth = args.depth;
     let boundary: ShallowBoundary | undefined;
     if (depth !== undefined && args.deepenRelative && depth < 0x7fffffff) {
-      depth = relativeDepth(packs, this.wantedCommits(packs), args.clientShallows, depth);
+      depth = relativeDepth(packs, this.wantedCommits(packs), args.clientShallows, depth, this.budget);
     }
     if (args.deepenSince !== undefined || args.deepenNot.length > 0) {
       const not = args.deepenNot.map((name) => this.resolveDeepenNot(packs, name));
-      boundary = boundaryByRevList(packs, this.wantedCommits(packs), { ...(args.deepenSince === undefined ? {} : { since: args.deepenSince }), not }, args.clientShallows);
+      boundary = boundaryByRevList(packs, this.wantedCommits(packs), { ...(args.deepenSince === undefined ? {} : { since: args.deepenSince }), not }, args.clientShallows, this.budget);
     }
     return selectObjects(packs, {
       wants: args.wants,
@@ -130,6 +149,7 @@ export class MirrorFetch {
       ...(boundary === undefined ? {} : { boundary }),
       ...(args.filter === undefined ? {} : { filter: args.filter }),
       ...(args.includeTag ? { tagsByTarget: this.tagsByTarget() } : {}),
+      budget: this.budget,
     });
   }
 
@@ -188,6 +208,7 @@ export class MirrorFetch {
       const oid = pending.pop()!;
       const id = hex(oid);
       if (seen.has(id)) continue;
+      this.budget.visit();
       seen.add(id);
       remaining.delete(id);
       pending.push(...parseObjectLinks(packs.read(oid)).parents);

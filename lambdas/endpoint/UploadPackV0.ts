@@ -11,6 +11,8 @@ export interface UploadPackV0Options {
   readonly allowReachableSha1InWant: boolean;
   /** Most pack bytes one answer carries; past it the answer ends (with an error on side-band 3 when the client takes side-band). @default no limit */
   readonly maxPackBytes?: number;
+  /** Most objects one request's walk may visit; past it, an `ERR` line. @default MAX_WALK_OBJECTS */
+  readonly maxWalkObjects?: number;
 }
 
 const ZERO_OID = '0'.repeat(40);
@@ -151,7 +153,7 @@ export class UploadPackV0 {
     }
     const { args } = request;
     if (args.wants.length === 0) throw new ValidationError('a fetch names at least one want');
-    const fetch = new MirrorFetch(this.mirror, args);
+    const fetch = new MirrorFetch(this.mirror, args, this.options.maxWalkObjects === undefined ? {} : { maxWalkObjects: this.options.maxWalkObjects });
     const check = await fetch.checkWants(this.options.allowReachableSha1InWant ? 'reachable' : 'advertised');
     if (check.kind === 'not-held') return { primary: 'want-not-held', outcome: { command: 'fetch' } };
     if (check.kind === 'not-our-ref') return this.error(`upload-pack: not our ref ${check.oid}`);

@@ -28,6 +28,8 @@ export interface UploadPackV2Options {
   readonly refNamespaces: readonly string[];
   /** Most pack bytes one answer carries; past it the answer ends with an error git shows. @default no limit */
   readonly maxPackBytes?: number;
+  /** Most objects one request's walk may visit; past it, an `ERR` line. @default MAX_WALK_OBJECTS */
+  readonly maxWalkObjects?: number;
 }
 
 /** What a client is told when a pack would pass the limit of a streamed response. */
@@ -170,7 +172,7 @@ export class UploadPackV2 {
     }
     if (args.wants.length === 0) throw new ValidationError('a fetch names at least one want');
 
-    const fetch = new MirrorFetch(this.mirror, args);
+    const fetch = new MirrorFetch(this.mirror, args, this.options.maxWalkObjects === undefined ? {} : { maxWalkObjects: this.options.maxWalkObjects });
     // Over v2 upload-pack serves any object it holds; what this region lacks, the primary has.
     const check = await fetch.checkWants('any');
     if (check.kind === 'not-held') return { primary: 'want-not-held', outcome: { command: 'fetch' } };

@@ -4,3 +4,9 @@ export const MAX_STREAMED_PACK_BYTES = 190 * 1024 * 1024;
 export const ENDPOINT_EPHEMERAL_MIB = 4096;
 /** Pack bytes an endpoint instance keeps in /tmp: its ephemeral storage, less room for the rest. */
 export const ENDPOINT_PACK_CACHE_BYTES = (ENDPOINT_EPHEMERAL_MIB - 512) * 1024 * 1024;
+/**
+ * Objects one request's object walk may visit (commits, trees, blobs, tags): a walk holds about
+ * 650 bytes of heap per object it visits (measured on expressjs/express), so 1,000,000 is about
+ * 620 MiB of the function's 1,024 MB. A clone by `fetch.uriProtocols` or of every ref needs no walk.
+ */
+export const MAX_WALK_OBJECTS = 1_000_000;

@@ -8,7 +8,7 @@ import type { MirrorContent } from '../../lambdas/endpoint/MirrorFetch.ts';
 import { uploadPackV0Advertisement, UploadPackV0 } from '../../lambdas/endpoint/UploadPackV0.ts';
 import { UploadPackV2, type UploadPackAnswer } from '../../lambdas/endpoint/UploadPackV2.ts';
 import type { GeoError} from '../../lambdas/shared/errors/index.ts';
-import { PayloadTooLargeError } from '../../lambdas/shared/errors/index.ts';
+import { LimitExceededError, PayloadTooLargeError } from '../../lambdas/shared/errors/index.ts';
 import { PackSet } from '../../lambdas/shared/git/pack/PackSet.ts';
 import { decodePktLines, encodeFlush, encodePktLine, FLUSH } from '../../lambdas/shared/git/pktLine.ts';
 import type { RefSnapshot } from '../../lambdas/shared/git/RefSnapshot.ts';
@@ -164,6 +164,27 @@ describe('upload-pack v0/v1 over stateless HTTP', () => {
     // Under the limit the same pack goes whole.
     const roomy = new UploadPackV0(mirror, { allowReachableSha1InWant: true, maxPackBytes: packBytes });
     expect(packOf(bodyOf(await roomy.respond(request(`want ${tips.main} ${CAPS}`, null, 'done')))).equals(packOf(whole))).toBe(true);
+  });
+
+  it('an object walk stops past its limit with an error that names the limit and the ways to fetch without a walk, over v0 and v2', async () => {
+    // main~0..3: four commits, four trees and four blobs (each commit adds a file): a walk of 12 objects.
+    const clone = request(`want ${tips.main} ${CAPS}`, null, 'done');
+    const within = new UploadPackV0(mirror, { allowReachableSha1InWant: true, maxWalkObjects: 12 });
+    expect(await indexPack(packOf(bodyOf(await within.respond(clone))))).toMatch(/^[0-9a-f]{40}/);
+    const over = new UploadPackV0(mirror, { allowReachableSha1InWant: true, maxWalkObjects: 11 });
+    const refused = await over.respond(clone).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(LimitExceededError);
+    expect((refused as GeoError).code).toBe('ERR_LIMIT_EXCEEDED');
+    expect((refused as Error).message).toMatch(/an object walk of more than 11 objects, the most one request may walk: clone with `git -c fetch.uriProtocols=https`/);
+    expect((refused as Error).cause).toBeInstanceOf(LimitExceededError);
+    // Over v2, a shallow fetch draws on the same budget: depth 1 is one commit, its tree and its four blobs.
+    const v2 = (max: number): UploadPackV2 => new UploadPackV2(mirror, { refNamespaces: ['refs/heads/', 'refs/tags/'], maxWalkObjects: max });
+    const shallow = Buffer.concat([encodePktLine('command=fetch\n'), DELIM, encodePktLine(`want ${tips.main}\n`), encodePktLine('deepen 1\n'), encodePktLine('done\n'), encodeFlush()]);
+    expect(lines(bodyOf(await v2(6).respond(shallow)))[0]).toBe('shallow-info');
+    await expect(v2(5).respond(shallow)).rejects.toThrow(/more than 5 objects/);
   });
 
   it("git's size probe (a lone flush) gets an empty 200 answer, over v0 and v2", async () => {

@@ -1,5 +1,6 @@
 import type { PackSet } from '../pack/PackSet.ts';
 import { parseObjectLinks } from './parseObjectLinks.ts';
+import { UNLIMITED_WALK, type Budget } from './WalkBudget.ts';
 
 export interface SelectionRequest {
   /** What the client asked for: ref tips (commits, or tags of anything). */
@@ -19,6 +20,8 @@ export interface SelectionRequest {
   readonly boundary?: ShallowBoundary;
   /** Partial clone: trees and blobs left out (objects wanted by id are always sent). */
   readonly filter?: ObjectFilter;
+  /** Counts every object the walk takes, and stops it past its limit. @default no limit */
+  readonly budget?: Budget;
 }
 
 /** A new shallow boundary: commits sent without their parents, and client shallow commits whose parents are now sent. */
@@ -56,6 +59,7 @@ const INFINITE_DEPTH = 0x7fffffff;
 export function selectObjects(packs: PackSet, request: SelectionRequest): Selection {
   const clientShallow = new Set(request.clientShallows.map(hex));
   const commons = request.haves.filter((oid) => packs.has(oid));
+  const budget = request.budget ?? UNLIMITED_WALK;
 
   const had = new Set<string>();
   const hadRoots: Buffer[] = [];
@@ -90,6 +94,7 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
     for (const oid of request.boundary?.unshallow ?? []) for (const parent of parseObjectLinks(packs.read(oid)).parents) queue.add(parent, false);
     while (queue.hasInteresting()) {
       const { oid, id, uninteresting, commit } = queue.pop();
+      budget.visit();
       if (uninteresting) {
         if (had.has(id)) continue;
         had.add(id);
@@ -133,6 +138,7 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
     const id = hex(oid);
     // Breadth first: the first visit of a commit is at its smallest depth.
     if (sentCommits.has(id)) continue;
+    budget.visit();
     sentCommits.add(id);
     commits.push(oid);
     const links = parseObjectLinks(packs.read(oid));
@@ -157,6 +163,7 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
       const { oid, isTree } = pending.pop()!;
       const id = hex(oid);
       if (clientHas.has(id) || !packs.has(oid)) continue;
+      budget.visit();
       clientHas.add(id);
       if (isTree === false) continue;
       const object = packs.read(oid);
@@ -176,6 +183,7 @@ export function selectObjects(packs: PackSet, request: SelectionRequest): Select
     const { oid, depth, isTree } = pending.pop()!;
     const id = hex(oid);
     if (sent.has(id) || clientHas.has(id)) continue;
+    budget.visit();
     if (filter !== undefined && !explicit.has(id) && leftOut(packs, oid, depth, isTree, filter)) continue;
     sent.add(id);
     others.push(oid);

@@ -2,6 +2,7 @@ import { ValidationError } from '../../errors/index.ts';
 import type { PackSet } from '../pack/PackSet.ts';
 import { parseObjectLinks } from './parseObjectLinks.ts';
 import { committerTime, type ShallowBoundary } from './selectObjects.ts';
+import { UNLIMITED_WALK, type Budget } from './WalkBudget.ts';
 
 const hex = (oid: Buffer): string => oid.toString('hex');
 
@@ -32,13 +33,14 @@ export interface RevListLimits {
  * commit with a parent not kept is shallow; a client shallow commit that is kept and not shallow
  * is unshallowed.
  */
-export function boundaryByRevList(packs: PackSet, wants: readonly Buffer[], limits: RevListLimits, clientShallows: readonly Buffer[]): ShallowBoundary {
+export function boundaryByRevList(packs: PackSet, wants: readonly Buffer[], limits: RevListLimits, clientShallows: readonly Buffer[], budget: Budget = UNLIMITED_WALK): ShallowBoundary {
   const parentsOf = (oid: Buffer): readonly Buffer[] => parseObjectLinks(packs.read(oid)).parents;
   const excluded = new Set<string>();
   for (const pending = [...limits.not]; pending.length > 0; ) {
     const oid = pending.pop()!;
     const id = hex(oid);
     if (excluded.has(id) || !packs.has(oid)) continue;
+    budget.visit();
     excluded.add(id);
     pending.push(...parentsOf(oid));
   }
@@ -47,6 +49,7 @@ export function boundaryByRevList(packs: PackSet, wants: readonly Buffer[], limi
     const oid = pending.pop()!;
     const id = hex(oid);
     if (kept.has(id) || excluded.has(id) || !packs.has(oid)) continue;
+    budget.visit();
     const object = packs.read(oid);
     if (limits.since !== undefined && committerTime(object.data) < limits.since) continue;
     kept.set(id, oid);
@@ -69,7 +72,7 @@ export function boundaryByRevList(packs: PackSet, wants: readonly Buffer[], limi
  * `deepen-relative N`: N more commits below the client's current boundary, which git computes
  * as a depth of N plus the depth (from the wants, 1-based) of the nearest client shallow commit.
  */
-export function relativeDepth(packs: PackSet, wants: readonly Buffer[], clientShallows: readonly Buffer[], depth: number): number {
+export function relativeDepth(packs: PackSet, wants: readonly Buffer[], clientShallows: readonly Buffer[], depth: number, budget: Budget = UNLIMITED_WALK): number {
   const shallows = new Set(clientShallows.map(hex));
   if (shallows.size === 0) return depth;
   const seen = new Set<string>();
@@ -79,6 +82,7 @@ export function relativeDepth(packs: PackSet, wants: readonly Buffer[], clientSh
     for (const oid of level) {
       const id = hex(oid);
       if (seen.has(id)) continue;
+      budget.visit();
       seen.add(id);
       if (shallows.has(id)) return depth + current;
       next.push(...parseObjectLinks(packs.read(oid)).parents);
