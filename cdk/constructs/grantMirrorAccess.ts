@@ -3,7 +3,8 @@ import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { Bucket } from 'aws-cdk-lib/aws-s3';
 
 const READ = ['s3:GetObject', 's3:GetObjectVersion'];
-const WRITE = ['s3:PutObject', 's3:DeleteObject'];
+// AbortMultipartUpload: a failed multipart write (a big pack, a bundle) removes its parts at once, not a day later by the lifecycle rule.
+const WRITE = ['s3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload'];
 
 /**
  * Least-privilege access to a mirror bucket: named actions only (CDK's grantReadWrite adds

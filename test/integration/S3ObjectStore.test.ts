@@ -38,4 +38,25 @@ describe('S3ObjectStore on the emulator', () => {
     expect((await store.get('small/empty'))?.length).toBe(0);
     expect((await store.head('small/HEAD'))?.size).toBe(21);
   });
+
+  it('writes a prefix and a big source as one object: the first part uploaded, the rest copied by range (UploadPartCopy)', async () => {
+    const store = new S3ObjectStore(s3, bucket, { partSizeBytes: 5 * 2 ** 20, copyPartBytes: 5 * 2 ** 20, partConcurrency: 2 });
+    const source = randomBytes(13 * 2 ** 20 + 7);
+    await store.put('compose/pack-1.pack', source);
+    const prefix = Buffer.from('# v2 git bundle\n0123 refs/heads/main\n\n');
+    counter.reset();
+    await store.putWithPrefix('compose/one.bundle', prefix, 'compose/pack-1.pack');
+    const operations = counter.snapshot().test?.S3 ?? {};
+    // 5 MiB through the caller (prefix and the start of the pack), 8 MiB copied inside S3 in two ranges.
+    expect(operations.UploadPart?.requests).toBe(1);
+    expect(operations.UploadPartCopy?.requests).toBe(2);
+    expect(operations.GetObject?.bytesReceived).toBe(5 * 2 ** 20 - prefix.length);
+    expect((await store.get('compose/one.bundle'))?.equals(Buffer.concat([prefix, source]))).toBe(true);
+
+    // A source within one part: one PutObject.
+    await store.put('compose/small.pack', 'tiny');
+    await store.putWithPrefix('compose/small.bundle', prefix, 'compose/small.pack');
+    expect((await store.get('compose/small.bundle'))?.toString()).toBe(`${prefix.toString()}tiny`);
+    await expect(store.putWithPrefix('compose/none.bundle', prefix, 'compose/absent.pack')).rejects.toThrow(/does not exist/);
+  });
 });

@@ -38,6 +38,12 @@ export class MemoryObjectStore implements ObjectStore {
     this.objects.set(toKey, value);
   }
 
+  async putWithPrefix(key: string, prefix: Uint8Array, sourceKey: string): Promise<void> {
+    const source = await this.get(sourceKey);
+    if (source === undefined) throw Object.assign(new Error(`no such key: ${sourceKey}`), { name: 'NoSuchKey' });
+    this.objects.set(key, Buffer.concat([Buffer.from(prefix), source]));
+  }
+
   delete(keys: readonly string[]): Promise<void> {
     for (const key of keys) this.objects.delete(key);
     return Promise.resolve();

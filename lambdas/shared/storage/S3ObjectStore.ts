@@ -1,11 +1,16 @@
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
   NoSuchKey,
   NotFound,
   PutObjectCommand,
+  UploadPartCommand,
+  UploadPartCopyCommand,
   paginateListObjectsV2,
   type S3Client,
 } from '@aws-sdk/client-s3';
@@ -22,7 +27,12 @@ export interface S3ObjectStoreOptions {
   readonly partSizeBytes?: number;
   /** Parts in flight at once. @default 4 */
   readonly partConcurrency?: number;
+  /** `putWithPrefix`: bytes of the source one UploadPartCopy copies (S3: 5 MiB to 5 GiB). @default 1 GiB */
+  readonly copyPartBytes?: number;
 }
+
+/** S3's smallest part but the last. */
+const MIN_PART_BYTES = 5 * 2 ** 20;
 
 function isNotFound(error: unknown): boolean {
   return error instanceof NoSuchKey || error instanceof NotFound || (error as { name?: string }).name === 'NoSuchKey';
@@ -118,6 +128,72 @@ export class S3ObjectStore implements ObjectStore {
         CopySource: `${this.bucket}/${fromKey.split('/').map(encodeURIComponent).join('/')}`,
       }),
     );
+  }
+
+  /**
+   * A multipart upload: part 1 is `prefix` and the start of the source (read, so that it reaches
+   * S3's 5 MiB minimum), every other part an UploadPartCopy of a byte range of the source, pinned
+   * to the source's ETag. Only part 1 passes through the caller; a failure aborts the upload.
+   */
+  async putWithPrefix(key: string, prefix: Uint8Array, sourceKey: string, options: PutOptions = {}): Promise<void> {
+    const source = await this.head(sourceKey);
+    if (source === undefined) throw new Error(`cannot write ${key}: ${sourceKey} does not exist`);
+    const firstPart = Math.max(MIN_PART_BYTES, this.options.partSizeBytes ?? 16 * 2 ** 20);
+    const headBytes = Math.min(source.size, Math.max(0, firstPart - prefix.byteLength));
+    const readHead = async (): Promise<Buffer> => {
+      if (headBytes === 0) return Buffer.alloc(0);
+      const response = await this.s3.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: sourceKey, Range: `bytes=0-${headBytes - 1}`, ...(source.etag === undefined ? {} : { IfMatch: source.etag }) }),
+      );
+      return Buffer.from((await response.Body?.transformToByteArray()) ?? new Uint8Array());
+    };
+    if (headBytes === source.size) {
+      // Small enough for one part: one PutObject.
+      await this.put(key, Buffer.concat([Buffer.from(prefix), await readHead()]), options);
+      return;
+    }
+    const copyBytes = Math.max(MIN_PART_BYTES, this.options.copyPartBytes ?? 2 ** 30);
+    const ranges: [number, number][] = [];
+    for (let start = headBytes; start < source.size; start += copyBytes) ranges.push([start, Math.min(source.size, start + copyBytes) - 1]);
+    const { UploadId } = await this.s3.send(
+      new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: options.contentType ?? 'application/octet-stream', CacheControl: options.cacheControl }),
+    );
+    if (UploadId === undefined) throw new Error(`S3 started no multipart upload for ${key}`);
+    try {
+      const first = this.s3.send(new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId, PartNumber: 1, Body: Buffer.concat([Buffer.from(prefix), await readHead()]) }));
+      const copySource = `${this.bucket}/${sourceKey.split('/').map(encodeURIComponent).join('/')}`;
+      const etags: (string | undefined)[] = new Array<string | undefined>(ranges.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        for (let index = next++; index < ranges.length; index = next++) {
+          const [start, end] = ranges[index]!;
+          const copied = await this.s3.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: key,
+              UploadId,
+              PartNumber: index + 2,
+              CopySource: copySource,
+              CopySourceRange: `bytes=${start}-${end}`,
+              ...(source.etag === undefined ? {} : { CopySourceIfMatch: source.etag }),
+            }),
+          );
+          etags[index] = copied.CopyPartResult?.ETag;
+        }
+      };
+      const [uploaded] = await Promise.all([first, ...Array.from({ length: Math.min(ranges.length, this.options.partConcurrency ?? 4) }, worker)]);
+      await this.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: uploaded.ETag }, ...etags.map((ETag, index) => ({ PartNumber: index + 2, ETag }))] },
+        }),
+      );
+    } catch (error) {
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId })).catch(() => undefined);
+      throw error;
+    }
   }
 
   async delete(keys: readonly string[]): Promise<void> {
