@@ -107,6 +107,13 @@ export const GeoConfigFields = z.strictObject({
    * one, reading at most `maxMiB` of packs per sync. The count stays logarithmic in the syncs.
    */
   packMaintenance: PackMaintenanceSchema.prefault({}),
+  /**
+   * Bundles for `git clone --bundle-uri=<region-url>/<repo>.git/bundle`: when a sync stores a pack
+   * that holds every object of the mirror's refs (a first sync, a repair, a repack that merges
+   * every pack) of at least this size, it writes a bundle of it (a short header, the pack copied
+   * server-side behind it). Smaller repositories get none. 0: no bundles.
+   */
+  bundleMinPackMiB: z.number().int().min(0).max(1_000_000).default(16),
   /** Largest webhook body accepted. */
   maxWebhookBytes: z.number().int().positive().max(6 * 1024 * 1024).default(5 * 1024 * 1024),
   /**

@@ -41,6 +41,7 @@ export const functionSettings = {
     ...primaryAccess(config),
     syncTimeoutSeconds: config.syncTimeoutSeconds,
     packMaintenance: config.packMaintenance,
+    bundleMinPackMiB: config.bundleMinPackMiB,
     syncRetryBaseSeconds: config.syncRetryBaseSeconds,
     minSyncIntervalSeconds: config.minSyncIntervalSeconds,
     deletedRepositories: config.deletedRepositories,

@@ -1,4 +1,4 @@
-import { parsePacksList } from '../shared/git/packsList.ts';
+import { parsePackListNotes, parsePacksList } from '../shared/git/packsList.ts';
 import { TOMBSTONE_PREFIX } from '../sync/tombstonePrefix.ts';
 import type { ObjectStore, StoredObjectInfo } from '../shared/storage/ObjectStore.ts';
 import { retainedSnapshots, type RetentionPolicy } from './retainedSnapshots.ts';
@@ -24,18 +24,22 @@ export interface GarbageCollectionResult {
   readonly packsDeleted: readonly string[];
   /** Unreferenced, but younger than the grace period. */
   readonly packsSpared: readonly string[];
+  /** Keys of the bundles deleted: no mirror's pack list notes them any more. */
+  readonly bundlesDeleted: readonly string[];
   readonly bytesFreed: number;
 }
 
 const MIRROR_PACK = /^(.+\.git\/)objects\/pack\/(pack-[0-9a-f]+)\.(pack|idx)$/;
 const RETIRED_PACK = /^\.git-geo\/packs\/(pack-[0-9a-f]+)\.(pack|idx)$/;
 const PACK_LIST = /^(.+\.git\/)objects\/info\/packs$/;
+const MIRROR_BUNDLE = /^(.+\.git\/)bundles\/(bundle-[0-9a-f]+)\.bundle$/;
 
 /**
  * Enforces the snapshot retention policy, then deletes every pack (and index) that neither a
  * retained snapshot nor a mirror's current pack list names. A pack younger than the grace period
  * is never deleted, listed or not: a sync writes its pack before it lists it. Tombstones are left
- * to their lifecycle rule.
+ * to their lifecycle rule. Bundles (mirrorBundle.ts) go the same way once their mirror's pack list
+ * no longer notes them; snapshots name none (a bundle is a copy of a pack, made again at will).
  */
 export async function collectGarbage(options: GarbageCollectionOptions): Promise<GarbageCollectionResult> {
   const { store } = options;
@@ -60,6 +64,9 @@ export async function collectGarbage(options: GarbageCollectionOptions): Promise
 
   const packs: { info: StoredObjectInfo; name: string; mirror: string | undefined }[] = [];
   const listed = new Map<string, Set<string>>();
+  const bundles: { info: StoredObjectInfo; name: string; mirror: string }[] = [];
+  const notedBundles = new Map<string, string>();
+  const listWrittenAt = new Map<string, number>();
   for await (const object of store.list('')) {
     if (object.key.startsWith(TOMBSTONE_PREFIX) || object.key.startsWith(SNAPSHOT_PREFIX)) continue;
     const mirrorPack = MIRROR_PACK.exec(object.key);
@@ -72,10 +79,18 @@ export async function collectGarbage(options: GarbageCollectionOptions): Promise
       packs.push({ info: object, name: retired[1]!, mirror: undefined });
       continue;
     }
+    const bundle = MIRROR_BUNDLE.exec(object.key);
+    if (bundle !== null) {
+      bundles.push({ info: object, name: bundle[2]!, mirror: bundle[1]! });
+      continue;
+    }
     const list = PACK_LIST.exec(object.key);
     if (list !== null) {
       const text = (await store.get(object.key))?.toString('utf8') ?? '';
       listed.set(list[1]!, new Set(parsePacksList(text)));
+      const noted = parsePackListNotes(text).bundle;
+      if (noted !== undefined) notedBundles.set(list[1]!, noted.name);
+      if (object.lastModified !== undefined) listWrittenAt.set(list[1]!, object.lastModified.getTime());
     }
   }
 
@@ -92,6 +107,15 @@ export async function collectGarbage(options: GarbageCollectionOptions): Promise
     }
     doomed.push(pack.info);
   }
+  const doomedBundles: StoredObjectInfo[] = [];
+  for (const bundle of bundles) {
+    if (notedBundles.get(bundle.mirror) === bundle.name) continue;
+    // Unnoted since the pack list's last write at the earliest: a URL the endpoint signed before that stays good for the grace period.
+    const since = Math.max(bundle.info.lastModified?.getTime() ?? now.getTime(), listWrittenAt.get(bundle.mirror) ?? 0);
+    if (now.getTime() - since < graceMs) spared.push(bundle.info.key);
+    else doomedBundles.push(bundle.info);
+  }
+  if (!options.dryRun && doomedBundles.length > 0) await store.delete(doomedBundles.map((object) => object.key));
   if (!options.dryRun && doomed.length > 0) {
     // Indexes before packs: a pack without its index is still usable by `git index-pack`, an index alone is not.
     const ordered = [...doomed].sort((a, b) => Number(b.key.endsWith('.idx')) - Number(a.key.endsWith('.idx')));
@@ -102,6 +126,7 @@ export async function collectGarbage(options: GarbageCollectionOptions): Promise
     snapshotsDeleted: expired.map((snapshot) => snapshot.id).sort(),
     packsDeleted: doomed.map((object) => object.key).sort(),
     packsSpared: spared.sort(),
-    bytesFreed: doomed.reduce((sum, object) => sum + object.size, 0),
+    bundlesDeleted: doomedBundles.map((object) => object.key).sort(),
+    bytesFreed: [...doomed, ...doomedBundles].reduce((sum, object) => sum + object.size, 0),
   };
 }

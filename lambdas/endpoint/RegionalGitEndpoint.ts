@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { AccessDeniedError, AuthenticationError, ForbiddenError, LimitExceededError, RepositoryNotFoundError } from '../shared/errors/index.ts';
 import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
+import { bundleKey, bundleListLines, formatBundleList } from '../shared/git/mirrorBundle.ts';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import type { PrimaryAccess, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { filterRefs, refsChecksum } from '../shared/git/RefSnapshot.ts';
@@ -116,6 +117,8 @@ export class RegionalGitEndpoint {
         return { statusCode: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': NO_CACHE }, body: 'not found\n', outcome: 'absent' };
       case 'file':
         return this.file(request);
+      case 'bundle':
+        return this.bundle(request);
     }
   }
 
@@ -184,7 +187,9 @@ export class RegionalGitEndpoint {
   private async serveRefs(request: GitRequest, extraHeaders: Record<string, string>): Promise<EndpointResponse> {
     if (request.service === 'git-upload-pack') {
       const advertisement =
-        request.protocolVersion === 2 ? uploadPackV2Advertisement(this.deps.urls === undefined ? [] : ['packfile-uris']) : await this.v0Advertisement(request);
+        request.protocolVersion === 2
+          ? uploadPackV2Advertisement(this.deps.urls === undefined ? [] : ['packfile-uris'], this.deps.urls === undefined ? [] : ['bundle-uri'])
+          : await this.v0Advertisement(request);
       if (advertisement !== undefined) {
         return {
           statusCode: 200,
@@ -231,6 +236,12 @@ export class RegionalGitEndpoint {
   private async fetchOrList(request: GitRequest, current: MirrorState, packKeys: readonly string[], headers: Record<string, string>): Promise<EndpointResponse> {
     const { settings } = this.deps;
     let body = request.body ?? Buffer.alloc(0);
+    if (request.protocolVersion === 2 && isBundleUriCommand(body)) {
+      // Protocol v2 `bundle-uri` (git ≥ 2.40 with transfer.bundleURI=true): the same list as `<repo>.git/bundle`.
+      const signed = await this.signedBundle(request.repository, current);
+      const lines = signed === undefined ? [] : bundleListLines(signed.name, signed.uri);
+      return { statusCode: 200, headers, body: Readable.from([Buffer.concat([...lines.map((line) => encodePktLine(`${line}\n`)), encodeFlush()])]), outcome: 'served:bundle-uri' };
+    }
     if (request.protocolVersion === 2) {
       // Whole stored packs (clones, by pre-signed URL or streamed from the bucket) need no walk.
       const bulk = await bulkFetch(body, {
@@ -283,6 +294,32 @@ export class RegionalGitEndpoint {
     if (state?.syncedSequence === undefined) throw this.notReplicated(request);
     await this.authorize(request, state);
     return this.serveFile(request, {});
+  }
+
+  /**
+   * `<repo>.git/bundle`, the URL for `git clone --bundle-uri` (git ≥ 2.39): a bundle list (git
+   * config format) naming the mirror's bundle by a pre-signed URL, so its bytes come straight
+   * from the bucket and git then fetches only what is newer, from here. A mirror without a
+   * bundle answers 404, on which git warns and clones as usual. The same checks as any file.
+   */
+  private async bundle(request: GitRequest): Promise<EndpointResponse> {
+    const state = await this.deps.registry.get(request.repository);
+    if (state?.syncedSequence === undefined) throw this.notReplicated(request);
+    await this.authorize(request, state);
+    const signed = await this.signedBundle(request.repository, await this.mirrorStates.read(request.repository, state));
+    if (signed === undefined) {
+      return { statusCode: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region }, body: 'no bundle for this repository yet\n', outcome: 'missing:bundle' };
+    }
+    // The list holds a URL that expires: never cached.
+    const headers = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', 'x-git-geo-region': this.deps.settings.region };
+    return { statusCode: 200, headers, body: request.method === 'HEAD' ? '' : formatBundleList(signed.name, signed.uri), outcome: 'served:bundle-list' };
+  }
+
+  /** The mirror's bundle and a pre-signed URL for it; none without a bundle or without URLs (a bundle is too big for Lambda). */
+  private async signedBundle(repository: GitRequest['repository'], current: MirrorState | undefined): Promise<{ name: string; uri: string } | undefined> {
+    if (current?.bundle === undefined || this.deps.urls === undefined) return undefined;
+    const key = bundleKey(new MirrorRepository(this.deps.store, repository), current.bundle.name);
+    return { name: current.bundle.name, uri: await this.deps.urls.signedGetUrl(key) };
   }
 
   /** What the region last heard from the control plane; unreadable counts as nothing heard (never a reason to refuse a read). */
@@ -407,4 +444,11 @@ export class RegionalGitEndpoint {
       data: { repository: request.repository },
     });
   }
+}
+
+/** A protocol v2 request whose command is `bundle-uri` (its first pkt-line). */
+function isBundleUriCommand(body: Buffer): boolean {
+  const length = Number.parseInt(body.toString('latin1', 0, 4), 16);
+  if (!(length > 4) || length > body.length) return false;
+  return body.toString('latin1', 4, length).replace(/\n$/, '') === 'command=bundle-uri';
 }

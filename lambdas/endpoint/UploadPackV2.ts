@@ -42,12 +42,13 @@ const DELIM = Buffer.from('0001', 'latin1');
 const UNSUPPORTED = ['want-ref', 'sideband-all', 'packfile-uris', 'wait-for-done'];
 
 /** The capability advertisement: protocol v2 with ls-refs and fetch (with shallow, and `fetchFeatures`), SHA-1 only. */
-export function uploadPackV2Advertisement(fetchFeatures: readonly string[] = []): Buffer {
+export function uploadPackV2Advertisement(fetchFeatures: readonly string[] = [], commands: readonly string[] = []): Buffer {
   return Buffer.concat([
     encodePktLine('version 2\n'),
     encodePktLine('agent=git-geo\n'),
     encodePktLine('ls-refs\n'),
     encodePktLine(`fetch=${['shallow', 'filter', ...fetchFeatures].join(' ')}\n`),
+    ...commands.map((command) => encodePktLine(`${command}\n`)),
     encodePktLine('object-format=sha1\n'),
     encodeFlush(),
   ]);

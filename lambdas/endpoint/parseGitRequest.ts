@@ -13,9 +13,10 @@ import { parseRepositoryPath, type RepositoryPath } from '../shared/repositoryPa
  * - `write`: `info/refs?service=git-receive-pack` or the receive-pack POST;
  * - `smart-read`: the upload-pack POST (only a client that was told the endpoint is smart sends it);
  * - `file`: a file of the bare repository that a dumb client reads (HEAD, the pack list, packs, indexes);
- * - `absent`: files a mirror never holds (loose objects, alternates), which dumb clients probe for.
+ * - `absent`: files a mirror never holds (loose objects, alternates), which dumb clients probe for;
+ * - `bundle`: `<repo>.git/bundle`, the URL given to `git clone --bundle-uri` (a bundle list).
  */
-export type GitAction = 'refs' | 'write' | 'smart-read' | 'file' | 'absent';
+export type GitAction = 'refs' | 'write' | 'smart-read' | 'file' | 'absent' | 'bundle';
 
 export type GitService = 'git-upload-pack' | 'git-receive-pack';
 
@@ -67,6 +68,7 @@ const FILES: readonly [RegExp, GitAction][] = [
   [/^objects\/info\/(?:http-)?alternates$/, 'absent'],
   [/^git-upload-pack$/, 'smart-read'],
   [/^git-receive-pack$/, 'write'],
+  [/^bundle$/, 'bundle'],
 ];
 
 /** The known file a path ends in, and the repository path before it. */
@@ -80,7 +82,7 @@ function splitPath(rawPath: string): { repository: string; file: string; action:
       if (pattern.test(file)) return { repository: segments.slice(0, start).join('/'), file, action };
     }
   }
-  throw new ValidationError('not a Git path: expected <repository>.git/info/refs, HEAD, objects/… or a service', {
+  throw new ValidationError('not a Git path: expected <repository>.git/info/refs, HEAD, objects/…, bundle or a service', {
     data: { path: rawPath.slice(0, 300) },
   });
 }

@@ -10,6 +10,7 @@ export const SyncSettings = GeoConfigFields.pick({
   minSyncIntervalSeconds: true,
   deletedRepositories: true,
   packMaintenance: true,
+  bundleMinPackMiB: true,
 }).extend({
   /** This region's selective-sync rule; events of repositories it excludes are dropped (the filter policy may lag a rule change). */
   selectiveSyncRule: SelectiveSyncRuleSchema.prefault({}),

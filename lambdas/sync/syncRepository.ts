@@ -3,6 +3,7 @@ import { REF_SYNC_KINDS, type ChangeEvent } from '../shared/events/ChangeEvent.t
 import { isRequestFor } from '../shared/events/SyncRequester.ts';
 import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
 import { maintainPacks, type PackMaintenancePolicy } from '../shared/git/maintainPacks.ts';
+import { writeBundle, type BundlePolicy } from '../shared/git/mirrorBundle.ts';
 import { packSize } from '../shared/git/PackFiles.ts';
 import { blobsPack } from '../shared/git/pack/blobsPack.ts';
 import { discardPack, type PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
@@ -57,6 +58,8 @@ export interface SyncDependencies {
   readonly minSyncIntervalSeconds?: number;
   /** Geometric repacking of the mirror's packs after a sync, under the sync's lease. */
   readonly packMaintenance?: PackMaintenancePolicy;
+  /** Bundles for `git clone --bundle-uri`, made from closed packs (mirrorBundle.ts); absent: none. */
+  readonly bundles?: BundlePolicy;
   /** Runs once a fetched pack is stored, before its refs are published: the replicable blob types' step (LFS objects). */
   readonly afterPackStored?: AfterPackStored;
   /** Which blobs that step reads: kept aside while a spooled pack is indexed. */
@@ -276,13 +279,14 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
   // A pack an earlier sync stored (listed, with its tips) before dying short of writing refs: not fetched again.
   const stored = new Set(current?.storedTips ?? []);
   const missing = [...new Set(target.refs.values())].filter((oid) => !held.has(oid) && !stored.has(oid));
-  let next: MirrorState = { snapshot: target, packs: current?.packs ?? [], storedTips: current?.storedTips, packBytes: current?.packBytes };
+  let next: MirrorState = { snapshot: target, packs: current?.packs ?? [], storedTips: current?.storedTips, packBytes: current?.packBytes, bundle: current?.bundle };
   let fetchedBytes = 0;
   if (missing.length > 0) {
+    const haves = [...new Set([...held, ...stored])];
     const pack = await primary.fetchPack(repository, {
       discovery,
       wants: missing,
-      haves: [...new Set([...held, ...stored])],
+      haves,
       ...(deps.afterPackStored === undefined || deps.blobStepCandidate === undefined ? {} : { keepBlob: deps.blobStepCandidate }),
     });
     if (pack !== undefined) {
@@ -297,10 +301,14 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
       const packBytes = new Map(next.packBytes ?? []);
       packBytes.set(pack.name, fetchedBytes);
       next = { ...next, packs: [...next.packs.filter((name) => name !== pack.name), pack.name], storedTips: tipsWorthStoring(target, missing), packBytes };
+      // Fetched without haves (a first sync, a repair), the pack holds everything the refs reach.
+      if (haves.length === 0 && deps.bundles !== undefined && fetchedBytes >= deps.bundles.minPackBytes) {
+        next = { ...next, bundle: await writeBundle(mirror, pack.name, target.refs) };
+      }
     }
   }
   await mirror.publish(next, current);
-  const repack = await maintainPacks(mirror, next, deps.packMaintenance);
+  const repack = await maintainPacks(mirror, next, { ...deps.packMaintenance, ...(deps.bundles === undefined ? {} : { bundles: deps.bundles }) });
   const packs = repack.state.packs;
   const anonymousRead = await readsAnonymously(primary, repository);
   await registry.recordSynced(

@@ -31,6 +31,7 @@ export const TEST_CONFIG: GeoConfigInput = {
   maxReceiveCount: 5,
   syncTimeoutSeconds: 300,
   syncMemoryMiB: 1024,
+  bundleMinPackMiB: 32,
   writePendingSeconds: 120,
   accessCacheSeconds: 45,
   anonymousTrustSeconds: 600,

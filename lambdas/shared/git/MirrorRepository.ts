@@ -4,7 +4,7 @@ import { formatInfoRefs, parseInfoRefs } from './infoRefs.ts';
 import { createReadStream } from 'node:fs';
 import type { FetchedPack } from './PackFiles.ts';
 import { formatPackedRefs } from './packedRefs.ts';
-import { formatPacksList, parsePackListNotes, parsePacksList } from './packsList.ts';
+import { formatPacksList, parsePackListNotes, parsePacksList, type BundleNote } from './packsList.ts';
 import type { RefSnapshot } from './RefSnapshot.ts';
 
 /** Where removed mirrors' packs are kept for snapshots (see lambdas/backup/SnapshotManifest.ts). */
@@ -21,6 +21,8 @@ export interface MirrorState {
   readonly storedTips?: readonly string[];
   /** Each pack's size in bytes, where known (the repacking policy weighs packs by it). */
   readonly packBytes?: ReadonlyMap<string, number>;
+  /** The bundle `git clone --bundle-uri` is pointed at, if the mirror has one (mirrorBundle.ts). */
+  readonly bundle?: BundleNote;
 }
 
 const TEXT = { contentType: 'text/plain; charset=utf-8' };
@@ -118,6 +120,7 @@ export class MirrorRepository {
       packs: parsePacksList(packsText),
       ...(notes.tips === undefined ? {} : { storedTips: notes.tips }),
       ...(notes.bytes === undefined ? {} : { packBytes: notes.bytes }),
+      ...(notes.bundle === undefined ? {} : { bundle: notes.bundle }),
     };
   }
 
@@ -142,8 +145,8 @@ export class MirrorRepository {
       // git only recognises a directory with refs/ in it as a repository; S3 has no empty folders.
       await this.store.put(this.key('refs/heads/.keep'), '', TEXT);
     }
-    const packsText = formatPacksList(next.packs, { tips: next.storedTips, bytes: next.packBytes });
-    if (previous === undefined || packsText !== formatPacksList(previous.packs, { tips: previous.storedTips, bytes: previous.packBytes })) {
+    const packsText = formatPacksList(next.packs, { tips: next.storedTips, bytes: next.packBytes, bundle: next.bundle });
+    if (previous === undefined || packsText !== formatPacksList(previous.packs, { tips: previous.storedTips, bytes: previous.packBytes, bundle: previous.bundle })) {
       await this.store.put(this.key('objects/info/packs'), packsText, TEXT);
     }
     const infoRefs = formatInfoRefs(next.snapshot);

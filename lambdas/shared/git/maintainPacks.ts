@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
 import type { MirrorRepository, MirrorState } from './MirrorRepository.ts';
+import { writeBundle, type BundlePolicy } from './mirrorBundle.ts';
 import { mergePacks, type PackSource } from './pack/mergePacks.ts';
 import { spoolError, spoolPath } from './pack/spool.ts';
 
@@ -13,6 +14,8 @@ export interface PackMaintenancePolicy {
   readonly maxBytes?: number;
   /** Where the merged pack is spooled. @default os.tmpdir() */
   readonly spoolDir?: string;
+  /** A merge of every listed pack is closed over the refs: it gets a bundle (mirrorBundle.ts) when this says so. */
+  readonly bundles?: BundlePolicy;
 }
 
 export interface RepackResult {
@@ -106,7 +109,11 @@ export async function maintainPacks(mirror: MirrorRepository, state: MirrorState
   bytes.set(merged.name, merged.packSize);
   // Largest first: a reader scanning the list finds most objects in the first pack.
   const packs = [...bytes.keys()].sort((a, b) => bytes.get(b)! - bytes.get(a)!);
-  const next: MirrorState = { ...state, packs, packBytes: bytes };
+  let next: MirrorState = { ...state, packs, packBytes: bytes };
+  // Every listed pack merged: the new one holds every object the published refs reach.
+  if (replaced.size === state.packs.length && policy.bundles !== undefined && merged.packSize >= policy.bundles.minPackBytes) {
+    next = { ...next, bundle: await writeBundle(mirror, merged.name, state.snapshot.refs) };
+  }
   await mirror.publish(next, state);
   return { state: next, replaced: [...replaced], merged: merged.name, bytesRead: chosen.reduce((sum, pack) => sum + pack.bytes, 0) };
 }
