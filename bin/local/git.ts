@@ -8,8 +8,8 @@ const execFileAsync = promisify(execFile);
  * live in the same process and would deadlock). Identity and prompts are pinned so results
  * do not depend on the machine's git config.
  */
-export async function git(args: readonly string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<string> {
-  const { stdout } = await execFileAsync('git', [...args], {
+export async function git(args: readonly string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Promise<string> {
+  const running = execFileAsync('git', [...args], {
     cwd: options.cwd,
     maxBuffer: 256 * 1024 * 1024,
     env: {
@@ -23,6 +23,9 @@ export async function git(args: readonly string[], options: { cwd?: string; env?
       ...options.env,
     },
   });
+  running.child.stdin?.on('error', () => undefined);
+  running.child.stdin?.end(options.input ?? '');
+  const { stdout } = await running;
   return stdout;
 }
 

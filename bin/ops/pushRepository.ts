@@ -2,6 +2,8 @@ import { git } from '../local/git.ts';
 import { filterRefs } from '../../lambdas/shared/git/RefSnapshot.ts';
 import type { PrimaryCredentials } from '../../lambdas/shared/secrets/SecretReader.ts';
 import { basicAuthorization } from '../../lambdas/shared/secrets/SecretReader.ts';
+import { ZERO_OID } from '../../lambdas/shared/git/refName.ts';
+import { advertiseReceivePack, sendReceivePack, type RefCommand } from './receivePack.ts';
 
 export interface PushResult {
   /** Refs the host has after the push, in the mirrored namespaces (HEAD's target under `HEAD`). */
@@ -37,10 +39,29 @@ export async function remoteRefs(url: string, namespaces: readonly string[], cre
   return result;
 }
 
+/** The local repository's refs in the namespaces, `ref -> oid`. */
+async function localRefs(gitDir: string, namespaces: readonly string[]): Promise<Map<string, string>> {
+  const output = await git(['for-each-ref', '--format=%(objectname) %(refname)', ...namespaces], { cwd: gitDir });
+  const refs = new Map<string, string>();
+  for (const line of output.split('\n')) {
+    const [oid, name] = line.split(' ');
+    if (oid && name) refs.set(name, oid);
+  }
+  return refs;
+}
+
+/** Which of `oids` the local repository has. */
+async function presentObjects(gitDir: string, oids: readonly string[]): Promise<string[]> {
+  if (oids.length === 0) return [];
+  const output = await git(['cat-file', '--batch-check=%(objectname)'], { cwd: gitDir, input: `${oids.join('\n')}\n` });
+  return output.split('\n').filter((line) => line !== '' && !line.endsWith(' missing'));
+}
+
 /**
  * Makes the repository at `url` hold exactly the refs of the local bare repository `gitDir` in the
- * mirrored namespaces: forced updates, and refs the local copy lacks are deleted (`--prune`), so a
- * failback onto a host that diverged ends identical. Git sends only objects the host lacks.
+ * mirrored namespaces: forced updates, and refs the local copy lacks are deleted (pruned), so a
+ * failback onto a host that diverged ends identical. Only objects the host lacks are sent, in one
+ * receive-pack request however many refs change (`sendReceivePack`: `git push` is quadratic in them).
  */
 export async function pushRepository(options: {
   gitDir: string;
@@ -48,13 +69,23 @@ export async function pushRepository(options: {
   namespaces: readonly string[];
   credentials?: PrimaryCredentials;
 }): Promise<PushResult> {
-  const refspecs = options.namespaces.map((namespace) => `+${namespace}*:${namespace}*`);
   const env = gitAuthEnv(options.credentials);
-  // A push negotiates only with the host's ref tips it already has: a host that diverged (a failback
-  // onto a primary holding pushes the region never saw) would get everything again. Fetching its tips
-  // first (only what it has that we lack) makes the push send only the difference.
+  // The pack leaves out what the host's ref tips reach, so only tips present here help: a host that
+  // diverged (a failback onto a primary holding pushes the region never saw) would get everything
+  // again. Fetching its tips first (only what it has that we lack) makes the push send only the difference.
   const tracking = options.namespaces.map((namespace) => `+${namespace}*:refs/git-geo/host/${namespace.slice('refs/'.length)}*`);
   await git(['fetch', '--quiet', '--no-tags', options.url, ...tracking], { cwd: options.gitDir, env }).catch(() => undefined);
-  await git(['push', '--quiet', '--prune', '--porcelain', options.url, ...refspecs], { cwd: options.gitDir, env });
+  const [local, advertisement] = await Promise.all([localRefs(options.gitDir, options.namespaces), advertiseReceivePack(options.url, options.credentials)]);
+  const inNamespaces = (ref: string): boolean => options.namespaces.some((namespace) => ref.startsWith(namespace));
+  const commands: RefCommand[] = [];
+  for (const [ref, oid] of local) {
+    const old = advertisement.refs.get(ref) ?? ZERO_OID;
+    if (old !== oid) commands.push({ ref, old, new: oid });
+  }
+  for (const [ref, old] of advertisement.refs) {
+    if (inNamespaces(ref) && !local.has(ref)) commands.push({ ref, old, new: ZERO_OID });
+  }
+  const haves = await presentObjects(options.gitDir, [...new Set(advertisement.refs.values())]);
+  await sendReceivePack({ gitDir: options.gitDir, url: options.url, commands, haves, capabilities: advertisement.capabilities, credentials: options.credentials });
   return { refs: await remoteRefs(options.url, options.namespaces, options.credentials) };
 }

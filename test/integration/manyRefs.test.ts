@@ -2,8 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
-import { isPackFetch } from '../../bin/local/startGitServer.ts';
+import { isPackFetch, startGitServer, type GitServer } from '../../bin/local/startGitServer.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
+import { hostApi } from '../../bin/ops/HostApi.ts';
+import { promoteRegion } from '../../bin/ops/promoteRegion.ts';
 import { rpoReport } from '../../bin/ops/rpoReport.ts';
 import { RequestCounter } from '../../bench/RequestCounter.ts';
 import type { BackupResult } from '../../lambdas/backup/createBackupHandler.ts';
@@ -21,11 +23,13 @@ const REGION = 'eu-west-1';
 /**
  * A repository with 20,000 refs through everything that keeps per-ref state: the regions' sync,
  * the scheduled verification and backup (which query the registry's status index and never scan),
- * an event of 20,000 ref changes as a promotion publishes (folded into the event log's known refs,
- * split over items and expressions within DynamoDB's limits) and the RPO report that reads them back.
+ * a promotion onto a fresh host (20,000 refs pushed, published as ref changes and folded into the
+ * event log's known refs, split over items within DynamoDB's limits; every region reconciles with
+ * the new primary), and the RPO report that reads the known refs back, before and after.
  */
 describe(`a repository with ${REFS} refs`, () => {
   let bed: TestBed;
+  let fresh: GitServer | undefined;
   const counter = new RequestCounter();
   const repository = parseRepositoryPath('many/refs');
   let primaryRefs: Map<string, string>;
@@ -54,6 +58,7 @@ describe(`a repository with ${REFS} refs`, () => {
     await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: bed.primary.url, timeoutMs: 240_000 });
   }, 300_000);
   afterAll(async () => {
+    await fresh?.stop();
     await bed?.stop();
   });
 
@@ -93,29 +98,72 @@ describe(`a repository with ${REFS} refs`, () => {
     expect(bed.primary.requests.slice(mark).filter(isPackFetch)).toEqual([]);
   }, 240_000);
 
-  it('an event of 20,000 ref changes (what a promotion publishes) folds into the known refs, and the RPO report reads them back with nothing at risk', async () => {
+  it('promotion onto a fresh host pushes all 20,000 refs in one request and publishes a change for each; the RPO report reads them back, and every region then matches the new primary', async () => {
     const controls = primaryControls(bed.runtime);
-    const changes = [...primaryRefs].filter(([ref]) => ref !== 'HEAD').map(([ref, after]) => ({ ref, before: '0'.repeat(40), after }));
+    const report = () => rpoReport({ region: REGION, ...controls, store: bed.runtime.mirrors(REGION), registry: bed.runtime.registry(REGION), refNamespaces: bed.runtime.config.refNamespaces, repositories: [repository] });
+    // The branches were written on the primary without webhooks: the event log knows main only. The region holds them all.
+    expect(Object.keys((await controls.eventLog.head(repository))!.knownRefs)).toEqual(['refs/heads/main']);
+    const before = await report();
+    expect(before.atRisk).toBe(0);
+    expect(before.repositories).toEqual([expect.objectContaining({ repository, current: true, noMirror: false, missing: [], different: [] })]);
+    expect(before.repositories[0]!.extra).toHaveLength(REFS);
+
+    fresh = await startGitServer({ root: join(bed.root, 'fresh'), autoCreate: true });
+    const result = await promoteRegion({
+      region: REGION,
+      to: fresh.url,
+      previousUrl: bed.primary.url,
+      store: bed.runtime.mirrors(REGION),
+      registry: bed.runtime.registry(REGION),
+      ...controls,
+      host: hostApi('git-geo-local', fresh.url, undefined),
+      refNamespaces: bed.runtime.config.refNamespaces,
+      operator: 'many-refs-test',
+      planned: true,
+      scratch: join(bed.root, 'scratch'),
+    });
+    expect(result.failed).toEqual([]);
+    expect(result.eventsPublished).toBe(1);
+    const promoted = await listRefs(`${fresh.url}/${repository}.git`);
+    expect(promoted).toEqual(primaryRefs);
+    expect(fresh.requests.filter((request) => request.service === 'git-receive-pack' && request.method === 'POST')).toHaveLength(1);
+
+    // The promotion's event is too large to carry its 20,000 changes: promote folded the full list into the known refs.
+    const known = await controls.eventLog.head(repository);
+    expect(known!.knownRefs).toEqual(Object.fromEntries([...primaryRefs].filter(([ref]) => ref !== 'HEAD')));
+    const after = await report();
+    expect(after).toMatchObject({ atRisk: 0, refsAtRisk: 0 });
+    expect(after.repositories).toEqual([{ repository, current: true, noMirror: false, missing: [], different: [], extra: [] }]);
+
+    // Every region syncs the promotion's event from the new primary; each mirror clones with the new primary's refs, fsck clean.
+    await waitForConvergence({ runtime: bed.runtime, repository, primaryUrl: fresh.url, minSequence: known!.latestSequence, timeoutMs: 240_000 });
+    const expected = new Map([...promoted].filter(([ref]) => ref !== 'HEAD'));
+    for (const [region, info] of Object.entries(bed.runtime.regions)) {
+      const dir = join(bed.root, `many-refs-promoted-${region}`);
+      await git(['clone', '-q', '--mirror', `${info.gitUrl}/${repository}.git`, dir]);
+      const cloned = new Map((await git(['for-each-ref', '--format=%(refname) %(objectname)'], { cwd: dir })).trim().split('\n').map((line) => line.split(' ') as [string, string]));
+      expect({ region, refs: cloned.size }).toEqual({ region, refs: expected.size });
+      expect(cloned).toEqual(expected);
+      await git(['fsck', '--no-dangling'], { cwd: dir });
+    }
+  }, 480_000);
+
+  it('one ref deleted among the 20,000 known folds out of the known refs, and the RPO report names exactly it as held by the region alone', async () => {
+    const controls = primaryControls(bed.runtime);
+    const ref = 'refs/heads/many/b00042';
+    const changes = [{ ref, before: primaryRefs.get(ref)!, after: '0'.repeat(40) }];
     const receivedAt = new Date().toISOString();
-    const eventId = 'git-geo:promote:many-refs-test';
+    const eventId = 'many-refs-test:delete';
     const recorded = await controls.eventLog.record(repository, eventId, receivedAt, (sequence) =>
-      fitForTransport<ChangeEvent>({ kind: 'sync.requested', repository, changes, version: 1, eventId, deliveryId: 'promote-test', source: 'git-geo', sequence, receivedAt }),
+      fitForTransport<ChangeEvent>({ kind: 'sync.requested', repository, changes, version: 1, eventId, deliveryId: 'many-refs-test', source: 'git-geo', sequence, receivedAt }),
     );
-    // Too large to travel with its changes: the full list is folded in by the caller, as `git-geo promote` does.
-    expect(recorded.event.changesOmitted).toBe(true);
+    // Not published: the region has not synced the deletion yet, as when the primary is lost right after it.
     await controls.eventLog.markPublished(recorded.event, changes);
-
-    const known = (await controls.eventLog.head(repository))!.knownRefs;
-    expect(Object.keys(known)).toHaveLength(REFS + 1);
-    expect(known['refs/heads/many/b19999']).toBe(primaryRefs.get('refs/heads/many/b19999'));
-    const report = await rpoReport({ region: REGION, ...controls, store: bed.runtime.mirrors(REGION), registry: bed.runtime.registry(REGION), refNamespaces: bed.runtime.config.refNamespaces, repositories: [repository] });
-    expect(report.atRisk).toBe(0);
-    expect(report.repositories).toEqual([expect.objectContaining({ repository, current: true, missing: [], different: [] })]);
-
-    // One ref deleted on the primary and not yet in the region: the report names exactly that one.
-    await controls.eventLog.markPublished({ ...recorded.event, sequence: recorded.event.sequence }, [{ ref: 'refs/heads/many/b00042', before: primaryRefs.get('refs/heads/many/b00042')!, after: '0'.repeat(40) }]);
     const after = await controls.eventLog.head(repository);
     expect(Object.keys(after!.knownRefs)).toHaveLength(REFS);
-    expect(after!.knownRefs['refs/heads/many/b00042']).toBeUndefined();
-  }, 300_000);
+    expect(after!.knownRefs[ref]).toBeUndefined();
+    const report = await rpoReport({ region: REGION, ...controls, store: bed.runtime.mirrors(REGION), registry: bed.runtime.registry(REGION), refNamespaces: bed.runtime.config.refNamespaces, repositories: [repository] });
+    expect(report.atRisk).toBe(0);
+    expect(report.repositories).toEqual([{ repository, current: true, noMirror: false, missing: [], different: [], extra: [{ ref, region: primaryRefs.get(ref)! }] }]);
+  }, 120_000);
 });
