@@ -27,6 +27,12 @@ describe('sortedRefNames', () => {
     ]);
     expect(sortedRefNames(refs)).toEqual(['refs/heads/B', 'refs/heads/b', 'refs/heads/\uff5e', 'refs/heads/\u{1f600}']);
   });
+
+  it('sorts names without surrogate pairs (the fast path) by UTF-8 bytes too', () => {
+    const names = ['refs/heads/\uff5e', 'refs/heads/\u00e9', 'refs/heads/z', 'refs/heads/Z', 'refs/heads/\u0800', 'refs/heads/a/b', 'refs/heads/a-b'];
+    const byBytes = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    expect(sortedRefNames(new Map(names.map((name) => [name, A])))).toEqual(byBytes);
+  });
 });
 
 describe('refsChecksum', () => {

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import type { FetchedPack } from './PackFiles.ts';
 import { formatPackedRefs } from './packedRefs.ts';
 import { formatPacksList, parsePackListNotes, parsePacksList, type BundleNote } from './packsList.ts';
-import type { RefSnapshot } from './RefSnapshot.ts';
+import { sameEntries, sortedRefNames, type RefSnapshot } from './RefSnapshot.ts';
 
 /** Where removed mirrors' packs are kept for snapshots (see lambdas/backup/SnapshotManifest.ts). */
 export const RETIRED_PACKS_PREFIX = '.git-geo/packs/';
@@ -149,12 +149,13 @@ export class MirrorRepository {
     if (previous === undefined || packsText !== formatPacksList(previous.packs, { tips: previous.storedTips, bytes: previous.packBytes, bundle: previous.bundle })) {
       await this.store.put(this.key('objects/info/packs'), packsText, TEXT);
     }
-    const infoRefs = formatInfoRefs(next.snapshot);
-    if (previous === undefined || infoRefs !== formatInfoRefs(previous.snapshot)) {
+    // Compared as maps, not as formatted text: formatting sorts every ref (100,000 on a big repository).
+    if (previous === undefined || !sameEntries(next.snapshot.refs, previous.snapshot.refs) || !sameEntries(next.snapshot.peeled, previous.snapshot.peeled)) {
+      const names = sortedRefNames(next.snapshot.refs);
       // info/refs last: readState trusts it, so it is written only once packed-refs agrees with it
       // (written together, a crash could leave packed-refs behind for good).
-      await this.store.put(this.key('packed-refs'), formatPackedRefs(next.snapshot), TEXT);
-      await this.store.put(this.key('info/refs'), infoRefs, TEXT);
+      await this.store.put(this.key('packed-refs'), formatPackedRefs(next.snapshot, names), TEXT);
+      await this.store.put(this.key('info/refs'), formatInfoRefs(next.snapshot, names), TEXT);
     }
     if (previous === undefined || next.snapshot.head !== previous.snapshot.head) {
       // A repository with no branch still needs a HEAD; git's own default is a branch to be.

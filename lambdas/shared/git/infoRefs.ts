@@ -6,9 +6,9 @@ import { sortedRefNames, type RefSnapshot } from './RefSnapshot.ts';
  * `info/refs` as `git update-server-info` writes it for dumb-HTTP clients:
  * `<oid>\t<ref>` per ref, sorted, with `<peeled>\t<ref>^{}` after each annotated tag.
  */
-export function formatInfoRefs(snapshot: RefSnapshot): string {
+export function formatInfoRefs(snapshot: RefSnapshot, names: readonly string[] = sortedRefNames(snapshot.refs)): string {
   let text = '';
-  for (const name of sortedRefNames(snapshot.refs)) {
+  for (const name of names) {
     text += `${snapshot.refs.get(name)}\t${name}\n`;
     const peeled = snapshot.peeled.get(name);
     if (peeled !== undefined) text += `${peeled}\t${name}^{}\n`;
@@ -20,14 +20,21 @@ export function formatInfoRefs(snapshot: RefSnapshot): string {
 export function parseInfoRefs(text: string, head: string | undefined): RefSnapshot {
   const refs = new Map<string, string>();
   const peeled = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const [oid, name, extra] = line.split('\t');
-    if (oid === undefined || name === undefined || extra !== undefined || !OID_PATTERN.test(oid)) {
-      throw new ProtocolError('info/refs has a malformed line', { data: { line: line.slice(0, 200) } });
+  // By offsets, not split(): a mirror of 100,000 refs would make 300,000 strings and arrays more.
+  for (let start = 0; start < text.length; ) {
+    const newline = text.indexOf('\n', start);
+    const end = newline < 0 ? text.length : newline;
+    if (end > start) {
+      const tab = text.indexOf('\t', start);
+      const oid = tab < 0 || tab > end ? undefined : text.slice(start, tab);
+      const name = oid === undefined ? '' : text.slice(tab + 1, end);
+      if (oid === undefined || !OID_PATTERN.test(oid) || name.includes('\t')) {
+        throw new ProtocolError('info/refs has a malformed line', { data: { line: text.slice(start, Math.min(end, start + 200)) } });
+      }
+      if (name.endsWith('^{}')) peeled.set(name.slice(0, -3), oid);
+      else refs.set(name, oid);
     }
-    if (name.endsWith('^{}')) peeled.set(name.slice(0, -3), oid);
-    else refs.set(name, oid);
+    start = end + 1;
   }
   return { head, refs, peeled };
 }

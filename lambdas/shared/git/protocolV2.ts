@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { ProtocolError } from '../errors/index.ts';
 import { decodePktLines, encodeFlush, encodePktLine } from './pktLine.ts';
 import { isValidRefName, OID_PATTERN } from './refName.ts';
@@ -29,9 +30,10 @@ export function printableRefName(name: string): string {
 }
 
 /** Why git would refuse `name` as a ref name, or undefined when it is valid (git check-ref-format). */
-export function refNameProblem(raw: Buffer | string): string | undefined {
-  const name = typeof raw === 'string' ? raw : raw.toString('utf8');
-  if (typeof raw !== 'string' && !Buffer.from(name, 'utf8').equals(raw)) return 'not valid UTF-8';
+export function refNameProblem(raw: Buffer | string, decoded?: string): string | undefined {
+  // isUtf8 checks the bytes natively: no decode and encode again per ref.
+  if (typeof raw !== 'string' && !isUtf8(raw)) return 'not valid UTF-8';
+  const name = typeof raw === 'string' ? raw : (decoded ?? raw.toString('utf8'));
   return isValidRefName(name) ? undefined : 'not a valid ref name (git check-ref-format)';
 }
 
@@ -56,9 +58,9 @@ class RefCollector {
   readonly refused: RefusedRef[] = [];
   head: string | undefined;
 
-  add(rawName: Buffer, oid: string, peeled?: string): void {
-    const problem = refNameProblem(rawName);
-    const name = rawName.toString('utf8');
+  add(rawName: Buffer, oid: string, peeled?: string, decoded?: string): void {
+    const name = decoded ?? rawName.toString('utf8');
+    const problem = refNameProblem(rawName, name);
     if (problem !== undefined) {
       this.refused.push({ name: printableRefName(name), reason: problem });
       return;
@@ -130,7 +132,7 @@ export function parseInfoRefsAnswer(body: Buffer): InfoRefsAnswer {
       if (collector.refs.has(tag)) collector.peeled.set(tag, oid);
       continue;
     }
-    collector.add(name, oid);
+    collector.add(name, oid, undefined, text);
   }
   const symref = capabilities.symref;
   if (typeof symref === 'string' && symref.startsWith('HEAD:')) collector.setHead(symref.slice(5));
@@ -185,7 +187,8 @@ export function parseLsRefs(body: Buffer): AdvertisedRefs {
       continue;
     }
     if (oid === 'unborn') continue;
-    collector.add(malformed ? rest : name, oid, malformed ? undefined : peeled);
+    if (malformed) collector.add(rest, oid);
+    else collector.add(name, oid, peeled, nameText);
   }
   return collector.result();
 }
