@@ -3,7 +3,10 @@ import { filterRefs } from '../../lambdas/shared/git/RefSnapshot.ts';
 import type { PrimaryCredentials } from '../../lambdas/shared/secrets/SecretReader.ts';
 import { basicAuthorization } from '../../lambdas/shared/secrets/SecretReader.ts';
 import { ZERO_OID } from '../../lambdas/shared/git/refName.ts';
-import { advertiseReceivePack, sendReceivePack, type RefCommand } from './receivePack.ts';
+import { advertiseReceivePack, isUnanswered, sendReceivePack, type RefCommand } from './receivePack.ts';
+
+/** A push whose request got no answer is made again, from a fresh advertisement, this many times in all. */
+const PUSH_ATTEMPTS = 3;
 
 export interface PushResult {
   /** Refs the host has after the push, in the mirrored namespaces (HEAD's target under `HEAD`). */
@@ -75,17 +78,27 @@ export async function pushRepository(options: {
   // again. Fetching its tips first (only what it has that we lack) makes the push send only the difference.
   const tracking = options.namespaces.map((namespace) => `+${namespace}*:refs/git-geo/host/${namespace.slice('refs/'.length)}*`);
   await git(['fetch', '--quiet', '--no-tags', options.url, ...tracking], { cwd: options.gitDir, env }).catch(() => undefined);
-  const [local, advertisement] = await Promise.all([localRefs(options.gitDir, options.namespaces), advertiseReceivePack(options.url, options.credentials)]);
+  const local = await localRefs(options.gitDir, options.namespaces);
   const inNamespaces = (ref: string): boolean => options.namespaces.some((namespace) => ref.startsWith(namespace));
-  const commands: RefCommand[] = [];
-  for (const [ref, oid] of local) {
-    const old = advertisement.refs.get(ref) ?? ZERO_OID;
-    if (old !== oid) commands.push({ ref, old, new: oid });
+  for (let attempt = 1; ; attempt++) {
+    // Commands are computed from a fresh advertisement each time, so a push whose request got no
+    // answer (a kept-alive connection the host had just closed) is simply made again.
+    try {
+      const advertisement = await advertiseReceivePack(options.url, options.credentials);
+      const commands: RefCommand[] = [];
+      for (const [ref, oid] of local) {
+        const old = advertisement.refs.get(ref) ?? ZERO_OID;
+        if (old !== oid) commands.push({ ref, old, new: oid });
+      }
+      for (const [ref, old] of advertisement.refs) {
+        if (inNamespaces(ref) && !local.has(ref)) commands.push({ ref, old, new: ZERO_OID });
+      }
+      const haves = await presentObjects(options.gitDir, [...new Set(advertisement.refs.values())]);
+      await sendReceivePack({ gitDir: options.gitDir, url: options.url, commands, haves, capabilities: advertisement.capabilities, credentials: options.credentials });
+      break;
+    } catch (error) {
+      if (!isUnanswered(error) || attempt >= PUSH_ATTEMPTS) throw error;
+    }
   }
-  for (const [ref, old] of advertisement.refs) {
-    if (inNamespaces(ref) && !local.has(ref)) commands.push({ ref, old, new: ZERO_OID });
-  }
-  const haves = await presentObjects(options.gitDir, [...new Set(advertisement.refs.values())]);
-  await sendReceivePack({ gitDir: options.gitDir, url: options.url, commands, haves, capabilities: advertisement.capabilities, credentials: options.credentials });
   return { refs: await remoteRefs(options.url, options.namespaces, options.credentials) };
 }

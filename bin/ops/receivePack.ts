@@ -28,9 +28,25 @@ const headers = (credentials: PrimaryCredentials | undefined, extra: Record<stri
   ...extra,
 });
 
+/** A request that got no answer at all (the connection failed or closed): safe to start the push again from a fresh advertisement. */
+export function isUnanswered(error: unknown): boolean {
+  return error instanceof PushRejectedError && error.data.unanswered === true;
+}
+
+/** fetch, with a failure to get any answer (undici's bare "fetch failed") named with its cause. */
+async function request(url: string, init: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    const cause = (error as Error).cause;
+    const detail = cause instanceof Error ? cause.message : (error as Error).message;
+    throw new PushRejectedError(`no answer from ${url}: ${detail}`, { cause: error, data: { url, unanswered: true } });
+  }
+}
+
 /** Reads the host's receive-pack advertisement (protocol v0: pushes have no v2). */
 export async function advertiseReceivePack(url: string, credentials?: PrimaryCredentials): Promise<ReceivePackAdvertisement> {
-  const response = await fetch(`${url}/info/refs?service=git-receive-pack`, { headers: headers(credentials) });
+  const response = await request(`${url}/info/refs?service=git-receive-pack`, { headers: headers(credentials) });
   if (!response.ok) throw new PushRejectedError(`${url} refused the push advertisement: HTTP ${response.status}`, { data: { url, status: response.status } });
   const lines = decodePktLines(Buffer.from(await response.arrayBuffer()));
   const refs = new Map<string, string>();
@@ -98,7 +114,7 @@ export async function sendReceivePack(options: {
     yield head;
     if (packed) yield* packStream(options.gitDir, wants, options.haves, options.capabilities.has('ofs-delta'));
   }
-  const response = await fetch(`${url}/git-receive-pack`, {
+  const response = await request(`${url}/git-receive-pack`, {
     method: 'POST',
     headers: headers(options.credentials, { 'content-type': 'application/x-git-receive-pack-request', accept: 'application/x-git-receive-pack-result' }),
     body: packed ? body() : head,
