@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { freePort } from './freePort.ts';
 
 export interface MotoServer {
@@ -7,6 +8,9 @@ export interface MotoServer {
   stop(): Promise<void>;
 }
 
+/** moto's server with its DynamoDB writes serialized (motoServer.py says why). */
+const MOTO_SERVER = fileURLToPath(new URL('./motoServer.py', import.meta.url));
+
 /**
  * Starts moto's server (the AWS emulator installed on these machines) on a free loopback
  * port and waits until it answers. `stop` kills it by its PID.
@@ -14,7 +18,7 @@ export interface MotoServer {
 export async function startMoto(options: { port?: number; python?: string; timeoutMs?: number } = {}): Promise<MotoServer> {
   const port = options.port ?? (await freePort());
   const python = options.python ?? process.env.PYTHON ?? 'python3';
-  const child = spawn(python, ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(python, [MOTO_SERVER, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, MOTO_ALLOW_NONEXISTENT_REGION: 'true' },
   });
