@@ -44,6 +44,7 @@ try {
     head: (key) => (counts.head++, memory.head(key)),
     put: (key, body) => (counts.put++, memory.put(key, body)),
     putStream: (key, body) => (counts.put++, memory.putStream(key, body)),
+    putWithPrefix: (key, prefix, source) => (counts.put++, memory.putWithPrefix(key, prefix, source)),
     copy: (from, to) => memory.copy(from, to),
     delete: (keys) => memory.delete(keys),
     list: (p) => (counts.list++, memory.list(p)),

@@ -23,7 +23,7 @@ export interface ReadSource {
 }
 
 /** The operations the benchmark times, by the short name `--reads-ops` takes. */
-export const READ_OPERATIONS = ['clone', 'depth', 'single-branch', 'unshallow', 'incremental'] as const;
+export const READ_OPERATIONS = ['clone', 'depth', 'single-branch', 'unshallow', 'bundle-uri', 'incremental'] as const;
 export type ReadOperation = (typeof READ_OPERATIONS)[number];
 
 export interface RegionReadsOptions {
@@ -87,7 +87,7 @@ async function packStats(gitDir: string): Promise<{ bytes: number; objects: numb
 /**
  * Reads through a region against the same reads from the primary (`git http-backend`), with
  * the local runtime honouring Lambda's streaming limits: full clone, --depth 1,
- * --single-branch, --unshallow and an incremental fetch, each the median of `runs`. The region
+ * --single-branch, --unshallow, a clone with --bundle-uri and an incremental fetch, each the median of `runs`. The region
  * is fresh (synced once, nothing cached by its endpoint before the first read), and every
  * upload-pack request the primary answers during the region's reads is counted.
  */
@@ -125,17 +125,22 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
     let primaryUploadPacks = 0;
     let run = 0;
     const wanted = (operation: ReadOperation): boolean => options.operations === undefined || options.operations.includes(operation);
-    /** Times an operation against both; `prepare` builds what it starts from (not timed). */
-    const compare = async (operation: string, command: (url: string, dir: string, client: readonly string[]) => Promise<number>): Promise<ReadComparison> => {
+    /** Times an operation against both, `runs` times; `beforeRun` prepares each run (not timed). */
+    const compare = async (
+      operation: string,
+      command: (side: 'region' | 'primary', url: string, dir: string, client: readonly string[]) => Promise<number>,
+      beforeRun?: (attempt: number) => Promise<void>,
+    ): Promise<ReadComparison> => {
       const times = { region: [] as number[], primary: [] as number[] };
       const profiler = await startProfile(options.cpuProfileDir);
       for (let attempt = 0; attempt < options.runs; attempt++) {
+        await beforeRun?.(attempt);
         for (const side of ['region', 'primary'] as const) {
           const dir = join(scratch, `${run++}`);
           await bed.primary.flush();
           const mark = bed.primary.requests.length;
           if (side === 'region') await profiler?.resume();
-          times[side].push(await command(side === 'region' ? regionUrl : primaryUrl, dir, side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT));
+          times[side].push(await command(side, side === 'region' ? regionUrl : primaryUrl, dir, side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT));
           if (side === 'region') await profiler?.pause();
           await bed.primary.flush();
           if (side === 'region') primaryUploadPacks += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
@@ -150,46 +155,43 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
     };
     const operations: ReadComparison[] = [];
     try {
-      if (wanted('clone')) operations.push(await compare('full clone', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', url, dir])));
-      if (wanted('depth')) operations.push(await compare('clone --depth 1', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir])));
-      if (wanted('single-branch')) operations.push(await compare('clone --single-branch', (url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--single-branch', url, dir])));
+      if (wanted('clone')) operations.push(await compare('full clone', (_side, url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', url, dir])));
+      if (wanted('depth')) operations.push(await compare('clone --depth 1', (_side, url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir])));
+      if (wanted('single-branch')) operations.push(await compare('clone --single-branch', (_side, url, dir, client) => timedGit([...client, 'clone', '-q', '--bare', '--single-branch', url, dir])));
       if (wanted('unshallow')) {
         operations.push(
-          await compare('fetch --unshallow', async (url, dir, client) => {
+          await compare('fetch --unshallow', async (_side, url, dir, client) => {
             await git([...client, 'clone', '-q', '--bare', '--depth', '1', url, dir]);
             return timedGit([...client, 'fetch', '-q', '--unshallow', 'origin'], dir);
           }),
         );
       }
+      if (wanted('bundle-uri')) {
+        // A runner's one setting for bundle-uri, and nothing else (no packfile-uris): the bundle from
+        // the bucket, then a fetch of the rest through the region. Without a bundle (a pack under
+        // bundleMinPackMiB), git warns and clones as usual.
+        const listed = await fetch(`${regionUrl}/bundle`);
+        await listed.body?.cancel();
+        const label = listed.status === 200 ? 'clone --bundle-uri' : 'clone --bundle-uri (no bundle: pack under bundleMinPackMiB)';
+        operations.push(
+          await compare(label, (side, url, dir) => timedGit([...PRIMARY_CLIENT, 'clone', '-q', '--bare', ...(side === 'region' ? [`--bundle-uri=${url}/bundle`] : []), url, dir])),
+        );
+      }
       if (wanted('incremental')) {
-        // An incremental fetch: clones of the old tip, then new commits on the primary, synced to
-        // the region, then a fetch from each; `runs` times, each with 20 new commits.
+        // An incremental fetch: clones of the old tip, then before each run 20 new commits on the
+        // primary, synced to the region, then a fetch from each.
         const clones = { region: join(scratch, 'inc-region'), primary: join(scratch, 'inc-primary') };
         await git([...REGION_CLIENT, 'clone', '-q', '--bare', regionUrl, clones.region]);
         await git([...PRIMARY_CLIENT, 'clone', '-q', '--bare', primaryUrl, clones.primary]);
-        const times = { region: [] as number[], primary: [] as number[] };
-        const profiler = await startProfile(options.cpuProfileDir);
-        for (let attempt = 0; attempt < options.runs; attempt++) {
+        const pushAndSync = async (attempt: number): Promise<void> => {
           const before = (await git(['rev-parse', head], { cwd: primaryPath })).trim();
           await generateRepository(primaryPath, { commits: 20, files: 20, branch: head.replace('refs/heads/', ''), parent: before, seed: 7 + attempt, startAt: 1_900_000_000 + attempt * 100_000 });
           const after = (await git(['rev-parse', head], { cwd: primaryPath })).trim();
-          const next = await bed.notify(repository, { ref: head, before, after });
-          await bed.waitForSync(repository, next, options.syncTimeoutMs, 200);
-          for (const side of ['region', 'primary'] as const) {
-            await bed.primary.flush();
-            const mark = bed.primary.requests.length;
-            if (side === 'region') await profiler?.resume();
-            times[side].push(await timedGit([...(side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT), 'fetch', '-q', 'origin', `+${head}:${head}`], clones[side]));
-            if (side === 'region') await profiler?.pause();
-            await bed.primary.flush();
-            if (side === 'region') primaryUploadPacks += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
-          }
-        }
-        await profiler?.save(join(options.cpuProfileDir!, profileName(source.label, 'incremental')));
-        const regionMs = median(times.region);
-        const primaryMs = median(times.primary);
-        operations.push({ operation: 'incremental fetch (20 commits)', regionMs: Math.round(regionMs), primaryMs: Math.round(primaryMs), ratio: ratio(regionMs, primaryMs) });
-        options.log(`  incremental fetch: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms`);
+          await bed.waitForSync(repository, await bed.notify(repository, { ref: head, before, after }), options.syncTimeoutMs, 200);
+        };
+        operations.push(
+          await compare('incremental fetch (20 commits)', (side, _url, _dir, client) => timedGit([...client, 'fetch', '-q', 'origin', `+${head}:${head}`], clones[side]), pushAndSync),
+        );
       }
     } finally {
       clearInterval(sampler);

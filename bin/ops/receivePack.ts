@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { ProtocolError } from '../../lambdas/shared/errors/index.ts';
 import { decodePktLines, encodeFlush, encodePktLine } from '../../lambdas/shared/git/pktLine.ts';
+import { parseInfoRefsAnswer } from '../../lambdas/shared/git/protocolV2.ts';
 import { ZERO_OID } from '../../lambdas/shared/git/refName.ts';
 import type { PrimaryCredentials } from '../../lambdas/shared/secrets/SecretReader.ts';
 import { basicAuthorization } from '../../lambdas/shared/secrets/SecretReader.ts';
@@ -44,28 +45,17 @@ async function request(url: string, init: RequestInit): Promise<Response> {
   }
 }
 
-/** Reads the host's receive-pack advertisement (protocol v0: pushes have no v2). */
+/**
+ * Reads the host's receive-pack advertisement (protocol v0: pushes have no v2). It has the form of
+ * upload-pack's v0 advertisement, so the same parser reads it; a ref name git refuses is left out,
+ * as a sync leaves it out, and `.have` lines (objects of alternates) are no refs.
+ */
 export async function advertiseReceivePack(url: string, credentials?: PrimaryCredentials): Promise<ReceivePackAdvertisement> {
   const response = await request(`${url}/info/refs?service=git-receive-pack`, { headers: headers(credentials) });
   if (!response.ok) throw new PushRejectedError(`${url} refused the push advertisement: HTTP ${response.status}`, { data: { url, status: response.status } });
-  const lines = decodePktLines(Buffer.from(await response.arrayBuffer()));
-  const refs = new Map<string, string>();
-  let capabilities = new Set<string>();
-  let first = true;
-  for (const line of lines) {
-    if (line === null) continue;
-    const text = line.toString('utf8').replace(/\n$/, '');
-    if (text.startsWith('# service=')) continue;
-    const nul = text.indexOf('\0');
-    if (first && nul >= 0) capabilities = new Set(text.slice(nul + 1).split(' ').filter(Boolean));
-    first = false;
-    const [oid, name] = (nul >= 0 ? text.slice(0, nul) : text).split(' ');
-    if (oid === undefined || name === undefined) throw new ProtocolError(`malformed receive-pack advertisement from ${url}`, { data: { url, line: text.slice(0, 200) } });
-    // An empty repository advertises only its capabilities; `.have` lines name objects of alternates.
-    if (name === 'capabilities^{}' || name === '.have') continue;
-    refs.set(name, oid);
-  }
-  return { refs, capabilities };
+  const answer = parseInfoRefsAnswer(Buffer.from(await response.arrayBuffer()));
+  if (answer.version !== 0) throw new ProtocolError(`${url} answered the push advertisement with protocol v2`, { data: { url } });
+  return { refs: new Map(answer.refs.snapshot.refs), capabilities: new Set(Object.keys(answer.capabilities)) };
 }
 
 /** The objects of `wants` less what `haves` reach, as `git pack-objects` streams them (thin: deltas may use what the host has). */

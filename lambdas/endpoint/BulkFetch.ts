@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LimitExceededError } from '../shared/errors/index.ts';
 import { PackIndex } from '../shared/git/pack/PackIndex.ts';
-import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
+import { encodeFlush, encodePktLine, splitPackets } from '../shared/git/pktLine.ts';
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import type { ObjectUrls } from '../shared/storage/ObjectUrls.ts';
@@ -31,30 +31,6 @@ const OID = /^[0-9a-f]{40}$/;
 /** Arguments that ask for less than whole packs: the walk answers them. */
 const NARROWING = ['filter', 'deepen-since', 'deepen-not', 'deepen-relative', 'want-ref'];
 
-interface Packet {
-  readonly raw: Buffer;
-  /** The payload without its newline; undefined for flush and delimiter packets. */
-  readonly text?: string;
-}
-
-function packets(body: Buffer): Packet[] | undefined {
-  const result: Packet[] = [];
-  for (let offset = 0; offset < body.length; ) {
-    const header = body.toString('latin1', offset, offset + 4);
-    if (!/^[0-9a-f]{4}$/.test(header)) return undefined;
-    const length = Number.parseInt(header, 16);
-    if (length < 4) {
-      result.push({ raw: body.subarray(offset, offset + 4) });
-      offset += 4;
-      continue;
-    }
-    if (offset + length > body.length) return undefined;
-    result.push({ raw: body.subarray(offset, offset + length), text: body.toString('utf8', offset + 4, offset + length).replace(/\n$/, '') });
-    offset += length;
-  }
-  return result;
-}
-
 /** A pack with no objects: what the `packfile` section carries when every object goes by URI. */
 function emptyPack(): Buffer {
   const header = Buffer.alloc(12);
@@ -76,7 +52,7 @@ function emptyPack(): Buffer {
  * Anything else goes to the object walk, without the `packfile-uris` argument (its packs are small).
  */
 export async function bulkFetch(body: Buffer, mirror: BulkMirror): Promise<BulkAnswer> {
-  const all = packets(body);
+  const all = splitPackets(body);
   if (all === undefined || all[0]?.text !== 'command=fetch') return { kind: 'walk', body };
   const uriArgument = all.find((packet) => packet.text?.startsWith('packfile-uris ') === true);
   const walk: BulkAnswer = { kind: 'walk', body: uriArgument === undefined ? body : Buffer.concat(all.filter((packet) => packet !== uriArgument).map((packet) => packet.raw)) };

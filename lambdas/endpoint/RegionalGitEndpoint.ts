@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { AccessDeniedError, AuthenticationError, ForbiddenError, LimitExceededError, RepositoryNotFoundError } from '../shared/errors/index.ts';
 import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
 import { bundleKey, bundleListLines, formatBundleList } from '../shared/git/mirrorBundle.ts';
-import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
+import { encodeFlush, encodePktLine, splitPackets } from '../shared/git/pktLine.ts';
 import type { PrimaryAccess, PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
 import { filterRefs, refsChecksum } from '../shared/git/RefSnapshot.ts';
 import type { Announcements, ControlPlaneContact } from '../shared/registry/Announcements.ts';
@@ -236,7 +236,7 @@ export class RegionalGitEndpoint {
   private async fetchOrList(request: GitRequest, current: MirrorState, packKeys: readonly string[], headers: Record<string, string>): Promise<EndpointResponse> {
     const { settings } = this.deps;
     let body = request.body ?? Buffer.alloc(0);
-    if (request.protocolVersion === 2 && isBundleUriCommand(body)) {
+    if (request.protocolVersion === 2 && splitPackets(body)?.[0]?.text === 'command=bundle-uri') {
       // Protocol v2 `bundle-uri` (git ≥ 2.40 with transfer.bundleURI=true): the same list as `<repo>.git/bundle`.
       const signed = await this.signedBundle(request.repository, current);
       const lines = signed === undefined ? [] : bundleListLines(signed.name, signed.uri);
@@ -446,9 +446,3 @@ export class RegionalGitEndpoint {
   }
 }
 
-/** A protocol v2 request whose command is `bundle-uri` (its first pkt-line). */
-function isBundleUriCommand(body: Buffer): boolean {
-  const length = Number.parseInt(body.toString('latin1', 0, 4), 16);
-  if (!(length > 4) || length > body.length) return false;
-  return body.toString('latin1', 4, length).replace(/\n$/, '') === 'command=bundle-uri';
-}

@@ -109,8 +109,12 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
       leaseSeconds: visibilitySeconds,
       retryBaseSeconds: settings.syncRetryBaseSeconds,
       minSyncIntervalSeconds: settings.minSyncIntervalSeconds,
-      packMaintenance: { minPacks: settings.packMaintenance.minPacks, factor: settings.packMaintenance.factor, maxBytes: settings.packMaintenance.maxMiB * 2 ** 20 },
-      ...(settings.bundleMinPackMiB === 0 ? {} : { bundles: { minPackBytes: settings.bundleMinPackMiB * 2 ** 20 } }),
+      packMaintenance: {
+        minPacks: settings.packMaintenance.minPacks,
+        factor: settings.packMaintenance.factor,
+        maxBytes: settings.packMaintenance.maxMiB * 2 ** 20,
+        ...(settings.bundleMinPackMiB === 0 ? {} : { bundles: { minPackBytes: settings.bundleMinPackMiB * 2 ** 20 } }),
+      },
     };
     const depsFor = (record: SQSRecord): SyncDependencies => ({ ...base, primary: primary.remote, owner: record.messageId, afterPackStored: primary.blobs.afterPackStored, blobStepCandidate: isLfsPointerCandidate });
     const sync = async (record: SQSRecord, change: ReturnType<typeof parseChangeEvent>): Promise<SyncOutcome> => {

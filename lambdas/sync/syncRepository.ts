@@ -3,7 +3,7 @@ import { REF_SYNC_KINDS, type ChangeEvent } from '../shared/events/ChangeEvent.t
 import { isRequestFor } from '../shared/events/SyncRequester.ts';
 import { MirrorRepository, mirrorPrefix, type MirrorState } from '../shared/git/MirrorRepository.ts';
 import { maintainPacks, type PackMaintenancePolicy } from '../shared/git/maintainPacks.ts';
-import { writeBundle, type BundlePolicy } from '../shared/git/mirrorBundle.ts';
+import { writeBundle } from '../shared/git/mirrorBundle.ts';
 import { packSize } from '../shared/git/PackFiles.ts';
 import { blobsPack } from '../shared/git/pack/blobsPack.ts';
 import { discardPack, type PrimaryRemote } from '../shared/git/PrimaryRemote.ts';
@@ -56,10 +56,8 @@ export interface SyncDependencies {
    * An isolated push is not delayed. @default 0
    */
   readonly minSyncIntervalSeconds?: number;
-  /** Geometric repacking of the mirror's packs after a sync, under the sync's lease. */
+  /** Geometric repacking of the mirror's packs after a sync, under the sync's lease, and the bundles closed packs get (its `bundles`). */
   readonly packMaintenance?: PackMaintenancePolicy;
-  /** Bundles for `git clone --bundle-uri`, made from closed packs (mirrorBundle.ts); absent: none. */
-  readonly bundles?: BundlePolicy;
   /** Runs once a fetched pack is stored, before its refs are published: the replicable blob types' step (LFS objects). */
   readonly afterPackStored?: AfterPackStored;
   /** Which blobs that step reads: kept aside while a spooled pack is indexed. */
@@ -302,13 +300,14 @@ async function fetchAndPublish(deps: SyncDependencies, event: ChangeEvent, attem
       packBytes.set(pack.name, fetchedBytes);
       next = { ...next, packs: [...next.packs.filter((name) => name !== pack.name), pack.name], storedTips: tipsWorthStoring(target, missing), packBytes };
       // Fetched without haves (a first sync, a repair), the pack holds everything the refs reach.
-      if (haves.length === 0 && deps.bundles !== undefined && fetchedBytes >= deps.bundles.minPackBytes) {
+      const bundles = deps.packMaintenance?.bundles;
+      if (haves.length === 0 && bundles !== undefined && fetchedBytes >= bundles.minPackBytes) {
         next = { ...next, bundle: await writeBundle(mirror, pack.name, target.refs) };
       }
     }
   }
   await mirror.publish(next, current);
-  const repack = await maintainPacks(mirror, next, { ...deps.packMaintenance, ...(deps.bundles === undefined ? {} : { bundles: deps.bundles }) });
+  const repack = await maintainPacks(mirror, next, deps.packMaintenance);
   const packs = repack.state.packs;
   const anonymousRead = await readsAnonymously(primary, repository);
   await registry.recordSynced(

@@ -60,6 +60,10 @@ export class FaultyObjectStore implements ObjectStore {
     this.check('put', key);
     await this.inner.putStream(key, body, options);
   }
+  async putWithPrefix(key: string, prefix: Uint8Array, sourceKey: string, options?: PutOptions): Promise<void> {
+    this.check('put', key);
+    await this.inner.putWithPrefix(key, prefix, sourceKey, options);
+  }
   async copy(fromKey: string, toKey: string): Promise<void> {
     this.check('copy', toKey);
     await this.inner.copy(fromKey, toKey);

@@ -25,6 +25,10 @@ const repository = parseRepositoryPath('layout/app');
 /** A store that fails every write after the first `allowed` ones, as a sync that crashes halfway. */
 function failingAfter(store: ObjectStore, allowed: number): ObjectStore & { readonly puts: string[] } {
   const puts: string[] = [];
+  const write = (key: string): void => {
+    if (puts.length >= allowed) throw new Error(`injected crash before writing ${key}`);
+    puts.push(key);
+  };
   return {
     puts,
     get: (key) => store.get(key),
@@ -34,14 +38,16 @@ function failingAfter(store: ObjectStore, allowed: number): ObjectStore & { read
     delete: (keys) => store.delete(keys),
     list: (prefix) => store.list(prefix),
     async put(key, body, options) {
-      if (puts.length >= allowed) throw new Error(`injected crash before writing ${key}`);
-      puts.push(key);
+      write(key);
       await store.put(key, body, options);
     },
     async putStream(key, body, options) {
-      if (puts.length >= allowed) throw new Error(`injected crash before writing ${key}`);
-      puts.push(key);
+      write(key);
       await store.putStream(key, body, options);
+    },
+    async putWithPrefix(key, prefix, source, options) {
+      write(key);
+      await store.putWithPrefix(key, prefix, source, options);
     },
   };
 }

@@ -12,8 +12,8 @@ const TRANSACTIONS = 4;
 /**
  * The emulator the suite runs on (bin/local/motoServer.py) must not lose writes where AWS would
  * not: moto 5 alone restores its copy of a table when a transaction is cancelled, erasing writes
- * other requests made meanwhile. That lost recorded webhook events in burst.test.ts when a
- * host's retry raced the first delivery's still-running recording.
+ * other requests made meanwhile. The event log cancels a transaction whenever a host's retry races
+ * the first delivery's recording, so a write lost that way would be a recorded event lost.
  */
 describe('DynamoDB on the suite\'s moto', () => {
   let db: DynamoDBDocumentClient;

@@ -14,7 +14,7 @@ export interface PackMaintenancePolicy {
   readonly maxBytes?: number;
   /** Where the merged pack is spooled. @default os.tmpdir() */
   readonly spoolDir?: string;
-  /** A merge of every listed pack is closed over the refs: it gets a bundle (mirrorBundle.ts) when this says so. */
+  /** Closed packs (a sync's fetch without haves, a merge of every listed pack) that get a bundle (mirrorBundle.ts); absent: none. */
   readonly bundles?: BundlePolicy;
 }
 

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { writeWithPrefix } from '../storage/ObjectStore.ts';
 import type { MirrorRepository } from './MirrorRepository.ts';
 import type { BundleNote } from './packsList.ts';
 import { sortedRefNames } from './RefSnapshot.ts';
@@ -43,7 +42,7 @@ export function bundleKey(mirror: Pick<MirrorRepository, 'key'>, name: string): 
 export async function writeBundle(mirror: MirrorRepository, pack: string, refs: ReadonlyMap<string, string>): Promise<BundleNote> {
   const header = formatBundleHeader(refs);
   const name = bundleName(header, pack);
-  await writeWithPrefix(mirror.store, bundleKey(mirror, name), header, mirror.key(`objects/pack/${pack}.pack`), { contentType: 'application/x-git-bundle' });
+  await mirror.store.putWithPrefix(bundleKey(mirror, name), header, mirror.key(`objects/pack/${pack}.pack`), { contentType: 'application/x-git-bundle' });
   return { name, pack };
 }
 

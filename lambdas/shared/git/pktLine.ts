@@ -47,3 +47,34 @@ export function countPktLines(buffer: Buffer, limit: number): number {
   }
   return count;
 }
+
+/** One packet of a protocol v2 request, as `splitPackets` answers it. */
+export interface Packet {
+  /** The packet as sent, length included. */
+  readonly raw: Buffer;
+  /** The payload without its newline; undefined for flush, delimiter and response-end packets. */
+  readonly text?: string;
+}
+
+/**
+ * Splits a protocol v2 request into its packets, delimiters (`0001`) included, which
+ * decodePktLines refuses; undefined when it is not well-formed pkt-lines (the caller lets the
+ * full parser give the error).
+ */
+export function splitPackets(body: Buffer): Packet[] | undefined {
+  const result: Packet[] = [];
+  for (let offset = 0; offset < body.length; ) {
+    const header = body.toString('latin1', offset, offset + 4);
+    if (!/^[0-9a-f]{4}$/.test(header)) return undefined;
+    const length = Number.parseInt(header, 16);
+    if (length < 4) {
+      result.push({ raw: body.subarray(offset, offset + 4) });
+      offset += 4;
+      continue;
+    }
+    if (offset + length > body.length) return undefined;
+    result.push({ raw: body.subarray(offset, offset + length), text: body.toString('utf8', offset + 4, offset + length).replace(/\n$/, '') });
+    offset += length;
+  }
+  return result;
+}

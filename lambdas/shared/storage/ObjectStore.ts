@@ -1,4 +1,4 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 
 export interface StoredObjectInfo {
   readonly key: string;
@@ -40,23 +40,8 @@ export interface ObjectStore {
    * Writes `prefix` followed by the whole of `sourceKey` as `key`, server-side where the store can
    * (S3: a multipart upload whose first part carries `prefix`, the rest copied by range), so only
    * about one part's bytes pass through the caller. Readers see the whole object or none of it.
-   * Optional: `writeWithPrefix` (below) streams the source through the caller for stores without it.
    */
-  putWithPrefix?(key: string, prefix: Uint8Array, sourceKey: string, options?: PutOptions): Promise<void>;
+  putWithPrefix(key: string, prefix: Uint8Array, sourceKey: string, options?: PutOptions): Promise<void>;
   delete(keys: readonly string[]): Promise<void>;
   list(prefix: string): AsyncIterable<StoredObjectInfo>;
-}
-
-/** `store.putWithPrefix`, or for a store without it the source streamed through after `prefix`. */
-export async function writeWithPrefix(store: ObjectStore, key: string, prefix: Uint8Array, sourceKey: string, options?: PutOptions): Promise<void> {
-  if (store.putWithPrefix !== undefined) return store.putWithPrefix(key, prefix, sourceKey, options);
-  const source = await store.stream(sourceKey);
-  if (source === undefined) throw new Error(`cannot write ${key}: ${sourceKey} does not exist`);
-  const body = Readable.from(
-    (async function* () {
-      yield Buffer.from(prefix);
-      yield* source.body;
-    })(),
-  );
-  await store.putStream(key, body, options);
 }
