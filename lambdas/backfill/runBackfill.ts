@@ -16,8 +16,12 @@ export interface BackfillOutcome {
   readonly busy?: boolean;
 }
 
-/** Requests to the primary one requested sync makes: its ref discovery and its fetch. */
-export const PRIMARY_REQUESTS_PER_SYNC = 2;
+/**
+ * Requests to the primary one requested sync makes: protocol v2's discovery is two (the
+ * capability advertisement and ls-refs), then the fetch. A v0 host takes two; pacing for three
+ * keeps the bound for both.
+ */
+export const PRIMARY_REQUESTS_PER_SYNC = 3;
 
 export interface BackfillDependencies {
   readonly lister: RepositoryLister;
