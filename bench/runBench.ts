@@ -287,7 +287,10 @@ export function formatReport(report: BenchReport): string {
   }
   for (const reads of report.regionReads ?? []) {
     const t = table(`region vs primary, ${reads.label}: ${mib(reads.packBytes)} pack, ${reads.objects} objects (Lambda streaming limits honoured)`, ['region', 'primary', 'ratio']);
-    for (const operation of reads.operations) t.push([operation.operation, ms(operation.regionMs), ms(operation.primaryMs), x(operation.ratio)]);
+    for (const operation of reads.operations) {
+      const fellBack = operation.primaryUploadPacks === 0 ? '' : ` (${operation.primaryUploadPacks} primary upload-pack requests)`;
+      t.push([operation.operation, `${ms(operation.regionMs)}${fellBack}`, ms(operation.primaryMs), x(operation.ratio)]);
+    }
     t.push(['initial sync into the region', ms(reads.initialSyncMs), '', '']);
     t.push(['primary upload-pack requests during region reads', String(reads.primaryUploadPacks), '', '']);
     t.push(['process RSS before / peak while serving', `${mib(reads.rssBeforeBytes)} / ${mib(reads.rssPeakBytes)}`, '', '']);

@@ -44,6 +44,8 @@ export interface ReadComparison {
   readonly regionMs: number;
   readonly primaryMs: number;
   readonly ratio: number | undefined;
+  /** Upload-pack requests the primary answered during this operation's region runs (a region falling back). */
+  readonly primaryUploadPacks: number;
 }
 
 export interface RegionReadsResult {
@@ -132,6 +134,7 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
       beforeRun?: (attempt: number) => Promise<void>,
     ): Promise<ReadComparison> => {
       const times = { region: [] as number[], primary: [] as number[] };
+      let askedPrimary = 0;
       const profiler = await startProfile(options.cpuProfileDir);
       for (let attempt = 0; attempt < options.runs; attempt++) {
         await beforeRun?.(attempt);
@@ -143,15 +146,16 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
           times[side].push(await command(side, side === 'region' ? regionUrl : primaryUrl, dir, side === 'region' ? REGION_CLIENT : PRIMARY_CLIENT));
           if (side === 'region') await profiler?.pause();
           await bed.primary.flush();
-          if (side === 'region') primaryUploadPacks += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
+          if (side === 'region') askedPrimary += bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack').length;
           await rm(dir, { recursive: true, force: true });
         }
       }
       await profiler?.save(join(options.cpuProfileDir!, profileName(source.label, operation)));
       const regionMs = median(times.region);
       const primaryMs = median(times.primary);
-      options.log(`  ${operation}: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms; RSS before ${mib(rssBefore)}, peak so far ${mib(rssPeak)}`);
-      return { operation, regionMs: Math.round(regionMs), primaryMs: Math.round(primaryMs), ratio: ratio(regionMs, primaryMs) };
+      primaryUploadPacks += askedPrimary;
+      options.log(`  ${operation}: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms; ${askedPrimary} primary upload-pack requests; RSS before ${mib(rssBefore)}, peak so far ${mib(rssPeak)}`);
+      return { operation, regionMs: Math.round(regionMs), primaryMs: Math.round(primaryMs), ratio: ratio(regionMs, primaryMs), primaryUploadPacks: askedPrimary };
     };
     const operations: ReadComparison[] = [];
     try {
