@@ -6,6 +6,7 @@ import type { ChangeEvent, RefChange } from '../events/ChangeEvent.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import { KnownRefs } from './KnownRefs.ts';
 import { UNPUBLISHED_INDEX } from './unpublishedIndex.ts';
+import { updateIf } from '../aws/updateIf.ts';
 
 /** Event items expire after this long (the per-repository head item never does). */
 export const EVENT_RETENTION_SECONDS = 90 * 24 * 3600;
@@ -320,21 +321,13 @@ export class EventLog {
    * taking over from a lost one must never hand out a sequence regions have already seen.
    */
   async raiseSequenceFloor(repository: RepositoryPath, floor: number, at: string): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: repoKey(repository), sk: 'head' },
-          UpdateExpression: 'SET #s = :floor, #r = if_not_exists(#r, :at)',
-          ConditionExpression: 'attribute_not_exists(#s) OR #s < :floor',
-          ExpressionAttributeNames: { '#s': 'latestSequence', '#r': 'latestReceivedAt' },
-          ExpressionAttributeValues: { ':floor': floor, ':at': at },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return await updateIf(this.db, {
+      TableName: this.tableName,
+      Key: { pk: repoKey(repository), sk: 'head' },
+      UpdateExpression: 'SET #s = :floor, #r = if_not_exists(#r, :at)',
+      ConditionExpression: 'attribute_not_exists(#s) OR #s < :floor',
+      ExpressionAttributeNames: { '#s': 'latestSequence', '#r': 'latestReceivedAt' },
+      ExpressionAttributeValues: { ':floor': floor, ':at': at },
+    });
   }
 }

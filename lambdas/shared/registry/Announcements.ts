@@ -1,7 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import { REGION_CONTROL_KEY } from './RegionControl.ts';
+import { updateIf } from '../aws/updateIf.ts';
 
 /** What a region last heard from the control plane. */
 export interface ControlPlaneContact {
@@ -33,22 +33,14 @@ export class Announcements {
    * `pending` item, as a sync about to start would make.
    */
   async recordAnnounced(repository: RepositoryPath, sequence: number, at: string): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { pk: repository, sk: this.replicable },
-          UpdateExpression: 'SET #seq = :seq, #at = :at, #repository = if_not_exists(#repository, :repository), #replicable = if_not_exists(#replicable, :replicable), #status = if_not_exists(#status, :pending)',
-          ConditionExpression: 'attribute_not_exists(#seq) OR #seq < :seq',
-          ExpressionAttributeNames: { '#seq': 'announcedSequence', '#at': 'announcedAt', '#repository': 'repository', '#replicable': 'replicable', '#status': 'status' },
-          ExpressionAttributeValues: { ':seq': sequence, ':at': at, ':repository': repository, ':replicable': this.replicable, ':pending': 'pending' },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return await updateIf(this.db, {
+      TableName: this.tableName,
+      Key: { pk: repository, sk: this.replicable },
+      UpdateExpression: 'SET #seq = :seq, #at = :at, #repository = if_not_exists(#repository, :repository), #replicable = if_not_exists(#replicable, :replicable), #status = if_not_exists(#status, :pending)',
+      ConditionExpression: 'attribute_not_exists(#seq) OR #seq < :seq',
+      ExpressionAttributeNames: { '#seq': 'announcedSequence', '#at': 'announcedAt', '#repository': 'repository', '#replicable': 'replicable', '#status': 'status' },
+      ExpressionAttributeValues: { ':seq': sequence, ':at': at, ':repository': repository, ':replicable': this.replicable, ':pending': 'pending' },
+    });
   }
 
   /**
@@ -59,20 +51,14 @@ export class Announcements {
    */
   async recordHeartbeat(controlPlaneRegion: string, at: string, primaryRegion: string): Promise<boolean> {
     try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: REGION_CONTROL_KEY,
-          UpdateExpression: 'SET #heard = :at, #region = :region',
-          ConditionExpression: '((attribute_not_exists(#active) AND :region = :primary) OR #active = :region) AND (attribute_not_exists(#heard) OR #heard < :at)',
-          ExpressionAttributeNames: { '#heard': 'controlPlaneHeardAt', '#region': 'controlPlaneRegion', '#active': 'activeControlPlaneRegion' },
-          ExpressionAttributeValues: { ':at': at, ':region': controlPlaneRegion, ':primary': primaryRegion },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
+      return await updateIf(this.db, {
+        TableName: this.tableName,
+        Key: REGION_CONTROL_KEY,
+        UpdateExpression: 'SET #heard = :at, #region = :region',
+        ConditionExpression: '((attribute_not_exists(#active) AND :region = :primary) OR #active = :region) AND (attribute_not_exists(#heard) OR #heard < :at)',
+        ExpressionAttributeNames: { '#heard': 'controlPlaneHeardAt', '#region': 'controlPlaneRegion', '#active': 'activeControlPlaneRegion' },
+        ExpressionAttributeValues: { ':at': at, ':region': controlPlaneRegion, ':primary': primaryRegion },
+      });
     } finally {
       this.cachedContact = undefined;
     }

@@ -1,6 +1,6 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { updateExpression } from '../aws/updateExpression.ts';
+import { updateIf } from '../aws/updateIf.ts';
 
 /** The control item's key in the registry table: no repository path starts with a dot, and its sort key is no replicable's. */
 export const REGION_CONTROL_KEY = { pk: '.git-geo/region', sk: 'control' } as const;
@@ -89,39 +89,25 @@ export class RegionControl {
    * minute; a run may take longer). False when another run holds it.
    */
   async acquireBackfillLease(owner: string, until: string, now: string): Promise<boolean> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: REGION_CONTROL_KEY,
-          UpdateExpression: 'SET #owner = :owner, #until = :until',
-          ConditionExpression: 'attribute_not_exists(#owner) OR #until < :now OR #owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'backfillLeaseOwner', '#until': 'backfillLeaseUntil' },
-          ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    return await updateIf(this.db, {
+      TableName: this.tableName,
+      Key: REGION_CONTROL_KEY,
+      UpdateExpression: 'SET #owner = :owner, #until = :until',
+      ConditionExpression: 'attribute_not_exists(#owner) OR #until < :now OR #owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'backfillLeaseOwner', '#until': 'backfillLeaseUntil' },
+      ExpressionAttributeValues: { ':owner': owner, ':until': until, ':now': now },
+    });
   }
 
   async releaseBackfillLease(owner: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: REGION_CONTROL_KEY,
-          UpdateExpression: 'REMOVE #owner, #until',
-          ConditionExpression: '#owner = :owner',
-          ExpressionAttributeNames: { '#owner': 'backfillLeaseOwner', '#until': 'backfillLeaseUntil' },
-          ExpressionAttributeValues: { ':owner': owner },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await updateIf(this.db, {
+      TableName: this.tableName,
+      Key: REGION_CONTROL_KEY,
+      UpdateExpression: 'REMOVE #owner, #until',
+      ConditionExpression: '#owner = :owner',
+      ExpressionAttributeNames: { '#owner': 'backfillLeaseOwner', '#until': 'backfillLeaseUntil' },
+      ExpressionAttributeValues: { ':owner': owner },
+    });
   }
 
   private async update(update: ReturnType<typeof updateExpression>): Promise<void> {

@@ -12,6 +12,7 @@ import { GeoError, LeaseHeldError } from '../errors/index.ts';
 import type { RepositoryPath } from '../repositoryPath.ts';
 import type { RecordedError, ReplicationStatus, RepositoryState } from './RepositoryState.ts';
 import { STATUS_INDEX } from './statusIndex.ts';
+import { updateIf } from '../aws/updateIf.ts';
 
 /** One entry of the status index: enough to pick the repositories a schedule works on. */
 export interface StatusEntry {
@@ -276,18 +277,12 @@ export class Registry {
    */
   async recordCovered(repository: RepositoryPath, sequence: number, at: string): Promise<void> {
     const update = updateExpression({ set: { syncedSequence: sequence, updatedAt: at } });
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.key(repository),
-          ...update,
-          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#n0) OR #n0 < :v1)',
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await updateIf(this.db, {
+      TableName: this.tableName,
+      Key: this.key(repository),
+      ...update,
+      ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#n0) OR #n0 < :v1)',
+    });
   }
 
   /** Records a failed attempt and releases the lease. */
@@ -346,20 +341,14 @@ export class Registry {
    * registry knows; the endpoint's grant lets it write this one attribute and nothing else.
    */
   async markWritePending(repository: RepositoryPath, at: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.key(repository),
-          UpdateExpression: 'SET #w = :at',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#w': 'writePendingAt' },
-          ExpressionAttributeValues: { ':at': at },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await updateIf(this.db, {
+      TableName: this.tableName,
+      Key: this.key(repository),
+      UpdateExpression: 'SET #w = :at',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#w': 'writePendingAt' },
+      ExpressionAttributeValues: { ':at': at },
+    });
   }
 
   /**
@@ -389,20 +378,14 @@ export class Registry {
 
   /** Notes that git-geo asked for a sync of a known repository (so the watchdog does not ask again at once). */
   async markSyncRequested(repository: RepositoryPath, at: string, reason: string): Promise<void> {
-    try {
-      await this.db.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.key(repository),
-          UpdateExpression: 'SET #at = :at, #reason = :reason',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: { '#at': 'syncRequestedAt', '#reason': 'syncRequestReason' },
-          ExpressionAttributeValues: { ':at': at, ':reason': reason },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+    await updateIf(this.db, {
+      TableName: this.tableName,
+      Key: this.key(repository),
+      UpdateExpression: 'SET #at = :at, #reason = :reason',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#at': 'syncRequestedAt', '#reason': 'syncRequestReason' },
+      ExpressionAttributeValues: { ':at': at, ':reason': reason },
+    });
   }
 
   async remove(repository: RepositoryPath): Promise<void> {
