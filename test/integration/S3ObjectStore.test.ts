@@ -58,5 +58,6 @@ describe('S3ObjectStore on the emulator', () => {
     await store.putWithPrefix('compose/small.bundle', prefix, 'compose/small.pack');
     expect((await store.get('compose/small.bundle'))?.toString()).toBe(`${prefix.toString()}tiny`);
     await expect(store.putWithPrefix('compose/none.bundle', prefix, 'compose/absent.pack')).rejects.toThrow(/does not exist/);
+    await expect(store.putWithPrefix('compose/none.bundle', prefix, 'compose/absent.pack')).rejects.toMatchObject({ code: 'ERR_CONFLICT', data: { sourceKey: 'compose/absent.pack' } });
   });
 });

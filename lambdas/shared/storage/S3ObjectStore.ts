@@ -16,6 +16,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
+import { ConflictError } from '../errors/ConflictError.ts';
 import type { ObjectStore, PutOptions, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
 const DELETE_BATCH = 1000;
@@ -137,7 +138,8 @@ export class S3ObjectStore implements ObjectStore {
    */
   async putWithPrefix(key: string, prefix: Uint8Array, sourceKey: string, options: PutOptions = {}): Promise<void> {
     const source = await this.head(sourceKey);
-    if (source === undefined) throw new Error(`cannot write ${key}: ${sourceKey} does not exist`);
+    // Gone under us (a repack removed the pack): the caller retries from the mirror's new state.
+    if (source === undefined) throw new ConflictError(`cannot write ${key}: ${sourceKey} does not exist`, { data: { key, sourceKey } });
     const firstPart = Math.max(MIN_PART_BYTES, this.options.partSizeBytes ?? 16 * 2 ** 20);
     const headBytes = Math.min(source.size, Math.max(0, firstPart - prefix.byteLength));
     const readHead = async (): Promise<Buffer> => {
