@@ -48,8 +48,9 @@ export function gitlabPushHook(options: { primaryUrl: string; repository: string
 }
 
 /** POSTs a webhook; answers the status and the parsed JSON body. */
-export async function sendWebhook(url: string, request: WebhookRequest): Promise<{ status: number; body: Record<string, unknown> }> {
+export async function sendWebhook(url: string, request: WebhookRequest): Promise<{ status: number; body: Record<string, unknown>; retryAfterSeconds?: number }> {
   const response = await fetch(url, { method: 'POST', headers: request.headers, body: request.body });
+  const retryAfter = Number.parseInt(response.headers.get('retry-after') ?? '', 10);
   const text = await response.text();
   let body: Record<string, unknown> = {};
   try {
@@ -57,5 +58,5 @@ export async function sendWebhook(url: string, request: WebhookRequest): Promise
   } catch {
     body = { text };
   }
-  return { status: response.status, body };
+  return { status: response.status, body, ...(Number.isNaN(retryAfter) ? {} : { retryAfterSeconds: retryAfter }) };
 }

@@ -17,9 +17,10 @@ const INTERVAL_SECONDS = 5;
 async function notify(bed: TestBed, repository: RepositoryPath, update: { ref: string; before: string; after: string }): Promise<number> {
   const request = gitlabPushHook({ primaryUrl: bed.primary.url, repository, update, token: WEBHOOK_SECRET });
   let response = await sendWebhook(bed.runtime.webhookUrl, request);
-  // notify's back-pressure is a quick 503 (or 429 past maxEventsPerRepositoryPerSecond) with Retry-After; a sender retries the same delivery (recorded once).
+  // notify's back-pressure is a quick 503 (or 429 past maxEventsPerRepositoryPerSecond) with Retry-After;
+  // a sender retries the same delivery (recorded once) when Retry-After says.
   for (let retry = 0; retry < 5 && (response.status === 503 || response.status === 429); retry++) {
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await new Promise((resolve) => setTimeout(resolve, (response.retryAfterSeconds ?? 1) * 1000));
     response = await sendWebhook(bed.runtime.webhookUrl, request);
   }
   expect(response.status).toBe(202);
