@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { git } from '../../bin/local/git.ts';
@@ -79,6 +79,8 @@ export class FaultyObjectStore implements ObjectStore {
 
 export interface SyncHarness {
   readonly root: string;
+  /** Where the harness's native engine spools packs. */
+  readonly spoolDir: string;
   /** The mirror bucket and the registry table, on the shared emulator. */
   readonly bucket: string;
   readonly table: string;
@@ -111,9 +113,13 @@ export async function startSyncHarness(): Promise<SyncHarness> {
   const s3 = new S3ObjectStore(s3Client, bucket);
   const store = new FaultyObjectStore(s3);
   const registry = new Registry(DynamoDBDocumentClient.from(dynamo, { marshallOptions: { removeUndefinedValues: true } }), table);
-  const remote = new PrimaryRemote({ baseUrl: primary.url, userAgent: 'git-geo', timeoutMs: 10_000 });
+  // The harness's own spool directory: a test can see what its syncs left, apart from the other worker's.
+  const spoolDir = join(root, 'spool');
+  await mkdir(spoolDir);
+  const remote = new PrimaryRemote({ baseUrl: primary.url, userAgent: 'git-geo', timeoutMs: 10_000, spoolDir });
   return {
     root,
+    spoolDir,
     bucket,
     table,
     primary,

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { downloadMirror } from '../../bin/local/downloadMirror.ts';
 import { git } from '../../bin/local/git.ts';
@@ -183,7 +182,7 @@ describe('sync at scale: spooled packs, v2 ref-prefix discovery, refused ref nam
     const dir = await checkWithGit(path);
     expect(await git(['rev-parse', 'refs/heads/main'], { cwd: dir })).toBe(await git(['rev-parse', 'HEAD'], { cwd: work }));
     // No spool file is left behind by the native engine.
-    expect((await readdir(tmpdir())).filter((name) => /^git-geo-(fetch|repack)-/.test(name) && name.length > 0)).toEqual([]);
+    expect((await readdir(harness.spoolDir)).filter((name) => /^git-geo-(fetch|repack)-/.test(name))).toEqual([]);
   });
 
   it('repacks geometrically under concurrent reads and syncs: every read is a whole repository, snapshots stay restorable', async () => {
