@@ -13,7 +13,7 @@ import { filterRefs, refsChecksum } from '../lambdas/shared/git/RefSnapshot.ts';
 import type { RepositoryPath } from '../lambdas/shared/repositoryPath.ts';
 import type { RepositoryState } from '../lambdas/shared/registry/RepositoryState.ts';
 import { PrimaryProcess } from './PrimaryProcess.ts';
-import { RequestCounter } from './RequestCounter.ts';
+import { functionScope, RequestCounter } from './RequestCounter.ts';
 
 const SECRET = 'bench-webhook-secret';
 
@@ -57,7 +57,7 @@ export class BenchBed {
         webhookSecret: SECRET,
         awsEndpoint,
         onError: options.onError,
-        clientPlugins: (fn) => [counter.plugin(`${fn.factory.includes('createSyncHandler') ? 'sync' : 'notify'}@${fn.region}`)],
+        clientPlugins: (fn) => [counter.plugin(functionScope(fn))],
       });
       // The runtime's own pollers (the stand-in for Lambda's event source mappings) are counted too.
       for (const region of new Set([runtime.primary.region, ...options.regions])) {

@@ -35,6 +35,15 @@ function headerBytes(headers: Record<string, string> | undefined): number {
  * (applied through the handlers' `clientPlugins` hook). Nothing is stubbed: the request
  * still goes to the endpoint; the middleware only looks at it and at the raw response.
  */
+/**
+ * A function's scope: its short name from its handler factory (`…#createNotifyHandler` becomes
+ * `notify`) and its region, so each function's requests are counted apart.
+ */
+export function functionScope(fn: { readonly factory: string; readonly region: string }): string {
+  const name = /create(\w+?)Handler$/.exec(fn.factory)?.[1];
+  return `${name === undefined ? fn.factory : name.charAt(0).toLowerCase() + name.slice(1)}@${fn.region}`;
+}
+
 export class RequestCounter {
   private counts: RequestCounts = {};
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { git } from '../../bin/local/git.ts';
 import { waitForConvergence } from '../../bin/local/waitForConvergence.ts';
-import { LIST_OPERATIONS, RequestCounter } from '../../bench/RequestCounter.ts';
+import { functionScope, LIST_OPERATIONS, RequestCounter } from '../../bench/RequestCounter.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
@@ -17,7 +17,7 @@ describe('cost of an incremental sync, counted on the real clients', () => {
   const repository = parseRepositoryPath('cost/service');
 
   beforeAll(async () => {
-    bed = await startTestBed({ clientPlugins: (fn) => [counter.plugin(`${fn.factory.includes('createSyncHandler') ? 'sync' : 'notify'}@${fn.region}`)] });
+    bed = await startTestBed({ clientPlugins: (fn) => [counter.plugin(functionScope(fn))] });
     await bed.createRepository(repository);
   });
   afterAll(async () => {
