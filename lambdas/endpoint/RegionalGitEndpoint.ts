@@ -216,9 +216,7 @@ export class RegionalGitEndpoint {
    * the caller: git does not follow a redirect on a POST, and a CI job must not fail for it.
    */
   private async uploadPack(request: GitRequest): Promise<EndpointResponse> {
-    const state = await this.deps.registry.get(request.repository);
-    if (state?.syncedSequence === undefined) throw this.notReplicated(request);
-    await this.authorize(request, state);
+    const state = await this.replicatedAndAuthorized(request);
     const current = await this.mirrorStates.read(request.repository, state);
     if (current === undefined) throw this.notReplicated(request);
     const prefix = mirrorPrefix(request.repository);
@@ -289,10 +287,16 @@ export class RegionalGitEndpoint {
     }
   }
 
-  private async file(request: GitRequest): Promise<EndpointResponse> {
+  /** The repository's registry state, after the checks every read of the mirror makes: replicated here, and the caller allowed. */
+  private async replicatedAndAuthorized(request: GitRequest): Promise<RepositoryState> {
     const state = await this.deps.registry.get(request.repository);
     if (state?.syncedSequence === undefined) throw this.notReplicated(request);
     await this.authorize(request, state);
+    return state;
+  }
+
+  private async file(request: GitRequest): Promise<EndpointResponse> {
+    await this.replicatedAndAuthorized(request);
     return this.serveFile(request, {});
   }
 
@@ -303,9 +307,7 @@ export class RegionalGitEndpoint {
    * bundle answers 404, on which git warns and clones as usual. The same checks as any file.
    */
   private async bundle(request: GitRequest): Promise<EndpointResponse> {
-    const state = await this.deps.registry.get(request.repository);
-    if (state?.syncedSequence === undefined) throw this.notReplicated(request);
-    await this.authorize(request, state);
+    const state = await this.replicatedAndAuthorized(request);
     const signed = await this.signedBundle(request.repository, await this.mirrorStates.read(request.repository, state));
     if (signed === undefined) {
       return { statusCode: 404, headers: { 'content-type': 'text/plain; charset=utf-8', 'cache-control': NO_CACHE, 'x-git-geo-region': this.deps.settings.region }, body: 'no bundle for this repository yet\n', outcome: 'missing:bundle' };
@@ -445,4 +447,3 @@ export class RegionalGitEndpoint {
     });
   }
 }
-
