@@ -7,6 +7,7 @@ import { ENDPOINT_EPHEMERAL_MIB, MAX_STREAMED_PACK_BYTES } from '../../lambdas/e
 import type { EndpointSettings } from '../../lambdas/endpoint/settings.ts';
 import { GeoFunction } from './GeoFunction.ts';
 import type { MirrorStore } from './MirrorStore.ts';
+import { PackDownloads } from './PackDownloads.ts';
 
 export interface RegionalEndpointProps {
   readonly store: MirrorStore;
@@ -19,6 +20,7 @@ export interface RegionalEndpointProps {
 export class RegionalEndpoint extends Construct {
   readonly function: GeoFunction;
   readonly url: FunctionUrl;
+  readonly packDownloads: PackDownloads;
 
   constructor(scope: Construct, id: string, props: RegionalEndpointProps) {
     super(scope, id);
@@ -34,6 +36,9 @@ export class RegionalEndpoint extends Construct {
       environment: { MAX_PACK_BYTES: String(MAX_STREAMED_PACK_BYTES) },
     });
     props.store.grantRead(this.function);
+    // Packs it builds past Lambda's fast first 6 MB go to clients by URL, from their own bucket.
+    this.packDownloads = new PackDownloads(this, 'PackDownloads', { accessLogs: props.store.accessLogs });
+    this.packDownloads.grantWriteAndSign(this.function);
     // Reads: repository items, announcements and the region's copy of the primary override, all in the registry.
     props.store.grantRegistry(this.function, 'dynamodb:GetItem');
     // The one write: the write-pending marker of a repository the registry already holds.

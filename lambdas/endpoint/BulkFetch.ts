@@ -6,7 +6,7 @@ import { encodeFlush, encodePktLine, splitPackets } from '../shared/git/pktLine.
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import type { ObjectUrls } from '../shared/storage/ObjectUrls.ts';
-import { framePackAsync } from './packFraming.ts';
+import { emptyPack, framePackAsync } from './packFraming.ts';
 
 /** What a bulk answer needs: the mirror's refs and packs, where to read them, and how to sign their URLs. */
 export interface BulkMirror {
@@ -21,8 +21,8 @@ export interface BulkMirror {
   readonly maxInlineBytes: number;
 }
 
-/** What `bulkFetch` decided: an answer, or the request for the object walk (less what it handled). */
-export type BulkAnswer = { readonly kind: 'answer'; readonly body: Readable; readonly outcome: string; readonly packBytes: number } | { readonly kind: 'walk'; readonly body: Buffer };
+/** What `bulkFetch` decided: an answer, or that the object walk answers the request. */
+export type BulkAnswer = { readonly kind: 'answer'; readonly body: Readable; readonly outcome: string; readonly packBytes: number } | { readonly kind: 'walk' };
 
 const DELIM = Buffer.from('0001', 'latin1');
 /** What `git fetch --unshallow` asks for: `deepen 2147483647`. */
@@ -30,14 +30,6 @@ const INFINITE_DEPTH = 0x7fffffff;
 const OID = /^[0-9a-f]{40}$/;
 /** Arguments that ask for less than whole packs: the walk answers them. */
 const NARROWING = ['filter', 'deepen-since', 'deepen-not', 'deepen-relative', 'want-ref'];
-
-/** A pack with no objects: what the `packfile` section carries when every object goes by URI. */
-function emptyPack(): Buffer {
-  const header = Buffer.alloc(12);
-  header.write('PACK', 0, 'latin1');
-  header.writeUInt32BE(2, 4);
-  return Buffer.concat([header, createHash('sha1').update(header).digest()]);
-}
 
 /**
  * Protocol v2 fetches that take whole stored packs, answered without an object walk and
@@ -49,13 +41,13 @@ function emptyPack(): Buffer {
  * - a clone of every ref without it gets the stored packs streamed from the bucket, as one
  *   pack, as long as they fit in a streamed response; past that, an error that says how to
  *   clone instead.
- * Anything else goes to the object walk, without the `packfile-uris` argument (its packs are small).
+ * Anything else goes to the object walk (which sends a big pack it builds by URI too).
  */
 export async function bulkFetch(body: Buffer, mirror: BulkMirror): Promise<BulkAnswer> {
   const all = splitPackets(body);
-  if (all === undefined || all[0]?.text !== 'command=fetch') return { kind: 'walk', body };
+  if (all === undefined || all[0]?.text !== 'command=fetch') return { kind: 'walk' };
   const uriArgument = all.find((packet) => packet.text?.startsWith('packfile-uris ') === true);
-  const walk: BulkAnswer = { kind: 'walk', body: uriArgument === undefined ? body : Buffer.concat(all.filter((packet) => packet !== uriArgument).map((packet) => packet.raw)) };
+  const walk: BulkAnswer = { kind: 'walk' };
   const args = all.flatMap((packet) => (packet.text === undefined ? [] : [packet.text]));
   if (args.some((arg) => NARROWING.includes(arg.split(' ')[0]!)) || mirror.packKeys.length === 0) return walk;
   const hexes = (name: string): string[] => args.filter((arg) => arg.startsWith(`${name} `)).map((arg) => arg.slice(name.length + 1));

@@ -15,6 +15,7 @@ import { assessFreshness, type ControlPlaneView } from './assessFreshness.ts';
 import { bulkFetch } from './BulkFetch.ts';
 import { MirrorPackCache } from './MirrorPackCache.ts';
 import { MirrorStateCache } from './MirrorStateCache.ts';
+import type { PackUploads } from './PackUploads.ts';
 import type { GitRequest } from './parseGitRequest.ts';
 import { uploadPackV0Advertisement, UploadPackV0 } from './UploadPackV0.ts';
 import { uploadPackV2Advertisement, UploadPackV2 } from './UploadPackV2.ts';
@@ -60,6 +61,8 @@ export interface EndpointDependencies {
   readonly access: AccessChecker;
   /** Pre-signed download URLs for packs; absent, packs pass through the endpoint. */
   readonly urls?: ObjectUrls;
+  /** Where a big pack built for one fetch goes, for a client that downloads by URL; absent, it passes through the endpoint. */
+  readonly uploads?: PackUploads;
   readonly now: () => Date;
   readonly settings: EndpointSettings;
 }
@@ -233,7 +236,7 @@ export class RegionalGitEndpoint {
 
   private async fetchOrList(request: GitRequest, current: MirrorState, packKeys: readonly string[], headers: Record<string, string>): Promise<EndpointResponse> {
     const { settings } = this.deps;
-    let body = request.body ?? Buffer.alloc(0);
+    const body = request.body ?? Buffer.alloc(0);
     if (request.protocolVersion === 2 && splitPackets(body)?.[0]?.text === 'command=bundle-uri') {
       // Protocol v2 `bundle-uri` (git ≥ 2.40 with transfer.bundleURI=true): the same list as `<repo>.git/bundle`.
       const signed = await this.signedBundle(request.repository, current);
@@ -251,13 +254,12 @@ export class RegionalGitEndpoint {
         maxInlineBytes: settings.maxPackBytes,
       });
       if (bulk.kind === 'answer') return { statusCode: 200, headers, body: bulk.body, outcome: bulk.outcome };
-      body = bulk.body;
     }
     const content = { snapshot: current.snapshot, packs: () => this.packCache.packSet(packKeys) };
     // A walked pack is streamed as it is written; past the limit of a streamed response it ends with an error git shows.
     const server =
       request.protocolVersion === 2
-        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces, maxPackBytes: settings.maxPackBytes })
+        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces, maxPackBytes: settings.maxPackBytes, ...(this.deps.uploads === undefined ? {} : { uploads: this.deps.uploads }) })
         : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant, maxPackBytes: settings.maxPackBytes });
     const answer = await server.respond(body);
     if (answer.primary !== undefined) return this.proxyUploadPack(request, answer.primary);
@@ -266,7 +268,7 @@ export class RegionalGitEndpoint {
       statusCode: 200,
       headers,
       body: Readable.from(Buffer.isBuffer(answer.body) ? [answer.body] : answer.body),
-      outcome: outcome.command === 'fetch' && outcome.objects !== undefined ? 'served' : `served:${outcome.command}`,
+      outcome: outcome.command === 'fetch' && outcome.objects !== undefined ? (outcome.byUri === true ? 'served:built-pack-uri' : 'served') : `served:${outcome.command}`,
     };
   }
 

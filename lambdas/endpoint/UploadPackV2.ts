@@ -4,6 +4,7 @@ import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import { assertLineCount, FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
 import { MirrorFetch, type MirrorContent } from './MirrorFetch.ts';
 import { framePack, type PackFramingOptions } from './packFraming.ts';
+import { sendPack, type PackUploads } from './PackUploads.ts';
 
 /** What one request did, for logs and metrics. */
 export interface UploadPackOutcome {
@@ -13,6 +14,8 @@ export interface UploadPackOutcome {
   readonly stats?: PackStats;
   /** The fetch needed another round of negotiation: no pack was sent. */
   readonly negotiating?: boolean;
+  /** The pack went by URL (`packfile-uris`), not through the answer. */
+  readonly byUri?: boolean;
 }
 
 /**
@@ -30,6 +33,8 @@ export interface UploadPackV2Options {
   readonly maxPackBytes?: number;
   /** Most objects one request's walk may visit; past it, an `ERR` line. @default MAX_WALK_OBJECTS */
   readonly maxWalkObjects?: number;
+  /** Where a big pack goes for a client that takes `packfile-uris`; absent, every pack goes inline. */
+  readonly uploads?: PackUploads;
 }
 
 /** What a client is told when a pack would pass the limit of a streamed response. */
@@ -39,7 +44,8 @@ export function packTooLargeMessage(maxPackBytes: number): string {
 
 const DELIM = Buffer.from('0001', 'latin1');
 /** Client arguments a region cannot honour; the message tells the user where to go instead. */
-const UNSUPPORTED = ['want-ref', 'sideband-all', 'packfile-uris', 'wait-for-done'];
+const UNSUPPORTED = ['want-ref', 'sideband-all', 'wait-for-done'];
+const URI_PROTOCOLS = 'packfile-uris ';
 
 /** The capability advertisement: protocol v2 with ls-refs and fetch (with shallow, and `fetchFeatures`), SHA-1 only. */
 export function uploadPackV2Advertisement(fetchFeatures: readonly string[] = [], commands: readonly string[] = []): Buffer {
@@ -157,7 +163,10 @@ export class UploadPackV2 {
     return { body: Buffer.concat([...lines, encodeFlush()]), outcome: { command: 'ls-refs' } };
   }
 
-  private async fetch(lines: readonly string[]): Promise<UploadPackAnswer> {
+  private async fetch(request: readonly string[]): Promise<UploadPackAnswer> {
+    // `packfile-uris <protocols>`: the URL schemes the client downloads packs from (fetch.uriProtocols).
+    const uriProtocols = request.find((arg) => arg.startsWith(URI_PROTOCOLS))?.slice(URI_PROTOCOLS.length).split(',') ?? [];
+    const lines = request.filter((arg) => !arg.startsWith(URI_PROTOCOLS));
     const unsupported = lines.find((arg) => UNSUPPORTED.includes(arg.split(' ')[0]!));
     if (unsupported !== undefined) return this.error('fetch', `${unsupported.split(' ')[0]} is not served by git-geo regions; fetch from the primary`);
     const builder = new FetchArgumentsBuilder();
@@ -201,13 +210,18 @@ export class UploadPackV2 {
       for (const oid of built.unshallow) parts.push(encodePktLine(`unshallow ${oid.toString('hex')}\n`));
       parts.push(DELIM);
     }
+    const outcome = { command: 'fetch', objects: built.objects, ...(built.stats === undefined ? {} : { stats: built.stats }) } as const;
+    let pack = built.pack;
+    const { uploads, maxPackBytes } = this.options;
+    if (uploads !== undefined && uriProtocols.includes(uploads.protocol)) {
+      // Past Lambda's fast first 6 MB a pack goes by URL, and no size limit applies to it.
+      const delivery = await sendPack(pack, uploads);
+      if (delivery.kind === 'uri') return { body: [Buffer.concat(parts), ...delivery.sections], outcome: { ...outcome, packBytes: delivery.bytes, byUri: true } };
+      pack = delivery.pack;
+    }
     parts.push(encodePktLine('packfile\n'));
-    const { maxPackBytes } = this.options;
     const framing = { mode: 'side-band-64k', ...(maxPackBytes === undefined ? {} : { maxBytes: maxPackBytes, message: packTooLargeMessage(maxPackBytes) }) } as const;
-    return {
-      body: answerWithPack(parts, built.pack, framing),
-      outcome: { command: 'fetch', objects: built.objects, ...(built.stats === undefined ? {} : { stats: built.stats }) },
-    };
+    return { body: answerWithPack(parts, pack, framing), outcome };
   }
 
   /** No common commit yet: the client sends more haves, or `done`. */

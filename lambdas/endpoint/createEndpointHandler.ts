@@ -23,6 +23,7 @@ import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
 import { MAX_STREAMED_PACK_BYTES } from './limits.ts';
+import { StoredPackUploads } from './PackUploads.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
 import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
 import { isLfsPath, parseLfsRequest } from './lfs/parseLfsRequest.ts';
@@ -31,7 +32,7 @@ import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
 import { EndpointSettings } from './settings.ts';
 
 // Everything a read consults lives in this region: registry, announcements, primary override, bucket.
-const EndpointEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET'], EndpointSettings).extend({
+const EndpointEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'PACK_DOWNLOAD_BUCKET'], EndpointSettings).extend({
   /** Not configuration: Lambda's streaming limit (limits.ts); tests lower it. */
   MAX_PACK_BYTES: z.coerce.number().int().positive().default(MAX_STREAMED_PACK_BYTES),
 });
@@ -73,6 +74,11 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
   // Signed with the function's own role: a URL reads only what the endpoint may read.
   const urls = settings.packUrlSeconds > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, settings.packUrlSeconds) : undefined;
+  // Built packs past Lambda's fast first 6 MB: by URL, from a bucket that expires them (its scheme is the endpoint's).
+  const uploads =
+    settings.packUrlSeconds > 0
+      ? new StoredPackUploads(new S3ObjectStore(s3, config.PACK_DOWNLOAD_BUCKET), new S3ObjectUrls(s3, config.PACK_DOWNLOAD_BUCKET, settings.packUrlSeconds), config.AWS_ENDPOINT_URL === undefined ? 'https' : new URL(config.AWS_ENDPOINT_URL).protocol.slice(0, -1))
+      : undefined;
   const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
@@ -87,6 +93,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
       store,
       primary,
       ...(urls === undefined ? {} : { urls }),
+      ...(uploads === undefined ? {} : { uploads }),
       access: new AccessChecker(primary, { allowedTtlMs: settings.accessCacheSeconds * 1000, deniedTtlMs: Math.min(settings.accessCacheSeconds, 10) * 1000 }),
       now: () => new Date(),
       settings: {

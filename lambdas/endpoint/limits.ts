@@ -10,3 +10,8 @@ export const ENDPOINT_PACK_CACHE_BYTES = (ENDPOINT_EPHEMERAL_MIB - 512) * 1024 *
  * 620 MiB of the function's 1,024 MB. A clone by `fetch.uriProtocols` or of every ref needs no walk.
  */
 export const MAX_WALK_OBJECTS = 1_000_000;
+/**
+ * A pack the endpoint builds goes by URL from this size, for a client that takes `packfile-uris`:
+ * Lambda streams the first 6 MB of a response at full speed and the rest at 2 MB/s.
+ */
+export const PACK_URI_MIN_BYTES = 6 * 1024 * 1024;

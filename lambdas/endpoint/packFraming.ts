@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 
 /** How a pack travels in an upload-pack answer: side-band packets of 64 KB or 1000 bytes, or raw (v0 without side-band). */
@@ -73,4 +74,12 @@ export async function* framePackAsync(chunks: AsyncIterable<Buffer>, options: Pa
     if (framer.stopped) return;
   }
   yield* framer.end();
+}
+
+/** A pack with no objects: what the `packfile` section carries when every object goes by URI. */
+export function emptyPack(): Buffer {
+  const header = Buffer.alloc(12);
+  header.write('PACK', 0, 'latin1');
+  header.writeUInt32BE(2, 4);
+  return Buffer.concat([header, createHash('sha1').update(header).digest()]);
 }

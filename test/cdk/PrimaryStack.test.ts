@@ -94,8 +94,8 @@ describe('PrimaryStack', () => {
         }
       }
     }
-    // Per region two buckets, a table and four queues (change events and announcements, each with its dead letters).
-    expect(checked).toBe(geo.regions.size * 7);
+    // Per region three buckets (mirrors, their access logs, pack downloads), a table and four queues (change events and announcements, each with its dead letters).
+    expect(checked).toBe(geo.regions.size * 8);
   });
 
   it('notify: Node.js 24 on arm64, with its tables, topic, secret and primaries in the environment', () => {

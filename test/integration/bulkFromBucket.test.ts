@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, listRefs } from '../../bin/local/git.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
+import { S3ObjectStore } from '../../lambdas/shared/storage/S3ObjectStore.ts';
 import { pushAndConverge } from '../helpers/pushAndConverge.ts';
 import { openRepository, primaryUploadPacks, storedPackNames } from '../helpers/regionReads.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
@@ -90,6 +92,53 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     await git(['fsck', '--full', '--strict'], { cwd: shallow });
     expect(primaryUploadPacks(bed, repository, fetchMark)).toEqual([]);
   });
+
+  it('a walked pack past the fast 6 MB of a Lambda response goes by URL from the pack-download bucket; without the opt-in, inline', async () => {
+    // 7 MiB that no delta or zlib shrinks: a depth-1 pack past the threshold.
+    await writeFile(join(work, 'big.bin'), randomBytes(7 * 2 ** 20));
+    await git(['add', 'big.bin'], { cwd: work });
+    await git(['commit', '-q', '-m', 'a big file'], { cwd: work });
+    await push(['main']);
+    const main = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
+    const endpoint = bed.runtime.lambdas.find((lambda) => lambda.fn.region === 'eu-west-1' && lambda.fn.environment.PACK_DOWNLOAD_BUCKET !== undefined)!;
+    const downloads = new S3ObjectStore(bed.runtime.clients.region('eu-west-1').s3, endpoint.fn.environment.PACK_DOWNLOAD_BUCKET!);
+    const uploaded = async (): Promise<Map<string, string>> => {
+      const checksums = new Map<string, string>();
+      for await (const object of downloads.list('packs/')) checksums.set(`pack-${(await downloads.get(object.key))!.subarray(-20).toString('hex')}`, object.key);
+      return checksums;
+    };
+    const mark = bed.primary.requests.length;
+
+    const shallow = join(bed.root, 'shallow-big');
+    await git([...byUri, 'clone', '-q', '--depth', '1', url, shallow]);
+    expect((await git(['rev-parse', 'HEAD'], { cwd: shallow })).trim()).toBe(main);
+    expect((await git(['rev-list', '--count', 'HEAD'], { cwd: shallow })).trim()).toBe('1');
+    await git(['fsck', '--full', '--strict'], { cwd: shallow });
+    // The client indexed the uploaded pack under its own checksum: the bytes came from the bucket.
+    const byUrl = [...(await packNames(join(shallow, '.git')))].filter((name) => !mirrorPacks.has(name));
+    const stored = await uploaded();
+    expect(byUrl.filter((name) => stored.has(name))).toHaveLength(1);
+
+    // A client that did not opt in gets the same commit inline, and nothing more is uploaded.
+    const inline = join(bed.root, 'shallow-inline');
+    await git(['-c', 'protocol.version=2', 'clone', '-q', '--depth', '1', url, inline]);
+    expect((await git(['rev-parse', 'HEAD'], { cwd: inline })).trim()).toBe(main);
+    await git(['fsck', '--full', '--strict'], { cwd: inline });
+    expect((await uploaded()).size).toBe(stored.size);
+    expect(primaryUploadPacks(bed, repository, mark)).toEqual([]);
+
+    // A fetch with haves (thin) whose pack is big goes by URL too, and index-pack completes it.
+    await writeFile(join(work, 'big2.bin'), randomBytes(7 * 2 ** 20));
+    await git(['add', 'big2.bin'], { cwd: work });
+    await git(['commit', '-q', '-m', 'another big file'], { cwd: work });
+    await push(['main']);
+    const fetchMark = bed.primary.requests.length;
+    await git([...byUri, 'fetch', '-q', 'origin'], { cwd: shallow });
+    expect((await git(['rev-parse', 'origin/main'], { cwd: shallow })).trim()).toBe((await git(['rev-parse', 'HEAD'], { cwd: work })).trim());
+    await git(['fsck', '--full', '--strict'], { cwd: shallow });
+    expect((await uploaded()).size).toBe(stored.size + 1);
+    expect(primaryUploadPacks(bed, repository, fetchMark)).toEqual([]);
+  }, 120_000);
 
   it('dumb HTTP: packs within what Lambda streams are served directly, as git follows no redirect on them by default', async () => {
     const primaryRefs = await listRefs(primaryUrl);

@@ -59,14 +59,12 @@ describe('bulkFetch: clones answered with whole stored packs, by URL or streamed
     expect(inline.readUInt32BE(8)).toBe(0);
   });
 
-  it('a client that takes only other schemes, or a shallow clone, goes to the walk, without the packfile-uris argument', async () => {
+  it('a client that takes only other schemes, or a shallow clone, goes to the walk', async () => {
     const other = await bulkFetch(fetchRequest([`want ${main}`, 'packfile-uris ftp', 'done']), mirror);
     // Not whole by URL; but it is a clone of every ref, so the stored pack is streamed.
     expect(other).toMatchObject({ kind: 'answer', outcome: 'served:stored-packs' });
     const shallow = await bulkFetch(fetchRequest([`want ${main}`, 'packfile-uris https', 'deepen 1', 'done']), mirror);
-    if (shallow.kind !== 'walk') throw new Error('expected the walk');
-    expect(shallow.body.toString('latin1')).not.toContain('packfile-uris');
-    expect(shallow.body.toString('latin1')).toContain('deepen 1');
+    expect(shallow).toEqual({ kind: 'walk' });
   });
 
   it('without URLs, a clone of every ref streams the stored pack as it is; past the inline limit, a clear error', async () => {

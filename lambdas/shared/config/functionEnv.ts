@@ -8,6 +8,8 @@ import { AwsEnvSchema } from './envSchemas.ts';
  */
 export const RESOURCE_ENV = {
   MIRROR_BUCKET: z.string().min(1),
+  /** Packs the endpoint builds for one fetch, downloaded by pre-signed URL. */
+  PACK_DOWNLOAD_BUCKET: z.string().min(1),
   REGISTRY_TABLE: z.string().min(1),
   QUEUE_URL: z.url(),
   DEAD_LETTER_QUEUE_URL: z.url(),

@@ -30,9 +30,9 @@ describe('RegionalEndpoint', () => {
     template.hasResourceProperties('AWS::Lambda::Url', { AuthType: 'NONE', InvokeMode: 'RESPONSE_STREAM', TargetFunctionArn: { 'Fn::GetAtt': [id, 'Arn'] } });
   });
 
-  it('reads the bucket and never writes it; reads the registry and may update only the write-pending marker', () => {
-    const s3 = statements.filter((statement) => actionsOf(statement).some((action) => action.startsWith('s3:')));
-    expect(s3.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket']);
+  it('reads the mirror bucket and never writes it; reads the registry and may update only the write-pending marker', () => {
+    const onMirrors = statements.filter((statement) => JSON.stringify(statement.Resource).includes(logicalId(store.bucket)));
+    expect(onMirrors.flatMap(actionsOf).sort()).toEqual(['s3:GetObject', 's3:GetObjectVersion', 's3:ListBucket']);
     const onRegistry = statements.filter((statement) => resourcesOf(statement).some((resource) => JSON.stringify(resource).includes(logicalId(store.registry))));
     expect(onRegistry.flatMap(actionsOf).sort()).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     const update = onRegistry.find((statement) => actionsOf(statement).includes('dynamodb:UpdateItem'))!;
@@ -46,6 +46,19 @@ describe('RegionalEndpoint', () => {
     for (const statement of statements) expect(JSON.stringify(statement.Resource)).not.toMatch(/us-east-1|EventLog/);
     const reads = statements.filter((statement) => actionsOf(statement).includes('dynamodb:GetItem'));
     expect(reads.flatMap(resourcesOf)).toEqual([{ 'Fn::GetAtt': [logicalId(store.registry), 'Arn'] }]);
+  });
+
+  it('writes the packs it builds for clients to download into a bucket of their own, which expires them after a day', () => {
+    const bucket = logicalId(endpoint.packDownloads.bucket);
+    expect(environmentOf(template, id)).toMatchObject({ PACK_DOWNLOAD_BUCKET: { Ref: bucket } });
+    const onDownloads = statements.filter((statement) => JSON.stringify(statement.Resource).includes(bucket));
+    expect(onDownloads.flatMap(actionsOf).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+    expect(onDownloads.flatMap(resourcesOf)).toEqual([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*']] }]);
+    const downloads = template.toJSON().Resources[bucket].Properties;
+    expect(downloads.VersioningConfiguration).toBeUndefined();
+    expect(downloads.ObjectLockEnabled).toBeUndefined();
+    expect(downloads.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ ExpirationInDays: 1, Status: 'Enabled', AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } })]);
+    expect(downloads.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
   });
 
   it('keeps packs in 4 GiB of /tmp; its settings carry the pack cache that fits in it', () => {
