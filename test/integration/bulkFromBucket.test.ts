@@ -93,8 +93,21 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     expect(primaryUploadPacks(bed, repository, fetchMark)).toEqual([]);
   });
 
-  it('a walked pack past the fast 6 MB of a Lambda response goes by URL from the pack-download bucket; without the opt-in, inline', async () => {
-    // 7 MiB that no delta or zlib shrinks: a depth-1 pack past the threshold.
+  it('dumb HTTP: packs within what Lambda streams are served directly, as git follows no redirect on them by default', async () => {
+    const primaryRefs = await listRefs(primaryUrl);
+    const clone = join(bed.root, 'dumb.git');
+    await git(['-c', 'protocol.version=0', 'clone', '-q', '--bare', url, clone]);
+    expect(await listRefs(clone)).toEqual(primaryRefs);
+    await git(['fsck', '--full', '--strict'], { cwd: clone });
+  });
+  it('a walked pack past the fast 6 MB of a Lambda response goes by URL (shallow, partial, lazy and incremental fetches); without the opt-in, inline', async () => {
+    // Bytes that no delta or zlib shrinks: 9 MiB added then removed, and 7 MiB at the tip, so a depth-1 pack passes the threshold.
+    await writeFile(join(work, 'old.bin'), randomBytes(9 * 2 ** 20));
+    await git(['add', 'old.bin'], { cwd: work });
+    await git(['commit', '-q', '-m', 'an old big file'], { cwd: work });
+    const withOld = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
+    const oldBlob = (await git(['rev-parse', 'HEAD:old.bin'], { cwd: work })).trim();
+    await git(['rm', '-q', 'old.bin'], { cwd: work });
     await writeFile(join(work, 'big.bin'), randomBytes(7 * 2 ** 20));
     await git(['add', 'big.bin'], { cwd: work });
     await git(['commit', '-q', '-m', 'a big file'], { cwd: work });
@@ -125,6 +138,18 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     expect((await git(['rev-parse', 'HEAD'], { cwd: inline })).trim()).toBe(main);
     await git(['fsck', '--full', '--strict'], { cwd: inline });
     expect((await uploaded()).size).toBe(stored.size);
+
+    // A partial clone whose pack passes the threshold (the 7 MiB blob is under the filter's limit),
+    // then a checkout of the commit with the 9 MiB blob it left out: fetched lazily, by URL too.
+    const partial = join(bed.root, 'partial-big');
+    await git([...byUri, 'clone', '-q', '--filter=blob:limit=8m', '--no-checkout', url, partial]);
+    expect((await uploaded()).size).toBe(stored.size + 1);
+    // Listed as missing (`?<id>`), which lists without fetching it (cat-file would fetch it lazily).
+    expect((await git(['rev-list', '--objects', '--missing=print', withOld], { cwd: partial })).split('\n')).toContain(`?${oldBlob}`);
+    await git([...byUri, 'checkout', '-q', withOld], { cwd: partial });
+    expect((await git(['hash-object', 'old.bin'], { cwd: partial })).trim()).toBe(oldBlob);
+    expect((await uploaded()).size).toBe(stored.size + 2);
+    await git(['fsck', '--full', '--strict'], { cwd: partial });
     expect(primaryUploadPacks(bed, repository, mark)).toEqual([]);
 
     // A fetch with haves (thin) whose pack is big goes by URL too, and index-pack completes it.
@@ -136,15 +161,8 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     await git([...byUri, 'fetch', '-q', 'origin'], { cwd: shallow });
     expect((await git(['rev-parse', 'origin/main'], { cwd: shallow })).trim()).toBe((await git(['rev-parse', 'HEAD'], { cwd: work })).trim());
     await git(['fsck', '--full', '--strict'], { cwd: shallow });
-    expect((await uploaded()).size).toBe(stored.size + 1);
+    expect((await uploaded()).size).toBe(stored.size + 3);
     expect(primaryUploadPacks(bed, repository, fetchMark)).toEqual([]);
   }, 120_000);
 
-  it('dumb HTTP: packs within what Lambda streams are served directly, as git follows no redirect on them by default', async () => {
-    const primaryRefs = await listRefs(primaryUrl);
-    const clone = join(bed.root, 'dumb.git');
-    await git(['-c', 'protocol.version=0', 'clone', '-q', '--bare', url, clone]);
-    expect(await listRefs(clone)).toEqual(primaryRefs);
-    await git(['fsck', '--full', '--strict'], { cwd: clone });
-  });
 });

@@ -185,6 +185,24 @@ describe('packIndexV2', () => {
   });
 });
 
+describe('packIndexV2 from columns', () => {
+  it('sorts ids that share their first four bytes by the rest, and writes what the entry form writes', () => {
+    const ids = ['0a0b0c0d' + 'ff'.repeat(16), '0a0b0c0d' + '00'.repeat(16), '0a0b0c0d' + '00'.repeat(15) + '01', '00'.repeat(20)];
+    const oids = Buffer.from(ids.join(''), 'hex');
+    const offsets = [12, 40, 80, 120];
+    const crcs = [7, 8, 9, 10];
+    const idx = packIndexV2({ count: 4, oids, offsets: Float64Array.from(offsets), crcs: Uint32Array.from(crcs) }, Buffer.alloc(20, 1));
+    const base = 8 + 256 * 4;
+    const sorted = [0, 1, 2, 3].map((i) => idx.subarray(base + i * 20, base + i * 20 + 20).toString('hex'));
+    expect(sorted).toEqual([...ids].sort());
+    // Each id keeps its own offset and CRC-32.
+    const offsetOf = (id: string): number => idx.readUInt32BE(base + 4 * 24 + sorted.indexOf(id) * 4);
+    expect(ids.map(offsetOf)).toEqual(offsets);
+    const entries = ids.map((id, i) => ({ oid: Buffer.from(id, 'hex'), offset: offsets[i]!, crc32: crcs[i]! }));
+    expect(packIndexV2(entries, Buffer.alloc(20, 1))).toEqual(idx);
+  });
+});
+
 describe('applyDelta', () => {
   const base = Buffer.from('hello, world');
   it('copies and inserts', () => {

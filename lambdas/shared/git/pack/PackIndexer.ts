@@ -4,7 +4,7 @@ import { constants, crc32, inflateSync } from 'node:zlib';
 import { ProtocolError } from '../../errors/index.ts';
 import type { PackFiles } from '../PackFiles.ts';
 import { applyDelta } from './applyDelta.ts';
-import { packIndexV2, type IndexEntry } from './packIndexV2.ts';
+import { packIndexV2 } from './packIndexV2.ts';
 import { OFS_DELTA, readEntryHeader, REF_DELTA, TYPE_NAMES, type ObjectType } from './readEntryHeader.ts';
 
 /** A pack's header declares its object count; this many at most (4 billion minus one, as git's 32-bit count allows). */
@@ -210,11 +210,8 @@ export class PackIndexer {
     this.resolveDeferred();
     this.cache.clear();
     this.cachedBytes = 0;
-    const index: IndexEntry[] = [];
-    for (let entry = 0; entry < this.count; entry++) {
-      index.push({ oid: this.oids.subarray(entry * 20, entry * 20 + 20), offset: this.offsets[entry]!, crc32: this.crcs[entry]! });
-    }
-    return { name: `pack-${checksum.toString('hex')}`, idx: packIndexV2(index, Buffer.from(checksum)) };
+    const idx = packIndexV2({ count: this.count, oids: this.oids, offsets: this.offsets, crcs: this.crcs }, Buffer.from(checksum));
+    return { name: `pack-${checksum.toString('hex')}`, idx };
   }
 
   private parse(): void {
