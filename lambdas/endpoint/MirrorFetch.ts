@@ -4,7 +4,7 @@ import { selectObjects, type Selection, type ShallowBoundary } from '../shared/g
 import { boundaryByRevList, peelToCommit, relativeDepth } from '../shared/git/objects/shallowBoundary.ts';
 import { WalkBudget } from '../shared/git/objects/WalkBudget.ts';
 import type { PackSet } from '../shared/git/pack/PackSet.ts';
-import { writePackChunks, type PackStats } from '../shared/git/pack/writePack.ts';
+import { writePackChunks, type PackStats, type WritePackOptions } from '../shared/git/pack/writePack.ts';
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import type { FetchArguments } from './fetchArguments.ts';
 import { MAX_WALK_OBJECTS } from './limits.ts';
@@ -97,12 +97,12 @@ export class MirrorFetch {
   }
 
   /** The pack that answers the fetch, with the shallow boundary the client must record. */
-  async build(): Promise<BuiltPack> {
+  async build(options: Pick<WritePackOptions, 'fastCompressionFrom'> = {}): Promise<BuiltPack> {
     const packs = await this.packs();
     if (this.wantsWholeMirror(packs)) return { pack: packs.concatenatedChunks(), objects: packs.objectCount, shallow: [], unshallow: [] };
     const selection = await this.selection();
     const stats: PackStats = { reused: 0, deltas: 0, rewritten: 0 };
-    const pack = writePackChunks(packs, selection.objects, { ...(this.args.thinPack ? { thinBases: selection.clientHas } : {}), ofsDelta: this.args.ofsDelta }, stats);
+    const pack = writePackChunks(packs, selection.objects, { ...(this.args.thinPack ? { thinBases: selection.clientHas } : {}), ofsDelta: this.args.ofsDelta, ...options }, stats);
     return { pack, objects: selection.objects.length, shallow: selection.shallow, unshallow: selection.unshallow, stats };
   }
 

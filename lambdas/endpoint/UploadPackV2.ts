@@ -197,9 +197,12 @@ export class UploadPackV2 {
       for (const oid of commons) parts.push(encodePktLine(`ACK ${oid.toString('hex')}\n`));
       parts.push(encodePktLine('ready\n'), DELIM);
     }
+    const { uploads, maxPackBytes } = this.options;
+    const byUri = uploads !== undefined && uriProtocols.includes(uploads.protocol);
     let built;
     try {
-      built = await fetch.build();
+      // What passes the threshold goes to the bucket: there, CPU costs more than bytes.
+      built = await fetch.build(byUri ? { fastCompressionFrom: uploads.minBytes } : {});
     } catch (error) {
       if (error instanceof ValidationError) return this.error('fetch', error.message);
       throw error;
@@ -212,8 +215,7 @@ export class UploadPackV2 {
     }
     const outcome = { command: 'fetch', objects: built.objects, ...(built.stats === undefined ? {} : { stats: built.stats }) } as const;
     let pack = built.pack;
-    const { uploads, maxPackBytes } = this.options;
-    if (uploads !== undefined && uriProtocols.includes(uploads.protocol)) {
+    if (byUri) {
       // Past Lambda's fast first 6 MB a pack goes by URL, and no size limit applies to it.
       const delivery = await sendPack(pack, uploads);
       if (delivery.kind === 'uri') return { body: [Buffer.concat(parts), ...delivery.sections], outcome: { ...outcome, packBytes: delivery.bytes, byUri: true } };

@@ -106,6 +106,13 @@ describe('PackSet, selectObjects and writePack: reading stored packs and buildin
     const standalone = writePack(packs, selection.objects);
     expect(standalone.stats.rewritten).toBeGreaterThan(0);
     await fixture.indexWithGit(standalone.pack);
+    // Fast compression from the first byte: the same objects, each deflated at level 1, still a pack git takes.
+    const fast = writePack(packs, selection.objects, { fastCompressionFrom: 0 });
+    expect(fast.stats).toEqual(standalone.stats);
+    expect(fast.pack.equals(standalone.pack)).toBe(false);
+    await fixture.indexWithGit(fast.pack);
+    // From past the end: byte for byte the default.
+    expect(writePack(packs, selection.objects, { fastCompressionFrom: standalone.pack.length }).pack).toEqual(standalone.pack);
   });
 
   it('a shallow selection stops at the depth and names the boundary', async () => {

@@ -20,11 +20,16 @@ import { ConflictError } from '../errors/ConflictError.ts';
 import type { ObjectStore, PutOptions, StoredObjectInfo, StoredObjectStream } from './ObjectStore.ts';
 
 const DELETE_BATCH = 1000;
+/**
+ * Bytes of one multipart part, four in flight: git/git's 303 MiB pack went up with a sync peak
+ * RSS of 309 MiB at 8 MiB, 346 MiB at 16 MiB (upload 8.2 s against 7.3 s to moto).
+ */
+const PART_BYTES = 8 * 2 ** 20;
 
 export interface S3ObjectStoreOptions {
   /** Bodies this big or bigger go up as a multipart upload, several parts at once. @default 64 MiB */
   readonly multipartThresholdBytes?: number;
-  /** @default 16 MiB (S3's minimum is 5 MiB) */
+  /** @default PART_BYTES (S3's minimum is 5 MiB) */
   readonly partSizeBytes?: number;
   /** Parts in flight at once. @default 4 */
   readonly partConcurrency?: number;
@@ -115,7 +120,7 @@ export class S3ObjectStore implements ObjectStore {
     await new Upload({
       client: this.s3,
       params: { Bucket: this.bucket, Key: key, Body: body, ContentType: options.contentType ?? 'application/octet-stream', CacheControl: options.cacheControl },
-      partSize: this.options.partSizeBytes ?? 16 * 2 ** 20,
+      partSize: this.options.partSizeBytes ?? PART_BYTES,
       queueSize: this.options.partConcurrency ?? 4,
       leavePartsOnError: false,
     }).done();
@@ -140,7 +145,7 @@ export class S3ObjectStore implements ObjectStore {
     const source = await this.head(sourceKey);
     // Gone under us (a repack removed the pack): the caller retries from the mirror's new state.
     if (source === undefined) throw new ConflictError(`cannot write ${key}: ${sourceKey} does not exist`, { data: { key, sourceKey } });
-    const firstPart = Math.max(MIN_PART_BYTES, this.options.partSizeBytes ?? 16 * 2 ** 20);
+    const firstPart = Math.max(MIN_PART_BYTES, this.options.partSizeBytes ?? PART_BYTES);
     const headBytes = Math.min(source.size, Math.max(0, firstPart - prefix.byteLength));
     const readHead = async (): Promise<Buffer> => {
       if (headBytes === 0) return Buffer.alloc(0);

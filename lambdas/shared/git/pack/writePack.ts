@@ -9,7 +9,15 @@ export interface WritePackOptions {
   readonly thinBases?: ReadonlySet<string>;
   /** False when the receiver did not ask for `ofs-delta`: deltas name their base by id instead. @default true */
   readonly ofsDelta?: boolean;
+  /**
+   * From this many bytes of pack on, objects written whole are deflated at zlib's fastest level
+   * (on git/git's tip tree: 2.2-3x faster, 15 % bigger). For bytes that go to a bucket rather than
+   * through Lambda. @default zlib's default level throughout, as git's pack-objects
+   */
+  readonly fastCompressionFrom?: number;
 }
+
+const FASTEST = { level: 1 } as const;
 
 /** What a pack costs to build: entries reused as stored, kept as deltas, or inflated and written whole. */
 export interface PackStats {
@@ -116,7 +124,8 @@ export function* writePackChunks(packs: PackSet, oids: readonly Buffer[], option
         counts.deltas++;
       } else {
         const object = packs.read(oid);
-        push(entryHeader(OBJECT_TYPES[object.type], object.data.length), deflateSync(object.data));
+        const fast = options.fastCompressionFrom !== undefined && position >= options.fastCompressionFrom;
+        push(entryHeader(OBJECT_TYPES[object.type], object.data.length), fast ? deflateSync(object.data, FASTEST) : deflateSync(object.data));
         counts.rewritten++;
       }
     }
