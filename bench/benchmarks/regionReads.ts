@@ -44,8 +44,10 @@ export interface ReadComparison {
   readonly regionMs: number;
   readonly primaryMs: number;
   readonly ratio: number | undefined;
-  /** Upload-pack requests the primary answered during this operation's region runs (a region falling back). */
+  /** Upload-pack requests the primary answered for this operation's region runs (a read proxied or redirected there). */
   readonly primaryUploadPacks: number;
+  /** The endpoint's access checks to the primary meanwhile (ref advertisements, no pack). */
+  readonly accessChecks: number;
 }
 
 export interface RegionReadsResult {
@@ -66,6 +68,7 @@ const REGION_CLIENT = ['-c', 'protocol.version=2', '-c', 'fetch.uriProtocols=htt
 const PRIMARY_CLIENT = ['-c', 'protocol.version=2'];
 /** User agents of git-geo's scheduled work towards the primary: sync (`git-geo`) and verify (`git-geo-verify`); the endpoint's proxy is `git-geo-endpoint`. */
 const SCHEDULED_AGENTS: ReadonlySet<string | undefined> = new Set(['git-geo', 'git-geo-verify']);
+const ENDPOINT_AGENT = 'git-geo-endpoint';
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
@@ -138,6 +141,8 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
       const times = { region: [] as number[], primary: [] as number[] };
       let askedPrimary = 0;
       let background = 0;
+      let accessChecks = 0;
+      const sentOn: string[] = [];
       const profiler = await startProfile(options.cpuProfileDir);
       for (let attempt = 0; attempt < options.runs; attempt++) {
         await beforeRun?.(attempt);
@@ -153,9 +158,14 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
             // git-geo's own functions (sync, verify) run on their schedules
             // meanwhile; what counts is a read the region sent on (the endpoint's proxy, or a redirected client).
             const uploadPacks = bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack');
-            const ofScheduled = uploadPacks.filter((request) => SCHEDULED_AGENTS.has(request.userAgent)).length;
-            askedPrimary += uploadPacks.length - ofScheduled;
-            background += ofScheduled;
+            // The endpoint's access checks (the caller's credentials against the ref advertisement, once
+            // the sync's record of anonymous access is older than anonymousTrustSeconds) carry no pack.
+            const checks = uploadPacks.filter((request) => request.userAgent === ENDPOINT_AGENT && request.method === 'GET');
+            const ofReads = uploadPacks.filter((request) => !SCHEDULED_AGENTS.has(request.userAgent) && !checks.includes(request));
+            askedPrimary += ofReads.length;
+            accessChecks += checks.length;
+            background += uploadPacks.length - ofReads.length - checks.length;
+            sentOn.push(...ofReads.map((request) => `${request.method} ${request.path.slice(request.path.indexOf('.git/'))} (${request.userAgent ?? 'no user agent'})`));
           }
           await rm(dir, { recursive: true, force: true });
         }
@@ -164,8 +174,12 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
       const regionMs = median(times.region);
       const primaryMs = median(times.primary);
       primaryUploadPacks += askedPrimary;
-      options.log(`  ${operation}: region ${Math.round(regionMs)} ms, primary ${Math.round(primaryMs)} ms; ${askedPrimary} primary upload-pack requests for the reads (${background} by git-geo's scheduled functions); RSS before ${mib(rssBefore)}, peak so far ${mib(rssPeak)}`);
-      return { operation, regionMs: Math.round(regionMs), primaryMs: Math.round(primaryMs), ratio: ratio(regionMs, primaryMs), primaryUploadPacks: askedPrimary };
+      const each = (values: readonly number[]): string => values.map((value) => (value / 1000).toFixed(2)).join(', ');
+      options.log(
+        `  ${operation}: region ${Math.round(regionMs)} ms (runs: ${each(times.region)} s), primary ${Math.round(primaryMs)} ms (${each(times.primary)} s); ` +
+          `${askedPrimary} primary upload-pack requests for the reads${sentOn.length === 0 ? '' : ` [${sentOn.slice(0, 4).join('; ')}]`} (besides: ${accessChecks} access checks, ${background} by git-geo's scheduled functions); RSS before ${mib(rssBefore)}, peak so far ${mib(rssPeak)}`,
+      );
+      return { operation, regionMs: Math.round(regionMs), primaryMs: Math.round(primaryMs), ratio: ratio(regionMs, primaryMs), primaryUploadPacks: askedPrimary, accessChecks };
     };
     const operations: ReadComparison[] = [];
     try {

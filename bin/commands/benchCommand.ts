@@ -27,11 +27,12 @@ export function benchCommand(): Command {
     .option('--fanout-repos <n>', 'repositories of the fan-out benchmark', integer)
     .option('--many-refs <n>', 'refs of the many-refs sync benchmark (full: 100,000)', integer)
     .option('--onboard-repos <n>', 'repositories a new region onboards in the onboarding benchmark (full: 10,000)', integer)
+    .option('--onboard-minutes <n>', 'longest the onboarding benchmark waits for every repository; past it, it reports what was synced (default: 240)', integer)
     .option('--reads-repos <list>', 'repositories the reads benchmark measures, comma-separated: generated, express, git (default: all found)')
     .option('--reads-ops <list>', `operations the reads benchmark times, comma-separated: ${READ_OPERATIONS.join(', ')} (default: all)`)
     .option('--reads-runs <n>', 'runs of each read operation, the median counts (full: 3)', integer)
     .option('--verbose', 'show Lambda logs', false)
-    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; onboardRepos?: number; manyRefs?: number; readsRepos?: string; readsOps?: string; readsRuns?: number; cpuProf?: string; verbose: boolean }) => {
+    .action(async (options: { quick: boolean; repo?: string; awsEndpoint?: string; only?: string; engines: string; bigRepoMib?: number; packSyncs?: number; lagPushes?: number; fanoutPushes?: number; fanoutRepos?: number; onboardRepos?: number; onboardMinutes?: number; manyRefs?: number; readsRepos?: string; readsOps?: string; readsRuns?: number; cpuProf?: string; verbose: boolean }) => {
       quietLambdaLogs(options.verbose);
       const only = splitList(options.only);
       const unknown = only?.filter((name) => !(BENCHMARKS as readonly string[]).includes(name)) ?? [];
@@ -51,6 +52,7 @@ export function benchCommand(): Command {
         fanOutPushes: options.fanoutPushes,
         fanOutRepositories: options.fanoutRepos,
         onboardRepositories: options.onboardRepos,
+        onboardMinutes: options.onboardMinutes,
         manyRefs: options.manyRefs,
         readsRepos: splitList(options.readsRepos),
         readsOperations: readsOps as ReadOperation[] | undefined,

@@ -22,7 +22,7 @@ import { Registry } from '../shared/registry/Registry.ts';
 import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { S3ObjectUrls } from '../shared/storage/S3ObjectUrls.ts';
 import { AccessChecker } from './AccessChecker.ts';
-import { MAX_STREAMED_PACK_BYTES } from './limits.ts';
+import { MAX_STREAMED_PACK_BYTES, PACK_UPLOAD_PART_BYTES } from './limits.ts';
 import { StoredPackUploads } from './PackUploads.ts';
 import { parseGitRequest, type GitRequest } from './parseGitRequest.ts';
 import { createRegionalLfsEndpoint, serveLfs } from './lfs/createRegionalLfsEndpoint.ts';
@@ -77,7 +77,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   // Built packs past Lambda's fast first 6 MB: by URL, from a bucket that expires them (its scheme is the endpoint's).
   const uploads =
     settings.packUrlSeconds > 0
-      ? new StoredPackUploads(new S3ObjectStore(s3, config.PACK_DOWNLOAD_BUCKET), new S3ObjectUrls(s3, config.PACK_DOWNLOAD_BUCKET, settings.packUrlSeconds), config.AWS_ENDPOINT_URL === undefined ? 'https' : new URL(config.AWS_ENDPOINT_URL).protocol.slice(0, -1))
+      ? new StoredPackUploads(new S3ObjectStore(s3, config.PACK_DOWNLOAD_BUCKET, { partSizeBytes: PACK_UPLOAD_PART_BYTES, partConcurrency: 2 }), new S3ObjectUrls(s3, config.PACK_DOWNLOAD_BUCKET, settings.packUrlSeconds), config.AWS_ENDPOINT_URL === undefined ? 'https' : new URL(config.AWS_ENDPOINT_URL).protocol.slice(0, -1))
       : undefined;
   const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.

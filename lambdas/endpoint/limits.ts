@@ -15,3 +15,5 @@ export const MAX_WALK_OBJECTS = 1_000_000;
  * Lambda streams the first 6 MB of a response at full speed and the rest at 2 MB/s.
  */
 export const PACK_URI_MIN_BYTES = 6 * 1024 * 1024;
+/** Parts of a built pack's upload, two in flight (64 MiB of memory at most): a pack up to this size goes up in one PutObject, not four requests. */
+export const PACK_UPLOAD_PART_BYTES = 32 * 1024 * 1024;
