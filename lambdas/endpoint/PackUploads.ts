@@ -43,7 +43,7 @@ export type PackDelivery = { readonly kind: 'inline'; readonly pack: Iterable<Bu
 
 /**
  * Writes the first `minBytes` of a pack; if it ends there, it goes inline as usual. Past that,
- * the whole pack is uploaded as it is written (memory holds the first chunks and one part), and
+ * the whole pack is uploaded as it is written (memory holds the first chunks and the upload's parts), and
  * the answer names it in a `packfile-uris` section, by the pack's own checksum, which git checks
  * against the pack it downloads. The inline `packfile` section then carries an empty pack.
  */
@@ -51,20 +51,21 @@ export async function sendPack(pack: Iterable<Buffer>, uploads: PackUploads): Pr
   const chunks = pack[Symbol.iterator]();
   const head: Buffer[] = [];
   let bytes = 0;
+  // The pack's last 20 bytes so far: its checksum once it ends.
+  let tail: Buffer = Buffer.alloc(0);
+  const take = (chunk: Buffer): Buffer => {
+    bytes += chunk.length;
+    tail = chunk.length >= CHECKSUM_BYTES ? chunk.subarray(-CHECKSUM_BYTES) : Buffer.concat([tail, chunk]).subarray(-CHECKSUM_BYTES);
+    return chunk;
+  };
   while (bytes < uploads.minBytes) {
     const next = chunks.next();
     if (next.done === true) return { kind: 'inline', pack: head };
-    head.push(next.value);
-    bytes += next.value.length;
+    head.push(take(next.value));
   }
-  let tail: Buffer = Buffer.concat(head).subarray(-CHECKSUM_BYTES);
   function* whole(): Generator<Buffer> {
     yield* head;
-    for (let next = chunks.next(); next.done !== true; next = chunks.next()) {
-      bytes += next.value.length;
-      tail = next.value.length >= CHECKSUM_BYTES ? next.value.subarray(-CHECKSUM_BYTES) : Buffer.concat([tail, next.value]).subarray(-CHECKSUM_BYTES);
-      yield next.value;
-    }
+    for (let next = chunks.next(); next.done !== true; next = chunks.next()) yield take(next.value);
   }
   const uri = await uploads.upload(Readable.from(whole(), { objectMode: false }));
   const sections = [
