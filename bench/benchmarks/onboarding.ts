@@ -8,6 +8,7 @@ import { withHooks } from '../../lambdas/shared/aws/HandlerHooks.ts';
 import type { BackfillRunResult } from '../../lambdas/backfill/createBackfillHandler.ts';
 import type { BenchBed } from '../BenchBed.ts';
 import { RequestCounter } from '../RequestCounter.ts';
+import { USER_AGENTS } from '../../lambdas/shared/git/userAgents.ts';
 
 export interface OnboardingOptions {
   /** Repositories on the primary the new region onboards. */
@@ -103,15 +104,27 @@ export async function onboarding(bed: BenchBed, options: OnboardingOptions): Pro
     const deadline = Date.now() + options.timeoutMs;
     let backfillSeconds: number | undefined;
     let invocations = 0;
+    // One backfill invocation at a time, beside the loop: one can run for minutes (it lists and
+    // requests thousands of syncs), and the loop must still see progress and its deadline.
+    let firing: Promise<void> | undefined;
     const synced = new Set<string>();
     let since = new Date(Date.now() - 60_000).toISOString();
     let lastLog = 0;
     while (Date.now() < deadline) {
-      if (backfillSeconds === undefined) {
+      if (backfillSeconds === undefined && firing === undefined) {
         // The schedule fires every minute; firing it now (and again until complete) is the same run without the wait.
-        const [result] = (await runtime.scheduler.fire(rule)) as (BackfillRunResult | undefined)[];
         invocations++;
-        if (result?.backfill?.state === 'complete') backfillSeconds = (performance.now() - started) / 1000;
+        firing = runtime.scheduler.fire(rule).then(
+          (results) => {
+            const [result] = results as (BackfillRunResult | undefined)[];
+            if (result?.backfill?.state === 'complete') backfillSeconds = (performance.now() - started) / 1000;
+            firing = undefined;
+          },
+          (error: unknown) => {
+            errors.push(error);
+            firing = undefined;
+          },
+        );
       }
       // Synced repositories, from the status index (updated since the last look, with overlap).
       const lookedAt = new Date(Date.now() - 5000).toISOString();
@@ -122,12 +135,12 @@ export async function onboarding(bed: BenchBed, options: OnboardingOptions): Pro
         lastLog = performance.now();
         options.log(`  onboarding: ${synced.size}/${onPrimary} synced after ${Math.round((performance.now() - started) / 1000)} s${backfillSeconds === undefined ? '' : ` (backfill complete in ${Math.round(backfillSeconds)} s)`}`);
       }
-      await new Promise((resolve) => setTimeout(resolve, backfillSeconds === undefined ? 500 : 5000));
+      await new Promise((resolve) => setTimeout(resolve, 5000));
     }
     const totalSeconds = (performance.now() - started) / 1000;
     const emulatorAfter = await bed.emulatorCpuSeconds();
     await bed.primary.flush();
-    const primaryRequests = bed.primary.requests.slice(primaryMark).filter((request) => request.userAgent === 'git-geo' || request.userAgent === 'git-geo-backfill').length;
+    const primaryRequests = bed.primary.requests.slice(primaryMark).filter((request) => request.userAgent === USER_AGENTS.sync || request.userAgent === USER_AGENTS.backfill).length;
     const byOperation: Record<string, number> = {};
     let scans = 0;
     for (const services of Object.values(counter.snapshot())) {

@@ -10,6 +10,7 @@ import { git } from '../../bin/local/git.ts';
 import { parseRepositoryPath } from '../../lambdas/shared/repositoryPath.ts';
 import type { BenchBed } from '../BenchBed.ts';
 import { ratio } from '../stats.ts';
+import { USER_AGENTS } from '../../lambdas/shared/git/userAgents.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -66,9 +67,8 @@ export interface RegionReadsResult {
 /** The client settings a runner uses for a large repository: pack bytes by pre-signed URL (moto is plain http here). */
 const REGION_CLIENT = ['-c', 'protocol.version=2', '-c', 'fetch.uriProtocols=http,https'];
 const PRIMARY_CLIENT = ['-c', 'protocol.version=2'];
-/** User agents of git-geo's scheduled work towards the primary: sync (`git-geo`) and verify (`git-geo-verify`); the endpoint's proxy is `git-geo-endpoint`. */
-const SCHEDULED_AGENTS: ReadonlySet<string | undefined> = new Set(['git-geo', 'git-geo-verify']);
-const ENDPOINT_AGENT = 'git-geo-endpoint';
+/** git-geo's scheduled work towards the primary (sync and verify), told apart from the endpoint's requests. */
+const SCHEDULED_AGENTS: ReadonlySet<string | undefined> = new Set([USER_AGENTS.sync, USER_AGENTS.verify]);
 
 const mib = (bytes: number): string => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
 
@@ -160,7 +160,7 @@ export async function regionReads(bed: BenchBed, options: RegionReadsOptions): P
             const uploadPacks = bed.primary.requests.slice(mark).filter((request) => request.service === 'git-upload-pack');
             // The endpoint's access checks (the caller's credentials against the ref advertisement, once
             // the sync's record of anonymous access is older than anonymousTrustSeconds) carry no pack.
-            const checks = uploadPacks.filter((request) => request.userAgent === ENDPOINT_AGENT && request.method === 'GET');
+            const checks = uploadPacks.filter((request) => request.userAgent === USER_AGENTS.endpoint && request.method === 'GET');
             const ofReads = uploadPacks.filter((request) => !SCHEDULED_AGENTS.has(request.userAgent) && !checks.includes(request));
             askedPrimary += ofReads.length;
             accessChecks += checks.length;

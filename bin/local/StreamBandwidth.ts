@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-
-const MiB = 2 ** 20;
+import { LAMBDA_STREAMING } from '../../lambdas/endpoint/limits.ts';
 
 /** What Lambda allows a streamed Function URL response (Lambda developer guide, "Bandwidth limits for response streaming"). */
 export interface StreamLimits {
@@ -12,8 +11,8 @@ export interface StreamLimits {
   readonly maxBytes: number;
 }
 
-/** Lambda's figures: 6 MB uncapped, then 2 MB/s, 200 MB at most. */
-export const LAMBDA_STREAM_LIMITS: StreamLimits = { burstBytes: 6 * MiB, bytesPerSecond: 2 * MiB, maxBytes: 200 * MiB };
+/** Lambda's figures, as the endpoint's limits name them. */
+export const LAMBDA_STREAM_LIMITS: StreamLimits = LAMBDA_STREAMING;
 
 /** Time as the throttle sees it; tests pass a virtual one. */
 export interface StreamClock {

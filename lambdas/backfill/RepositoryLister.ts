@@ -1,4 +1,5 @@
 import { GeoError } from '../shared/errors/index.ts';
+import { USER_AGENTS } from '../shared/git/userAgents.ts';
 
 /** One page of the primary's repositories. */
 export interface RepositoryPage {
@@ -42,7 +43,7 @@ async function getJson(options: ListerOptions, url: string, headers: Record<stri
   let response: Response;
   try {
     response = await (options.fetch ?? fetch)(url, {
-      headers: { accept: 'application/json', 'user-agent': 'git-geo-backfill', ...headers },
+      headers: { accept: 'application/json', 'user-agent': USER_AGENTS.backfill, ...headers },
       redirect: 'error',
       signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
     });

@@ -6,6 +6,7 @@ import { encodeFlush, encodePktLine, splitPackets } from '../shared/git/pktLine.
 import type { RefSnapshot } from '../shared/git/RefSnapshot.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import type { ObjectUrls } from '../shared/storage/ObjectUrls.ts';
+import { uriProtocols } from './fetchArguments.ts';
 import { emptyPack, framePackAsync } from './packFraming.ts';
 
 /** What a bulk answer needs: the mirror's refs and packs, where to read them, and how to sign their URLs. */
@@ -46,7 +47,6 @@ const NARROWING = ['filter', 'deepen-since', 'deepen-not', 'deepen-relative', 'w
 export async function bulkFetch(body: Buffer, mirror: BulkMirror): Promise<BulkAnswer> {
   const all = splitPackets(body);
   if (all === undefined || all[0]?.text !== 'command=fetch') return { kind: 'walk' };
-  const uriArgument = all.find((packet) => packet.text?.startsWith('packfile-uris ') === true);
   const walk: BulkAnswer = { kind: 'walk' };
   const args = all.flatMap((packet) => (packet.text === undefined ? [] : [packet.text]));
   if (args.some((arg) => NARROWING.includes(arg.split(' ')[0]!)) || mirror.packKeys.length === 0) return walk;
@@ -67,7 +67,7 @@ export async function bulkFetch(body: Buffer, mirror: BulkMirror): Promise<BulkA
   // A want this region does not hold is the walk's to answer (or to send to the primary).
   if (!wants.every(holds)) return walk;
   const commons = haves.filter(holds);
-  const protocols = uriArgument?.text?.slice('packfile-uris '.length).split(',') ?? [];
+  const protocols = uriProtocols(args);
   const byUri = mirror.urls !== undefined && protocols.some((protocol) => protocol === 'https' || protocol === 'http');
 
   if (byUri && (commons.length === 0 || unshallow)) {

@@ -1,7 +1,7 @@
 import { ValidationError } from '../shared/errors/index.ts';
 import type { PackStats } from '../shared/git/pack/writePack.ts';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
-import { assertLineCount, FetchArgumentsBuilder, type FetchArguments } from './fetchArguments.ts';
+import { assertLineCount, FetchArgumentsBuilder, isUriProtocolsLine, uriProtocols, type FetchArguments } from './fetchArguments.ts';
 import { MirrorFetch, type MirrorContent } from './MirrorFetch.ts';
 import { framePack, type PackFramingOptions } from './packFraming.ts';
 import { sendPack, type PackUploads } from './PackUploads.ts';
@@ -45,7 +45,6 @@ export function packTooLargeMessage(maxPackBytes: number): string {
 const DELIM = Buffer.from('0001', 'latin1');
 /** Client arguments a region cannot honour; the message tells the user where to go instead. */
 const UNSUPPORTED = ['want-ref', 'sideband-all', 'wait-for-done'];
-const URI_PROTOCOLS = 'packfile-uris ';
 
 /** The capability advertisement: protocol v2 with ls-refs and fetch (with shallow, and `fetchFeatures`), SHA-1 only. */
 export function uploadPackV2Advertisement(fetchFeatures: readonly string[] = [], commands: readonly string[] = []): Buffer {
@@ -164,9 +163,8 @@ export class UploadPackV2 {
   }
 
   private async fetch(request: readonly string[]): Promise<UploadPackAnswer> {
-    // `packfile-uris <protocols>`: the URL schemes the client downloads packs from (fetch.uriProtocols).
-    const uriProtocols = request.find((arg) => arg.startsWith(URI_PROTOCOLS))?.slice(URI_PROTOCOLS.length).split(',') ?? [];
-    const lines = request.filter((arg) => !arg.startsWith(URI_PROTOCOLS));
+    const takes = uriProtocols(request);
+    const lines = request.filter((arg) => !isUriProtocolsLine(arg));
     const unsupported = lines.find((arg) => UNSUPPORTED.includes(arg.split(' ')[0]!));
     if (unsupported !== undefined) return this.error('fetch', `${unsupported.split(' ')[0]} is not served by git-geo regions; fetch from the primary`);
     const builder = new FetchArgumentsBuilder();
@@ -198,7 +196,7 @@ export class UploadPackV2 {
       parts.push(encodePktLine('ready\n'), DELIM);
     }
     const { uploads, maxPackBytes } = this.options;
-    const byUri = uploads !== undefined && uriProtocols.includes(uploads.protocol);
+    const byUri = uploads !== undefined && takes.includes(uploads.protocol);
     let built;
     try {
       // What passes the threshold goes to the bucket: there, CPU costs more than bytes.

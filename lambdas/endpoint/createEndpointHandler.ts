@@ -30,6 +30,7 @@ import { isLfsPath, parseLfsRequest } from './lfs/parseLfsRequest.ts';
 import type { RegionalLfsEndpoint } from './lfs/RegionalLfsEndpoint.ts';
 import { RegionalGitEndpoint } from './RegionalGitEndpoint.ts';
 import { EndpointSettings } from './settings.ts';
+import { USER_AGENTS } from '../shared/git/userAgents.ts';
 
 // Everything a read consults lives in this region: registry, announcements, primary override, bucket.
 const EndpointEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'PACK_DOWNLOAD_BUCKET'], EndpointSettings).extend({
@@ -74,11 +75,11 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
   const store = new S3ObjectStore(s3, config.MIRROR_BUCKET);
   // Signed with the function's own role: a URL reads only what the endpoint may read.
   const urls = settings.packUrlSeconds > 0 ? new S3ObjectUrls(s3, config.MIRROR_BUCKET, settings.packUrlSeconds) : undefined;
-  // Built packs past Lambda's fast first 6 MB: by URL, from a bucket that expires them (its scheme is the endpoint's).
-  const uploads =
-    settings.packUrlSeconds > 0
-      ? new StoredPackUploads(new S3ObjectStore(s3, config.PACK_DOWNLOAD_BUCKET, { partSizeBytes: PACK_UPLOAD_PART_BYTES, partConcurrency: 2 }), new S3ObjectUrls(s3, config.PACK_DOWNLOAD_BUCKET, settings.packUrlSeconds), config.AWS_ENDPOINT_URL === undefined ? 'https' : new URL(config.AWS_ENDPOINT_URL).protocol.slice(0, -1))
-      : undefined;
+  // Built packs past Lambda's fast first 6 MB: by URL, from a bucket that expires them. A pre-signed
+  // URL has the scheme of the S3 endpoint: https in AWS, an emulator's own locally.
+  const urlScheme = config.AWS_ENDPOINT_URL === undefined ? 'https' : new URL(config.AWS_ENDPOINT_URL).protocol.slice(0, -1);
+  const downloads = new S3ObjectStore(s3, config.PACK_DOWNLOAD_BUCKET, { partSizeBytes: PACK_UPLOAD_PART_BYTES, partConcurrency: 2 });
+  const uploads = settings.packUrlSeconds > 0 ? new StoredPackUploads(downloads, new S3ObjectUrls(s3, config.PACK_DOWNLOAD_BUCKET, settings.packUrlSeconds), urlScheme) : undefined;
   const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // One endpoint per primary URL: after `git-geo promote`, redirects and access checks go to the new primary.
   const endpoints = new Map<string, RegionalGitEndpoint>();
@@ -86,7 +87,7 @@ export function createEndpointHandler(env: Readonly<Record<string, string | unde
     let endpoint = endpoints.get(url);
     if (endpoint !== undefined) return endpoint;
     // Anonymous: callers' own credentials are added per request, never ours.
-    const primary = new PrimaryRemote({ baseUrl: url, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo-endpoint' });
+    const primary = new PrimaryRemote({ baseUrl: url, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: USER_AGENTS.endpoint });
     endpoint = new RegionalGitEndpoint({
       registry,
       announcements,

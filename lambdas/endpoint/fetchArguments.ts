@@ -24,6 +24,16 @@ export function assertLineCount(body: Buffer): void {
   if (countPktLines(body, FETCH_LIMITS.maxLines) > FETCH_LIMITS.maxLines) throw new PayloadTooLargeError(`an upload-pack request of more than ${FETCH_LIMITS.maxLines} lines`);
 }
 
+const URI_PROTOCOLS = 'packfile-uris ';
+
+/** Whether a v2 fetch line is `packfile-uris <protocols>` (not a FetchArguments line: it says how packs may travel). */
+export const isUriProtocolsLine = (line: string): boolean => line.startsWith(URI_PROTOCOLS);
+
+/** The URL schemes a v2 fetch takes packs from (`packfile-uris https,http`, from fetch.uriProtocols); none without the line. */
+export function uriProtocols(lines: readonly string[]): string[] {
+  return lines.find(isUriProtocolsLine)?.slice(URI_PROTOCOLS.length).split(',') ?? [];
+}
+
 /** What a fetch asks for, parsed and checked, with repeated ids counted once. */
 export interface FetchArguments {
   readonly wants: readonly Buffer[];

@@ -36,6 +36,7 @@ import { SyncPostponedError } from './SyncPostponedError.ts';
 import { syncRepository, type SyncDependencies, type SyncOutcome } from './syncRepository.ts';
 import { VisibilityHeartbeat } from './VisibilityHeartbeat.ts';
 import { MAX_POINTER_BYTES } from '../shared/lfs/LfsPointer.ts';
+import { USER_AGENTS } from '../shared/git/userAgents.ts';
 
 /** Blobs LFS pointer discovery reads: pointer-sized, starting as the pointer spec says. */
 const LFS_POINTER_START = Buffer.from('version ');
@@ -75,10 +76,10 @@ export async function createSyncHandler(env: Readonly<Record<string, string | un
   // The region's own copy of the primary override `git-geo promote` writes: nothing here reads another region.
   const overrides = PrimaryOverrideStore.regional(registryDb, config.REGISTRY_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // The active primary: the configured one, or the host `git-geo promote` made primary (read every few seconds).
-  const activePrimary = new ActivePrimary(overrides, secrets, settings, { userAgent: 'git-geo', engine: config.FETCH_ENGINE });
+  const activePrimary = new ActivePrimary(overrides, secrets, settings, { userAgent: USER_AGENTS.sync, engine: config.FETCH_ENGINE });
   const primaryFor = async (fresh = false): Promise<ResolvedPrimary & { blobs: BlobSteps }> => {
     const resolved = await activePrimary.resolve({ fresh });
-    const blobs = blobSteps(store, { baseUrl: resolved.url, authorization: resolved.authorization, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo' }, {
+    const blobs = blobSteps(store, { baseUrl: resolved.url, authorization: resolved.authorization, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: USER_AGENTS.sync }, {
       items,
       onResult: (type, _step, repository, result) => {
         const { ids: _ids, ...counts } = result;

@@ -29,6 +29,7 @@ import { S3ObjectStore } from '../shared/storage/S3ObjectStore.ts';
 import { VerifySettings } from './settings.ts';
 import { verifyRepository, type VerifyDependencies, type VerifyOutcome } from './verifyRepository.ts';
 import { watchStuckSyncs } from './watchStuckSyncs.ts';
+import { USER_AGENTS } from '../shared/git/userAgents.ts';
 
 const VerifyEnv = functionEnvSchema(['REGISTRY_TABLE', 'MIRROR_BUCKET', 'QUEUE_URL'], VerifySettings);
 
@@ -82,7 +83,7 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
   // The region's own copy of the primary override `git-geo promote` writes (as sync reads it).
   const overrides = PrimaryOverrideStore.regional(documents, config.REGISTRY_TABLE, settings.primaryOverrideCacheSeconds * 1000);
   // After `git-geo promote`, mirrors are compared with the promoted host, not the configured one.
-  const activePrimary = new ActivePrimary(overrides, secrets, settings, { userAgent: 'git-geo-verify' });
+  const activePrimary = new ActivePrimary(overrides, secrets, settings, { userAgent: USER_AGENTS.verify });
   // Fail at cold start when the credentials secret is named but unreadable.
   await activePrimary.resolve();
 
@@ -103,7 +104,7 @@ export async function createVerifyHandler(env: Readonly<Record<string, string | 
       return { action: 'watchdog', counts: { requested: requested.length }, requested };
     }
     const primary = await activePrimary.resolve();
-    const blobs = blobSteps(store, { baseUrl: primary.url, authorization: primary.authorization, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: 'git-geo-verify' }, {
+    const blobs = blobSteps(store, { baseUrl: primary.url, authorization: primary.authorization, timeoutMs: settings.primaryTimeoutSeconds * 1000, userAgent: USER_AGENTS.verify }, {
       items,
       onResult: (type, _step, repository, result) => {
         const { ids: _ids, ...found } = result;

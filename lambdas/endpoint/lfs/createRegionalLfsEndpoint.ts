@@ -10,6 +10,7 @@ import { AccessChecker } from '../AccessChecker.ts';
 import type { StreamedResult } from '../createEndpointHandler.ts';
 import type { LfsRequest } from './parseLfsRequest.ts';
 import { RegionalLfsEndpoint, type LfsEndpointDependencies } from './RegionalLfsEndpoint.ts';
+import { USER_AGENTS } from '../../shared/git/userAgents.ts';
 
 export interface RegionalLfsEndpointOptions {
   readonly s3: S3Client;
@@ -24,12 +25,12 @@ export interface RegionalLfsEndpointOptions {
 
 /** The endpoint's LFS API for one primary URL: pre-signed bucket URLs, and the primary asked as each caller. */
 export function createRegionalLfsEndpoint(options: RegionalLfsEndpointOptions): RegionalLfsEndpoint {
-  const remote = new PrimaryRemote({ baseUrl: options.primaryUrl, timeoutMs: options.timeoutMs, userAgent: 'git-geo-endpoint' });
+  const remote = new PrimaryRemote({ baseUrl: options.primaryUrl, timeoutMs: options.timeoutMs, userAgent: USER_AGENTS.endpoint });
   return new RegionalLfsEndpoint({
     registry: options.registry,
     store: options.store,
     downloadUrl: (key, expiresIn) => getSignedUrl(options.s3, new GetObjectCommand({ Bucket: options.bucket, Key: key }), { expiresIn }),
-    primary: new LfsApi({ baseUrl: options.primaryUrl, timeoutMs: options.timeoutMs, userAgent: 'git-geo-endpoint' }),
+    primary: new LfsApi({ baseUrl: options.primaryUrl, timeoutMs: options.timeoutMs, userAgent: USER_AGENTS.endpoint }),
     access: new AccessChecker(remote, { allowedTtlMs: options.accessCacheSeconds * 1000, deniedTtlMs: Math.min(options.accessCacheSeconds, 10) * 1000 }),
     now: () => new Date(),
     settings: options.settings,
