@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { BUNDLE_INDEX, bundleFiles, bundleFunction, startupFiles } from '../../cdk/functionBundle.ts';
 import type { BenchBed } from '../BenchBed.ts';
 import { distribution } from '../stats.ts';
 
@@ -49,8 +52,11 @@ export interface ColdStartTiming {
 
 export interface FunctionColdStart {
   readonly function: string;
+  /** What a cold start loads: the bundle's index and the chunks it imports statically. */
   readonly bundleBytes: number;
   readonly sourceMapBytes: number;
+  /** The whole bundle, with the chunks loaded only on demand. */
+  readonly allBundleBytes: number;
   /** With the NODE_OPTIONS the template gives the function (source maps on, if it says so). */
   readonly asDeployed: ColdStartTiming;
   readonly asDeployedNodeOptions: string;
@@ -63,6 +69,26 @@ export interface ColdStartResult {
   /** `node -e 0` wall time in the same run: the floor of any process. */
   readonly nodeBaselineMs: number;
   readonly functions: readonly FunctionColdStart[];
+  /**
+   * For endpoint and notify: a bundle of only the AWS SDK clients the function constructs,
+   * built and measured the same way. What the function's cold start cannot go below while it
+   * uses those clients.
+   */
+  readonly sdkClientsAlone: readonly { readonly function: string; readonly bundleBytes: number; readonly timing: ColdStartTiming }[];
+}
+
+/** Entries (bench/coldStartFloor/) of the SDK clients alone, by function. */
+const SDK_CLIENTS_ALONE: Readonly<Record<string, string>> = { endpoint: 'bench/coldStartFloor/endpoint.ts', notify: 'bench/coldStartFloor/notify.ts' };
+
+const bytesOf = (files: readonly string[]): number => files.reduce((sum, file) => sum + (statSync(file, { throwIfNoEntry: false })?.size ?? 0), 0);
+
+async function measure(bundle: string, exportName: string, env: NodeJS.ProcessEnv, runs: number): Promise<ColdStartTiming> {
+  const timings: ColdStartTiming[] = [];
+  for (let i = 0; i < runs; i++) {
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', CHILD, bundle, exportName], { env });
+    timings.push(JSON.parse(stdout.trim().split('\n').pop()!) as ColdStartTiming);
+  }
+  return medianTiming(timings);
 }
 
 function medianTiming(timings: readonly ColdStartTiming[]): ColdStartTiming {
@@ -84,13 +110,14 @@ export async function coldStart(bed: BenchBed, options: ColdStartOptions): Promi
   }
   const seen = new Set<string>();
   const functions: FunctionColdStart[] = [];
+  const sdkClientsAlone: ColdStartResult['sdkClientsAlone'][number][] = [];
   for (const lambda of bed.runtime.lambdas) {
     const [, exportName = ''] = lambda.fn.factory.split('#');
     const name = exportName.replace(/^create|Handler$/g, '').toLowerCase();
     if (seen.has(exportName) || lambda.fn.bundle === undefined) continue;
     if (options.functions !== undefined && !options.functions.includes(name)) continue;
     seen.add(exportName);
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH ?? '',
       AWS_ACCESS_KEY_ID: 'test',
       AWS_SECRET_ACCESS_KEY: 'test',
@@ -100,27 +127,31 @@ export async function coldStart(bed: BenchBed, options: ColdStartOptions): Promi
       AWS_LAMBDA_FUNCTION_NAME: lambda.fn.name,
       POWERTOOLS_LOG_LEVEL: 'SILENT',
     };
-    const measure = async (nodeOptions: string): Promise<ColdStartTiming> => {
-      const timings: ColdStartTiming[] = [];
-      for (let i = 0; i < options.runs; i++) {
-        const { stdout } = await run(process.execPath, ['--input-type=module', '-e', CHILD, lambda.fn.bundle!, exportName], { env: { ...env, NODE_OPTIONS: nodeOptions } });
-        timings.push(JSON.parse(stdout.trim().split('\n').pop()!) as ColdStartTiming);
-      }
-      return medianTiming(timings);
-    };
     const deployedOptions = lambda.fn.environment.NODE_OPTIONS ?? '';
-    const asDeployed = await measure(deployedOptions);
-    const withoutNodeOptions = await measure('');
-    const mapFile = `${lambda.fn.bundle}.map`;
+    const asDeployed = await measure(lambda.fn.bundle, exportName, { ...env, NODE_OPTIONS: deployedOptions }, options.runs);
+    const withoutNodeOptions = await measure(lambda.fn.bundle, exportName, { ...env, NODE_OPTIONS: '' }, options.runs);
+    const startup = startupFiles(dirname(lambda.fn.bundle));
     functions.push({
       function: name,
-      bundleBytes: statSync(lambda.fn.bundle).size,
-      sourceMapBytes: statSync(mapFile, { throwIfNoEntry: false })?.size ?? 0,
+      bundleBytes: bytesOf(startup),
+      sourceMapBytes: bytesOf(startup.map((file) => `${file}.map`)),
+      allBundleBytes: bytesOf(bundleFiles(dirname(lambda.fn.bundle))),
       asDeployed,
       asDeployedNodeOptions: deployedOptions,
       withoutNodeOptions,
     });
+    const floorEntry = SDK_CLIENTS_ALONE[name];
+    if (floorEntry !== undefined) {
+      const outputDir = mkdtempSync(join(tmpdir(), 'git-geo-cold-floor-'));
+      try {
+        bundleFunction(floorEntry, outputDir);
+        const bundle = join(outputDir, BUNDLE_INDEX);
+        sdkClientsAlone.push({ function: name, bundleBytes: bytesOf(startupFiles(outputDir)), timing: await measure(bundle, 'createSdkClients', { ...env, NODE_OPTIONS: '' }, options.runs) });
+      } finally {
+        rmSync(outputDir, { recursive: true, force: true });
+      }
+    }
     options.log(`  ${name}: load ${asDeployed.loadMs} + init ${asDeployed.initMs} ms as deployed (${deployedOptions || 'no NODE_OPTIONS'}; CPU ${asDeployed.loadCpuMs} + ${asDeployed.initCpuMs} ms), ${withoutNodeOptions.loadMs} + ${withoutNodeOptions.initMs} ms without`);
   }
-  return { runs: options.runs, nodeBaselineMs: Math.round(distribution(baseline).p50 * 10) / 10, functions };
+  return { runs: options.runs, nodeBaselineMs: Math.round(distribution(baseline).p50 * 10) / 10, functions, sdkClientsAlone };
 }

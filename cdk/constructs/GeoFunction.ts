@@ -1,10 +1,9 @@
-import { Duration, type CfnResource } from 'aws-cdk-lib';
-import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, type NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { AssetHashType, DockerImage, Duration, type CfnResource, type ILocalBundling } from 'aws-cdk-lib';
+import { Architecture, Code, Function as LambdaFunction, LoggingFormat, Runtime, type FunctionOptions } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { join } from 'node:path';
 import { SETTINGS_ENV, type ResourceEnvName } from '../../lambdas/shared/config/functionEnv.ts';
+import { bundleFunction } from '../functionBundle.ts';
 import { HANDLER_FACTORY_METADATA, LOCAL_URL_PATH_METADATA } from './localMetadata.ts';
 
 import { PROJECT_ROOT } from '../projectRoot.ts';
@@ -29,7 +28,7 @@ export function geoFunctionFiles(name: GeoFunctionName): { readonly entry: strin
   };
 }
 
-export interface GeoFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'runtime' | 'handler'> {
+export interface GeoFunctionProps extends FunctionOptions {
   /** The function's directory under lambdas/: it names the entry, the handler factory and the Powertools service. */
   readonly lambda: GeoFunctionName;
   /** Where `git-geo local` mounts this function's URL, if it has one. */
@@ -41,10 +40,23 @@ export interface GeoFunctionProps extends Omit<NodejsFunctionProps, 'entry' | 'r
 }
 
 /**
- * A git-geo Lambda: Node.js 24 on arm64, bundled by the local esbuild as an ES module
- * (the AWS SDK included, so its version is the lockfile's), JSON logs kept one month.
+ * Bundling with the project's esbuild. Its entry is a property: CDK keys its cache of staged
+ * assets by the bundling options' JSON, so functions built alike differ by it.
  */
-export class GeoFunction extends NodejsFunction {
+class LocalEsbuild implements ILocalBundling {
+  constructor(readonly entry: string) {}
+
+  tryBundle(outputDir: string): boolean {
+    bundleFunction(this.entry, outputDir);
+    return true;
+  }
+}
+
+/**
+ * A git-geo Lambda: Node.js 24 on arm64, its code built by {@link bundleFunction} when the
+ * stack is synthesized (as `cdk synth` and `git-geo local` do), JSON logs kept one month.
+ */
+export class GeoFunction extends LambdaFunction {
   constructor(scope: Construct, id: string, props: GeoFunctionProps) {
     const { lambda, localUrlPath, environment, settings, ...rest } = props;
     const { entry, handlerFactory, serviceName } = geoFunctionFiles(lambda);
@@ -56,26 +68,21 @@ export class GeoFunction extends NodejsFunction {
       loggingFormat: LoggingFormat.JSON,
       logGroup: new LogGroup(scope, `${id}Logs`, { retention: RetentionDays.ONE_MONTH }),
       ...rest,
-      entry: join(PROJECT_ROOT, entry),
-      handler: 'handler',
-      depsLockFilePath: join(PROJECT_ROOT, 'package-lock.json'),
-      projectRoot: PROJECT_ROOT,
+      code: Code.fromAsset(PROJECT_ROOT, {
+        // The asset is what was built, so its hash is the output's, not the whole project's.
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Never pulled: bundling is always local, with the project's own esbuild.
+          image: DockerImage.fromRegistry('git-geo-local-bundling-only'),
+          local: new LocalEsbuild(entry),
+        },
+      }),
+      handler: 'index.handler',
       environment: {
         POWERTOOLS_METRICS_NAMESPACE: 'GitGeo',
         POWERTOOLS_SERVICE_NAME: serviceName,
         ...environment,
         [SETTINGS_ENV]: JSON.stringify(settings),
-      },
-      bundling: {
-        format: OutputFormat.ESM,
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        mainFields: ['module', 'main'],
-        externalModules: [],
-        // Some dependencies still call require(); give the ES module bundle one.
-        banner: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
-        ...rest.bundling,
       },
     });
     const resource = this.node.defaultChild as CfnResource;
