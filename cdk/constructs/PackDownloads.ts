@@ -13,8 +13,9 @@ export interface PackDownloadsProps {
 }
 
 /**
- * Packs the endpoint builds for one fetch that are too big for a fast inline answer: written
- * here, downloaded by the client from a pre-signed URL, expired by the bucket a day later.
+ * Packs the endpoint builds for a fetch that are too big for a fast inline answer: written
+ * here, downloaded by the client from a pre-signed URL (and by later clients asking the same,
+ * for an hour), expired by the bucket a day later.
  * Apart from the mirrors: no versions, no Object Lock, nothing a backup or restore walks.
  */
 export class PackDownloads extends Construct {
@@ -30,14 +31,19 @@ export class PackDownloads extends Construct {
     });
   }
 
-  /** Writes packs and signs URLs for them (PACK_DOWNLOAD_BUCKET): a URL reads only what its signer may read. */
+  /**
+   * Writes packs and their reuse records, reads the records, and signs URLs (PACK_DOWNLOAD_BUCKET):
+   * a URL reads only what its signer may read. ListBucket makes S3 answer a missing record 404,
+   * a miss, rather than 403.
+   */
   grantWriteAndSign(fn: GeoFunction): void {
     fn.setResource('PACK_DOWNLOAD_BUCKET', this.bucket.bucketName);
     fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'], resources: [this.bucket.arnForObjects('*')] }));
+    fn.addToRolePolicy(new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.bucket.bucketArn], conditions: { StringLike: { 's3:prefix': ['reuse/*'] } } }));
     const bucketId = Stack.of(this).resolve((this.bucket.node.defaultChild as CfnResource).logicalId) as string;
     Validations.of(fn).acknowledge({
       id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/*]`,
-      reason: 'Each download is a new key named at random, so the grant is on the objects of a bucket that holds nothing else.',
+      reason: 'Each download is a key named by its request, so the grant is on the objects of a bucket that holds nothing else.',
     });
   }
 }

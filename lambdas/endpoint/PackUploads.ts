@@ -1,37 +1,96 @@
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
+import * as z from 'zod';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import type { ObjectStore } from '../shared/storage/ObjectStore.ts';
 import type { ObjectUrls } from '../shared/storage/ObjectUrls.ts';
-import { PACK_URI_MIN_BYTES } from './limits.ts';
+import { PACK_REUSE_SECONDS, PACK_URI_MIN_BYTES } from './limits.ts';
 import { emptyPack } from './packFraming.ts';
+
+/** What a stored pack answers: enough to answer the same request again without building the pack. */
+export interface StoredPackAnswer {
+  /** The pack's own checksum (its last 20 bytes), hex: the `packfile-uris` line names the pack by it. */
+  readonly checksum: string;
+  readonly bytes: number;
+  readonly objects: number;
+  /** The answer's `shallow-info`, for a deepening fetch. */
+  readonly shallow: readonly string[];
+  readonly unshallow: readonly string[];
+}
 
 /**
  * Where a built pack too big for a fast inline answer goes: stored, then downloaded by the
  * client from a URL (protocol v2 `packfile-uris`), so its bytes never pass through Lambda.
+ * A pack stored under a reuse key (the request and the mirror's state, see packReuse.ts)
+ * answers the same request again, from any instance, without building it.
  */
 export interface PackUploads {
   /** The scheme of its URLs (`https` in AWS): the client must list it in `fetch.uriProtocols`. */
   readonly protocol: string;
   /** Packs of at least this many bytes go by URL; smaller ones are sent inline. */
   readonly minBytes: number;
-  /** Stores a pack and answers a URL that serves it. */
-  upload(pack: Readable): Promise<string>;
+  /** Stores a pack under its reuse key and answers a URL that serves it. */
+  upload(pack: Readable, reuseKey: string): Promise<string>;
+  /** Records what the pack stored under `reuseKey` answers; from then on {@link reused} finds it. */
+  remember(reuseKey: string, answer: StoredPackAnswer): Promise<void>;
+  /** The answer and a new URL of a pack stored under `reuseKey`, if one was recorded recently enough to hand out. */
+  reused(reuseKey: string): Promise<(StoredPackAnswer & { readonly uri: string }) | undefined>;
 }
 
-/** Packs written to a store of their own (which expires them), each under a new key, downloaded by pre-signed URL. */
+const OID_HEX = z.string().regex(/^[0-9a-f]{40}$/);
+const StoredPackRecord = z.object({
+  checksum: OID_HEX,
+  bytes: z.number().int().positive(),
+  objects: z.number().int().nonnegative(),
+  shallow: z.array(OID_HEX),
+  unshallow: z.array(OID_HEX),
+  storedAt: z.number().int(),
+});
+
+/** Under this prefix, a reusable pack `<key>.pack` and its record `<key>.json`, written after it. */
+const REUSE_PREFIX = 'reuse/';
+
+/**
+ * Packs written to a store of their own (which expires them a day later), downloaded by
+ * pre-signed URL, each under its reuse key with a record written beside it once it is whole.
+ */
 export class StoredPackUploads implements PackUploads {
   constructor(
     private readonly store: ObjectStore,
     private readonly urls: ObjectUrls,
     readonly protocol: string,
     readonly minBytes: number = PACK_URI_MIN_BYTES,
+    private readonly now: () => number = Date.now,
   ) {}
 
-  async upload(pack: Readable): Promise<string> {
-    const key = `packs/${new Date().toISOString().slice(0, 10)}/${randomUUID()}.pack`;
+  async upload(pack: Readable, reuseKey: string): Promise<string> {
+    const key = `${REUSE_PREFIX}${reuseKey}.pack`;
     await this.store.putStream(key, pack, { contentType: 'application/x-git-packed-objects' });
     return this.urls.signedGetUrl(key);
+  }
+
+  async remember(reuseKey: string, answer: StoredPackAnswer): Promise<void> {
+    const record: z.infer<typeof StoredPackRecord> = { ...answer, shallow: [...answer.shallow], unshallow: [...answer.unshallow], storedAt: this.now() };
+    await this.store.put(`${REUSE_PREFIX}${reuseKey}.json`, JSON.stringify(record), { contentType: 'application/json' });
+  }
+
+  async reused(reuseKey: string): Promise<(StoredPackAnswer & { readonly uri: string }) | undefined> {
+    const raw = await this.store.get(`${REUSE_PREFIX}${reuseKey}.json`);
+    if (raw === undefined) return undefined;
+    // A record this code cannot read (another version's) is a miss: the pack is built again.
+    const parsed = StoredPackRecord.safeParse(parseJson(raw));
+    if (!parsed.success) return undefined;
+    // Old records are not handed out: the bucket expires packs, and a URL must outlive its use.
+    const { storedAt, ...answer } = parsed.data;
+    if (this.now() - storedAt > PACK_REUSE_SECONDS * 1000) return undefined;
+    return { ...answer, uri: await this.urls.signedGetUrl(`${REUSE_PREFIX}${reuseKey}.pack`) };
+  }
+}
+
+function parseJson(raw: Buffer): unknown {
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    return undefined;
   }
 }
 
@@ -39,7 +98,21 @@ const DELIM = Buffer.from('0001', 'latin1');
 const CHECKSUM_BYTES = 20;
 
 /** What `sendPack` decided: the pack's chunks to frame inline, or the answer's closing sections naming its URL. */
-export type PackDelivery = { readonly kind: 'inline'; readonly pack: Iterable<Buffer> } | { readonly kind: 'uri'; readonly sections: readonly Buffer[]; readonly bytes: number };
+export type PackDelivery =
+  | { readonly kind: 'inline'; readonly pack: Iterable<Buffer> }
+  | { readonly kind: 'uri'; readonly sections: readonly Buffer[]; readonly bytes: number; readonly checksum: string };
+
+/** The answer's last sections when its pack is at a URL: `packfile-uris` naming it, then an empty inline pack. */
+export function packUriSections(checksum: string, uri: string): Buffer[] {
+  return [
+    encodePktLine('packfile-uris\n'),
+    encodePktLine(`${checksum} ${uri}\n`),
+    DELIM,
+    encodePktLine('packfile\n'),
+    encodePktLine(Buffer.concat([Buffer.from([1]), emptyPack()])),
+    encodeFlush(),
+  ];
+}
 
 /**
  * Writes the first `minBytes` of a pack; if it ends there, it goes inline as usual. Past that,
@@ -47,7 +120,7 @@ export type PackDelivery = { readonly kind: 'inline'; readonly pack: Iterable<Bu
  * the answer names it in a `packfile-uris` section, by the pack's own checksum, which git checks
  * against the pack it downloads. The inline `packfile` section then carries an empty pack.
  */
-export async function sendPack(pack: Iterable<Buffer>, uploads: PackUploads): Promise<PackDelivery> {
+export async function sendPack(pack: Iterable<Buffer>, uploads: PackUploads, reuseKey: string): Promise<PackDelivery> {
   const chunks = pack[Symbol.iterator]();
   const head: Buffer[] = [];
   let bytes = 0;
@@ -67,14 +140,7 @@ export async function sendPack(pack: Iterable<Buffer>, uploads: PackUploads): Pr
     yield* head;
     for (let next = chunks.next(); next.done !== true; next = chunks.next()) yield take(next.value);
   }
-  const uri = await uploads.upload(Readable.from(whole(), { objectMode: false }));
-  const sections = [
-    encodePktLine('packfile-uris\n'),
-    encodePktLine(`${tail.toString('hex')} ${uri}\n`),
-    DELIM,
-    encodePktLine('packfile\n'),
-    encodePktLine(Buffer.concat([Buffer.from([1]), emptyPack()])),
-    encodeFlush(),
-  ];
-  return { kind: 'uri', sections, bytes };
+  const uri = await uploads.upload(Readable.from(whole(), { objectMode: false }), reuseKey);
+  const checksum = tail.toString('hex');
+  return { kind: 'uri', sections: packUriSections(checksum, uri), bytes, checksum };
 }

@@ -15,6 +15,7 @@ import { assessFreshness, type ControlPlaneView } from './assessFreshness.ts';
 import { bulkFetch } from './BulkFetch.ts';
 import { MirrorPackCache } from './MirrorPackCache.ts';
 import { MirrorStateCache } from './MirrorStateCache.ts';
+import { mirrorStateDigest } from './packReuse.ts';
 import type { PackUploads } from './PackUploads.ts';
 import type { GitRequest } from './parseGitRequest.ts';
 import { uploadPackV0Advertisement, UploadPackV0 } from './UploadPackV0.ts';
@@ -259,7 +260,11 @@ export class RegionalGitEndpoint {
     // A walked pack is streamed as it is written; past the limit of a streamed response it ends with an error git shows.
     const server =
       request.protocolVersion === 2
-        ? new UploadPackV2(content, { refNamespaces: settings.refNamespaces, maxPackBytes: settings.maxPackBytes, ...(this.deps.uploads === undefined ? {} : { uploads: this.deps.uploads }) })
+        ? new UploadPackV2(content, {
+            refNamespaces: settings.refNamespaces,
+            maxPackBytes: settings.maxPackBytes,
+            ...(this.deps.uploads === undefined ? {} : { packUris: { uploads: this.deps.uploads, mirrorStateDigest: mirrorStateDigest(request.repository, current) } }),
+          })
         : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant, maxPackBytes: settings.maxPackBytes });
     const answer = await server.respond(body);
     if (answer.primary !== undefined) return this.proxyUploadPack(request, answer.primary);
@@ -268,7 +273,7 @@ export class RegionalGitEndpoint {
       statusCode: 200,
       headers,
       body: Readable.from(Buffer.isBuffer(answer.body) ? [answer.body] : answer.body),
-      outcome: outcome.command === 'fetch' && outcome.objects !== undefined ? (outcome.byUri === true ? 'served:built-pack-uri' : 'served') : `served:${outcome.command}`,
+      outcome: outcome.command === 'fetch' && outcome.objects !== undefined ? (outcome.reused === true ? 'served:reused-pack-uri' : outcome.byUri === true ? 'served:built-pack-uri' : 'served') : `served:${outcome.command}`,
     };
   }
 

@@ -4,7 +4,8 @@ import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
 import { assertLineCount, FetchArgumentsBuilder, isUriProtocolsLine, uriProtocols, type FetchArguments } from './fetchArguments.ts';
 import { MirrorFetch, type MirrorContent } from './MirrorFetch.ts';
 import { framePack, type PackFramingOptions } from './packFraming.ts';
-import { sendPack, type PackUploads } from './PackUploads.ts';
+import { packUriSections, sendPack, type PackUploads } from './PackUploads.ts';
+import { packReuseKey } from './packReuse.ts';
 
 /** What one request did, for logs and metrics. */
 export interface UploadPackOutcome {
@@ -16,6 +17,8 @@ export interface UploadPackOutcome {
   readonly negotiating?: boolean;
   /** The pack went by URL (`packfile-uris`), not through the answer. */
   readonly byUri?: boolean;
+  /** That pack was one built earlier for the same request and mirror state. */
+  readonly reused?: boolean;
 }
 
 /**
@@ -34,7 +37,16 @@ export interface UploadPackV2Options {
   /** Most objects one request's walk may visit; past it, an `ERR` line. @default MAX_WALK_OBJECTS */
   readonly maxWalkObjects?: number;
   /** Where a big pack goes for a client that takes `packfile-uris`; absent, every pack goes inline. */
-  readonly uploads?: PackUploads;
+  readonly packUris?: PackUriOptions;
+}
+
+export interface PackUriOptions {
+  readonly uploads: PackUploads;
+  /**
+   * The mirror's state (packReuse.ts's `mirrorStateDigest`). A pack that goes by URL is stored
+   * under a key of the request and this state; the same request is answered with it again.
+   */
+  readonly mirrorStateDigest: string;
 }
 
 /** What a client is told when a pack would pass the limit of a streamed response. */
@@ -93,6 +105,16 @@ function parseRequest(body: Buffer): V2Request {
   const command = head[0]?.startsWith('command=') ? head[0].slice('command='.length) : undefined;
   if (command === undefined) throw new ValidationError('an upload-pack request starts with command=');
   return { command, capabilities: head.slice(1), args };
+}
+
+/** A deepening fetch's `shallow-info` section: the new shallow boundary, and what is no longer shallow. */
+function shallowInfo(shallow: readonly string[], unshallow: readonly string[]): Buffer[] {
+  return [
+    encodePktLine('shallow-info\n'),
+    ...shallow.map((oid) => encodePktLine(`shallow ${oid}\n`)),
+    ...unshallow.map((oid) => encodePktLine(`unshallow ${oid}\n`)),
+    DELIM,
+  ];
 }
 
 /** The lines before the pack, then the pack framed as it is written. */
@@ -195,28 +217,38 @@ export class UploadPackV2 {
       for (const oid of commons) parts.push(encodePktLine(`ACK ${oid.toString('hex')}\n`));
       parts.push(encodePktLine('ready\n'), DELIM);
     }
-    const { uploads, maxPackBytes } = this.options;
-    const byUri = uploads !== undefined && takes.includes(uploads.protocol);
+    const { packUris, maxPackBytes } = this.options;
+    const uploads = packUris !== undefined && takes.includes(packUris.uploads.protocol) ? packUris.uploads : undefined;
+    const reuseKey = packUris === undefined ? undefined : packReuseKey(packUris.mirrorStateDigest, lines);
+    // Clones (no haves) are what many runners ask alike; a fetch's haves make its key its own.
+    if (uploads !== undefined && reuseKey !== undefined && args.haves.length === 0) {
+      const reused = await uploads.reused(reuseKey);
+      if (reused !== undefined) {
+        if (fetch.deepens) parts.push(...shallowInfo(reused.shallow, reused.unshallow));
+        const outcome = { command: 'fetch', objects: reused.objects, packBytes: reused.bytes, byUri: true, reused: true } as const;
+        return { body: [Buffer.concat(parts), ...packUriSections(reused.checksum, reused.uri)], outcome };
+      }
+    }
     let built;
     try {
       // What passes the threshold goes to the bucket: there, CPU costs more than bytes.
-      built = await fetch.build(byUri ? { fastCompressionFrom: uploads.minBytes } : {});
+      built = await fetch.build(uploads !== undefined ? { fastCompressionFrom: uploads.minBytes } : {});
     } catch (error) {
       if (error instanceof ValidationError) return this.error('fetch', error.message);
       throw error;
     }
-    if (fetch.deepens) {
-      parts.push(encodePktLine('shallow-info\n'));
-      for (const oid of built.shallow) parts.push(encodePktLine(`shallow ${oid.toString('hex')}\n`));
-      for (const oid of built.unshallow) parts.push(encodePktLine(`unshallow ${oid.toString('hex')}\n`));
-      parts.push(DELIM);
-    }
+    const shallow = built.shallow.map((oid) => oid.toString('hex'));
+    const unshallow = built.unshallow.map((oid) => oid.toString('hex'));
+    if (fetch.deepens) parts.push(...shallowInfo(shallow, unshallow));
     const outcome = { command: 'fetch', objects: built.objects, ...(built.stats === undefined ? {} : { stats: built.stats }) } as const;
     let pack = built.pack;
-    if (byUri) {
+    if (uploads !== undefined && reuseKey !== undefined) {
       // Past Lambda's fast first 6 MB a pack goes by URL, and no size limit applies to it.
-      const delivery = await sendPack(pack, uploads);
-      if (delivery.kind === 'uri') return { body: [Buffer.concat(parts), ...delivery.sections], outcome: { ...outcome, packBytes: delivery.bytes, byUri: true } };
+      const delivery = await sendPack(pack, uploads, reuseKey);
+      if (delivery.kind === 'uri') {
+        await uploads.remember(reuseKey, { checksum: delivery.checksum, bytes: delivery.bytes, objects: built.objects, shallow, unshallow });
+        return { body: [Buffer.concat(parts), ...delivery.sections], outcome: { ...outcome, packBytes: delivery.bytes, byUri: true } };
+      }
       pack = delivery.pack;
     }
     parts.push(encodePktLine('packfile\n'));

@@ -18,5 +18,11 @@ export const ENDPOINT_PACK_CACHE_BYTES = (ENDPOINT_EPHEMERAL_MIB - 512) * 1024 *
 export const MAX_WALK_OBJECTS = 1_000_000;
 /** A pack the endpoint builds goes by URL from this size, for a client that takes `packfile-uris`: past it, Lambda streams at 2 MB/s. */
 export const PACK_URI_MIN_BYTES = LAMBDA_STREAMING.burstBytes;
+/**
+ * How long a pack built for one request answers the same request again (CI runners cloning
+ * one commit): well inside the day after which the download bucket expires it. A sync that
+ * changes the mirror changes the key, so a reused pack is never older than the mirror.
+ */
+export const PACK_REUSE_SECONDS = 3600;
 /** Parts of a built pack's upload, two in flight (64 MiB of memory at most): a pack up to this size goes up in one PutObject, not four requests. */
 export const PACK_UPLOAD_PART_BYTES = 32 * 1024 * 1024;

@@ -9,6 +9,22 @@ import { pushAndConverge } from '../helpers/pushAndConverge.ts';
 import { openRepository, primaryUploadPacks, storedPackNames } from '../helpers/regionReads.ts';
 import { commit, startTestBed, type TestBed } from '../helpers/testRuntime.ts';
 
+/** Each pack the endpoint built and uploaded, by its name in a client (`pack-<checksum>`), with its key. */
+async function uploadedPacks(downloads: S3ObjectStore): Promise<Map<string, string>> {
+  const checksums = new Map<string, string>();
+  for await (const object of downloads.list('reuse/')) {
+    if (object.key.endsWith('.pack')) checksums.set(`pack-${(await downloads.get(object.key))!.subarray(-20).toString('hex')}`, object.key);
+  }
+  return checksums;
+}
+
+/** Each reuse record in the endpoint's bucket, by key, as stored. */
+async function reuseRecords(downloads: S3ObjectStore): Promise<Map<string, string>> {
+  const records = new Map<string, string>();
+  for await (const object of downloads.list('reuse/')) if (object.key.endsWith('.json')) records.set(object.key, (await downloads.get(object.key))!.toString('utf8'));
+  return records;
+}
+
 /** Names of the packs in a repository (`pack-<checksum>`). */
 async function packNames(gitDir: string): Promise<Set<string>> {
   const files = await readdir(join(gitDir, 'objects', 'pack'));
@@ -30,6 +46,11 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
   const byUri = ['-c', 'protocol.version=2', '-c', 'fetch.uriProtocols=http'];
 
   const push = (args: readonly string[]): Promise<void> => pushAndConverge(bed, work, repository, args);
+  /** The endpoint's bucket of packs built for clients to download. */
+  const downloadsStore = (): S3ObjectStore => {
+    const endpoint = bed.runtime.lambdas.find((lambda) => lambda.fn.region === 'eu-west-1' && lambda.fn.environment.PACK_DOWNLOAD_BUCKET !== undefined)!;
+    return new S3ObjectStore(bed.runtime.clients.region('eu-west-1').s3, endpoint.fn.environment.PACK_DOWNLOAD_BUCKET!);
+  };
 
   beforeAll(async () => {
     bed = await startTestBed();
@@ -113,13 +134,7 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     await git(['commit', '-q', '-m', 'a big file'], { cwd: work });
     await push(['main']);
     const main = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
-    const endpoint = bed.runtime.lambdas.find((lambda) => lambda.fn.region === 'eu-west-1' && lambda.fn.environment.PACK_DOWNLOAD_BUCKET !== undefined)!;
-    const downloads = new S3ObjectStore(bed.runtime.clients.region('eu-west-1').s3, endpoint.fn.environment.PACK_DOWNLOAD_BUCKET!);
-    const uploaded = async (): Promise<Map<string, string>> => {
-      const checksums = new Map<string, string>();
-      for await (const object of downloads.list('packs/')) checksums.set(`pack-${(await downloads.get(object.key))!.subarray(-20).toString('hex')}`, object.key);
-      return checksums;
-    };
+    const uploaded = (): Promise<Map<string, string>> => uploadedPacks(downloadsStore());
     const mark = bed.primary.requests.length;
 
     const shallow = join(bed.root, 'shallow-big');
@@ -163,6 +178,40 @@ describe('a region sends packs from its bucket: packfile-uris and dumb-HTTP redi
     await git(['fsck', '--full', '--strict'], { cwd: shallow });
     expect((await uploaded()).size).toBe(stored.size + 3);
     expect(primaryUploadPacks(bed, repository, fetchMark)).toEqual([]);
+  }, 120_000);
+
+  it('a depth-1 clone asked again is answered with the pack built the first time; after a push, a new one is built', async () => {
+    const downloads = downloadsStore();
+    const main = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
+    const before = await reuseRecords(downloads);
+    const first = join(bed.root, 'ci-1');
+    await git([...byUri, 'clone', '-q', '--depth', '1', url, first]);
+    const afterFirst = await reuseRecords(downloads);
+    const added = [...afterFirst.keys()].filter((key) => !before.has(key));
+    expect(added).toHaveLength(1);
+    const record = JSON.parse(afterFirst.get(added[0]!)!) as { checksum: string; shallow: string[] };
+    expect(record.shallow).toEqual([main]);
+
+    // The second runner: the same request and mirror state, so no build and no upload; the record is untouched.
+    const second = join(bed.root, 'ci-2');
+    await git([...byUri, 'clone', '-q', '--depth', '1', url, second]);
+    expect(await reuseRecords(downloads)).toEqual(afterFirst);
+    for (const clone of [first, second]) {
+      expect((await git(['rev-parse', 'HEAD'], { cwd: clone })).trim()).toBe(main);
+      expect((await git(['rev-parse', '--is-shallow-repository'], { cwd: clone })).trim()).toBe('true');
+      await git(['fsck', '--full', '--strict'], { cwd: clone });
+      expect(await packNames(join(clone, '.git'))).toContain(`pack-${record.checksum}`);
+    }
+
+    // A push changes the mirror: the next depth-1 clone is built again, for the new commit.
+    await commit(work, 1, 'after the runners');
+    await push(['main']);
+    const later = (await git(['rev-parse', 'HEAD'], { cwd: work })).trim();
+    const third = join(bed.root, 'ci-3');
+    await git([...byUri, 'clone', '-q', '--depth', '1', url, third]);
+    expect((await git(['rev-parse', 'HEAD'], { cwd: third })).trim()).toBe(later);
+    await git(['fsck', '--full', '--strict'], { cwd: third });
+    expect((await reuseRecords(downloads)).size).toBe(afterFirst.size + 1);
   }, 120_000);
 
 });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
+import { PACK_REUSE_SECONDS } from '../../lambdas/endpoint/limits.ts';
 import { sendPack, StoredPackUploads, type PackUploads } from '../../lambdas/endpoint/PackUploads.ts';
+import { mirrorStateDigest, packReuseKey } from '../../lambdas/endpoint/packReuse.ts';
+import type { MirrorState } from '../../lambdas/shared/git/MirrorRepository.ts';
 import { MemoryObjectStore } from '../../lambdas/shared/storage/MemoryObjectStore.ts';
 
 /** A pack-shaped byte string: a body and the SHA-1 of it as its last 20 bytes, in chunks of the given sizes. */
@@ -30,6 +33,8 @@ function memoryUploads(minBytes: number): PackUploads & { readonly stored: Map<s
       stored.set(uri, Buffer.concat(parts));
       return uri;
     },
+    remember: () => Promise.reject(new Error('not recorded here')),
+    reused: () => Promise.resolve(undefined),
   };
 }
 
@@ -37,7 +42,7 @@ describe('sendPack: a built pack past the fast part of a Lambda response goes by
   it('a pack smaller than the threshold goes inline, chunk for chunk, and nothing is uploaded', async () => {
     const uploads = memoryUploads(1000);
     const { chunks } = packChunks([300, 300, 200]);
-    const delivery = await sendPack(chunks, uploads);
+    const delivery = await sendPack(chunks, uploads, 'key');
     expect(delivery.kind).toBe('inline');
     if (delivery.kind === 'inline') expect(Buffer.concat([...delivery.pack])).toEqual(Buffer.concat(chunks));
     expect(uploads.stored.size).toBe(0);
@@ -47,7 +52,7 @@ describe('sendPack: a built pack past the fast part of a Lambda response goes by
     const uploads = memoryUploads(1000);
     // The last chunk is shorter than a checksum: the checksum spans two chunks.
     const { chunks, whole } = packChunks([600, 600, 600, 7]);
-    const delivery = await sendPack(chunks, uploads);
+    const delivery = await sendPack(chunks, uploads, 'key');
     if (delivery.kind !== 'uri') throw new Error('expected the pack by URL');
     expect(delivery.bytes).toBe(whole.length);
     const [uri, uploaded] = [...uploads.stored][0]!;
@@ -62,15 +67,80 @@ describe('sendPack: a built pack past the fast part of a Lambda response goes by
     expect(text.endsWith('0000')).toBe(true);
   });
 
-  it('a store-backed upload writes the pack under a new key and answers a signed URL for that key', async () => {
+  it('a store-backed upload writes the pack under its reuse key and answers a signed URL for that key', async () => {
     const store = new MemoryObjectStore();
     const signed: string[] = [];
     const uploads = new StoredPackUploads(store, { signedGetUrl: (key) => (signed.push(key), Promise.resolve(`https://bucket.example/${key}?sig`)) }, 'https', 100);
     const { chunks, whole } = packChunks([80, 80, 80]);
-    const delivery = await sendPack(chunks, uploads);
+    const delivery = await sendPack(chunks, uploads, 'k1');
     if (delivery.kind !== 'uri') throw new Error('expected the pack by URL');
-    expect(signed).toHaveLength(1);
-    expect(signed[0]).toMatch(/^packs\/\d{4}-\d{2}-\d{2}\/[0-9a-f-]{36}\.pack$/);
-    expect(await store.get(signed[0]!)).toEqual(whole);
+    expect(signed).toEqual(['reuse/k1.pack']);
+    expect(await store.get('reuse/k1.pack')).toEqual(whole);
+    expect(delivery.checksum).toBe(whole.subarray(-20).toString('hex'));
+  });
+});
+
+describe('StoredPackUploads: a pack built for one request answers the same request again', () => {
+  const oid = (digit: string): string => digit.repeat(40);
+  let clock = 1_000_000;
+  const setup = (): { store: MemoryObjectStore; uploads: StoredPackUploads; signed: string[] } => {
+    const store = new MemoryObjectStore();
+    const signed: string[] = [];
+    const uploads = new StoredPackUploads(store, { signedGetUrl: (key) => (signed.push(key), Promise.resolve(`https://bucket.example/${key}?n=${signed.length}`)) }, 'https', 100, () => clock);
+    return { store, uploads, signed };
+  };
+  const answer = { checksum: oid('c'), bytes: 240, objects: 3, shallow: [oid('a')], unshallow: [] };
+
+  it('once its record is written, the stored pack is found with its answer and a new URL', async () => {
+    const { uploads, signed } = setup();
+    const { chunks } = packChunks([80, 80, 80]);
+    await sendPack(chunks, uploads, 'k1');
+    // Uploaded but not yet recorded (an instance that died between the two): not reused.
+    expect(await uploads.reused('k1')).toBeUndefined();
+    await uploads.remember('k1', answer);
+    expect(await uploads.reused('k1')).toEqual({ ...answer, uri: 'https://bucket.example/reuse/k1.pack?n=2' });
+    expect(signed).toEqual(['reuse/k1.pack', 'reuse/k1.pack']);
+    expect(await uploads.reused('k2')).toBeUndefined();
+  });
+
+  it('a record older than PACK_REUSE_SECONDS, or one it cannot read, is a miss', async () => {
+    const { store, uploads } = setup();
+    await uploads.remember('old', answer);
+    clock += PACK_REUSE_SECONDS * 1000;
+    expect(await uploads.reused('old')).toEqual(expect.objectContaining({ checksum: answer.checksum }));
+    clock += 1;
+    expect(await uploads.reused('old')).toBeUndefined();
+    await store.put('reuse/garbled.json', '{"checksum": "not hex"');
+    expect(await uploads.reused('garbled')).toBeUndefined();
+    await store.put('reuse/other.json', JSON.stringify({ ...answer, checksum: 'z'.repeat(40), storedAt: clock }));
+    expect(await uploads.reused('other')).toBeUndefined();
+  });
+});
+
+describe('packReuseKey: one key for requests that get the same objects', () => {
+  const state = (refs: Record<string, string>, packs: readonly string[]): MirrorState => ({ snapshot: { head: 'refs/heads/main', refs: new Map(Object.entries(refs)), peeled: new Map() }, packs });
+  const main = { 'refs/heads/main': 'a'.repeat(40), 'refs/tags/v1': 'b'.repeat(40) };
+  const digest = mirrorStateDigest('group/app', state(main, ['pack-1.pack', 'pack-2.pack']));
+  const depth1 = [`want ${'a'.repeat(40)}`, 'thin-pack', 'include-tag', 'ofs-delta', 'deepen 1', 'done'];
+
+  it('the order of arguments, done and no-progress do not change it', () => {
+    expect(packReuseKey(digest, depth1)).toBe(packReuseKey(digest, [...depth1].reverse()));
+    expect(packReuseKey(digest, depth1)).toBe(packReuseKey(digest, [...depth1.filter((line) => line !== 'done'), 'no-progress']));
+  });
+
+  it('another want, depth, filter or have, another repository, another pack or ref: another key', () => {
+    const key = packReuseKey(digest, depth1);
+    const others = [
+      packReuseKey(digest, [...depth1, `want ${'b'.repeat(40)}`]),
+      packReuseKey(digest, depth1.map((line) => (line === 'deepen 1' ? 'deepen 2' : line))),
+      packReuseKey(digest, [...depth1, 'filter blob:none']),
+      packReuseKey(digest, [...depth1, `have ${'d'.repeat(40)}`]),
+      packReuseKey(mirrorStateDigest('group/other', state(main, ['pack-1.pack', 'pack-2.pack'])), depth1),
+      packReuseKey(mirrorStateDigest('group/app', state(main, ['pack-1.pack', 'pack-2.pack', 'pack-3.pack'])), depth1),
+      packReuseKey(mirrorStateDigest('group/app', state({ ...main, 'refs/tags/v2': 'a'.repeat(40) }, ['pack-1.pack', 'pack-2.pack'])), depth1),
+    ];
+    expect(new Set([key, ...others]).size).toBe(others.length + 1);
+    // The same state read again (another object, same content) has the same digest.
+    expect(mirrorStateDigest('group/app', state(main, ['pack-2.pack', 'pack-1.pack']))).toBe(digest);
   });
 });

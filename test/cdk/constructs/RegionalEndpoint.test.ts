@@ -52,8 +52,12 @@ describe('RegionalEndpoint', () => {
     const bucket = logicalId(endpoint.packDownloads.bucket);
     expect(environmentOf(template, id)).toMatchObject({ PACK_DOWNLOAD_BUCKET: { Ref: bucket } });
     const onDownloads = statements.filter((statement) => JSON.stringify(statement.Resource).includes(bucket));
-    expect(onDownloads.flatMap(actionsOf).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
-    expect(onDownloads.flatMap(resourcesOf)).toEqual([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*']] }]);
+    const onObjects = onDownloads.filter((statement) => !actionsOf(statement).includes('s3:ListBucket'));
+    expect(onObjects.flatMap(actionsOf).sort()).toEqual(['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject']);
+    expect(onObjects.flatMap(resourcesOf)).toEqual([{ 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucket, 'Arn'] }, '/*']] }]);
+    // Listing, for S3 to answer a missing reuse record 404 rather than 403: that prefix only.
+    const listing = onDownloads.filter((statement) => actionsOf(statement).includes('s3:ListBucket'));
+    expect(listing).toEqual([expect.objectContaining({ Action: 's3:ListBucket', Resource: { 'Fn::GetAtt': [bucket, 'Arn'] }, Condition: { StringLike: { 's3:prefix': ['reuse/*'] } } })]);
     const downloads = template.toJSON().Resources[bucket].Properties;
     expect(downloads.VersioningConfiguration).toBeUndefined();
     expect(downloads.ObjectLockEnabled).toBeUndefined();
