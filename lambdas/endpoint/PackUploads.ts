@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as z from 'zod';
 import { encodeFlush, encodePktLine } from '../shared/git/pktLine.ts';
@@ -8,6 +9,8 @@ import { emptyPack } from './packFraming.ts';
 
 /** What a stored pack answers: enough to answer the same request again without building the pack. */
 export interface StoredPackAnswer {
+  /** Where the pack is stored (what `upload` answered). */
+  readonly object: string;
   /** The pack's own checksum (its last 20 bytes), hex: the `packfile-uris` line names the pack by it. */
   readonly checksum: string;
   readonly bytes: number;
@@ -28,8 +31,8 @@ export interface PackUploads {
   readonly protocol: string;
   /** Packs of at least this many bytes go by URL; smaller ones are sent inline. */
   readonly minBytes: number;
-  /** Stores a pack under its reuse key and answers a URL that serves it. */
-  upload(pack: Readable, reuseKey: string): Promise<string>;
+  /** Stores a pack built for the request of `reuseKey`; answers where, and a URL that serves it. */
+  upload(pack: Readable, reuseKey: string): Promise<{ readonly object: string; readonly uri: string }>;
   /** Records what the pack stored under `reuseKey` answers; from then on {@link reused} finds it. */
   remember(reuseKey: string, answer: StoredPackAnswer): Promise<void>;
   /** The answer and a new URL of a pack stored under `reuseKey`, if one was recorded recently enough to hand out. */
@@ -37,7 +40,11 @@ export interface PackUploads {
 }
 
 const OID_HEX = z.string().regex(/^[0-9a-f]{40}$/);
+/** Under this prefix, each reusable pack `<key>/<build>.pack` and the record `<key>.json` written after it. */
+const REUSE_PREFIX = 'reuse/';
+
 const StoredPackRecord = z.object({
+  object: z.string().startsWith(REUSE_PREFIX),
   checksum: OID_HEX,
   bytes: z.number().int().positive(),
   objects: z.number().int().nonnegative(),
@@ -46,12 +53,11 @@ const StoredPackRecord = z.object({
   storedAt: z.number().int(),
 });
 
-/** Under this prefix, a reusable pack `<key>.pack` and its record `<key>.json`, written after it. */
-const REUSE_PREFIX = 'reuse/';
-
 /**
  * Packs written to a store of their own (which expires them a day later), downloaded by
- * pre-signed URL, each under its reuse key with a record written beside it once it is whole.
+ * pre-signed URL. Each build of a pack is an object of its own, so two runners building the same
+ * request at once never overwrite the pack the other's client is downloading; the record, written
+ * once a pack is whole, names one of them.
  */
 export class StoredPackUploads implements PackUploads {
   constructor(
@@ -62,10 +68,10 @@ export class StoredPackUploads implements PackUploads {
     private readonly now: () => number = Date.now,
   ) {}
 
-  async upload(pack: Readable, reuseKey: string): Promise<string> {
-    const key = `${REUSE_PREFIX}${reuseKey}.pack`;
-    await this.store.putStream(key, pack, { contentType: 'application/x-git-packed-objects' });
-    return this.urls.signedGetUrl(key);
+  async upload(pack: Readable, reuseKey: string): Promise<{ readonly object: string; readonly uri: string }> {
+    const object = `${REUSE_PREFIX}${reuseKey}/${randomUUID()}.pack`;
+    await this.store.putStream(object, pack, { contentType: 'application/x-git-packed-objects' });
+    return { object, uri: await this.urls.signedGetUrl(object) };
   }
 
   async remember(reuseKey: string, answer: StoredPackAnswer): Promise<void> {
@@ -81,8 +87,8 @@ export class StoredPackUploads implements PackUploads {
     if (!parsed.success) return undefined;
     // Old records are not handed out: the bucket expires packs, and a URL must outlive its use.
     const { storedAt, ...answer } = parsed.data;
-    if (this.now() - storedAt > PACK_REUSE_SECONDS * 1000) return undefined;
-    return { ...answer, uri: await this.urls.signedGetUrl(`${REUSE_PREFIX}${reuseKey}.pack`) };
+    if (this.now() - storedAt > PACK_REUSE_SECONDS * 1000 || !answer.object.startsWith(`${REUSE_PREFIX}${reuseKey}/`)) return undefined;
+    return { ...answer, uri: await this.urls.signedGetUrl(answer.object) };
   }
 }
 
@@ -100,7 +106,7 @@ const CHECKSUM_BYTES = 20;
 /** What `sendPack` decided: the pack's chunks to frame inline, or the answer's closing sections naming its URL. */
 export type PackDelivery =
   | { readonly kind: 'inline'; readonly pack: Iterable<Buffer> }
-  | { readonly kind: 'uri'; readonly sections: readonly Buffer[]; readonly bytes: number; readonly checksum: string };
+  | { readonly kind: 'uri'; readonly sections: readonly Buffer[]; readonly bytes: number; readonly checksum: string; readonly object: string };
 
 /** The answer's last sections when its pack is at a URL: `packfile-uris` naming it, then an empty inline pack. */
 export function packUriSections(checksum: string, uri: string): Buffer[] {
@@ -140,7 +146,7 @@ export async function sendPack(pack: Iterable<Buffer>, uploads: PackUploads, reu
     yield* head;
     for (let next = chunks.next(); next.done !== true; next = chunks.next()) yield take(next.value);
   }
-  const uri = await uploads.upload(Readable.from(whole(), { objectMode: false }), reuseKey);
+  const { object, uri } = await uploads.upload(Readable.from(whole(), { objectMode: false }), reuseKey);
   const checksum = tail.toString('hex');
-  return { kind: 'uri', sections: packUriSections(checksum, uri), bytes, checksum };
+  return { kind: 'uri', sections: packUriSections(checksum, uri), bytes, checksum, object };
 }

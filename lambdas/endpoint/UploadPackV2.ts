@@ -246,7 +246,7 @@ export class UploadPackV2 {
       // Past Lambda's fast first 6 MB a pack goes by URL, and no size limit applies to it.
       const delivery = await sendPack(pack, uploads, reuseKey);
       if (delivery.kind === 'uri') {
-        await uploads.remember(reuseKey, { checksum: delivery.checksum, bytes: delivery.bytes, objects: built.objects, shallow, unshallow });
+        await uploads.remember(reuseKey, { object: delivery.object, checksum: delivery.checksum, bytes: delivery.bytes, objects: built.objects, shallow, unshallow });
         return { body: [Buffer.concat(parts), ...delivery.sections], outcome: { ...outcome, packBytes: delivery.bytes, byUri: true } };
       }
       pack = delivery.pack;

@@ -31,7 +31,7 @@ function memoryUploads(minBytes: number): PackUploads & { readonly stored: Map<s
       for await (const part of pack) parts.push(part as Buffer);
       const uri = `https://downloads.example/${stored.size}.pack`;
       stored.set(uri, Buffer.concat(parts));
-      return uri;
+      return { object: `${stored.size - 1}.pack`, uri };
     },
     remember: () => Promise.reject(new Error('not recorded here')),
     reused: () => Promise.resolve(undefined),
@@ -67,16 +67,23 @@ describe('sendPack: a built pack past the fast part of a Lambda response goes by
     expect(text.endsWith('0000')).toBe(true);
   });
 
-  it('a store-backed upload writes the pack under its reuse key and answers a signed URL for that key', async () => {
+  it('a store-backed upload writes each build of a pack to an object of its own under its reuse key, and answers a signed URL for it', async () => {
     const store = new MemoryObjectStore();
     const signed: string[] = [];
     const uploads = new StoredPackUploads(store, { signedGetUrl: (key) => (signed.push(key), Promise.resolve(`https://bucket.example/${key}?sig`)) }, 'https', 100);
     const { chunks, whole } = packChunks([80, 80, 80]);
     const delivery = await sendPack(chunks, uploads, 'k1');
     if (delivery.kind !== 'uri') throw new Error('expected the pack by URL');
-    expect(signed).toEqual(['reuse/k1.pack']);
-    expect(await store.get('reuse/k1.pack')).toEqual(whole);
+    expect(signed).toHaveLength(1);
+    expect(signed[0]).toMatch(/^reuse\/k1\/[0-9a-f-]{36}\.pack$/);
+    expect(delivery.object).toBe(signed[0]);
+    expect(await store.get(signed[0]!)).toEqual(whole);
     expect(delivery.checksum).toBe(whole.subarray(-20).toString('hex'));
+    // The same request built again (two runners at once): another object; the first is untouched.
+    const again = await sendPack(chunks, uploads, 'k1');
+    if (again.kind !== 'uri') throw new Error('expected the pack by URL');
+    expect(again.object).not.toBe(delivery.object);
+    expect(await store.get(delivery.object)).toEqual(whole);
   });
 });
 
@@ -89,31 +96,35 @@ describe('StoredPackUploads: a pack built for one request answers the same reque
     const uploads = new StoredPackUploads(store, { signedGetUrl: (key) => (signed.push(key), Promise.resolve(`https://bucket.example/${key}?n=${signed.length}`)) }, 'https', 100, () => clock);
     return { store, uploads, signed };
   };
-  const answer = { checksum: oid('c'), bytes: 240, objects: 3, shallow: [oid('a')], unshallow: [] };
+  const answer = { object: 'reuse/k1/build.pack', checksum: oid('c'), bytes: 240, objects: 3, shallow: [oid('a')], unshallow: [] };
 
   it('once its record is written, the stored pack is found with its answer and a new URL', async () => {
     const { uploads, signed } = setup();
     const { chunks } = packChunks([80, 80, 80]);
-    await sendPack(chunks, uploads, 'k1');
+    const delivery = await sendPack(chunks, uploads, 'k1');
+    if (delivery.kind !== 'uri') throw new Error('expected the pack by URL');
     // Uploaded but not yet recorded (an instance that died between the two): not reused.
     expect(await uploads.reused('k1')).toBeUndefined();
-    await uploads.remember('k1', answer);
-    expect(await uploads.reused('k1')).toEqual({ ...answer, uri: 'https://bucket.example/reuse/k1.pack?n=2' });
-    expect(signed).toEqual(['reuse/k1.pack', 'reuse/k1.pack']);
+    await uploads.remember('k1', { ...answer, object: delivery.object });
+    expect(await uploads.reused('k1')).toEqual({ ...answer, object: delivery.object, uri: `https://bucket.example/${delivery.object}?n=2` });
+    expect(signed).toEqual([delivery.object, delivery.object]);
     expect(await uploads.reused('k2')).toBeUndefined();
   });
 
-  it('a record older than PACK_REUSE_SECONDS, or one it cannot read, is a miss', async () => {
+  it('a record older than PACK_REUSE_SECONDS, one it cannot read, or one naming another key\'s pack is a miss', async () => {
     const { store, uploads } = setup();
-    await uploads.remember('old', answer);
+    await uploads.remember('old', { ...answer, object: 'reuse/old/build.pack' });
     clock += PACK_REUSE_SECONDS * 1000;
     expect(await uploads.reused('old')).toEqual(expect.objectContaining({ checksum: answer.checksum }));
     clock += 1;
     expect(await uploads.reused('old')).toBeUndefined();
     await store.put('reuse/garbled.json', '{"checksum": "not hex"');
     expect(await uploads.reused('garbled')).toBeUndefined();
-    await store.put('reuse/other.json', JSON.stringify({ ...answer, checksum: 'z'.repeat(40), storedAt: clock }));
+    await store.put('reuse/other.json', JSON.stringify({ ...answer, object: 'reuse/other/build.pack', checksum: 'z'.repeat(40), storedAt: clock }));
     expect(await uploads.reused('other')).toBeUndefined();
+    // A record naming a pack of another request's key.
+    await uploads.remember('elsewhere', answer);
+    expect(await uploads.reused('elsewhere')).toBeUndefined();
   });
 });
 
