@@ -7,18 +7,25 @@ import type { ObjectUrls } from '../shared/storage/ObjectUrls.ts';
 import { PACK_REUSE_SECONDS, PACK_URI_MIN_BYTES } from './limits.ts';
 import { emptyPack } from './packFraming.ts';
 
-/** What a stored pack answers: enough to answer the same request again without building the pack. */
-export interface StoredPackAnswer {
+const OID_HEX = z.string().regex(/^[0-9a-f]{40}$/);
+/** Under this prefix, each pack `<key>/<build>.pack` and the record `<key>.json` written after it. */
+const REUSE_PREFIX = 'reuse/';
+
+/** A stored pack's record: what it answers (enough to answer the same request again without building it), and when. */
+const StoredPackRecord = z.object({
   /** Where the pack is stored (what `upload` answered). */
-  readonly object: string;
+  object: z.string().startsWith(REUSE_PREFIX),
   /** The pack's own checksum (its last 20 bytes), hex: the `packfile-uris` line names the pack by it. */
-  readonly checksum: string;
-  readonly bytes: number;
-  readonly objects: number;
+  checksum: OID_HEX,
+  bytes: z.number().int().positive(),
+  objects: z.number().int().nonnegative(),
   /** The answer's `shallow-info`, for a deepening fetch. */
-  readonly shallow: readonly string[];
-  readonly unshallow: readonly string[];
-}
+  shallow: z.array(OID_HEX).readonly(),
+  unshallow: z.array(OID_HEX).readonly(),
+  storedAt: z.number().int(),
+});
+
+export type StoredPackAnswer = Readonly<Omit<z.infer<typeof StoredPackRecord>, 'storedAt'>>;
 
 /**
  * Where a built pack too big for a fast inline answer goes: stored, then downloaded by the
@@ -38,20 +45,6 @@ export interface PackUploads {
   /** The answer and a new URL of a pack stored under `reuseKey`, if one was recorded recently enough to hand out. */
   reused(reuseKey: string): Promise<(StoredPackAnswer & { readonly uri: string }) | undefined>;
 }
-
-const OID_HEX = z.string().regex(/^[0-9a-f]{40}$/);
-/** Under this prefix, each reusable pack `<key>/<build>.pack` and the record `<key>.json` written after it. */
-const REUSE_PREFIX = 'reuse/';
-
-const StoredPackRecord = z.object({
-  object: z.string().startsWith(REUSE_PREFIX),
-  checksum: OID_HEX,
-  bytes: z.number().int().positive(),
-  objects: z.number().int().nonnegative(),
-  shallow: z.array(OID_HEX),
-  unshallow: z.array(OID_HEX),
-  storedAt: z.number().int(),
-});
 
 /**
  * Packs written to a store of their own (which expires them a day later), downloaded by
@@ -75,8 +68,7 @@ export class StoredPackUploads implements PackUploads {
   }
 
   async remember(reuseKey: string, answer: StoredPackAnswer): Promise<void> {
-    const record: z.infer<typeof StoredPackRecord> = { ...answer, shallow: [...answer.shallow], unshallow: [...answer.unshallow], storedAt: this.now() };
-    await this.store.put(`${REUSE_PREFIX}${reuseKey}.json`, JSON.stringify(record), { contentType: 'application/json' });
+    await this.store.put(`${REUSE_PREFIX}${reuseKey}.json`, JSON.stringify({ ...answer, storedAt: this.now() }), { contentType: 'application/json' });
   }
 
   async reused(reuseKey: string): Promise<(StoredPackAnswer & { readonly uri: string }) | undefined> {

@@ -263,7 +263,7 @@ export class RegionalGitEndpoint {
         ? new UploadPackV2(content, {
             refNamespaces: settings.refNamespaces,
             maxPackBytes: settings.maxPackBytes,
-            ...(this.deps.uploads === undefined ? {} : { packUris: { uploads: this.deps.uploads, mirrorStateDigest: mirrorStateDigest(request.repository, current) } }),
+            ...(this.deps.uploads === undefined ? {} : { packUris: { uploads: this.deps.uploads, mirrorStateDigest: () => mirrorStateDigest(request.repository, current) } }),
           })
         : new UploadPackV0(content, { allowReachableSha1InWant: settings.allowReachableSha1InWant, maxPackBytes: settings.maxPackBytes });
     const answer = await server.respond(body);

@@ -43,10 +43,11 @@ export interface UploadPackV2Options {
 export interface PackUriOptions {
   readonly uploads: PackUploads;
   /**
-   * The mirror's state (packReuse.ts's `mirrorStateDigest`). A pack that goes by URL is stored
-   * under a key of the request and this state; the same request is answered with it again.
+   * The mirror's state (packReuse.ts's `mirrorStateDigest`), asked only for a fetch that takes
+   * packs by URL. A clone's pack is stored under a key of the request and this state, and the
+   * same clone is answered with it again.
    */
-  readonly mirrorStateDigest: string;
+  readonly mirrorStateDigest: () => string;
 }
 
 /** What a client is told when a pack would pass the limit of a streamed response. */
@@ -218,11 +219,13 @@ export class UploadPackV2 {
       parts.push(encodePktLine('ready\n'), DELIM);
     }
     const { packUris, maxPackBytes } = this.options;
-    const uploads = packUris !== undefined && takes.includes(packUris.uploads.protocol) ? packUris.uploads : undefined;
-    const reuseKey = packUris === undefined ? undefined : packReuseKey(packUris.mirrorStateDigest, lines);
-    // Clones (no haves) are what many runners ask alike; a fetch's haves make its key its own.
-    if (uploads !== undefined && reuseKey !== undefined && args.haves.length === 0) {
-      const reused = await uploads.reused(reuseKey);
+    // Packs by URL: the uploads, and the key of this request and the mirror's state.
+    const byUri = packUris !== undefined && takes.includes(packUris.uploads.protocol) ? { uploads: packUris.uploads, key: packReuseKey(packUris.mirrorStateDigest(), lines) } : undefined;
+    // Clones (no haves) are what many runners ask alike; a fetch's haves make its key its own,
+    // so its pack is neither looked up nor recorded.
+    const reusable = byUri !== undefined && args.haves.length === 0;
+    if (reusable) {
+      const reused = await byUri.uploads.reused(byUri.key);
       if (reused !== undefined) {
         if (fetch.deepens) parts.push(...shallowInfo(reused.shallow, reused.unshallow));
         const outcome = { command: 'fetch', objects: reused.objects, packBytes: reused.bytes, byUri: true, reused: true } as const;
@@ -232,7 +235,7 @@ export class UploadPackV2 {
     let built;
     try {
       // What passes the threshold goes to the bucket: there, CPU costs more than bytes.
-      built = await fetch.build(uploads !== undefined ? { fastCompressionFrom: uploads.minBytes } : {});
+      built = await fetch.build(byUri !== undefined ? { fastCompressionFrom: byUri.uploads.minBytes } : {});
     } catch (error) {
       if (error instanceof ValidationError) return this.error('fetch', error.message);
       throw error;
@@ -242,11 +245,11 @@ export class UploadPackV2 {
     if (fetch.deepens) parts.push(...shallowInfo(shallow, unshallow));
     const outcome = { command: 'fetch', objects: built.objects, ...(built.stats === undefined ? {} : { stats: built.stats }) } as const;
     let pack = built.pack;
-    if (uploads !== undefined && reuseKey !== undefined) {
+    if (byUri !== undefined) {
       // Past Lambda's fast first 6 MB a pack goes by URL, and no size limit applies to it.
-      const delivery = await sendPack(pack, uploads, reuseKey);
+      const delivery = await sendPack(pack, byUri.uploads, byUri.key);
       if (delivery.kind === 'uri') {
-        await uploads.remember(reuseKey, { object: delivery.object, checksum: delivery.checksum, bytes: delivery.bytes, objects: built.objects, shallow, unshallow });
+        if (reusable) await byUri.uploads.remember(byUri.key, { object: delivery.object, checksum: delivery.checksum, bytes: delivery.bytes, objects: built.objects, shallow, unshallow });
         return { body: [Buffer.concat(parts), ...delivery.sections], outcome: { ...outcome, packBytes: delivery.bytes, byUri: true } };
       }
       pack = delivery.pack;

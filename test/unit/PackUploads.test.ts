@@ -1,6 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { createHash, randomBytes } from 'node:crypto';
 import { PACK_REUSE_SECONDS } from '../../lambdas/endpoint/limits.ts';
+import { UploadPackV2 } from '../../lambdas/endpoint/UploadPackV2.ts';
+import { encodeFlush, encodePktLine } from '../../lambdas/shared/git/pktLine.ts';
 import { sendPack, StoredPackUploads, type PackUploads } from '../../lambdas/endpoint/PackUploads.ts';
 import { mirrorStateDigest, packReuseKey } from '../../lambdas/endpoint/packReuse.ts';
 import type { MirrorState } from '../../lambdas/shared/git/MirrorRepository.ts';
@@ -153,5 +155,46 @@ describe('packReuseKey: one key for requests that get the same objects', () => {
     expect(new Set([key, ...others]).size).toBe(others.length + 1);
     // The same state read again (another object, same content) has the same digest.
     expect(mirrorStateDigest('group/app', state(main, ['pack-2.pack', 'pack-1.pack']))).toBe(digest);
+  });
+});
+
+describe('UploadPackV2: a clone asked again is answered from its record, without the mirror\'s packs', () => {
+  const tip = 'a'.repeat(40);
+  const record = { object: 'reuse/k/build.pack', checksum: 'c'.repeat(40), bytes: 7_000_000, objects: 4952, shallow: [tip], unshallow: [] };
+  const snapshot = { head: 'refs/heads/main', refs: new Map([['refs/heads/main', tip]]), peeled: new Map<string, string>() };
+  const fetchBody = (...args: string[]): Buffer => Buffer.concat([encodePktLine('command=fetch\n'), Buffer.from('0001'), ...args.map((arg) => encodePktLine(`${arg}\n`)), encodeFlush()]);
+
+  function serverWith(lookups: string[], digests: { count: number }): UploadPackV2 {
+    const uploads: PackUploads = {
+      protocol: 'https',
+      minBytes: 100,
+      upload: () => Promise.reject(new Error('nothing is uploaded')),
+      remember: () => Promise.reject(new Error('nothing is recorded')),
+      reused: (key) => (lookups.push(key), Promise.resolve({ ...record, uri: 'https://bucket.example/reuse/k/build.pack?sig' })),
+    };
+    // Reading the packs (to walk, or copy them to /tmp) fails this test.
+    const content = { snapshot, packs: () => Promise.reject(new Error('the mirror\'s packs were read')) };
+    return new UploadPackV2(content, { refNamespaces: ['refs/heads/'], packUris: { uploads, mirrorStateDigest: () => (digests.count++, 'state') } });
+  }
+
+  it('a depth-1 clone by URL: the shallow boundary and the pack URL from the record, no walk', async () => {
+    const lookups: string[] = [];
+    const digests = { count: 0 };
+    const answer = await serverWith(lookups, digests).respond(fetchBody(`want ${tip}`, 'deepen 1', 'include-tag', 'packfile-uris https', 'done'));
+    if (answer.primary !== undefined) throw new Error('expected an answer from the region');
+    const text = Buffer.concat(Buffer.isBuffer(answer.body) ? [answer.body] : [...answer.body]).toString('latin1');
+    expect(text).toContain(`shallow-info\n`);
+    expect(text).toContain(`shallow ${tip}\n`);
+    expect(text).toContain(`${record.checksum} https://bucket.example/reuse/k/build.pack?sig\n`);
+    expect(answer.outcome).toEqual({ command: 'fetch', objects: 4952, packBytes: 7_000_000, byUri: true, reused: true });
+    expect(lookups).toEqual([packReuseKey('state', [`want ${tip}`, 'deepen 1', 'include-tag', 'done'])]);
+    expect(digests.count).toBe(1);
+  });
+
+  it('a client that does not take packs by URL: no digest and no lookup', async () => {
+    const lookups: string[] = [];
+    const digests = { count: 0 };
+    await expect(serverWith(lookups, digests).respond(fetchBody(`want ${tip}`, 'deepen 1', 'done'))).rejects.toThrow("the mirror's packs were read");
+    expect({ lookups, digests: digests.count }).toEqual({ lookups: [], digests: 0 });
   });
 });
